@@ -1,0 +1,52 @@
+#pragma once
+// A build: one request to turn a project into an image in the registry.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "market/time.hpp"
+
+namespace market {
+
+enum class BuildState { kQueued, kRunning, kSucceeded, kFailed, kCancelled };
+
+std::string_view ToString(BuildState state);  // "queued", "running", ...
+std::optional<BuildState> ParseBuildState(std::string_view text);
+// The original's numbers: 0 queued or running, 1 succeeded, 2 failed or cancelled.
+int LegacyStateNumber(BuildState state);
+bool IsFinished(BuildState state);
+
+struct Build {
+  std::int64_t id = 0;
+  std::string project;
+  std::string tag;
+  std::string operator_name;
+  std::string image;   // <registry host>/<cluster>/<project>:<tag>
+  std::string digest;  // sha256:... of the pushed manifest, once succeeded
+  std::int64_t size = 0;  // bytes of the pushed image (config + layers), once succeeded
+  TimePoint queued_at{};
+  std::optional<TimePoint> started_at;
+  std::optional<TimePoint> finished_at;
+  BuildState state = BuildState::kQueued;
+  std::string reason;  // why it failed or was cancelled
+  bool cancel_requested = false;
+
+  bool operator==(const Build&) const = default;
+};
+
+struct BuildPage {
+  std::vector<Build> builds;  // newest first
+  std::int64_t total_count = 0;
+};
+
+// A piece of a build's log from byte `offset` on.
+struct LogChunk {
+  std::string text;
+  std::int64_t next_offset = 0;
+  bool finished = false;  // the build has ended and `text` reaches the end of its log
+};
+
+}  // namespace market

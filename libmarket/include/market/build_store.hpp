@@ -1,0 +1,60 @@
+#pragma once
+// Persistence of builds, their logs, and the queue workers claim from.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "market/build.hpp"
+#include "market/error.hpp"
+
+namespace market {
+
+struct BuildResult {
+  BuildState state = BuildState::kSucceeded;  // kSucceeded, kFailed or kCancelled
+  std::string digest;
+  std::int64_t size = 0;
+  std::string reason;
+};
+
+class BuildStore {
+ public:
+  virtual ~BuildStore() = default;
+
+  // Records a queued build of an existing project; fills id and queued_at from `build`.
+  // kBuildProjectMissing when the project does not exist.
+  virtual Result<Build> Enqueue(const Build& build) = 0;
+  virtual Result<Build> Get(std::int64_t id) = 0;  // kBuildNotFound
+  virtual Result<BuildPage> ListForProject(std::string_view project, int page, int page_size) = 0;
+
+  // Atomically takes the oldest queued build whose project has no running build, marks it
+  // running for `worker` with a lease until `lease_until`. Several processes may claim at
+  // once (PostgreSQL: FOR UPDATE SKIP LOCKED); each build is claimed once.
+  virtual Result<std::optional<Build>> ClaimNext(std::string_view worker, TimePoint now,
+                                                 TimePoint lease_until) = 0;
+  // Extends the lease; false when the build is no longer this worker's (finished, taken over).
+  virtual Result<bool> Heartbeat(std::int64_t id, std::string_view worker,
+                                 TimePoint lease_until) = 0;
+  virtual Result<void> AppendLog(std::int64_t id, std::string_view text) = 0;
+  virtual Result<LogChunk> ReadLog(std::int64_t id, std::int64_t offset,
+                                   std::int64_t max_bytes) = 0;
+  // Ends a running build (only if still running); records the result and finished_at.
+  virtual Result<Build> Finish(std::int64_t id, const BuildResult& result, TimePoint now) = 0;
+  // A queued build becomes cancelled at once; a running one gets cancel_requested (its worker
+  // stops it). kBuildNotFound; kBuildFinished when it already ended.
+  virtual Result<Build> RequestCancel(std::int64_t id, std::string_view reason, TimePoint now) = 0;
+  // Running builds whose lease ended before `now` (their worker is gone): finished as failed
+  // with `reason`. Returns how many.
+  virtual Result<int> FailExpired(TimePoint now, std::string_view reason) = 0;
+  // Running builds claimed by `worker` (this process after a restart): failed with `reason`.
+  virtual Result<int> FailOwnedBy(std::string_view worker, std::string_view reason,
+                                  TimePoint now) = 0;
+  virtual Result<std::int64_t> QueueDepth() = 0;
+};
+
+using BuildStorePtr = std::unique_ptr<BuildStore>;
+
+}  // namespace market

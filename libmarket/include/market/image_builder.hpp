@@ -1,0 +1,46 @@
+#pragma once
+// Turns a build context and a Dockerfile into an image and pushes it.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include "market/error.hpp"
+#include "market/registry.hpp"
+
+namespace market {
+
+struct ImageBuildRequest {
+  std::filesystem::path context_dir;
+  std::filesystem::path dockerfile;  // absolute, or relative to context_dir
+  std::string image;                 // <host>/<cluster>/<project>:<tag>
+  std::string registry_host;         // where to push; credentials apply to it
+  RegistryCredentials credentials;   // empty username: anonymous
+  bool tls_verify = true;
+};
+
+struct ImageBuildOutcome {
+  std::string digest;     // sha256:... of the pushed manifest
+  std::int64_t size = 0;  // bytes of config + layers
+};
+
+using LogLineFn = std::function<void(std::string_view)>;
+
+class ImageBuilder {
+ public:
+  virtual ~ImageBuilder() = default;
+  // Streams output through `log` as it comes; stops early (kInternal "cancelled") when
+  // `stop` is requested. Failures are kInternal with the reason.
+  virtual Result<ImageBuildOutcome> BuildAndPush(const ImageBuildRequest& request,
+                                                 const LogLineFn& log,
+                                                 std::stop_token stop) = 0;
+};
+
+using ImageBuilderPtr = std::unique_ptr<ImageBuilder>;
+
+}  // namespace market

@@ -1,0 +1,65 @@
+#pragma once
+// The project operations of the seed API: new, delete, clone, info, list, save.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "market/error.hpp"
+#include "market/project.hpp"
+#include "market/project_store.hpp"
+#include "market/time.hpp"
+#include "market/validation.hpp"
+
+namespace market {
+
+class PluginRegistry;
+
+struct ProjectServiceOptions {
+  std::string default_cluster = "default_cluster";
+};
+
+struct SaveRequest {
+  std::string name;
+  std::optional<std::string> cluster;      // missing: the default cluster (or the stored one)
+  std::optional<std::string> define_type;  // missing: tool (or the stored one)
+  std::string add_or_update;               // "add" or "update"; missing = update
+  Pipeline pipeline;
+  std::string operator_name;
+};
+
+struct ListRequest {
+  std::string page;       // text as received; empty = default
+  std::string page_size;  // text as received; empty = default
+  std::string name_filter;
+  std::string after;  // keyset cursor (optional)
+};
+
+struct ProjectListing {
+  ProjectPage page;
+  int page_number = 1;
+  int page_size = kDefaultPageSize;
+};
+
+class ProjectService {
+ public:
+  // `plugins` may be null: the pipeline is then stored as given, unchecked.
+  ProjectService(ProjectStore& store, const Clock& clock, const PluginRegistry* plugins,
+                 ProjectServiceOptions options = {});
+
+  Result<Project> Create(std::string_view name, std::string_view operator_name);
+  Result<void> Delete(std::string_view name, std::string_view operator_name);
+  Result<Project> Clone(std::string_view source, std::string_view destination,
+                        std::string_view operator_name);
+  Result<Project> Info(std::string_view name);
+  Result<ProjectListing> List(const ListRequest& request);
+  Result<Project> Save(const SaveRequest& request);
+
+ private:
+  ProjectStore& store_;
+  const Clock& clock_;
+  const PluginRegistry* plugins_;
+  ProjectServiceOptions options_;
+};
+
+}  // namespace market

@@ -1,0 +1,29 @@
+#pragma once
+// Opens the storage named by a URL: `sqlite:PATH` (embedded default) or `postgresql://...`.
+// The SQL backends stay private to libmarket; embedders see only these interfaces.
+
+#include <memory>
+#include <string>
+
+#include "market/build_store.hpp"
+#include "market/error.hpp"
+#include "market/project_store.hpp"
+
+namespace market {
+
+struct StoreOptions {
+  std::string url = "sqlite:market.db";
+  int pool_size = 8;          // database sessions shared by all callers
+  int busy_timeout_ms = 5000;  // SQLite: wait for a lock this long
+};
+
+// Both stores share one session pool on one database; schema migrations run on open.
+struct Stores {
+  ProjectStorePtr projects;
+  BuildStorePtr builds;
+};
+
+// kInvalid for a malformed URL; kUnavailable when the database cannot be opened.
+Result<Stores> OpenStores(const StoreOptions& options);
+
+}  // namespace market

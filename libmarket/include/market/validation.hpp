@@ -1,0 +1,33 @@
+#pragma once
+// Input rules shared by every entry point (HTTP, CLI, embedders).
+
+#include <string>
+#include <string_view>
+
+#include "market/error.hpp"
+
+namespace market {
+
+inline constexpr std::size_t kMaxNameLength = 64;
+inline constexpr std::size_t kMaxOperatorLength = 64;
+inline constexpr std::size_t kMaxFilterLength = 64;
+inline constexpr int kMaxPageSize = 100;
+inline constexpr int kDefaultPageSize = 10;
+
+// Lower-cases, then requires `[a-z0-9]+([._-][a-z0-9]+)*`, 1..64 characters.
+// `field` names the parameter in the message ("projectName contains special char: *").
+Result<std::string> NormalizeProjectName(std::string_view field, std::string_view name);
+// A cluster is a registry project name: the same rule.
+Result<std::string> NormalizeClusterName(std::string_view field, std::string_view name);
+// Operators are user names: 1..64 printable ASCII characters without spaces or controls.
+Result<std::string> ValidateOperator(std::string_view field, std::string_view name);
+// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+Result<std::string> ValidateTag(std::string_view field, std::string_view tag);
+// Paging parameters as text: missing (empty) gives the default; otherwise a positive integer,
+// page_size at most kMaxPageSize.
+Result<int> ParsePage(std::string_view field, std::string_view text);
+Result<int> ParsePageSize(std::string_view field, std::string_view text);
+// The list filter: any text up to 64 characters, no control characters.
+Result<std::string> ValidateNameFilter(std::string_view field, std::string_view text);
+
+}  // namespace market

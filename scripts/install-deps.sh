@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs every Debian package Image Market needs to build, run and test.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+  build-essential cmake ninja-build pkg-config git subversion ca-certificates curl \
+  libboost1.81-dev libssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev \
+  libtomlplusplus-dev libcli11-dev libsodium-dev \
+  libsoci-dev libsqlite3-dev libpq-dev sqlite3 \
+  catch2 \
+  postgresql-15 postgresql-contrib \
+  buildah fuse-overlayfs uidmap docker-registry busybox-static apache2-utils \
+  wrk

@@ -13,6 +13,10 @@
 
 namespace market {
 
+// What APIs show instead of a secret attribute's value. A save that sends it back means
+// "unchanged": the stored value is kept.
+inline constexpr std::string_view kRedactedSecret = "******";
+
 struct RenderedDockerfile {
   std::string text;                  // the Dockerfile, FROM first; empty for `download`
   std::vector<SourceSpec> sources;   // to check out into the build context

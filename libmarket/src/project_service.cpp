@@ -1,0 +1,218 @@
+#include "market/project_service.hpp"
+
+#include <fmt/format.h>
+
+#include "market/plugin_registry.hpp"
+#include "market/validation.hpp"
+
+namespace market {
+
+namespace {
+
+// A save from the page or an API client sends secrets back as the redaction marker: the k-th
+// entry of a plugin then keeps the secret of the stored pipeline's k-th entry of that plugin.
+Pipeline RestoreRedactedSecrets(const PluginRegistry& plugins, Pipeline incoming,
+                                const Pipeline& stored) {
+  std::map<std::string, int> seen;
+  for (PluginInstance& entry : incoming) {
+    const int occurrence = seen[entry.plugin]++;
+    const Plugin* plugin = plugins.Find(entry.plugin);
+    if (plugin == nullptr) continue;
+    const PluginInstance* previous = nullptr;
+    int count = 0;
+    for (const PluginInstance& old : stored) {
+      if (old.plugin == entry.plugin && count++ == occurrence) {
+        previous = &old;
+        break;
+      }
+    }
+    for (const AttributeSchema& attribute : plugin->Schema().attributes) {
+      if (attribute.kind != AttributeKind::kSecret) continue;
+      auto it = entry.attributes.find(attribute.name);
+      const auto* text = it == entry.attributes.end() ? nullptr : std::get_if<std::string>(&it->second);
+      if (text == nullptr || *text != kRedactedSecret) continue;
+      const AttributeValue* old_value = nullptr;
+      if (previous != nullptr) {
+        auto old_it = previous->attributes.find(attribute.name);
+        if (old_it != previous->attributes.end()) old_value = &old_it->second;
+      }
+      it->second = old_value != nullptr ? *old_value : AttributeValue{std::string()};
+    }
+  }
+  return incoming;
+}
+
+}  // namespace
+
+ProjectService::ProjectService(ProjectStore& store, const Clock& clock,
+                               const PluginRegistry* plugins, ProjectServiceOptions options)
+    : store_(store), clock_(clock), plugins_(plugins), options_(std::move(options)) {}
+
+Result<Project> ProjectService::Create(std::string_view name, std::string_view operator_name) {
+  auto project_name = NormalizeProjectName("projectName", name);
+  if (!project_name) return std::unexpected(project_name.error());
+  auto op = ValidateOperator("operator", operator_name);
+  if (!op) return std::unexpected(op.error());
+
+  Project project;
+  project.name = std::move(*project_name);
+  project.creator = *op;
+  project.last_modify_operator = *op;
+  project.create_time = project.last_modify_time = clock_.Now();
+  project.cluster = options_.default_cluster;
+  project.define_type = DockerfileType::kTool;
+  if (auto inserted = store_.Insert(project); !inserted) {
+    if (inserted.error().code == Errc::kAlreadyExists) {
+      return Fail(Errc::kAlreadyExists, fmt::format("project: {} already exist", project.name));
+    }
+    return std::unexpected(inserted.error());
+  }
+  return project;
+}
+
+Result<void> ProjectService::Delete(std::string_view name, std::string_view operator_name) {
+  auto project_name = NormalizeProjectName("projectName", name);
+  if (!project_name) return std::unexpected(project_name.error());
+  if (auto op = ValidateOperator("operator", operator_name); !op) {
+    return std::unexpected(op.error());
+  }
+  auto removed = store_.Remove(*project_name);
+  if (!removed && removed.error().code == Errc::kDeleteTargetMissing) {
+    return Fail(Errc::kDeleteTargetMissing,
+                fmt::format("project to delete not exist: {}", *project_name));
+  }
+  return removed;
+}
+
+Result<Project> ProjectService::Clone(std::string_view source, std::string_view destination,
+                                      std::string_view operator_name) {
+  auto src = NormalizeProjectName("srcProjectName", source);
+  if (!src) return std::unexpected(src.error());
+  auto dst = NormalizeProjectName("dstProjectName", destination);
+  if (!dst) return std::unexpected(dst.error());
+  auto op = ValidateOperator("operator", operator_name);
+  if (!op) return std::unexpected(op.error());
+
+  Project copy;
+  copy.name = *dst;
+  copy.creator = *op;
+  copy.last_modify_operator = *op;
+  copy.create_time = copy.last_modify_time = clock_.Now();
+  auto cloned = store_.Clone(*src, copy);
+  if (!cloned) {
+    switch (cloned.error().code) {
+      case Errc::kCloneSourceMissing:
+        return Fail(Errc::kCloneSourceMissing, fmt::format("src project not exist: {}", *src));
+      case Errc::kAlreadyExists:
+        return Fail(Errc::kAlreadyExists, fmt::format("project: {} already exist", *dst));
+      default: break;
+    }
+  }
+  return cloned;
+}
+
+Result<Project> ProjectService::Info(std::string_view name) {
+  auto project_name = NormalizeProjectName("projectName", name);
+  if (!project_name) return std::unexpected(project_name.error());
+  auto project = store_.Get(*project_name);
+  if (!project && project.error().code == Errc::kNotFound) {
+    return Fail(Errc::kNotFound, fmt::format("project: {} not exist", *project_name));
+  }
+  return project;
+}
+
+Result<ProjectListing> ProjectService::List(const ListRequest& request) {
+  auto page = ParsePage("page", request.page);
+  if (!page) return std::unexpected(page.error());
+  auto page_size = ParsePageSize("page_size", request.page_size);
+  if (!page_size) return std::unexpected(page_size.error());
+  auto filter = ValidateNameFilter("projectName", request.name_filter);
+  if (!filter) return std::unexpected(filter.error());
+  // Names are stored lower-cased, so the filter is too.
+  for (char& c : *filter) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+
+  ProjectListQuery query;
+  query.page = *page;
+  query.page_size = *page_size;
+  query.name_filter = std::move(*filter);
+  if (!request.after.empty()) {
+    auto after = NormalizeProjectName("after", request.after);
+    if (!after) return std::unexpected(after.error());
+    query.after = std::move(*after);
+  }
+  auto result = store_.List(query);
+  if (!result) return std::unexpected(result.error());
+  return ProjectListing{std::move(*result), *page, *page_size};
+}
+
+Result<Project> ProjectService::Save(const SaveRequest& request) {
+  auto project_name = NormalizeProjectName("project", request.name);
+  if (!project_name) return std::unexpected(project_name.error());
+  auto op = ValidateOperator("operator", request.operator_name);
+  if (!op) return std::unexpected(op.error());
+
+  SaveMode mode = SaveMode::kUpdate;
+  if (request.add_or_update == "add") {
+    mode = SaveMode::kAdd;
+  } else if (!request.add_or_update.empty() && request.add_or_update != "update") {
+    return Fail(Errc::kInvalid, fmt::format("addOrUpdate must be 'add' or 'update', got '{}'",
+                                            request.add_or_update.substr(0, 32)));
+  }
+
+  std::optional<Project> existing;
+  if (mode == SaveMode::kUpdate) {
+    auto stored = store_.Get(*project_name);
+    if (stored) {
+      existing = std::move(*stored);
+    } else if (stored.error().code != Errc::kNotFound) {
+      return std::unexpected(stored.error());
+    }
+  }
+
+  Project project;
+  project.name = *project_name;
+  project.creator = *op;
+  project.last_modify_operator = *op;
+  project.create_time = project.last_modify_time = clock_.Now();
+
+  if (request.cluster && !request.cluster->empty()) {
+    auto cluster = NormalizeClusterName("Cluster", *request.cluster);
+    if (!cluster) return std::unexpected(cluster.error());
+    project.cluster = std::move(*cluster);
+  } else {
+    project.cluster = existing ? existing->cluster : options_.default_cluster;
+  }
+
+  if (request.define_type && !request.define_type->empty()) {
+    auto type = ParseDockerfileType(*request.define_type);
+    if (!type) {
+      return Fail(Errc::kInvalid,
+                  fmt::format("DefineDockerFileType must be tool, edit or download, got '{}'",
+                              request.define_type->substr(0, 32)));
+    }
+    project.define_type = *type;
+  } else {
+    project.define_type = existing ? existing->define_type : DockerfileType::kTool;
+  }
+
+  project.pipeline = request.pipeline;
+  if (plugins_ != nullptr) {
+    if (existing) {
+      project.pipeline = RestoreRedactedSecrets(*plugins_, std::move(project.pipeline),
+                                                existing->pipeline);
+    }
+    auto validated = plugins_->Validate(project.define_type, project.pipeline);
+    if (!validated) return std::unexpected(validated.error());
+    project.pipeline = std::move(*validated);
+  }
+
+  auto saved = store_.Save(project, mode);
+  if (!saved && saved.error().code == Errc::kAlreadyExists) {
+    return Fail(Errc::kAlreadyExists, fmt::format("project: {} already exist", project.name));
+  }
+  return saved;
+}
+
+}  // namespace market

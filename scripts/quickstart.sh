@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian machine to a running Image Market on local defaults:
+# installs the packages, builds, starts a local docker-registry on 127.0.0.1:5000 with a
+# busybox base image, and runs market-server on http://127.0.0.1:8080 with a SQLite file.
+# State lives in .market/ beside the checkout. Ctrl-C stops the server.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+state="$root/.market"
+build="$root/build"
+
+if [ "${MARKET_SKIP_INSTALL:-0}" != 1 ]; then
+  "$root/scripts/install-deps.sh"
+fi
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
+cmake --build "$build" -j"$(nproc)" --target market_server
+
+mkdir -p "$state/registry/data"
+if ! curl -fsS http://127.0.0.1:5000/v2/ >/dev/null 2>&1; then
+  cat >"$state/registry/config.yml" <<YAML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $state/registry/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:5000
+YAML
+  setsid docker-registry serve "$state/registry/config.yml" >"$state/registry/server.log" 2>&1 &
+  for _ in $(seq 1 100); do
+    curl -fsS http://127.0.0.1:5000/v2/ >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  echo "docker-registry listening on 127.0.0.1:5000 (data in $state/registry)"
+fi
+"$root/scripts/make-base-image.sh" 127.0.0.1:5000
+
+echo "Image Market on http://127.0.0.1:8080  (page: /view/config/independent?projectName=NAME)"
+exec "$build/server/market-server" \
+  --listen 127.0.0.1:8080 \
+  --database "sqlite:$state/market.db" \
+  --registry http://127.0.0.1:5000 --registry-insecure \
+  --workspace "$state/workspace"

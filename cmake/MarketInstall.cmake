@@ -1,0 +1,30 @@
+# Installs libmarket and harbor_client with their public headers and an exported CMake package,
+# so that embedders write:
+#   find_package(market CONFIG REQUIRED)
+#   target_link_libraries(app PRIVATE market::core market::harbor_client)
+include(CMakePackageConfigHelpers)
+
+set(MARKET_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/market")
+
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/libmarket/include/market"
+        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT market_development)
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/harbor_client/include/market"
+        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT market_development)
+
+install(TARGETS market_core market_harbor_client EXPORT marketTargets
+        ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+        LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+        INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+install(EXPORT marketTargets NAMESPACE market:: DESTINATION "${MARKET_INSTALL_CMAKEDIR}"
+        COMPONENT market_development)
+
+configure_package_config_file("${PROJECT_SOURCE_DIR}/cmake/marketConfig.cmake.in"
+  "${PROJECT_BINARY_DIR}/marketConfig.cmake" INSTALL_DESTINATION "${MARKET_INSTALL_CMAKEDIR}")
+write_basic_package_version_file("${PROJECT_BINARY_DIR}/marketConfigVersion.cmake"
+  COMPATIBILITY SameMinorVersion)
+install(FILES "${PROJECT_BINARY_DIR}/marketConfig.cmake"
+              "${PROJECT_BINARY_DIR}/marketConfigVersion.cmake"
+              "${PROJECT_SOURCE_DIR}/cmake/FindSOCI.cmake"
+        DESTINATION "${MARKET_INSTALL_CMAKEDIR}" COMPONENT market_development)
+
+install(TARGETS market_server RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT market_server)

@@ -1,0 +1,385 @@
+#include "process/process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include <fmt/format.h>
+
+extern char** environ;
+
+namespace market::process {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Closes a descriptor once; -1 means none.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { Close(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      Close();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  int get() const { return fd_; }
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+// PATH lookup happens in the parent: between fork and exec only async-signal-safe calls.
+std::optional<std::string> ResolveExecutable(const std::string& name, const std::string& path) {
+  if (name.find('/') != std::string::npos) return name;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    if (dir.empty()) dir = ".";
+    std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+// Splits a byte stream into lines; a very long line is delivered in pieces.
+class LineSplitter {
+ public:
+  explicit LineSplitter(const LineFn* fn) : fn_(fn) {}
+  void Feed(const char* data, std::size_t n) {
+    buffer_.append(data, n);
+    std::size_t start = 0;
+    for (;;) {
+      std::size_t nl = buffer_.find('\n', start);
+      if (nl == std::string::npos) break;
+      Emit(std::string_view(buffer_).substr(start, nl - start));
+      start = nl + 1;
+    }
+    buffer_.erase(0, start);
+    if (buffer_.size() > kMaxLine) {
+      Emit(buffer_);
+      buffer_.clear();
+    }
+  }
+  void Finish() {
+    if (!buffer_.empty()) Emit(buffer_);
+    buffer_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kMaxLine = 64 * 1024;
+  void Emit(std::string_view line) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (fn_ != nullptr && *fn_) (*fn_)(line);
+  }
+  const LineFn* fn_;
+  std::string buffer_;
+};
+
+struct Stream {
+  Fd fd;
+  LineSplitter splitter;
+};
+
+Result<Outcome> RunImpl(const Spec& spec, const LineFn& on_stdout, const LineFn* on_stderr,
+                        std::stop_token stop) {
+  if (spec.argv.empty()) return Fail(Errc::kInternal, "no command given");
+
+  // Environment: inherited, minus unset_env, with spec.env on top.
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+  }
+  for (const auto& name : spec.unset_env) env.erase(name);
+  for (const auto& [k, v] : spec.env) env[k] = v;
+  std::vector<std::string> env_strings;
+  env_strings.reserve(env.size());
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+
+  auto path_it = env.find("PATH");
+  auto exe = ResolveExecutable(spec.argv[0], path_it != env.end()
+                                                 ? path_it->second
+                                                 : std::string("/usr/local/bin:/usr/bin:/bin"));
+  if (!exe) return Fail(Errc::kInternal, fmt::format("{}: command not found", spec.argv[0]));
+  std::vector<std::string> args = spec.argv;
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::string cwd = spec.cwd.string();
+
+  int out_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Fail(Errc::kInternal, "pipe: " + ErrnoText(errno));
+  Fd out_read(out_pipe[0]), out_write(out_pipe[1]);
+  Fd err_read, err_write;
+  if (on_stderr != nullptr) {
+    int err_pipe[2];
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+      return Fail(Errc::kInternal, "pipe: " + ErrnoText(errno));
+    }
+    err_read = Fd(err_pipe[0]);
+    err_write = Fd(err_pipe[1]);
+  }
+  // stdin is a socket when we feed it so that a child that exits early gives EPIPE, not SIGPIPE.
+  Fd in_parent, in_child;
+  if (spec.stdin_data) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+      return Fail(Errc::kInternal, "socketpair: " + ErrnoText(errno));
+    }
+    in_parent = Fd(sv[0]);
+    in_child = Fd(sv[1]);
+  } else {
+    in_child = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (in_child.get() < 0) return Fail(Errc::kInternal, "/dev/null: " + ErrnoText(errno));
+  }
+  int exec_pipe[2];  // the child reports a failed exec through it
+  if (::pipe2(exec_pipe, O_CLOEXEC) != 0) return Fail(Errc::kInternal, "pipe: " + ErrnoText(errno));
+  Fd exec_read(exec_pipe[0]), exec_write(exec_pipe[1]);
+
+  pid_t pid = ::fork();
+  if (pid < 0) return Fail(Errc::kInternal, "fork: " + ErrnoText(errno));
+  if (pid == 0) {
+    // Child: only async-signal-safe calls from here on.
+    ::setpgid(0, 0);
+    sigset_t all;
+    ::sigemptyset(&all);
+    ::sigprocmask(SIG_SETMASK, &all, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::dup2(in_child.get(), 0);
+    ::dup2(out_write.get(), 1);
+    ::dup2(err_write.get() >= 0 ? err_write.get() : out_write.get(), 2);
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) {
+      int err = errno;
+      [[maybe_unused]] auto n = ::write(exec_write.get(), &err, sizeof err);
+      ::_exit(127);
+    }
+    // Descriptors another thread opened without O_CLOEXEC must not leak into the tool.
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    ::execve(exe->c_str(), argv.data(), envp.data());
+    int err = errno;
+    [[maybe_unused]] auto n = ::write(exec_write.get(), &err, sizeof err);
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // also here, so a kill right after fork reaches the group
+  out_write.Close();
+  err_write.Close();
+  in_child.Close();
+  exec_write.Close();
+
+  int exec_errno = 0;
+  ssize_t got = ::read(exec_read.get(), &exec_errno, sizeof exec_errno);
+  if (got == static_cast<ssize_t>(sizeof exec_errno)) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return Fail(Errc::kInternal, fmt::format("{}: {}", spec.argv[0], ErrnoText(exec_errno)));
+  }
+
+  if (spec.stdin_data) {
+    const std::string& data = *spec.stdin_data;
+    std::size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ::send(in_parent.get(), data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      off += static_cast<std::size_t>(n);
+    }
+    in_parent.Close();
+  }
+
+  std::vector<Stream> streams;
+  streams.push_back(Stream{std::move(out_read), LineSplitter(&on_stdout)});
+  if (on_stderr != nullptr) streams.push_back(Stream{std::move(err_read), LineSplitter(on_stderr)});
+
+  Outcome outcome;
+  const auto start = SteadyClock::now();
+  auto next_watch = start + spec.watch_interval;
+  std::optional<SteadyClock::time_point> term_sent;
+  bool kill_sent = false;
+  bool exited = false;
+  std::optional<SteadyClock::time_point> exited_at;
+  int status = 0;
+
+  auto begin_kill = [&] {
+    if (!term_sent) {
+      ::kill(-pid, SIGTERM);
+      term_sent = SteadyClock::now();
+    }
+  };
+
+  char buf[8192];
+  for (;;) {
+    bool open_streams = false;
+    std::vector<pollfd> fds;
+    for (auto& s : streams) {
+      if (s.fd.get() >= 0) fds.push_back(pollfd{s.fd.get(), POLLIN, 0});
+    }
+    open_streams = !fds.empty();
+    if (exited && !open_streams) break;
+    if (open_streams) {
+      int r = ::poll(fds.data(), fds.size(), 100);
+      if (r > 0) {
+        for (auto& s : streams) {
+          if (s.fd.get() < 0) continue;
+          for (auto& p : fds) {
+            if (p.fd != s.fd.get() || p.revents == 0) continue;
+            ssize_t n = ::read(s.fd.get(), buf, sizeof buf);
+            if (n > 0) {
+              s.splitter.Feed(buf, static_cast<std::size_t>(n));
+            } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+              s.splitter.Finish();
+              s.fd.Close();
+            }
+          }
+        }
+      }
+    } else {
+      ::usleep(50 * 1000);
+    }
+
+    if (!exited) {
+      pid_t w = ::waitpid(pid, &status, WNOHANG);
+      if (w == pid) {
+        exited = true;
+        exited_at = SteadyClock::now();
+      }
+    }
+    const auto now = SteadyClock::now();
+    if (exited) {
+      // Something the child left behind in its group still holds the pipe: end it, and stop
+      // waiting for its output soon after.
+      if (open_streams && now - *exited_at > std::chrono::milliseconds(500)) {
+        ::kill(-pid, SIGKILL);
+        if (now - *exited_at > std::chrono::seconds(2)) {
+          for (auto& s : streams) {
+            s.splitter.Finish();
+            s.fd.Close();
+          }
+        }
+      }
+      continue;
+    }
+    if (stop.stop_requested() && !outcome.cancelled && !outcome.timed_out &&
+        outcome.kill_reason.empty()) {
+      outcome.cancelled = true;
+      begin_kill();
+    }
+    if (spec.timeout.count() > 0 && now - start > spec.timeout && !term_sent) {
+      outcome.timed_out = true;
+      begin_kill();
+    }
+    if (spec.watchdog && now >= next_watch && !term_sent) {
+      next_watch = now + spec.watch_interval;
+      std::string reason = spec.watchdog();
+      if (!reason.empty()) {
+        outcome.kill_reason = std::move(reason);
+        begin_kill();
+      }
+    }
+    if (term_sent && !kill_sent && now - *term_sent >= spec.kill_grace) {
+      ::kill(-pid, SIGKILL);
+      kill_sent = true;
+    }
+  }
+  // The leader is gone; make sure nothing of its group outlives a stopped run.
+  if (term_sent) ::kill(-pid, SIGKILL);
+
+  if (WIFEXITED(status)) {
+    outcome.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    outcome.signal = WTERMSIG(status);
+  }
+  return outcome;
+}
+
+}  // namespace
+
+std::string Outcome::Describe() const {
+  if (!kill_reason.empty()) return kill_reason;
+  if (cancelled) return "cancelled";
+  if (timed_out) return "timed out";
+  if (signal != 0) return fmt::format("killed by signal {}", signal);
+  return fmt::format("exit status {}", exit_code);
+}
+
+Result<PrivateDir> PrivateDir::Create(std::string_view prefix) {
+  std::error_code ec;
+  auto base = std::filesystem::temp_directory_path(ec);
+  if (ec) base = "/tmp";
+  std::string templ = (base / (std::string(prefix) + "XXXXXX")).string();
+  if (::mkdtemp(templ.data()) == nullptr) {  // mkdtemp creates it 0700
+    return Fail(Errc::kInternal, fmt::format("cannot create a temp dir: {}", ErrnoText(errno)));
+  }
+  return PrivateDir(templ);
+}
+
+PrivateDir::~PrivateDir() {
+  if (path_.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+Result<void> WriteNewFile(const std::filesystem::path& path, std::string_view content, int mode) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode)));
+  if (fd.get() < 0) {
+    return Fail(Errc::kInternal, fmt::format("cannot create {}: {}", path.string(), ErrnoText(errno)));
+  }
+  std::size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd.get(), content.data() + off, content.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return Fail(Errc::kInternal, fmt::format("cannot write {}: {}", path.string(), ErrnoText(errno)));
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+Result<Outcome> Run(const Spec& spec, const LineFn& on_line, std::stop_token stop) {
+  return RunImpl(spec, on_line, nullptr, std::move(stop));
+}
+
+Result<Captured> RunCapture(const Spec& spec, const LineFn& on_stderr, std::stop_token stop) {
+  Captured captured;
+  LineFn collect = [&](std::string_view line) {
+    captured.output.append(line);
+    captured.output.push_back('\n');
+  };
+  LineFn err = on_stderr ? on_stderr : LineFn([](std::string_view) {});
+  auto outcome = RunImpl(spec, collect, &err, std::move(stop));
+  if (!outcome) return std::unexpected(outcome.error());
+  captured.outcome = *outcome;
+  return captured;
+}
+
+}  // namespace market::process

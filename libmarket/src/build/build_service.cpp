@@ -1,0 +1,568 @@
+#include "market/build_service.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "build/log_redactor.hpp"
+#include "log.hpp"
+#include "market/validation.hpp"
+
+namespace market {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::string_view kServerStopping = "server stopping";
+constexpr std::string_view kWorkerRestarted = "worker restarted while the build ran";
+constexpr std::string_view kLeaseExpired = "worker lost: its lease expired while the build ran";
+// Followers must see lines within about a second; fewer, larger writes are kinder to the DB.
+constexpr milliseconds kLogFlushInterval{250};
+constexpr std::size_t kLogFlushBytes = 16 * 1024;
+// A runaway build cannot fill the database.
+constexpr std::int64_t kMaxLogBytes = 32LL << 20;
+
+std::string DefaultWorkerPrefix() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return fmt::format("{}:{}", host[0] != '\0' ? host : "localhost", ::getpid());
+}
+
+// A path inside the build context given by the user: relative, no "..".
+Result<std::filesystem::path> ContextPath(std::string_view what, std::string_view rel) {
+  std::filesystem::path p = std::filesystem::path(rel).lexically_normal();
+  if (rel.empty() || p.is_absolute() || p.empty() || p == ".") {
+    return Fail(Errc::kInvalid, fmt::format("{} must be a relative path: '{}'", what, rel));
+  }
+  for (const auto& part : p) {
+    if (part == "..") {
+      return Fail(Errc::kInvalid, fmt::format("{} must stay inside the build context: '{}'",
+                                              what, rel));
+    }
+  }
+  return p;
+}
+
+// "host/cluster/project:tag" -> "cluster/project".
+std::string RepositoryOf(std::string_view image) {
+  auto slash = image.find('/');
+  std::string_view rest = slash == std::string_view::npos ? image : image.substr(slash + 1);
+  auto colon = rest.rfind(':');
+  return std::string(colon == std::string_view::npos ? rest : rest.substr(0, colon));
+}
+
+std::string ClusterOf(std::string_view image) {
+  std::string repo = RepositoryOf(image);
+  return repo.substr(0, repo.find('/'));
+}
+
+// Bytes of config + layers as the registry serves them; nullopt for an index or bad JSON.
+std::optional<std::int64_t> ManifestSize(std::string_view manifest_json) {
+  auto m = nlohmann::json::parse(manifest_json, nullptr, false);
+  if (m.is_discarded() || !m.is_object()) return std::nullopt;
+  auto config = m.find("config");
+  auto layers = m.find("layers");
+  if (config == m.end() || !config->is_object() || layers == m.end() || !layers->is_array()) {
+    return std::nullopt;
+  }
+  std::int64_t size = config->value("size", std::int64_t{0});
+  for (const auto& layer : *layers) size += layer.value("size", std::int64_t{0});
+  return size;
+}
+
+// A running build's log: redacted, buffered, appended to the store in order.
+class BuildLog {
+ public:
+  BuildLog(BuildStore* store, std::int64_t id, const LogRedactor* redactor)
+      : store_(store), id_(id), redactor_(redactor) {}
+
+  void Line(std::string_view line) {
+    bool flush = false;
+    {
+      std::lock_guard lock(mu_);
+      if (written_ >= kMaxLogBytes) return;
+      std::string text = redactor_->Redact(line);
+      text.push_back('\n');
+      written_ += static_cast<std::int64_t>(text.size());
+      if (written_ >= kMaxLogBytes) text += "... log truncated: it exceeds the size limit\n";
+      pending_ += text;
+      flush = pending_.size() >= kLogFlushBytes;
+    }
+    if (flush) Flush();
+  }
+
+  void Flush() {
+    std::lock_guard write_lock(write_mu_);  // keeps appends in order across threads
+    std::string text;
+    {
+      std::lock_guard lock(mu_);
+      text.swap(pending_);
+    }
+    if (text.empty()) return;
+    if (auto ok = store_->AppendLog(id_, text); !ok) {
+      MARKET_LOG_WARN("build {}: storing {} bytes of log failed: {}", id_, text.size(),
+                      ok.error().message);
+      std::lock_guard lock(mu_);
+      if (pending_.size() + text.size() < (4u << 20)) pending_.insert(0, text);
+    }
+  }
+
+ private:
+  BuildStore* store_;
+  std::int64_t id_;
+  const LogRedactor* redactor_;
+  std::mutex write_mu_;
+  std::mutex mu_;
+  std::string pending_;
+  std::int64_t written_ = 0;
+};
+
+struct RunningBuild {
+  std::stop_source stop;
+  std::atomic<bool> cancel_requested{false};
+};
+
+}  // namespace
+
+class BuildService::Impl {
+ public:
+  Impl(BuildDependencies deps, BuildServiceOptions options)
+      : deps_(deps), options_(std::move(options)) {
+    if (options_.worker_prefix.empty()) options_.worker_prefix = DefaultWorkerPrefix();
+    if (options_.workers < 1) options_.workers = 1;
+  }
+  ~Impl() { Stop(); }
+
+  Result<Build> Enqueue(std::string_view project, std::string_view tag,
+                        std::string_view operator_name);
+  Result<Build> Cancel(std::int64_t id, std::string_view operator_name);
+  Result<Build> Get(std::int64_t id) { return deps_.builds->Get(id); }
+  Result<BuildPage> History(std::string_view project, int page, int page_size) {
+    return deps_.builds->ListForProject(project, page, page_size);
+  }
+  Result<LogChunk> ReadLog(std::int64_t id, std::int64_t offset, std::int64_t max_bytes) {
+    return deps_.builds->ReadLog(id, offset, max_bytes);
+  }
+  void Start();
+  void Stop();
+
+ private:
+  std::string WorkerId(int i) const { return fmt::format("{}/{}", options_.worker_prefix, i); }
+  void Wake() {
+    {
+      std::lock_guard lock(mu_);
+      ++generation_;
+    }
+    cv_.notify_all();
+  }
+  void WorkerLoop(std::stop_token stop, std::string worker);
+  void FailExpiredNow();
+  void RunBuild(std::stop_token worker_stop, const std::string& worker, const Build& build);
+  Result<ImageBuildOutcome> Execute(const Build& build, const std::filesystem::path& workspace,
+                                    BuildLog& log, LogRedactor& redactor, std::stop_token stop);
+  void Monitor(std::stop_token monitor_stop, const Build& build, const std::string& worker,
+               BuildLog& log, RunningBuild& running, std::atomic<bool>& lease_lost);
+
+  BuildDependencies deps_;
+  BuildServiceOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable_any cv_;
+  std::uint64_t generation_ = 0;  // bumped when there may be something new to claim
+  std::map<std::int64_t, RunningBuild*> running_;
+  std::vector<std::jthread> workers_;
+  bool started_ = false;
+  std::atomic<std::int64_t> next_expiry_check_{0};  // steady-clock ms
+};
+
+Result<Build> BuildService::Impl::Enqueue(std::string_view project, std::string_view tag,
+                                          std::string_view operator_name) {
+  const TimePoint now = deps_.clock->Now();
+  std::string the_tag;
+  if (tag.empty()) {
+    the_tag = FormatCompactUtc(now);
+  } else {
+    auto valid = ValidateTag("tag", tag);
+    if (!valid) return std::unexpected(valid.error());
+    the_tag = *valid;
+  }
+  auto name = NormalizeProjectName("projectName", project);
+  if (!name) return std::unexpected(name.error());
+  auto stored = deps_.projects->Get(*name);
+  if (!stored) {
+    if (stored.error().code == Errc::kNotFound) {
+      return Fail(Errc::kBuildProjectMissing, DefaultMessage(Errc::kBuildProjectMissing));
+    }
+    return std::unexpected(stored.error());
+  }
+  if (deps_.registry == nullptr) {
+    return Fail(Errc::kRegistryNotConfigured, "no registry is configured: builds are disabled");
+  }
+  Build build;
+  build.project = *name;
+  build.tag = the_tag;
+  build.operator_name = std::string(operator_name);
+  build.image =
+      fmt::format("{}/{}/{}:{}", deps_.registry->PushHost(), stored->cluster, *name, the_tag);
+  build.queued_at = now;
+  build.state = BuildState::kQueued;
+  auto queued = deps_.builds->Enqueue(build);
+  if (queued) {
+    MARKET_LOG_INFO("build {} of {} queued by {}: {}", queued->id, queued->project,
+                    queued->operator_name, queued->image);
+    Wake();
+  }
+  return queued;
+}
+
+Result<Build> BuildService::Impl::Cancel(std::int64_t id, std::string_view operator_name) {
+  auto build = deps_.builds->RequestCancel(id, fmt::format("cancelled by {}", operator_name),
+                                           deps_.clock->Now());
+  if (!build) return build;
+  MARKET_LOG_INFO("build {} cancel requested by {} ({})", id, operator_name,
+                  ToString(build->state));
+  // A build running here stops at once; one running elsewhere sees cancel_requested when its
+  // worker polls the store.
+  std::lock_guard lock(mu_);
+  if (auto it = running_.find(id); it != running_.end()) {
+    it->second->cancel_requested = true;
+    it->second->stop.request_stop();
+  }
+  return build;
+}
+
+void BuildService::Impl::FailExpiredNow() {
+  auto failed = deps_.builds->FailExpired(deps_.clock->Now(), kLeaseExpired);
+  if (!failed) {
+    MARKET_LOG_WARN("finishing builds of lost workers failed: {}", failed.error().message);
+  } else if (*failed > 0) {
+    MARKET_LOG_WARN("{} build(s) of lost workers finished as failed", *failed);
+    Wake();  // their projects can build again
+  }
+}
+
+void BuildService::Impl::Start() {
+  std::lock_guard lock(mu_);
+  if (started_) return;
+  started_ = true;
+  const TimePoint now = deps_.clock->Now();
+  for (int i = 0; i < options_.workers; ++i) {
+    // This process's previous life used these ids: whatever it left running is dead.
+    auto failed = deps_.builds->FailOwnedBy(WorkerId(i), kWorkerRestarted, now);
+    if (!failed) {
+      MARKET_LOG_WARN("finishing builds of {} failed: {}", WorkerId(i), failed.error().message);
+    } else if (*failed > 0) {
+      MARKET_LOG_WARN("{} build(s) left running by {} finished as failed", *failed, WorkerId(i));
+    }
+  }
+  FailExpiredNow();
+  for (int i = 0; i < options_.workers; ++i) {
+    workers_.emplace_back(
+        [this, id = WorkerId(i)](std::stop_token stop) { WorkerLoop(stop, id); });
+  }
+  MARKET_LOG_INFO("build service started: {} worker(s) as {}", options_.workers,
+                  options_.worker_prefix);
+}
+
+void BuildService::Impl::Stop() {
+  std::vector<std::jthread> workers;
+  {
+    std::lock_guard lock(mu_);
+    workers.swap(workers_);
+  }
+  // Each worker's stop token also stops the build it runs, which it then records as failed.
+  for (auto& w : workers) w.request_stop();
+  cv_.notify_all();
+  workers.clear();  // joins
+}
+
+void BuildService::Impl::WorkerLoop(std::stop_token stop, std::string worker) {
+  const auto expiry_every = std::max(options_.lease / 2, options_.poll_interval);
+  while (!stop.stop_requested()) {
+    // Several instances share the queue: any of them finishes the builds of a dead one.
+    const auto now_ms = std::chrono::duration_cast<milliseconds>(
+                            SteadyClock::now().time_since_epoch()).count();
+    auto due = next_expiry_check_.load();
+    if (now_ms >= due &&
+        next_expiry_check_.compare_exchange_strong(due, now_ms + expiry_every.count())) {
+      FailExpiredNow();
+    }
+
+    std::uint64_t seen;
+    {
+      std::lock_guard lock(mu_);
+      seen = generation_;
+    }
+    const TimePoint now = deps_.clock->Now();
+    auto claimed = deps_.builds->ClaimNext(worker, now, now + options_.lease);
+    if (claimed && *claimed) {
+      RunBuild(stop, worker, **claimed);
+      continue;
+    }
+    if (!claimed) MARKET_LOG_WARN("{}: claiming a build failed: {}", worker, claimed.error().message);
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, stop, options_.poll_interval, [&] { return generation_ != seen; });
+  }
+}
+
+void BuildService::Impl::Monitor(std::stop_token monitor_stop, const Build& build,
+                                 const std::string& worker, BuildLog& log, RunningBuild& running,
+                                 std::atomic<bool>& lease_lost) {
+  std::mutex m;
+  std::condition_variable_any cv;
+  const auto heartbeat_every = std::max(options_.lease / 3, milliseconds(100));
+  const auto cancel_poll_every = std::clamp(options_.poll_interval, milliseconds(100),
+                                            milliseconds(1000));
+  auto next_heartbeat = SteadyClock::now() + heartbeat_every;
+  auto next_cancel_poll = SteadyClock::now() + cancel_poll_every;
+  while (!monitor_stop.stop_requested()) {
+    {
+      std::unique_lock lock(m);
+      cv.wait_for(lock, monitor_stop, kLogFlushInterval, [] { return false; });
+    }
+    log.Flush();
+    const auto now = SteadyClock::now();
+    if (now >= next_heartbeat) {
+      next_heartbeat = now + heartbeat_every;
+      const TimePoint t = deps_.clock->Now();
+      auto ours = deps_.builds->Heartbeat(build.id, worker, t + options_.lease);
+      if (ours && !*ours) {
+        // Another instance declared this worker dead and finished the build: stop working.
+        MARKET_LOG_WARN("build {}: lease lost, stopping it", build.id);
+        lease_lost = true;
+        running.stop.request_stop();
+      } else if (!ours) {
+        MARKET_LOG_WARN("build {}: heartbeat failed: {}", build.id, ours.error().message);
+      }
+    }
+    if (now >= next_cancel_poll && !running.cancel_requested) {
+      next_cancel_poll = now + cancel_poll_every;
+      auto current = deps_.builds->Get(build.id);
+      if (current && (current->cancel_requested || IsFinished(current->state))) {
+        running.cancel_requested = current->cancel_requested;
+        if (!current->cancel_requested) lease_lost = true;
+        running.stop.request_stop();
+      }
+    }
+  }
+}
+
+Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
+                                                      const std::filesystem::path& workspace,
+                                                      BuildLog& log, LogRedactor& redactor,
+                                                      std::stop_token stop) {
+  LogLineFn line = [&log](std::string_view text) { log.Line(text); };
+  auto project = deps_.projects->Get(build.project);
+  if (!project) {
+    return Fail(Errc::kInternal,
+                fmt::format("project {} cannot be read: {}", build.project, project.error().message));
+  }
+  auto rendered = deps_.plugins->Render(project->define_type, project->pipeline);
+  if (!rendered) {
+    return Fail(Errc::kInternal, "the pipeline does not render: " + rendered.error().message);
+  }
+  for (const auto& s : rendered->sources) redactor.Add(s.password, s.username);
+  if (rendered->dockerfile_source) {
+    redactor.Add(rendered->dockerfile_source->password, rendered->dockerfile_source->username);
+  }
+
+  std::error_code ec;
+  std::filesystem::remove_all(workspace, ec);
+  std::filesystem::path context = workspace / "context";
+  std::filesystem::create_directories(context, ec);
+  if (ec) {
+    return Fail(Errc::kInternal,
+                fmt::format("cannot create the workspace {}: {}", workspace.string(), ec.message()));
+  }
+
+  std::filesystem::path dockerfile;
+  if (project->define_type == DockerfileType::kDownload) {
+    if (!rendered->dockerfile_source) {
+      return Fail(Errc::kInternal, "the pipeline names no Dockerfile source");
+    }
+    // The repository holding the Dockerfile is the build context, as `docker build <repo>`.
+    const SourceSpec& src = *rendered->dockerfile_source;
+    if (!src.checkout_as.empty()) {
+      auto rel = ContextPath("checkoutAs", src.checkout_as);
+      if (!rel) return std::unexpected(rel.error());
+      context /= *rel;
+    }
+    if (auto ok = deps_.checkout->Checkout(src, context, options_.checkout_limits, line, stop);
+        !ok) {
+      return Fail(Errc::kInternal, "checking out the Dockerfile source failed: " +
+                                       redactor.Redact(ok.error().message));
+    }
+    auto rel = ContextPath("dockerfile path",
+                           rendered->dockerfile_path.empty() ? "Dockerfile"
+                                                             : rendered->dockerfile_path);
+    if (!rel) return std::unexpected(rel.error());
+    dockerfile = context / *rel;
+    if (!std::filesystem::is_regular_file(dockerfile, ec)) {
+      return Fail(Errc::kInternal,
+                  fmt::format("the checkout has no Dockerfile at {}", rel->string()));
+    }
+  } else {
+    // Outside the context, so a source checked out as "Dockerfile" cannot replace it.
+    dockerfile = workspace / "Dockerfile";
+    std::ofstream out(dockerfile, std::ios::binary);
+    out << rendered->text;
+    out.close();
+    if (!out) return Fail(Errc::kInternal, "cannot write the Dockerfile");
+    log.Line("Dockerfile:");
+    std::size_t start = 0;
+    while (start < rendered->text.size()) {
+      auto end = rendered->text.find('\n', start);
+      if (end == std::string::npos) end = rendered->text.size();
+      log.Line("  " + rendered->text.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+
+  for (const auto& src : rendered->sources) {
+    auto rel = ContextPath("checkoutAs", src.checkout_as);
+    if (!rel) return std::unexpected(rel.error());
+    if (auto ok = deps_.checkout->Checkout(src, context / *rel, options_.checkout_limits, line,
+                                           stop);
+        !ok) {
+      return Fail(Errc::kInternal, fmt::format("checking out {} failed: {}", rel->string(),
+                                               redactor.Redact(ok.error().message)));
+    }
+  }
+  if (stop.stop_requested()) return Fail(Errc::kInternal, "cancelled");
+
+  if (auto ok = deps_.registry->EnsureProject(ClusterOf(build.image)); !ok) {
+    return Fail(Errc::kInternal, "the registry project cannot be prepared: " + ok.error().message);
+  }
+  ImageBuildRequest request;
+  request.context_dir = context;
+  request.dockerfile = dockerfile;
+  request.image = build.image;
+  request.registry_host = deps_.registry->PushHost();
+  request.credentials = deps_.registry->Credentials();
+  request.tls_verify = deps_.registry->TlsVerify();
+  auto outcome = deps_.builder->BuildAndPush(request, line, stop);
+  if (!outcome) return outcome;
+  // The size users see in the registry is that of the pushed, compressed blobs.
+  if (auto manifest = deps_.registry->GetManifest(RepositoryOf(build.image), outcome->digest)) {
+    if (auto size = ManifestSize(manifest->manifest_json)) outcome->size = *size;
+  } else {
+    MARKET_LOG_WARN("build {}: reading the pushed manifest failed: {}", build.id,
+                    manifest.error().message);
+  }
+  return outcome;
+}
+
+void BuildService::Impl::RunBuild(std::stop_token worker_stop, const std::string& worker,
+                                  const Build& build) {
+  RunningBuild running;
+  std::stop_callback stop_on_shutdown(worker_stop, [&running] { running.stop.request_stop(); });
+  {
+    std::lock_guard lock(mu_);
+    running_[build.id] = &running;
+  }
+  const auto started = SteadyClock::now();
+  LogRedactor redactor;
+  if (deps_.registry != nullptr) {
+    redactor.Add(deps_.registry->Credentials().password, deps_.registry->Credentials().username);
+  }
+  BuildLog log(deps_.builds, build.id, &redactor);
+  std::atomic<bool> lease_lost{false};
+  const std::filesystem::path workspace = options_.workspace / fmt::format("build-{}", build.id);
+  MARKET_LOG_INFO("build {} of {} started by {}", build.id, build.project, worker);
+  log.Line(fmt::format("build {} of {} -> {} (worker {})", build.id, build.project, build.image,
+                       worker));
+
+  Result<ImageBuildOutcome> outcome;
+  {
+    std::jthread monitor([&](std::stop_token st) {
+      Monitor(st, build, worker, log, running, lease_lost);
+    });
+    outcome = Execute(build, workspace, log, redactor, running.stop.get_token());
+  }  // the monitor stops here
+
+  BuildResult result;
+  if (outcome) {
+    result.state = BuildState::kSucceeded;
+    result.digest = outcome->digest;
+    result.size = outcome->size;
+  } else if (running.cancel_requested) {
+    result.state = BuildState::kCancelled;
+    auto current = deps_.builds->Get(build.id);
+    result.reason = current && !current->reason.empty() ? current->reason : "cancelled";
+  } else if (worker_stop.stop_requested()) {
+    result.state = BuildState::kFailed;
+    result.reason = kServerStopping;
+  } else {
+    result.state = BuildState::kFailed;
+    result.reason = redactor.Redact(outcome.error().message);
+  }
+  const double seconds =
+      std::chrono::duration<double>(SteadyClock::now() - started).count();
+  if (result.state == BuildState::kSucceeded) {
+    log.Line(fmt::format("build succeeded in {:.1f} s: {}@{} ({} bytes)", seconds, build.image,
+                         result.digest, result.size));
+  } else {
+    log.Line(fmt::format("build {} after {:.1f} s: {}", ToString(result.state), seconds,
+                         result.reason));
+  }
+  log.Flush();
+
+  std::error_code ec;
+  std::filesystem::remove_all(workspace, ec);
+  if (ec) MARKET_LOG_WARN("build {}: removing {} failed: {}", build.id, workspace.string(), ec.message());
+
+  if (lease_lost) {
+    MARKET_LOG_WARN("build {}: finished elsewhere while running here", build.id);
+  }
+  auto finished = deps_.builds->Finish(build.id, result, deps_.clock->Now());
+  if (!finished) {
+    MARKET_LOG_WARN("build {}: recording the result failed: {}", build.id,
+                    finished.error().message);
+  } else {
+    MARKET_LOG_INFO("build {} of {} {} in {:.1f} s", build.id, build.project,
+                    ToString(finished->state), seconds);
+  }
+  {
+    std::lock_guard lock(mu_);
+    running_.erase(build.id);
+  }
+  Wake();  // the project may have more queued builds
+}
+
+// --- BuildService ---
+
+BuildService::BuildService(BuildDependencies deps, BuildServiceOptions options)
+    : impl_(std::make_unique<Impl>(deps, std::move(options))) {}
+BuildService::~BuildService() = default;
+
+Result<Build> BuildService::Enqueue(std::string_view project, std::string_view tag,
+                                    std::string_view operator_name) {
+  return impl_->Enqueue(project, tag, operator_name);
+}
+Result<Build> BuildService::Cancel(std::int64_t id, std::string_view operator_name) {
+  return impl_->Cancel(id, operator_name);
+}
+Result<Build> BuildService::Get(std::int64_t id) { return impl_->Get(id); }
+Result<BuildPage> BuildService::History(std::string_view project, int page, int page_size) {
+  return impl_->History(project, page, page_size);
+}
+Result<LogChunk> BuildService::ReadLog(std::int64_t id, std::int64_t offset,
+                                       std::int64_t max_bytes) {
+  return impl_->ReadLog(id, offset, max_bytes);
+}
+void BuildService::Start() { impl_->Start(); }
+void BuildService::Stop() { impl_->Stop(); }
+
+}  // namespace market

@@ -543,10 +543,25 @@
 
   // ---- project ---------------------------------------------------------------------------
 
+  // A server time in the reader's zone, "2024-05-01 14:03:07"; the server's text in the title.
+  function showTime(node, text) {
+    node.textContent = formatTime(text);
+    if (text) node.title = String(text);
+  }
+
+  function formatTime(text) {
+    if (!text) return '—';
+    const date = new Date(text);
+    if (Number.isNaN(date.getTime())) return String(text);
+    const two = (n) => String(n).padStart(2, '0');
+    return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ` +
+           `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+  }
+
   function showFacts(info) {
     byId('fact-creator').textContent = info.creator || '—';
-    byId('fact-create-time').textContent = info.createTime || '—';
-    byId('fact-modify-time').textContent = info.lastModifyTime || '—';
+    showTime(byId('fact-create-time'), info.createTime);
+    showTime(byId('fact-modify-time'), info.lastModifyTime);
     byId('fact-modify-operator').textContent = info.lastModifyOperator || '—';
   }
 
@@ -712,7 +727,8 @@
       el('td', {}, el('code', {text: String(pick(row, 'tag')) || '—'})),
       el('td', {}, el('span', {class: `badge state-${stateText}`, title: reason || undefined, 'data-testid': 'build-state', text: stateText})),
       el('td', {text: String(pick(row, 'operator', 'operator_name', 'operatorName')) || '—'}),
-      el('td', {text: String(pick(row, 'queuedAt', 'queued_at', 'queueTime', 'createTime', 'time')) || '—'}),
+      el('td', {text: formatTime(pick(row, 'queuedAt', 'queued_at', 'queueTime', 'createTime', 'time')),
+              title: String(pick(row, 'queuedAt', 'queued_at', 'queueTime', 'createTime', 'time')) || undefined}),
       imageCell, actions);
   }
 

@@ -1,0 +1,385 @@
+// Browser test of the project configuration page: a real market-server (SQLite in a temp folder)
+// driven through Debian's chromium with playwright-core.
+//   MARKET_SERVER_BIN  the market-server binary (required)
+//   MARKET_CHROMIUM    the browser (default /usr/bin/chromium)
+//   MARKET_TEST_REGISTRY  host:port of a plain-HTTP registry holding base/busybox:1; when set,
+//                      the build test runs a real build and follows its log; otherwise it checks
+//                      that the page reports the missing registry.
+import {after, before, describe, test} from 'node:test';
+import assert from 'node:assert/strict';
+import {spawn} from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+
+import {chromium} from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ARTIFACTS = path.join(HERE, 'artifacts');
+const SERVER_BIN = process.env.MARKET_SERVER_BIN;
+const CHROMIUM = process.env.MARKET_CHROMIUM || '/usr/bin/chromium';
+const REGISTRY = process.env.MARKET_TEST_REGISTRY || '';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const OPERATOR = 'browser-tester';
+const BASE_IMAGE = `${REGISTRY || '127.0.0.1:5000'}/base/busybox:1`;
+
+let tempDir;
+let server;
+let serverLog;
+let baseUrl;
+let context;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.unref();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const {port} = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitForServer(child) {
+  const deadline = Date.now() + 30000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    try {
+      const response = await fetch(`${baseUrl}/healthz`);
+      if (response.ok) return;
+    } catch (_) { /* not listening yet */ }
+    await sleep(100);
+  }
+  throw new Error(`market-server did not come up (exit ${child.exitCode}); log:\n` +
+                  fs.readFileSync(serverLog, 'utf8').slice(-4000));
+}
+
+async function stopServer() {
+  if (!server || server.exitCode !== null) return;
+  const exited = new Promise((resolve) => server.once('exit', resolve));
+  server.kill('SIGTERM');
+  const timer = setTimeout(() => server.kill('SIGKILL'), 15000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// The API with the page's own encoding: form bodies for POST, the query string for GET.
+async function api(method, apiPath, params, {json = false} = {}) {
+  const init = {method, headers: {Accept: 'application/json'}};
+  let url = `${baseUrl}${apiPath}`;
+  if (method === 'GET') {
+    url += '?' + new URLSearchParams(params).toString();
+  } else if (json) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(params);
+  } else {
+    init.headers['Content-Type'] = 'application/x-www-form-urlencoded';
+    init.body = new URLSearchParams(params).toString();
+  }
+  const response = await fetch(url, init);
+  const body = await response.json();
+  return {status: response.status, ...body};
+}
+
+async function createProject(name) {
+  const answer = await api('POST', '/api/project/new', {projectName: name, operator: OPERATOR});
+  assert.equal(answer.code, 10000, `create ${name}: ${answer.errMsg}`);
+}
+
+// A page that fails the test on any uncaught script error.
+async function openPage(t) {
+  const page = await context.newPage();
+  page.setDefaultTimeout(20000);
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error));
+  t.after(async () => {
+    await page.close();
+    assert.deepEqual(errors.map(String), [], 'uncaught errors in the page');
+  });
+  return page;
+}
+
+async function openConfig(page, name) {
+  const response = await page.goto(`${baseUrl}/view/config/independent?projectName=${encodeURIComponent(name)}`);
+  assert.equal(response.status(), 200);
+  await page.locator('body[data-state="ready"]').waitFor();
+}
+
+const cards = (page) => page.getByTestId('plugin-card');
+
+async function addPlugin(page, name) {
+  await page.getByLabel('Add a plugin').selectOption(name);
+  await page.getByTestId('add-plugin-button').click();
+  return cards(page).last();
+}
+
+async function pipelineOrder(page) {
+  return cards(page).evaluateAll((nodes) => nodes.map((node) => node.dataset.plugin));
+}
+
+// The preview once it settled on a rendering of the current form.
+async function settledPreview(page) {
+  const preview = page.getByTestId('dockerfile-preview');
+  await page.locator('[data-testid="dockerfile-preview"][data-state="ok"]').waitFor();
+  return preview.textContent();
+}
+
+const instructionLines = (text) => text.split('\n').map((line) => line.trim())
+  .filter((line) => line !== '' && !line.startsWith('#'));
+
+before(async () => {
+  assert.ok(SERVER_BIN, 'set MARKET_SERVER_BIN to the market-server binary');
+  assert.ok(fs.existsSync(SERVER_BIN), `no market-server at ${SERVER_BIN}`);
+  assert.ok(fs.existsSync(CHROMIUM), `no chromium at ${CHROMIUM}`);
+  fs.mkdirSync(ARTIFACTS, {recursive: true});
+  tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'market-browser-'));
+  serverLog = path.join(ARTIFACTS, 'market-server.log');
+  const port = await freePort();
+  baseUrl = `http://127.0.0.1:${port}`;
+  const args = ['--listen', `127.0.0.1:${port}`, '--database', `sqlite:${path.join(tempDir, 'market.db')}`,
+    '--workspace', path.join(tempDir, 'workspace')];
+  if (REGISTRY) args.push('--registry', `http://${REGISTRY}`, '--registry-insecure');
+  const logFd = fs.openSync(serverLog, 'w');
+  server = spawn(SERVER_BIN, args, {stdio: ['ignore', logFd, logFd], env: {...process.env}});
+  fs.closeSync(logFd);
+  await waitForServer(server);
+  context = await chromium.launchPersistentContext(path.join(tempDir, 'chromium-profile'), {
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
+    viewport: {width: 1360, height: 900}, locale: 'en-US',
+  });
+});
+
+after(async () => {
+  if (context) await context.close();
+  await stopServer();
+  if (tempDir) fs.rmSync(tempDir, {recursive: true, force: true});
+});
+
+describe('configuration page', () => {
+  test('composes a four-plugin pipeline, previews it, saves it and finds it again after a reload',
+       {timeout: 120000}, async (t) => {
+    const name = 'webapp';
+    await createProject(name);
+    const page = await openPage(t);
+    await openConfig(page, name);
+
+    await expectText(page.getByTestId('project-name'), name);
+    assert.equal(await page.getByLabel('Cluster').inputValue(), 'default_cluster');
+    assert.equal(await page.getByTestId('field-type').inputValue(), 'tool');
+    assert.equal(await cards(page).count(), 0);
+    await page.getByTestId('history-empty').waitFor();
+    await page.getByLabel('Operator').fill(OPERATOR);
+
+    const base = await addPlugin(page, 'base_image_choose_from_harbor');
+    await base.locator('input').first().fill(BASE_IMAGE);
+
+    const run = await addPlugin(page, 'run');
+    await run.getByTestId('input-value').first().fill('echo hello');
+    await run.getByTestId('add-row-value').click();
+    // The new row has focus: the list grew by one and the user types into it.
+    assert.equal(await run.getByTestId('input-value').count(), 2);
+    await page.keyboard.type('echo "two words" > /greeting');
+
+    const envSet = await addPlugin(page, 'env_set');
+    await envSet.getByTestId('input-key').first().fill('GREETING');
+    await envSet.getByTestId('input-value').first().fill('hello world');
+
+    const expose = await addPlugin(page, 'expose');
+    await expose.getByTestId('input-port').first().fill('8080');
+
+    assert.deepEqual(await pipelineOrder(page),
+                     ['base_image_choose_from_harbor', 'run', 'env_set', 'expose']);
+    await page.getByTestId('dirty-indicator').waitFor();
+
+    const preview = await settledPreview(page);
+    const lines = instructionLines(preview);
+    assert.deepEqual(lines.map((line) => line.split(' ')[0]), ['FROM', 'RUN', 'RUN', 'ENV', 'EXPOSE'], preview);
+    assert.equal(lines[0], `FROM ${BASE_IMAGE}`);
+    assert.equal(lines[1], 'RUN echo hello');
+    assert.equal(lines[2], 'RUN echo "two words" > /greeting');
+    assert.match(lines[3], /^ENV GREETING="?hello world"?$/);
+    assert.equal(lines[4], 'EXPOSE 8080');
+
+    // Reorder: expose up above env_set, and the preview follows; then back down.
+    await cards(page).nth(3).getByTestId('move-up').click();
+    assert.deepEqual(await pipelineOrder(page),
+                     ['base_image_choose_from_harbor', 'run', 'expose', 'env_set']);
+    const reordered = instructionLines(await settledPreview(page));
+    assert.deepEqual(reordered.slice(3).map((line) => line.split(' ')[0]), ['EXPOSE', 'ENV']);
+    await cards(page).nth(2).getByTestId('move-down').click();
+    assert.deepEqual(await pipelineOrder(page),
+                     ['base_image_choose_from_harbor', 'run', 'env_set', 'expose']);
+
+    // Add and remove a plugin: the pipeline is back to four entries.
+    const workDir = await addPlugin(page, 'work_dir');
+    await workDir.locator('input').first().fill('/srv');
+    assert.ok((await settledPreview(page)).includes('WORKDIR /srv'));
+    await workDir.getByTestId('remove-plugin').click();
+    assert.equal(await cards(page).count(), 4);
+    assert.equal(await settledPreview(page), preview);
+
+    // An invalid value shows the server's message inline; fixing it clears the message.
+    await expose.getByTestId('input-port').first().fill('80x');
+    await page.locator('[data-testid="dockerfile-preview"][data-state="error"]').waitFor();
+    assert.match(await page.getByTestId('preview-error').textContent(), /port/);
+    await expose.getByTestId('input-port').first().fill('8080');
+    assert.equal(await settledPreview(page), preview);
+    assert.ok(await page.getByTestId('preview-error').isHidden());
+
+    await page.getByTestId('save-button').click();
+    await expectText(page.getByTestId('save-status'), /Saved/);
+    assert.ok(await page.getByTestId('dirty-indicator').isHidden());
+
+    // What the server stored is exactly the pipeline built in the page.
+    const info = await api('GET', '/api/project/info', {projectName: name});
+    assert.equal(info.code, 10000);
+    assert.equal(info.content.lastModifyOperator, OPERATOR);
+    assert.deepEqual(info.content.plugins, [
+      {'$$plugin': 'base_image_choose_from_harbor', handleInput: BASE_IMAGE},
+      {'$$plugin': 'run', value: ['echo hello', 'echo "two words" > /greeting']},
+      {'$$plugin': 'env_set', key: ['GREETING'], value: ['hello world']},
+      {'$$plugin': 'expose', port: ['8080']},
+    ]);
+    // The preview of the unsaved form is the Dockerfile the server renders from the saved one.
+    const saved = await api('GET', '/api/project/dockerfile', {projectName: name});
+    assert.equal(saved.code, 10000);
+    assert.equal(saved.content, preview);
+
+    await page.reload();
+    await page.locator('body[data-state="ready"]').waitFor();
+    assert.equal(await page.getByLabel('Operator').inputValue(), OPERATOR, 'operator remembered');
+    assert.deepEqual(await pipelineOrder(page),
+                     ['base_image_choose_from_harbor', 'run', 'env_set', 'expose']);
+    assert.equal(await cards(page).nth(0).locator('input').first().inputValue(), BASE_IMAGE);
+    const runValues = await cards(page).nth(1).getByTestId('input-value')
+      .evaluateAll((inputs) => inputs.map((input) => input.value));
+    assert.deepEqual(runValues, ['echo hello', 'echo "two words" > /greeting']);
+    assert.equal(await cards(page).nth(2).getByTestId('input-key').inputValue(), 'GREETING');
+    assert.equal(await cards(page).nth(2).getByTestId('input-value').inputValue(), 'hello world');
+    assert.equal(await cards(page).nth(3).getByTestId('input-port').inputValue(), '8080');
+    assert.equal(await settledPreview(page), preview);
+    await expectText(page.locator('#fact-modify-operator'), OPERATOR);
+
+    await screenshot(page, 'config_page.png');
+  });
+
+  test('an unknown project gets a 404 page without the editor', {timeout: 60000}, async (t) => {
+    const page = await openPage(t);
+    const response = await page.goto(`${baseUrl}/view/config/independent?projectName=nosuchproject`);
+    assert.equal(response.status(), 404);
+    await page.waitForLoadState('load');
+    assert.match(await page.locator('body').innerText(), /not (exist|found)/i);
+    assert.equal(await page.getByTestId('plugin-card').count(), 0);
+    assert.ok(!(await page.locator('#editor').isVisible()));
+    await page.screenshot({path: path.join(ARTIFACTS, 'unknown_project.png')});
+  });
+
+  test('a secret attribute is never shown and survives a save that does not touch it',
+       {timeout: 90000}, async (t) => {
+    const name = 'secretive';
+    const secret = 'S3cret-Never-Shown-7f2a';
+    const replacement = 'Other-Secret-9c41';
+    await createProject(name);
+    const source = {
+      '$$plugin': 'download_executable_source', source_type: 'git',
+      source_url: 'https://git.example.invalid/team/app.git', checkoutAs: 'app',
+      username: 'builder', password: secret, containerPath: '/opt/app',
+    };
+    const stored = await api('POST', '/api/project/save', {
+      project: name, Cluster: 'default_cluster', DefineDockerFileType: 'tool', addOrUpdate: 'update',
+      operator: OPERATOR,
+      '$$plugin': [{'$$plugin': 'base_image_choose_from_harbor', handleInput: BASE_IMAGE}, source],
+    }, {json: true});
+    assert.equal(stored.code, 10000, stored.errMsg);
+
+    const page = await openPage(t);
+    const bodies = [];
+    page.on('response', (response) => {
+      bodies.push(response.text().catch(() => ''));
+    });
+    await openConfig(page, name);
+    await page.getByLabel('Operator').fill(OPERATOR);
+    const card = cards(page).nth(1);
+    const password = card.locator('input[type="password"]');
+    assert.equal(await password.inputValue(), '');
+    await expectText(card.getByTestId('secret-status'), /^set/);
+    await settledPreview(page);
+
+    // Saving without typing into the secret keeps it: the page does not send it.
+    await page.getByTestId('save-button').click();
+    await expectText(page.getByTestId('save-status'), /Saved/);
+    await expectText(cards(page).nth(1).getByTestId('secret-status'), /^set/);
+    const info = await api('GET', '/api/project/info', {projectName: name});
+    assert.equal(info.content.plugins[1].password, '******');
+
+    // Typing replaces it; the typed text is gone from the page once saved.
+    await cards(page).nth(1).locator('input[type="password"]').fill(replacement);
+    await expectText(cards(page).nth(1).getByTestId('secret-status'), /will change/);
+    await page.getByTestId('save-button').click();
+    await expectText(page.getByTestId('save-status'), /Saved/);
+    await expectText(cards(page).nth(1).getByTestId('secret-status'), /^set/);
+    assert.equal(await cards(page).nth(1).locator('input[type="password"]').inputValue(), '');
+
+    const html = await page.content();
+    const inputs = await page.locator('input, textarea').evaluateAll((nodes) => nodes.map((node) => node.value));
+    for (const text of [secret, replacement]) {
+      assert.ok(!html.includes(text), 'secret in the page markup');
+      assert.ok(!inputs.some((value) => value.includes(text)), 'secret in a field');
+      for (const body of await Promise.all(bodies)) assert.ok(!body.includes(text), 'secret in a response');
+    }
+  });
+
+  test('build: starts a build with a tag and follows it, or reports why it cannot',
+       {timeout: 300000}, async (t) => {
+    const name = 'webapp';  // saved by the first test
+    const page = await openPage(t);
+    await openConfig(page, name);
+    await page.getByLabel('Operator').fill(OPERATOR);
+    await page.getByLabel('Tag').fill('bad tag!');
+    await page.getByTestId('build-button').click();
+    await expectText(page.getByTestId('build-status'), /Tag/);
+
+    await page.getByLabel('Tag').fill('browser-1');
+    await page.getByTestId('build-button').click();
+    if (!REGISTRY) {
+      await expectText(page.getByTestId('build-status'), /Build not started: .*registry/i);
+      t.diagnostic('MARKET_TEST_REGISTRY unset: checked the page reports the missing registry');
+      return;
+    }
+    await expectText(page.getByTestId('build-status'), /queued/);
+    const row = page.getByTestId('build-row').first();
+    await expectText(row.locator('td').nth(1), 'browser-1');
+    await page.locator('[data-testid="build-log"][data-state="done"]').waitFor({timeout: 240000});
+    await page.locator('[data-testid="build-row"][data-state="succeeded"]').first().waitFor({timeout: 30000});
+    const log = await page.getByTestId('build-log').textContent();
+    assert.match(log, /two words|hello/);
+    await screenshot(page, 'build.png');
+  });
+});
+
+// The whole page in one viewport, so that the sticky save bar sits where a reader expects it
+// instead of where a stitched full-page capture would leave it.
+async function screenshot(page, file) {
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  const {width} = page.viewportSize();
+  await page.setViewportSize({width, height: Math.min(Math.max(height, 600), 4000)});
+  await page.screenshot({path: path.join(ARTIFACTS, file)});
+}
+
+// Waits until the element's text matches (a string is an exact match after trimming).
+async function expectText(locator, expected, timeout = 20000) {
+  const deadline = Date.now() + timeout;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = ((await locator.textContent({timeout})) || '').trim();
+    if (typeof expected === 'string' ? text === expected : expected.test(text)) return;
+    await sleep(100);
+  }
+  assert.fail(`text ${JSON.stringify(text)} did not become ${expected}`);
+}

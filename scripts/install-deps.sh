@@ -13,4 +13,4 @@ $SUDO apt-get install -y -q --no-install-recommends \
   catch2 \
   postgresql-15 postgresql-contrib \
   buildah fuse-overlayfs uidmap docker-registry busybox-static apache2-utils \
-  wrk
+  wrk chromium fonts-wqy-microhei

@@ -1,0 +1,178 @@
+#include "sql/migrations.hpp"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "log.hpp"
+
+namespace market::sql {
+
+namespace {
+
+// Any constant works as long as nothing else in the database uses it: "market" in ASCII.
+constexpr long long kMigrationLockKey = 0x6d61726b6574;
+
+struct Migration {
+  int version;
+  const char* description;
+  std::vector<std::string> sqlite;
+  std::vector<std::string> postgres;
+};
+
+// Times are epoch milliseconds (BIGINT) in both dialects: no time-zone conversions, and the
+// domain's TimePoint is milliseconds already.
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> migrations = {
+      {1,
+       "projects",
+       {R"(CREATE TABLE projects (
+             id INTEGER PRIMARY KEY,
+             name TEXT NOT NULL UNIQUE,
+             creator TEXT NOT NULL,
+             create_time BIGINT NOT NULL,
+             last_modify_time BIGINT NOT NULL,
+             last_modify_operator TEXT NOT NULL,
+             cluster TEXT NOT NULL,
+             define_type TEXT NOT NULL,
+             pipeline TEXT NOT NULL))"},
+       {R"(CREATE TABLE projects (
+             id BIGSERIAL PRIMARY KEY,
+             name TEXT NOT NULL UNIQUE,
+             creator TEXT NOT NULL,
+             create_time BIGINT NOT NULL,
+             last_modify_time BIGINT NOT NULL,
+             last_modify_operator TEXT NOT NULL,
+             cluster TEXT NOT NULL,
+             define_type TEXT NOT NULL,
+             pipeline TEXT NOT NULL))"}},
+      {2,
+       "builds and build logs",
+       {R"(CREATE TABLE builds (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+             project TEXT NOT NULL,
+             tag TEXT NOT NULL,
+             operator TEXT NOT NULL,
+             image TEXT NOT NULL,
+             digest TEXT NOT NULL DEFAULT '',
+             size BIGINT NOT NULL DEFAULT 0,
+             queued_at BIGINT NOT NULL,
+             started_at BIGINT,
+             finished_at BIGINT,
+             state TEXT NOT NULL,
+             reason TEXT NOT NULL DEFAULT '',
+             cancel_requested INTEGER NOT NULL DEFAULT 0,
+             worker TEXT NOT NULL DEFAULT '',
+             lease_until BIGINT,
+             log_size BIGINT NOT NULL DEFAULT 0,
+             log_chunks BIGINT NOT NULL DEFAULT 0))",
+        "CREATE INDEX builds_queue ON builds (state, id)",
+        "CREATE INDEX builds_project ON builds (project_id, id)",
+        R"(CREATE TABLE build_logs (
+             build_id BIGINT NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
+             seq BIGINT NOT NULL,
+             byte_offset BIGINT NOT NULL,
+             text TEXT NOT NULL,
+             PRIMARY KEY (build_id, seq)))",
+        "CREATE INDEX build_logs_offset ON build_logs (build_id, byte_offset)"},
+       {R"(CREATE TABLE builds (
+             id BIGSERIAL PRIMARY KEY,
+             project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+             project TEXT NOT NULL,
+             tag TEXT NOT NULL,
+             operator TEXT NOT NULL,
+             image TEXT NOT NULL,
+             digest TEXT NOT NULL DEFAULT '',
+             size BIGINT NOT NULL DEFAULT 0,
+             queued_at BIGINT NOT NULL,
+             started_at BIGINT,
+             finished_at BIGINT,
+             state TEXT NOT NULL,
+             reason TEXT NOT NULL DEFAULT '',
+             cancel_requested INTEGER NOT NULL DEFAULT 0,
+             worker TEXT NOT NULL DEFAULT '',
+             lease_until BIGINT,
+             log_size BIGINT NOT NULL DEFAULT 0,
+             log_chunks BIGINT NOT NULL DEFAULT 0))",
+        "CREATE INDEX builds_queue ON builds (state, id)",
+        "CREATE INDEX builds_project ON builds (project_id, id)",
+        R"(CREATE TABLE build_logs (
+             build_id BIGINT NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
+             seq BIGINT NOT NULL,
+             byte_offset BIGINT NOT NULL,
+             text TEXT NOT NULL,
+             PRIMARY KEY (build_id, seq)))",
+        "CREATE INDEX build_logs_offset ON build_logs (build_id, byte_offset)"}},
+  };
+  return migrations;
+}
+
+long long NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<void> ApplyAll(SessionPool& pool, soci::session& sql) {
+  {
+    Transaction tx(sql, pool.dialect(), Transaction::Kind::kWrite);
+    sql << "CREATE TABLE IF NOT EXISTS schema_migrations ("
+           "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+    tx.Commit();
+  }
+  long long newest = 0;
+  soci::indicator newest_ind = soci::i_null;
+  sql << "SELECT MAX(version) FROM schema_migrations", soci::into(newest, newest_ind);
+  if (newest_ind == soci::i_ok && newest > kSchemaVersion) {
+    return Fail(Errc::kUnavailable,
+                "database schema version " + std::to_string(newest) +
+                    " is newer than this program's (" + std::to_string(kSchemaVersion) +
+                    "); upgrade the program");
+  }
+  for (const Migration& migration : Migrations()) {
+    Transaction tx(sql, pool.dialect(), Transaction::Kind::kWrite);
+    long long applied = 0;
+    int version = migration.version;
+    sql << "SELECT COUNT(*) FROM schema_migrations WHERE version = :v", soci::use(version),
+        soci::into(applied);
+    if (applied != 0) continue;  // the guard rolls the empty transaction back
+    const auto& statements = pool.is_postgres() ? migration.postgres : migration.sqlite;
+    for (const std::string& statement : statements) sql << statement;
+    std::string description = migration.description;
+    long long now = NowMs();
+    sql << "INSERT INTO schema_migrations (version, description, applied_at) "
+           "VALUES (:v, :d, :t)",
+        soci::use(version), soci::use(description), soci::use(now);
+    tx.Commit();
+    MARKET_LOG_INFO("database schema migrated to version {} ({})", version, description);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<void> Migrate(SessionPool& pool) {
+  return pool.Run("schema migration", [&](soci::session& sql) -> Result<void> {
+    if (!pool.is_postgres()) return ApplyAll(pool, sql);
+    // Two servers starting at once would both try CREATE TABLE; the session-level advisory
+    // lock makes the second wait and then find every migration applied.
+    long long key = kMigrationLockKey;
+    sql << "SELECT pg_advisory_lock(:k)", soci::use(key);
+    Result<void> result;
+    try {
+      result = ApplyAll(pool, sql);
+    } catch (...) {
+      try {
+        sql << "SELECT pg_advisory_unlock(:k)", soci::use(key);
+      } catch (...) {
+        // A lost connection releases the lock by itself.
+      }
+      throw;
+    }
+    sql << "SELECT pg_advisory_unlock(:k)", soci::use(key);
+    return result;
+  });
+}
+
+}  // namespace market::sql

@@ -1,0 +1,189 @@
+#include "sql/session_pool.hpp"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include "log.hpp"
+
+namespace market::sql {
+
+namespace {
+
+// Only called on sessions of a PostgreSQL pool. (SOCI exports no typeinfo for its session
+// backends, so dynamic_cast cannot check that.)
+PGconn* PgConnection(soci::session& session) {
+  auto* backend = static_cast<soci::postgresql_session_backend*>(session.get_backend());
+  return backend == nullptr ? nullptr : backend->conn_;
+}
+
+bool PgConnectionLost(soci::session& session) {
+  PGconn* conn = PgConnection(session);
+  return conn == nullptr || PQstatus(conn) != CONNECTION_OK;
+}
+
+// libpq prints server notices (and the FATAL of a terminated session) to stderr by default;
+// the library's log is the place for them.
+void PgNotice(void* /*arg*/, const char* message) {
+  std::string_view text(message);
+  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  MARKET_LOG_DEBUG("postgresql: {}", text);
+}
+
+}  // namespace
+
+bool IsUniqueViolation(const soci::soci_error& error) {
+  if (const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&error)) {
+    return pg->sqlstate() == "23505";
+  }
+  if (const auto* lite = dynamic_cast<const soci::sqlite3_soci_error*>(&error)) {
+    return lite->result() == SQLITE_CONSTRAINT &&
+           error.get_error_message().find("UNIQUE") != std::string::npos;
+  }
+  return false;
+}
+
+SessionPool::SessionPool(ConnectionConfig config) : config_(std::move(config)) {}
+
+SessionPool::~SessionPool() = default;
+
+Result<std::unique_ptr<SessionPool>> SessionPool::Open(ConnectionConfig config, int size) {
+  std::unique_ptr<SessionPool> pool(new SessionPool(std::move(config)));
+  pool->slots_.resize(static_cast<std::size_t>(size));
+  for (std::size_t i = 0; i < pool->slots_.size(); ++i) {
+    try {
+      pool->slots_[i].session = pool->Connect();
+    } catch (const std::exception& e) {
+      return Fail(Errc::kUnavailable, "database " + pool->config_.display +
+                                          " cannot be opened: " + std::string(e.what()));
+    }
+    pool->free_.push_back(i);
+  }
+  return pool;
+}
+
+std::unique_ptr<soci::session> SessionPool::Connect() const {
+  if (config_.dialect == Dialect::kPostgres) {
+    auto session =
+        std::make_unique<soci::session>(*soci::factory_postgresql(), config_.connect_string);
+    if (PGconn* conn = PgConnection(*session)) PQsetNoticeProcessor(conn, PgNotice, nullptr);
+    // Sessions must see timestamps and text the same way whatever the server's defaults are.
+    *session << "SET TIME ZONE 'UTC'";
+    return session;
+  }
+  auto session = std::make_unique<soci::session>(*soci::factory_sqlite3(), config_.connect_string);
+  // The busy timeout first: switching to WAL needs a lock another process may hold briefly.
+  // PRAGMA takes no bound parameters; the value is an integer from the configuration.
+  *session << ("PRAGMA busy_timeout = " + std::to_string(config_.busy_timeout_ms));
+  std::string mode;
+  *session << "PRAGMA journal_mode = WAL", soci::into(mode);
+  *session << "PRAGMA foreign_keys = ON";
+  *session << "PRAGMA synchronous = NORMAL";
+  return session;
+}
+
+bool SessionPool::LooksAlive(soci::session& session) const {
+  if (config_.dialect != Dialect::kPostgres) return true;
+  PGconn* conn = PgConnection(session);
+  if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) return false;
+  // Reads whatever the server sent while the session sat idle without waiting: a terminated
+  // backend or a restarted server shows up here as a closed connection, so the caller gets a
+  // fresh session instead of a failed request.
+  // An idle healthy connection has nothing to read, so this costs one poll() and no round trip.
+  // A killed one has the server's FATAL message and then end-of-file: two reads.
+  for (int i = 0; i < 4; ++i) {
+    pollfd fd{PQsocket(conn), POLLIN, 0};
+    if (poll(&fd, 1, 0) <= 0) break;
+    if (PQconsumeInput(conn) == 0) return false;
+  }
+  return PQstatus(conn) == CONNECTION_OK;
+}
+
+Result<std::size_t> SessionPool::Acquire() {
+  std::size_t index = 0;
+  {
+    std::unique_lock lock(mutex_);
+    if (!available_.wait_for(lock, kAcquireTimeout, [this] { return !free_.empty(); })) {
+      return Fail(Errc::kUnavailable, "database busy: no free session within " +
+                                          std::to_string(kAcquireTimeout.count()) + " ms");
+    }
+    index = free_.back();
+    free_.pop_back();
+  }
+  Slot& slot = slots_[index];
+  if (slot.broken || slot.session == nullptr || !LooksAlive(*slot.session)) {
+    try {
+      slot.session.reset();
+      slot.session = Connect();
+      slot.broken = false;
+      MARKET_LOG_INFO("database {}: session reconnected", config_.display);
+    } catch (const std::exception& e) {
+      Release(index, true);
+      return Fail(Errc::kUnavailable,
+                  "database " + config_.display + " unavailable: " + std::string(e.what()));
+    }
+  }
+  return index;
+}
+
+void SessionPool::Release(std::size_t slot, bool broken) {
+  {
+    std::lock_guard lock(mutex_);
+    if (broken) slots_[slot].broken = true;
+    free_.push_back(slot);
+  }
+  available_.notify_one();
+}
+
+Error SessionPool::Classify(std::string_view what, const std::exception& e,
+                            soci::session& session, bool& broken) const {
+  std::string message(e.what());
+  if (config_.dialect == Dialect::kPostgres) {
+    const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e);
+    std::string state = pg != nullptr ? pg->sqlstate() : std::string();
+    // 08: connection exceptions; 57P01..57P03: the server shut down or is starting.
+    bool lost = PgConnectionLost(session) || state.starts_with("08") || state == "57P01" ||
+                state == "57P02" || state == "57P03";
+    if (lost) {
+      broken = true;
+      MARKET_LOG_WARN("database {}: connection lost during {}: {}", config_.display, what,
+                      message);
+      return Error{Errc::kUnavailable, "database connection lost during " + std::string(what) +
+                                           "; retry: " + message};
+    }
+  } else if (const auto* lite = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
+    if (lite->result() == SQLITE_BUSY || lite->result() == SQLITE_LOCKED) {
+      return Error{Errc::kUnavailable,
+                   "database busy during " + std::string(what) + "; retry: " + message};
+    }
+  }
+  MARKET_LOG_ERROR("database {}: {} failed: {}", config_.display, what, message);
+  return Error{Errc::kInternal, "database error during " + std::string(what) + ": " + message};
+}
+
+Transaction::Transaction(soci::session& session, Dialect dialect, Kind kind) : session_(session) {
+  if (dialect == Dialect::kSqlite && kind == Kind::kWrite) {
+    session_ << "BEGIN IMMEDIATE";
+  } else {
+    session_ << "BEGIN";
+  }
+}
+
+Transaction::~Transaction() {
+  if (!open_) return;
+  try {
+    session_ << "ROLLBACK";
+  } catch (const std::exception&) {
+    // The connection is gone or the transaction already ended; the pool replaces a broken
+    // session, and an unterminated transaction dies with its connection.
+  }
+}
+
+void Transaction::Commit() {
+  session_ << "COMMIT";
+  open_ = false;
+}
+
+}  // namespace market::sql

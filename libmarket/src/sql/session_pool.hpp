@@ -1,0 +1,110 @@
+#pragma once
+// The database sessions both SQL stores share: a fixed-size pool that reconnects broken sessions,
+// the transaction guard, and the one place where SOCI exceptions become market::Error values.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <soci/soci.h>
+
+#include "market/error.hpp"
+
+namespace market::sql {
+
+enum class Dialect { kSqlite, kPostgres };
+
+struct ConnectionConfig {
+  Dialect dialect = Dialect::kSqlite;
+  std::string connect_string;  // what SOCI's backend gets; may hold a password: never logged
+  std::string display;         // safe to show: path, or host:port/dbname
+  int busy_timeout_ms = 5000;
+};
+
+// Why a statement failed, as far as the stores' logic cares.
+bool IsUniqueViolation(const soci::soci_error& error);
+
+class SessionPool {
+ public:
+  // How long a caller waits for a free session before kUnavailable.
+  static constexpr std::chrono::milliseconds kAcquireTimeout{10000};
+
+  // Connects `size` sessions; kUnavailable when the database cannot be opened.
+  static Result<std::unique_ptr<SessionPool>> Open(ConnectionConfig config, int size);
+
+  Dialect dialect() const { return config_.dialect; }
+  bool is_postgres() const { return config_.dialect == Dialect::kPostgres; }
+
+  // Runs `fn(soci::session&)` (which returns a Result) on a leased session. A SOCI exception
+  // becomes kUnavailable (connection lost, lock timeout) or kInternal; a session whose
+  // connection broke is replaced before its next use.
+  template <class Fn>
+  auto Run(std::string_view what, Fn&& fn) -> std::invoke_result_t<Fn&, soci::session&> {
+    auto slot = Acquire();
+    if (!slot) return std::unexpected(slot.error());
+    bool broken = false;
+    try {
+      auto result = fn(*slots_[*slot].session);
+      Release(*slot, false);
+      return result;
+    } catch (const std::exception& e) {
+      Error error = Classify(what, e, *slots_[*slot].session, broken);
+      Release(*slot, broken);
+      return std::unexpected(std::move(error));
+    }
+  }
+
+  SessionPool(const SessionPool&) = delete;
+  SessionPool& operator=(const SessionPool&) = delete;
+  ~SessionPool();
+
+ private:
+  struct Slot {
+    std::unique_ptr<soci::session> session;
+    bool broken = false;
+  };
+
+  explicit SessionPool(ConnectionConfig config);
+
+  // A connected session with the per-connection settings applied; throws soci_error.
+  std::unique_ptr<soci::session> Connect() const;
+  // Leases a slot, reconnecting it first when it is broken or its server went away.
+  Result<std::size_t> Acquire();
+  void Release(std::size_t slot, bool broken);
+  bool LooksAlive(soci::session& session) const;
+  Error Classify(std::string_view what, const std::exception& e, soci::session& session,
+                 bool& broken) const;
+
+  ConnectionConfig config_;
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<Slot> slots_;
+  std::vector<std::size_t> free_;
+};
+
+// BEGIN ... COMMIT with rollback on scope exit. SQLite write transactions take the write lock
+// up front (BEGIN IMMEDIATE) so concurrent writers queue on the busy timeout instead of failing
+// to upgrade a read lock with "database is locked".
+class Transaction {
+ public:
+  enum class Kind { kRead, kWrite };
+  Transaction(soci::session& session, Dialect dialect, Kind kind);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void Commit();
+
+ private:
+  soci::session& session_;
+  bool open_ = true;
+};
+
+}  // namespace market::sql

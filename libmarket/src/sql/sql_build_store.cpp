@@ -1,0 +1,520 @@
+// SqlBuildStore: builds, their logs and the claim queue in SQLite or PostgreSQL.
+
+#include <algorithm>
+#include <string>
+
+#include "sql/sql_stores.hpp"
+
+namespace market::sql {
+
+namespace {
+
+constexpr const char* kBuildColumns =
+    "id, project, tag, operator, image, digest, size, queued_at, started_at, finished_at, state, "
+    "reason, cancel_requested";
+
+// One builds row as SOCI binds it; the order of IntoRow matches kBuildColumns.
+struct BuildRow {
+  long long id = 0;
+  std::string project;
+  std::string tag;
+  std::string operator_name;
+  std::string image;
+  std::string digest;
+  long long size = 0;
+  long long queued_at = 0;
+  long long started_at = 0;
+  soci::indicator started_ind = soci::i_null;
+  long long finished_at = 0;
+  soci::indicator finished_ind = soci::i_null;
+  std::string state;
+  std::string reason;
+  int cancel_requested = 0;
+};
+
+void IntoRow(soci::statement& st, BuildRow& row) {
+  st.exchange(soci::into(row.id));
+  st.exchange(soci::into(row.project));
+  st.exchange(soci::into(row.tag));
+  st.exchange(soci::into(row.operator_name));
+  st.exchange(soci::into(row.image));
+  st.exchange(soci::into(row.digest));
+  st.exchange(soci::into(row.size));
+  st.exchange(soci::into(row.queued_at));
+  st.exchange(soci::into(row.started_at, row.started_ind));
+  st.exchange(soci::into(row.finished_at, row.finished_ind));
+  st.exchange(soci::into(row.state));
+  st.exchange(soci::into(row.reason));
+  st.exchange(soci::into(row.cancel_requested));
+}
+
+Result<Build> ToBuild(const BuildRow& row) {
+  Build build;
+  build.id = row.id;
+  build.project = row.project;
+  build.tag = row.tag;
+  build.operator_name = row.operator_name;
+  build.image = row.image;
+  build.digest = row.digest;
+  build.size = row.size;
+  build.queued_at = FromMs(row.queued_at);
+  if (row.started_ind == soci::i_ok) build.started_at = FromMs(row.started_at);
+  if (row.finished_ind == soci::i_ok) build.finished_at = FromMs(row.finished_at);
+  auto state = ParseBuildState(row.state);
+  if (!state) {
+    return Fail(Errc::kInternal,
+                "build " + std::to_string(row.id) + " has an unknown state " + row.state);
+  }
+  build.state = *state;
+  build.reason = row.reason;
+  build.cancel_requested = row.cancel_requested != 0;
+  return build;
+}
+
+std::optional<BuildRow> SelectBuild(soci::session& sql, long long id, bool for_update,
+                                    bool postgres) {
+  BuildRow row;
+  long long key = id;
+  soci::statement st(sql);
+  IntoRow(st, row);
+  st.exchange(soci::use(key, "id"));
+  st.alloc();
+  st.prepare(std::string("SELECT ") + kBuildColumns + " FROM builds WHERE id = :id" +
+             (for_update && postgres ? " FOR UPDATE" : ""));
+  st.define_and_bind();
+  if (!st.execute(true)) return std::nullopt;
+  return row;
+}
+
+Result<Build> GetBuild(soci::session& sql, long long id, bool postgres) {
+  auto row = SelectBuild(sql, id, false, postgres);
+  if (!row) return Fail(Errc::kBuildNotFound, "build not found: " + std::to_string(id));
+  return ToBuild(*row);
+}
+
+// Runs an UPDATE/DELETE with the given bindings; returns the affected row count.
+template <class... Uses>
+long long Execute(soci::session& sql, const std::string& query, Uses&&... uses) {
+  soci::statement st(sql);
+  (st.exchange(std::forward<Uses>(uses)), ...);
+  st.alloc();
+  st.prepare(query);
+  st.define_and_bind();
+  st.execute(true);
+  return st.get_affected_rows();
+}
+
+// Logs are stored as TEXT, which PostgreSQL requires to be valid UTF-8 without NUL bytes (and
+// readers put it into JSON): invalid bytes become U+FFFD, NUL is dropped.
+std::string SanitizeUtf8(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  const std::size_t n = in.size();
+  std::size_t i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c == 0) {
+      ++i;
+      continue;
+    }
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    unsigned int cp = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    }
+    bool ok = len != 0 && i + len <= n;
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) ok = false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are invalid too.
+    if (ok && ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+               (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))) {
+      ok = false;
+    }
+    if (ok) {
+      out.append(in.substr(i, len));
+      i += len;
+    } else {
+      out.append("\xEF\xBF\xBD");
+      ++i;
+    }
+  }
+  return out;
+}
+
+// The longest prefix of `text` not longer than `max_bytes` that does not split a UTF-8
+// character; at least one whole character when max_bytes is smaller than the first one.
+std::size_t Utf8Cut(const std::string& text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text.size();
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  if (cut == 0) {
+    cut = 1;
+    while (cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) ++cut;
+  }
+  return cut;
+}
+
+std::string BuildIdText(std::int64_t id) { return "build not found: " + std::to_string(id); }
+
+}  // namespace
+
+Result<Build> SqlBuildStore::Enqueue(const Build& build) {
+  return pool_->Run("build enqueue", [&](soci::session& sql) -> Result<Build> {
+    const bool pg = pool_->is_postgres();
+    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    std::string project = build.project;
+    long long project_id = 0;
+    // FOR KEY SHARE: a concurrent Remove (FOR UPDATE) waits until this build is committed and
+    // then refuses with kBuildActive, instead of deleting the project under a new build.
+    sql << (pg ? "SELECT id FROM projects WHERE name = :n FOR KEY SHARE"
+               : "SELECT id FROM projects WHERE name = :n"),
+        soci::use(project), soci::into(project_id);
+    if (!sql.got_data()) {
+      return Fail(Errc::kBuildProjectMissing, "project does not exist: " + project);
+    }
+    std::string tag = build.tag;
+    std::string operator_name = build.operator_name;
+    std::string image = build.image;
+    long long queued_at = ToMs(build.queued_at);
+    long long id = 0;
+    sql << "INSERT INTO builds (project_id, project, tag, operator, image, queued_at, state) "
+           "VALUES (:pid, :project, :tag, :op, :image, :queued, 'queued') RETURNING id",
+        soci::use(project_id), soci::use(project), soci::use(tag), soci::use(operator_name),
+        soci::use(image), soci::use(queued_at), soci::into(id);
+    auto stored = GetBuild(sql, id, pg);
+    if (!stored) return stored;
+    tx.Commit();
+    return stored;
+  });
+}
+
+Result<Build> SqlBuildStore::Get(std::int64_t id) {
+  return pool_->Run("build get", [&](soci::session& sql) -> Result<Build> {
+    return GetBuild(sql, id, pool_->is_postgres());
+  });
+}
+
+Result<BuildPage> SqlBuildStore::ListForProject(std::string_view project, int page,
+                                                int page_size) {
+  if (page < 1 || page_size < 1) return Fail(Errc::kInvalid, "page and page_size must be positive");
+  return pool_->Run("build history", [&](soci::session& sql) -> Result<BuildPage> {
+    std::string name(project);
+    long long limit = page_size;
+    long long offset = static_cast<long long>(page - 1) * page_size;
+    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kRead);
+    BuildPage result;
+    long long total = 0;
+    sql << "SELECT COUNT(*) FROM builds WHERE project_id = "
+           "(SELECT id FROM projects WHERE name = :p)",
+        soci::use(name), soci::into(total);
+    result.total_count = total;
+    BuildRow row;
+    soci::statement st(sql);
+    IntoRow(st, row);
+    st.exchange(soci::use(name, "p"));
+    st.exchange(soci::use(limit, "lim"));
+    st.exchange(soci::use(offset, "off"));
+    st.alloc();
+    st.prepare(std::string("SELECT ") + kBuildColumns +
+               " FROM builds WHERE project_id = (SELECT id FROM projects WHERE name = :p) "
+               "ORDER BY id DESC LIMIT :lim OFFSET :off");
+    st.define_and_bind();
+    st.execute(false);
+    while (st.fetch()) {
+      auto build = ToBuild(row);
+      if (!build) return std::unexpected(build.error());
+      result.builds.push_back(std::move(*build));
+      row.started_ind = soci::i_null;
+      row.finished_ind = soci::i_null;
+    }
+    tx.Commit();
+    return result;
+  });
+}
+
+Result<std::optional<Build>> SqlBuildStore::ClaimNext(std::string_view worker, TimePoint now,
+                                                      TimePoint lease_until) {
+  using Claimed = std::optional<Build>;
+  return pool_->Run("build claim", [&](soci::session& sql) -> Result<Claimed> {
+    const bool pg = pool_->is_postgres();
+    std::string worker_name(worker);
+    long long started = ToMs(now);
+    long long lease = ToMs(lease_until);
+    // PostgreSQL: locking the candidate build AND its project row (SKIP LOCKED) means two
+    // claimers never take builds of one project at once; the running-build check is then
+    // repeated under the project lock, because the candidate query's snapshot may predate a
+    // claim that committed while we waited. A few rounds settle any such race.
+    for (int round = 0; round < 8; ++round) {
+      Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+      long long id = 0;
+      long long project_id = 0;
+      if (pg) {
+        sql << "SELECT b.id, b.project_id FROM builds b JOIN projects p ON p.id = b.project_id "
+               "WHERE b.state = 'queued' AND NOT EXISTS (SELECT 1 FROM builds r "
+               "WHERE r.project_id = b.project_id AND r.state = 'running') "
+               "ORDER BY b.id LIMIT 1 FOR NO KEY UPDATE OF b, p SKIP LOCKED",
+            soci::into(id), soci::into(project_id);
+      } else {
+        // BEGIN IMMEDIATE already serializes every writer.
+        sql << "SELECT b.id, b.project_id FROM builds b WHERE b.state = 'queued' AND NOT EXISTS "
+               "(SELECT 1 FROM builds r WHERE r.project_id = b.project_id "
+               "AND r.state = 'running') ORDER BY b.id LIMIT 1",
+            soci::into(id), soci::into(project_id);
+      }
+      if (!sql.got_data()) {
+        tx.Commit();
+        return Claimed{};
+      }
+      if (pg) {
+        long long running = 0;
+        sql << "SELECT COUNT(*) FROM builds WHERE project_id = :pid AND state = 'running'",
+            soci::use(project_id), soci::into(running);
+        if (running > 0) continue;  // rolled back; the next round's snapshot sees that build
+      }
+      long long claimed = Execute(
+          sql,
+          "UPDATE builds SET state = 'running', worker = :w, started_at = :s, lease_until = :l "
+          "WHERE id = :id AND state = 'queued'",
+          soci::use(worker_name, "w"), soci::use(started, "s"), soci::use(lease, "l"),
+          soci::use(id, "id"));
+      if (claimed != 1) continue;
+      auto build = GetBuild(sql, id, pg);
+      if (!build) return std::unexpected(build.error());
+      tx.Commit();
+      return Claimed{std::move(*build)};
+    }
+    return Claimed{};
+  });
+}
+
+Result<bool> SqlBuildStore::Heartbeat(std::int64_t id, std::string_view worker,
+                                      TimePoint lease_until) {
+  return pool_->Run("build heartbeat", [&](soci::session& sql) -> Result<bool> {
+    long long key = id;
+    long long lease = ToMs(lease_until);
+    std::string worker_name(worker);
+    long long n = Execute(sql,
+                          "UPDATE builds SET lease_until = :l WHERE id = :id AND state = 'running' "
+                          "AND worker = :w",
+                          soci::use(lease, "l"), soci::use(key, "id"),
+                          soci::use(worker_name, "w"));
+    return n == 1;
+  });
+}
+
+Result<void> SqlBuildStore::AppendLog(std::int64_t id, std::string_view text) {
+  std::string clean = SanitizeUtf8(text);
+  return pool_->Run("build log append", [&](soci::session& sql) -> Result<void> {
+    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    long long key = id;
+    long long bytes = static_cast<long long>(clean.size());
+    long long size = 0;
+    long long chunks = 0;
+    // The UPDATE locks the build row, so concurrent appends to one build get distinct,
+    // gapless offsets; the log itself only ever grows by new rows.
+    sql << "UPDATE builds SET log_size = log_size + :n, log_chunks = log_chunks + 1 "
+           "WHERE id = :id RETURNING log_size, log_chunks",
+        soci::use(bytes), soci::use(key), soci::into(size), soci::into(chunks);
+    if (!sql.got_data()) return Fail(Errc::kBuildNotFound, BuildIdText(id));
+    if (clean.empty()) return {};  // nothing to store; the guard rolls the no-op back
+    long long start = size - bytes;
+    sql << "INSERT INTO build_logs (build_id, seq, byte_offset, text) "
+           "VALUES (:id, :seq, :off, :text)",
+        soci::use(key), soci::use(chunks), soci::use(start), soci::use(clean);
+    tx.Commit();
+    return {};
+  });
+}
+
+Result<LogChunk> SqlBuildStore::ReadLog(std::int64_t id, std::int64_t offset,
+                                        std::int64_t max_bytes) {
+  if (offset < 0) return Fail(Errc::kInvalid, "log offset must not be negative");
+  if (max_bytes < 1) return Fail(Errc::kInvalid, "log max_bytes must be positive");
+  return pool_->Run("build log read", [&](soci::session& sql) -> Result<LogChunk> {
+    long long key = id;
+    std::string state_text;
+    long long size = 0;
+    // State and size first: every chunk appended before the build finished is then within
+    // `size`, so `finished` is only reported once the reader has all of it.
+    sql << "SELECT state, log_size FROM builds WHERE id = :id", soci::use(key),
+        soci::into(state_text), soci::into(size);
+    if (!sql.got_data()) return Fail(Errc::kBuildNotFound, BuildIdText(id));
+    auto state = ParseBuildState(state_text);
+    if (!state) return Fail(Errc::kInternal, "build has an unknown state " + state_text);
+
+    LogChunk chunk;
+    chunk.next_offset = offset;
+    if (offset < size) {
+      long long from = offset;
+      long long seq = 0;
+      sql << "SELECT seq FROM build_logs WHERE build_id = :id AND byte_offset <= :off "
+             "ORDER BY byte_offset DESC LIMIT 1",
+          soci::use(key), soci::use(from), soci::into(seq);
+      if (!sql.got_data()) return Fail(Errc::kInternal, "build log has no chunk at its start");
+      // Collects whole chunks from the one holding `offset` until max_bytes (plus one
+      // character's slack) is covered, a page of rows at a time.
+      const long long want = std::min<long long>(size - offset, max_bytes + 4);
+      std::string text;
+      bool more = true;
+      while (more && static_cast<long long>(text.size()) < want) {
+        long long row_seq = 0;
+        long long row_offset = 0;
+        std::string row_text;
+        long long first = seq;
+        soci::statement st(sql);
+        st.exchange(soci::into(row_seq));
+        st.exchange(soci::into(row_offset));
+        st.exchange(soci::into(row_text));
+        st.exchange(soci::use(key, "id"));
+        st.exchange(soci::use(first, "seq"));
+        st.alloc();
+        st.prepare(
+            "SELECT seq, byte_offset, text FROM build_logs WHERE build_id = :id AND seq >= :seq "
+            "ORDER BY seq LIMIT 64");
+        st.define_and_bind();
+        st.execute(false);
+        int rows = 0;
+        while (st.fetch()) {
+          ++rows;
+          seq = row_seq + 1;
+          if (row_offset >= size) {
+            more = false;
+            break;
+          }
+          long long skip = std::max<long long>(0, offset - row_offset);
+          long long end = std::min<long long>(row_offset + static_cast<long long>(row_text.size()),
+                                              size);
+          if (end > row_offset + skip) {
+            text.append(row_text, static_cast<std::size_t>(skip),
+                        static_cast<std::size_t>(end - row_offset - skip));
+          }
+          if (static_cast<long long>(text.size()) >= want) break;
+        }
+        if (rows < 64) more = false;
+      }
+      std::size_t cut = Utf8Cut(text, static_cast<std::size_t>(max_bytes));
+      text.resize(cut);
+      chunk.next_offset = offset + static_cast<long long>(text.size());
+      chunk.text = std::move(text);
+    }
+    chunk.finished = IsFinished(*state) && chunk.next_offset >= size;
+    return chunk;
+  });
+}
+
+Result<Build> SqlBuildStore::Finish(std::int64_t id, const BuildResult& result, TimePoint now) {
+  if (!IsFinished(result.state)) {
+    return Fail(Errc::kInvalid, "a build finishes as succeeded, failed or cancelled");
+  }
+  return pool_->Run("build finish", [&](soci::session& sql) -> Result<Build> {
+    const bool pg = pool_->is_postgres();
+    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    long long key = id;
+    std::string state(ToString(result.state));
+    std::string digest = result.digest;
+    long long size = result.size;
+    std::string reason = result.reason;
+    long long finished = ToMs(now);
+    long long n = Execute(sql,
+                          "UPDATE builds SET state = :st, digest = :dg, size = :sz, reason = :rs, "
+                          "finished_at = :fin, lease_until = NULL "
+                          "WHERE id = :id AND state = 'running'",
+                          soci::use(state, "st"), soci::use(digest, "dg"), soci::use(size, "sz"),
+                          soci::use(reason, "rs"), soci::use(finished, "fin"),
+                          soci::use(key, "id"));
+    auto build = GetBuild(sql, id, pg);
+    if (!build) return build;
+    if (n != 1) {
+      if (IsFinished(build->state)) {
+        return Fail(Errc::kBuildFinished, "build " + std::to_string(id) + " already ended");
+      }
+      return Fail(Errc::kInvalid, "build " + std::to_string(id) + " is not running");
+    }
+    tx.Commit();
+    return build;
+  });
+}
+
+Result<Build> SqlBuildStore::RequestCancel(std::int64_t id, std::string_view reason,
+                                           TimePoint now) {
+  return pool_->Run("build cancel", [&](soci::session& sql) -> Result<Build> {
+    const bool pg = pool_->is_postgres();
+    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    // Locked so a concurrent claim either happened before (we see running) or waits.
+    auto row = SelectBuild(sql, id, /*for_update=*/true, pg);
+    if (!row) return Fail(Errc::kBuildNotFound, BuildIdText(id));
+    auto current = ToBuild(*row);
+    if (!current) return current;
+    if (IsFinished(current->state)) {
+      return Fail(Errc::kBuildFinished, "build " + std::to_string(id) + " already ended");
+    }
+    long long key = id;
+    std::string why(reason);
+    if (current->state == BuildState::kQueued) {
+      long long finished = ToMs(now);
+      Execute(sql,
+              "UPDATE builds SET state = 'cancelled', cancel_requested = 1, reason = :rs, "
+              "finished_at = :fin WHERE id = :id",
+              soci::use(why, "rs"), soci::use(finished, "fin"), soci::use(key, "id"));
+    } else {
+      Execute(sql, "UPDATE builds SET cancel_requested = 1, reason = :rs WHERE id = :id",
+              soci::use(why, "rs"), soci::use(key, "id"));
+    }
+    auto build = GetBuild(sql, id, pg);
+    if (!build) return build;
+    tx.Commit();
+    return build;
+  });
+}
+
+Result<int> SqlBuildStore::FailExpired(TimePoint now, std::string_view reason) {
+  return pool_->Run("build expiry", [&](soci::session& sql) -> Result<int> {
+    long long at = ToMs(now);
+    long long cutoff = ToMs(now);
+    std::string why(reason);
+    long long n = Execute(sql,
+                          "UPDATE builds SET state = 'failed', reason = :rs, finished_at = :fin, "
+                          "lease_until = NULL WHERE state = 'running' AND lease_until < :cut",
+                          soci::use(why, "rs"), soci::use(at, "fin"), soci::use(cutoff, "cut"));
+    return static_cast<int>(n);
+  });
+}
+
+Result<int> SqlBuildStore::FailOwnedBy(std::string_view worker, std::string_view reason,
+                                       TimePoint now) {
+  return pool_->Run("build takeover", [&](soci::session& sql) -> Result<int> {
+    long long at = ToMs(now);
+    std::string why(reason);
+    std::string worker_name(worker);
+    long long n = Execute(sql,
+                          "UPDATE builds SET state = 'failed', reason = :rs, finished_at = :fin, "
+                          "lease_until = NULL WHERE state = 'running' AND worker = :w",
+                          soci::use(why, "rs"), soci::use(at, "fin"), soci::use(worker_name, "w"));
+    return static_cast<int>(n);
+  });
+}
+
+Result<std::int64_t> SqlBuildStore::QueueDepth() {
+  return pool_->Run("queue depth", [&](soci::session& sql) -> Result<std::int64_t> {
+    long long n = 0;
+    sql << "SELECT COUNT(*) FROM builds WHERE state = 'queued'", soci::into(n);
+    return static_cast<std::int64_t>(n);
+  });
+}
+
+}  // namespace market::sql

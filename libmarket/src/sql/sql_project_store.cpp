@@ -1,0 +1,300 @@
+// SqlProjectStore: projects in SQLite or PostgreSQL. Every user value is a bound parameter.
+
+#include <string>
+
+#include "market/pipeline_json.hpp"
+#include "sql/sql_stores.hpp"
+
+namespace market::sql {
+
+namespace {
+
+constexpr const char* kProjectColumns =
+    "name, creator, create_time, last_modify_time, last_modify_operator, cluster, define_type, "
+    "pipeline";
+
+// One projects row as SOCI binds it.
+struct ProjectRow {
+  std::string name;
+  std::string creator;
+  long long create_time = 0;
+  long long last_modify_time = 0;
+  std::string last_modify_operator;
+  std::string cluster;
+  std::string define_type;
+  std::string pipeline;
+};
+
+// The order of these into() calls matches kProjectColumns.
+void IntoRow(soci::statement& st, ProjectRow& row) {
+  st.exchange(soci::into(row.name));
+  st.exchange(soci::into(row.creator));
+  st.exchange(soci::into(row.create_time));
+  st.exchange(soci::into(row.last_modify_time));
+  st.exchange(soci::into(row.last_modify_operator));
+  st.exchange(soci::into(row.cluster));
+  st.exchange(soci::into(row.define_type));
+  st.exchange(soci::into(row.pipeline));
+}
+
+Result<std::string> PipelineText(const Pipeline& pipeline) {
+  try {
+    return PipelineToJson(pipeline).dump();
+  } catch (const nlohmann::json::exception& e) {
+    return Fail(Errc::kInvalid, std::string("pipeline cannot be stored: ") + e.what());
+  }
+}
+
+Result<Project> ToProject(const ProjectRow& row) {
+  Project project;
+  project.name = row.name;
+  project.creator = row.creator;
+  project.create_time = FromMs(row.create_time);
+  project.last_modify_time = FromMs(row.last_modify_time);
+  project.last_modify_operator = row.last_modify_operator;
+  project.cluster = row.cluster;
+  auto type = ParseDockerfileType(row.define_type);
+  if (!type) {
+    return Fail(Errc::kInternal,
+                "stored project " + row.name + " has an unknown define_type " + row.define_type);
+  }
+  project.define_type = *type;
+  nlohmann::json json = nlohmann::json::parse(row.pipeline, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) {
+    return Fail(Errc::kInternal, "stored pipeline of project " + row.name + " is not JSON");
+  }
+  auto pipeline = PipelineFromJson(json);
+  if (!pipeline) {
+    return Fail(Errc::kInternal,
+                "stored pipeline of project " + row.name + ": " + pipeline.error().message);
+  }
+  project.pipeline = std::move(*pipeline);
+  return project;
+}
+
+// Reads one project by name on `sql`; nullopt when missing.
+std::optional<ProjectRow> SelectProject(soci::session& sql, const std::string& name) {
+  ProjectRow row;
+  std::string key = name;
+  soci::statement st(sql);
+  IntoRow(st, row);
+  st.exchange(soci::use(key, "name"));
+  st.alloc();
+  st.prepare(std::string("SELECT ") + kProjectColumns + " FROM projects WHERE name = :name");
+  st.define_and_bind();
+  if (!st.execute(true)) return std::nullopt;
+  return row;
+}
+
+// Inserts `project` with `pipeline` text; throws soci_error (a unique violation when taken).
+void InsertRow(soci::session& sql, const Project& project, const std::string& pipeline) {
+  std::string name = project.name;
+  std::string creator = project.creator;
+  long long create_time = ToMs(project.create_time);
+  long long modify_time = ToMs(project.last_modify_time);
+  std::string modify_operator = project.last_modify_operator;
+  std::string cluster = project.cluster;
+  std::string type(ToString(project.define_type));
+  std::string pipeline_text = pipeline;
+  sql << "INSERT INTO projects (" << kProjectColumns
+      << ") VALUES (:name, :creator, :ct, :mt, :op, :cluster, :type, :pipeline)",
+      soci::use(name), soci::use(creator), soci::use(create_time), soci::use(modify_time),
+      soci::use(modify_operator), soci::use(cluster), soci::use(type), soci::use(pipeline_text);
+}
+
+std::string AlreadyExists(const std::string& name) { return "project already exist: " + name; }
+
+}  // namespace
+
+Result<void> SqlProjectStore::Insert(const Project& project) {
+  auto pipeline = PipelineText(project.pipeline);
+  if (!pipeline) return std::unexpected(pipeline.error());
+  return pool_->Run("project insert", [&](soci::session& sql) -> Result<void> {
+    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    try {
+      InsertRow(sql, project, *pipeline);
+    } catch (const soci::soci_error& e) {
+      if (IsUniqueViolation(e)) return Fail(Errc::kAlreadyExists, AlreadyExists(project.name));
+      throw;
+    }
+    tx.Commit();
+    return {};
+  });
+}
+
+Result<Project> SqlProjectStore::Get(std::string_view name) {
+  return pool_->Run("project get", [&](soci::session& sql) -> Result<Project> {
+    auto row = SelectProject(sql, std::string(name));
+    if (!row) return Fail(Errc::kNotFound, "project not found: " + std::string(name));
+    return ToProject(*row);
+  });
+}
+
+Result<Project> SqlProjectStore::Save(const Project& project, SaveMode mode) {
+  auto pipeline = PipelineText(project.pipeline);
+  if (!pipeline) return std::unexpected(pipeline.error());
+  return pool_->Run("project save", [&](soci::session& sql) -> Result<Project> {
+    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    if (mode == SaveMode::kAdd) {
+      try {
+        InsertRow(sql, project, *pipeline);
+      } catch (const soci::soci_error& e) {
+        if (IsUniqueViolation(e)) return Fail(Errc::kAlreadyExists, AlreadyExists(project.name));
+        throw;
+      }
+    } else {
+      // One statement, so concurrent updates (or an update racing a first save) never fail
+      // on the unique name: the loser of the insert becomes an update.
+      std::string name = project.name;
+      std::string creator = project.creator;
+      long long create_time = ToMs(project.create_time);
+      long long modify_time = ToMs(project.last_modify_time);
+      std::string modify_operator = project.last_modify_operator;
+      std::string cluster = project.cluster;
+      std::string type(ToString(project.define_type));
+      std::string pipeline_text = *pipeline;
+      sql << "INSERT INTO projects (" << kProjectColumns
+          << ") VALUES (:name, :creator, :ct, :mt, :op, :cluster, :type, :pipeline) "
+             "ON CONFLICT (name) DO UPDATE SET cluster = excluded.cluster, "
+             "define_type = excluded.define_type, pipeline = excluded.pipeline, "
+             "last_modify_time = excluded.last_modify_time, "
+             "last_modify_operator = excluded.last_modify_operator",
+          soci::use(name), soci::use(creator), soci::use(create_time), soci::use(modify_time),
+          soci::use(modify_operator), soci::use(cluster), soci::use(type),
+          soci::use(pipeline_text);
+    }
+    auto row = SelectProject(sql, project.name);
+    tx.Commit();
+    if (!row) return Fail(Errc::kInternal, "saved project vanished: " + project.name);
+    return ToProject(*row);
+  });
+}
+
+Result<void> SqlProjectStore::Remove(std::string_view name) {
+  return pool_->Run("project remove", [&](soci::session& sql) -> Result<void> {
+    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    std::string key(name);
+    long long id = 0;
+    // PostgreSQL: FOR UPDATE waits for an Enqueue that holds the row (FOR KEY SHARE) to
+    // commit, so its queued build is seen below; SQLite's write lock serializes the same.
+    if (pool_->is_postgres()) {
+      sql << "SELECT id FROM projects WHERE name = :name FOR UPDATE", soci::use(key),
+          soci::into(id);
+    } else {
+      sql << "SELECT id FROM projects WHERE name = :name", soci::use(key), soci::into(id);
+    }
+    if (!sql.got_data()) {
+      return Fail(Errc::kDeleteTargetMissing, "project does not exist: " + key);
+    }
+    long long active = 0;
+    sql << "SELECT COUNT(*) FROM builds WHERE project_id = :id "
+           "AND state IN ('queued', 'running')",
+        soci::use(id), soci::into(active);
+    if (active > 0) {
+      return Fail(Errc::kBuildActive,
+                  "project " + key + " has a queued or running build; cancel it first");
+    }
+    sql << "DELETE FROM projects WHERE id = :id", soci::use(id);
+    tx.Commit();
+    return {};
+  });
+}
+
+Result<Project> SqlProjectStore::Clone(std::string_view source, const Project& copy) {
+  return pool_->Run("project clone", [&](soci::session& sql) -> Result<Project> {
+    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    std::string key(source);
+    std::string cluster, type, pipeline;
+    // FOR SHARE keeps the source from changing or vanishing until the copy commits.
+    sql << (pool_->is_postgres()
+                ? "SELECT cluster, define_type, pipeline FROM projects WHERE name = :n FOR SHARE"
+                : "SELECT cluster, define_type, pipeline FROM projects WHERE name = :n"),
+        soci::use(key), soci::into(cluster), soci::into(type), soci::into(pipeline);
+    if (!sql.got_data()) {
+      return Fail(Errc::kCloneSourceMissing, "clone source does not exist: " + key);
+    }
+    Project stored = copy;
+    stored.cluster = cluster;
+    auto parsed_type = ParseDockerfileType(type);
+    if (!parsed_type) {
+      return Fail(Errc::kInternal, "stored project " + key + " has an unknown define_type");
+    }
+    stored.define_type = *parsed_type;
+    try {
+      // The pipeline text is copied as stored, byte for byte.
+      InsertRow(sql, stored, pipeline);
+    } catch (const soci::soci_error& e) {
+      if (IsUniqueViolation(e)) return Fail(Errc::kAlreadyExists, AlreadyExists(copy.name));
+      throw;
+    }
+    auto row = SelectProject(sql, copy.name);
+    tx.Commit();
+    if (!row) return Fail(Errc::kInternal, "cloned project vanished: " + copy.name);
+    return ToProject(*row);
+  });
+}
+
+Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
+  if (query.page < 1 || query.page_size < 1) {
+    return Fail(Errc::kInvalid, "page and page_size must be positive");
+  }
+  return pool_->Run("project list", [&](soci::session& sql) -> Result<ProjectPage> {
+    // The filter is a literal substring: instr()/strpos() give `%` and `_` no meaning.
+    const bool filtered = !query.name_filter.empty();
+    const std::string match = pool_->is_postgres() ? "strpos(name, :filter) > 0"
+                                                   : "instr(name, :filter) > 0";
+    std::string filter = query.name_filter;
+    std::string after = query.after.value_or("");
+    // With a keyset cursor the page number is not used: the cursor already says where the
+    // page starts, and its cost does not grow with the depth.
+    long long limit = query.page_size;
+    long long offset = query.after ? 0 : static_cast<long long>(query.page - 1) * query.page_size;
+
+    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kRead);
+    ProjectPage page;
+    {
+      long long total = 0;
+      if (filtered) {
+        sql << "SELECT COUNT(*) FROM projects WHERE " << match, soci::use(filter, "filter"),
+            soci::into(total);
+      } else {
+        sql << "SELECT COUNT(*) FROM projects", soci::into(total);
+      }
+      page.total_count = total;
+    }
+
+    std::string where;
+    if (filtered) where += " WHERE " + match;
+    if (query.after) where += (filtered ? " AND" : " WHERE") + std::string(" name > :after");
+    ProjectRow row;
+    soci::statement st(sql);
+    IntoRow(st, row);
+    if (filtered) st.exchange(soci::use(filter, "filter"));
+    if (query.after) st.exchange(soci::use(after, "after"));
+    st.exchange(soci::use(limit, "lim"));
+    st.exchange(soci::use(offset, "off"));
+    st.alloc();
+    st.prepare(std::string("SELECT ") + kProjectColumns + " FROM projects" + where +
+               " ORDER BY name LIMIT :lim OFFSET :off");
+    st.define_and_bind();
+    st.execute(false);
+    while (st.fetch()) {
+      auto project = ToProject(row);
+      if (!project) return std::unexpected(project.error());
+      page.projects.push_back(std::move(*project));
+    }
+    tx.Commit();
+    return page;
+  });
+}
+
+Result<void> SqlProjectStore::Ping() {
+  return pool_->Run("ping", [&](soci::session& sql) -> Result<void> {
+    int one = 0;
+    sql << "SELECT 1", soci::into(one);
+    if (one != 1) return Fail(Errc::kUnavailable, "database ping answered unexpectedly");
+    return {};
+  });
+}
+
+}  // namespace market::sql

@@ -1,0 +1,62 @@
+#pragma once
+// SqlProjectStore and SqlBuildStore: the ProjectStore and BuildStore of SQLite and PostgreSQL,
+// sharing one SessionPool.
+
+#include <memory>
+
+#include "market/build_store.hpp"
+#include "market/project_store.hpp"
+#include "sql/session_pool.hpp"
+
+namespace market::sql {
+
+// The pool is shared because both stores use it and either may be destroyed first.
+using SharedPool = std::shared_ptr<SessionPool>;
+
+class SqlProjectStore final : public ProjectStore {
+ public:
+  explicit SqlProjectStore(SharedPool pool) : pool_(std::move(pool)) {}
+
+  // ProjectStore
+  Result<void> Insert(const Project& project) override;
+  Result<Project> Get(std::string_view name) override;
+  Result<Project> Save(const Project& project, SaveMode mode) override;
+  Result<void> Remove(std::string_view name) override;
+  Result<Project> Clone(std::string_view source, const Project& copy) override;
+  Result<ProjectPage> List(const ProjectListQuery& query) override;
+  Result<void> Ping() override;
+
+ private:
+  SharedPool pool_;
+};
+
+class SqlBuildStore final : public BuildStore {
+ public:
+  explicit SqlBuildStore(SharedPool pool) : pool_(std::move(pool)) {}
+
+  // BuildStore
+  Result<Build> Enqueue(const Build& build) override;
+  Result<Build> Get(std::int64_t id) override;
+  Result<BuildPage> ListForProject(std::string_view project, int page, int page_size) override;
+  Result<std::optional<Build>> ClaimNext(std::string_view worker, TimePoint now,
+                                         TimePoint lease_until) override;
+  Result<bool> Heartbeat(std::int64_t id, std::string_view worker,
+                         TimePoint lease_until) override;
+  Result<void> AppendLog(std::int64_t id, std::string_view text) override;
+  Result<LogChunk> ReadLog(std::int64_t id, std::int64_t offset, std::int64_t max_bytes) override;
+  Result<Build> Finish(std::int64_t id, const BuildResult& result, TimePoint now) override;
+  Result<Build> RequestCancel(std::int64_t id, std::string_view reason, TimePoint now) override;
+  Result<int> FailExpired(TimePoint now, std::string_view reason) override;
+  Result<int> FailOwnedBy(std::string_view worker, std::string_view reason,
+                          TimePoint now) override;
+  Result<std::int64_t> QueueDepth() override;
+
+ private:
+  SharedPool pool_;
+};
+
+// Helpers shared by the two stores' files.
+inline long long ToMs(TimePoint t) { return t.time_since_epoch().count(); }
+inline TimePoint FromMs(long long ms) { return TimePoint{std::chrono::milliseconds{ms}}; }
+
+}  // namespace market::sql

@@ -1,0 +1,477 @@
+// The BuildStore contract (queue, leases, logs, cancel) and connection recovery, run against
+// every available backend.
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "market/build_store.hpp"
+#include "market/project_store.hpp"
+#include "market/store.hpp"
+#include "support/test_stores.hpp"
+
+using market::Build;
+using market::BuildState;
+using market::Errc;
+using market::testing::Backend;
+using market::testing::TestDatabase;
+using std::chrono::seconds;
+
+namespace {
+
+const market::TimePoint kT0{std::chrono::milliseconds{1'790'000'000'000}};
+
+Backend PickBackend() {
+  static bool warned = false;
+  if (!warned && !market::testing::PostgresUrl()) {
+    warned = true;
+    WARN("MARKET_TEST_POSTGRES_URL is not set: the PostgreSQL backend is skipped");
+  }
+  return GENERATE(from_range(market::testing::AvailableBackends()));
+}
+
+market::Stores OpenOrFail(const TestDatabase& db, int pool_size = 8) {
+  auto stores = db.Open(pool_size);
+  if (!stores) FAIL("OpenStores: " << stores.error().message);
+  return std::move(*stores);
+}
+
+void AddProject(market::ProjectStore& store, const std::string& name) {
+  market::Project p;
+  p.name = name;
+  p.creator = "alice";
+  p.create_time = kT0;
+  p.last_modify_time = kT0;
+  p.last_modify_operator = "alice";
+  p.cluster = "team";
+  REQUIRE(store.Insert(p).has_value());
+}
+
+Build MakeBuild(const std::string& project, const std::string& tag,
+                market::TimePoint at = kT0) {
+  Build b;
+  b.project = project;
+  b.tag = tag;
+  b.operator_name = "bob";
+  b.image = "127.0.0.1:5000/team/" + project + ":" + tag;
+  b.queued_at = at;
+  return b;
+}
+
+std::string ReadAll(market::BuildStore& store, std::int64_t id, std::int64_t step) {
+  std::string out;
+  std::int64_t offset = 0;
+  for (int guard = 0; guard < 100000; ++guard) {
+    auto chunk = store.ReadLog(id, offset, step);
+    REQUIRE(chunk.has_value());
+    out += chunk->text;
+    if (chunk->next_offset == offset) break;
+    offset = chunk->next_offset;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("build store: enqueue, get, history and their error codes", "[sql][build]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& builds = *stores.builds;
+  AddProject(*stores.projects, "app");
+  AddProject(*stores.projects, "other");
+
+  auto missing = builds.Enqueue(MakeBuild("ghost", "v1"));
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().code == Errc::kBuildProjectMissing);
+
+  auto b1 = builds.Enqueue(MakeBuild("app", "v1"));
+  REQUIRE(b1.has_value());
+  CHECK(b1->id > 0);
+  CHECK(b1->state == BuildState::kQueued);
+  CHECK(b1->queued_at == kT0);
+  CHECK(b1->tag == "v1");
+  CHECK(b1->operator_name == "bob");
+  CHECK(b1->image == "127.0.0.1:5000/team/app:v1");
+  CHECK_FALSE(b1->started_at.has_value());
+  CHECK_FALSE(b1->finished_at.has_value());
+  CHECK(*builds.Get(b1->id) == *b1);
+  auto b2 = builds.Enqueue(MakeBuild("app", "v2", kT0 + seconds(1)));
+  auto b3 = builds.Enqueue(MakeBuild("app", "v3", kT0 + seconds(2)));
+  REQUIRE(builds.Enqueue(MakeBuild("other", "x")).has_value());
+  REQUIRE(b2.has_value());
+  REQUIRE(b3.has_value());
+  CHECK(*builds.QueueDepth() == 4);
+
+  CHECK(builds.Get(999999).error().code == Errc::kBuildNotFound);
+
+  auto page = builds.ListForProject("app", 1, 2);
+  REQUIRE(page.has_value());
+  CHECK(page->total_count == 3);
+  REQUIRE(page->builds.size() == 2);
+  CHECK(page->builds[0] == *b3);  // newest first
+  CHECK(page->builds[1] == *b2);
+  auto page2 = builds.ListForProject("app", 2, 2);
+  REQUIRE(page2.has_value());
+  REQUIRE(page2->builds.size() == 1);
+  CHECK(page2->builds[0] == *b1);
+  auto none = builds.ListForProject("ghost", 1, 10);
+  REQUIRE(none.has_value());
+  CHECK(none->total_count == 0);
+  CHECK(none->builds.empty());
+}
+
+TEST_CASE("build store: claim, heartbeat, finish", "[sql][build]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& builds = *stores.builds;
+  AddProject(*stores.projects, "a");
+  AddProject(*stores.projects, "b");
+
+  auto empty = builds.ClaimNext("w1", kT0, kT0 + seconds(30));
+  REQUIRE(empty.has_value());
+  CHECK_FALSE(empty->has_value());
+
+  auto a1 = *builds.Enqueue(MakeBuild("a", "1"));
+  auto a2 = *builds.Enqueue(MakeBuild("a", "2"));
+  auto b1 = *builds.Enqueue(MakeBuild("b", "1"));
+
+  auto c1 = builds.ClaimNext("w1", kT0 + seconds(1), kT0 + seconds(31));
+  REQUIRE(c1.has_value());
+  REQUIRE(c1->has_value());
+  CHECK((*c1)->id == a1.id);  // oldest first
+  CHECK((*c1)->state == BuildState::kRunning);
+  CHECK((*c1)->started_at == kT0 + seconds(1));
+
+  // a2 waits: project a already has a running build
+  auto c2 = builds.ClaimNext("w2", kT0 + seconds(2), kT0 + seconds(32));
+  REQUIRE(c2.has_value());
+  REQUIRE(c2->has_value());
+  CHECK((*c2)->id == b1.id);
+  auto c3 = builds.ClaimNext("w3", kT0 + seconds(2), kT0 + seconds(32));
+  REQUIRE(c3.has_value());
+  CHECK_FALSE(c3->has_value());
+  CHECK(*builds.QueueDepth() == 1);
+
+  CHECK(*builds.Heartbeat(a1.id, "w1", kT0 + seconds(60)) == true);
+  CHECK(*builds.Heartbeat(a1.id, "w2", kT0 + seconds(60)) == false);  // not its build
+  CHECK(*builds.Heartbeat(a2.id, "w1", kT0 + seconds(60)) == false);  // not running
+
+  auto done = builds.Finish(a1.id, {BuildState::kSucceeded, "sha256:abc", 1234, ""},
+                            kT0 + seconds(10));
+  REQUIRE(done.has_value());
+  CHECK(done->state == BuildState::kSucceeded);
+  CHECK(done->digest == "sha256:abc");
+  CHECK(done->size == 1234);
+  CHECK(done->finished_at == kT0 + seconds(10));
+  CHECK(*builds.Heartbeat(a1.id, "w1", kT0 + seconds(60)) == false);
+
+  auto twice = builds.Finish(a1.id, {BuildState::kFailed, "", 0, "x"}, kT0 + seconds(11));
+  REQUIRE_FALSE(twice.has_value());
+  CHECK(twice.error().code == Errc::kBuildFinished);
+  auto queued_finish = builds.Finish(a2.id, {BuildState::kFailed, "", 0, "x"}, kT0);
+  REQUIRE_FALSE(queued_finish.has_value());
+  CHECK(queued_finish.error().code == Errc::kInvalid);
+  CHECK(builds.Finish(424242, {BuildState::kFailed, "", 0, "x"}, kT0).error().code ==
+        Errc::kBuildNotFound);
+
+  // now a2 can run
+  auto c4 = builds.ClaimNext("w1", kT0 + seconds(12), kT0 + seconds(42));
+  REQUIRE(c4.has_value());
+  REQUIRE(c4->has_value());
+  CHECK((*c4)->id == a2.id);
+}
+
+TEST_CASE("build store: cancel queued and running builds", "[sql][build]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& builds = *stores.builds;
+  AddProject(*stores.projects, "a");
+  auto first = *builds.Enqueue(MakeBuild("a", "1"));
+  auto second = *builds.Enqueue(MakeBuild("a", "2"));
+
+  REQUIRE(builds.ClaimNext("w", kT0, kT0 + seconds(30))->has_value());
+  auto running = builds.RequestCancel(first.id, "user asked", kT0 + seconds(1));
+  REQUIRE(running.has_value());
+  CHECK(running->state == BuildState::kRunning);
+  CHECK(running->cancel_requested);
+
+  auto queued = builds.RequestCancel(second.id, "user asked", kT0 + seconds(1));
+  REQUIRE(queued.has_value());
+  CHECK(queued->state == BuildState::kCancelled);
+  CHECK(queued->reason == "user asked");
+  CHECK(queued->finished_at == kT0 + seconds(1));
+  CHECK(*builds.QueueDepth() == 0);
+
+  auto again = builds.RequestCancel(second.id, "again", kT0);
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.error().code == Errc::kBuildFinished);
+  CHECK(builds.RequestCancel(777777, "x", kT0).error().code == Errc::kBuildNotFound);
+
+  auto stopped = builds.Finish(first.id, {BuildState::kCancelled, "", 0, "cancelled"}, kT0);
+  REQUIRE(stopped.has_value());
+  CHECK(stopped->state == BuildState::kCancelled);
+}
+
+TEST_CASE("build store: expired leases and a restarted worker's builds fail", "[sql][build]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& builds = *stores.builds;
+  AddProject(*stores.projects, "a");
+  AddProject(*stores.projects, "b");
+  AddProject(*stores.projects, "c");
+  auto a = *builds.Enqueue(MakeBuild("a", "1"));
+  auto b = *builds.Enqueue(MakeBuild("b", "1"));
+  auto c = *builds.Enqueue(MakeBuild("c", "1"));
+  REQUIRE(builds.ClaimNext("dead", kT0, kT0 + seconds(10))->has_value());
+  REQUIRE(builds.ClaimNext("alive", kT0, kT0 + seconds(10))->has_value());
+  REQUIRE(builds.ClaimNext("restarted", kT0, kT0 + seconds(100))->has_value());
+  REQUIRE(*builds.Heartbeat(b.id, "alive", kT0 + seconds(40)));
+
+  CHECK(*builds.FailExpired(kT0 + seconds(5), "lease expired") == 0);
+  CHECK(*builds.FailExpired(kT0 + seconds(20), "lease expired") == 1);
+  auto dead = *builds.Get(a.id);
+  CHECK(dead.state == BuildState::kFailed);
+  CHECK(dead.reason == "lease expired");
+  CHECK(dead.finished_at == kT0 + seconds(20));
+  CHECK(builds.Get(b.id)->state == BuildState::kRunning);
+  CHECK(*builds.Heartbeat(a.id, "dead", kT0 + seconds(60)) == false);
+
+  CHECK(*builds.FailOwnedBy("restarted", "server restarted", kT0 + seconds(21)) == 1);
+  auto gone = *builds.Get(c.id);
+  CHECK(gone.state == BuildState::kFailed);
+  CHECK(gone.reason == "server restarted");
+  CHECK(*builds.FailOwnedBy("nobody", "x", kT0) == 0);
+}
+
+TEST_CASE("build store: log append and offset reads", "[sql][build][log]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& builds = *stores.builds;
+  AddProject(*stores.projects, "a");
+  auto b = *builds.Enqueue(MakeBuild("a", "1"));
+
+  CHECK(builds.AppendLog(99999, "x").error().code == Errc::kBuildNotFound);
+  CHECK(builds.ReadLog(99999, 0, 10).error().code == Errc::kBuildNotFound);
+  CHECK(builds.ReadLog(b.id, -1, 10).error().code == Errc::kInvalid);
+
+  auto empty = builds.ReadLog(b.id, 0, 100);
+  REQUIRE(empty.has_value());
+  CHECK(empty->text.empty());
+  CHECK(empty->next_offset == 0);
+  CHECK_FALSE(empty->finished);
+
+  REQUIRE(builds.ClaimNext("w", kT0, kT0 + seconds(30))->has_value());
+  std::string expected;
+  for (int i = 0; i < 50; ++i) {
+    std::string line = "STEP " + std::to_string(i) + ": echo 'ünïcødé' %_\n";
+    REQUIRE(builds.AppendLog(b.id, line).has_value());
+    expected += line;
+  }
+  REQUIRE(builds.AppendLog(b.id, "").has_value());
+
+  auto head = builds.ReadLog(b.id, 0, 10);
+  REQUIRE(head.has_value());
+  CHECK(head->text == expected.substr(0, 10));
+  CHECK(head->next_offset == 10);
+  CHECK_FALSE(head->finished);
+
+  auto middle = builds.ReadLog(b.id, 25, 100);
+  REQUIRE(middle.has_value());
+  // never ends inside a UTF-8 character
+  CHECK(expected.compare(25, middle->text.size(), middle->text) == 0);
+  CHECK(middle->next_offset == 25 + static_cast<std::int64_t>(middle->text.size()));
+  CHECK(middle->text.size() <= 100);
+  CHECK(middle->text.size() >= 97);
+
+  // reading in odd step sizes reassembles the whole log
+  CHECK(ReadAll(builds, b.id, 7) == expected);
+  CHECK(ReadAll(builds, b.id, 1000000) == expected);
+
+  auto end = builds.ReadLog(b.id, static_cast<std::int64_t>(expected.size()), 100);
+  REQUIRE(end.has_value());
+  CHECK(end->text.empty());
+  CHECK_FALSE(end->finished);  // still running
+
+  REQUIRE(builds.Finish(b.id, {BuildState::kFailed, "", 0, "boom"}, kT0).has_value());
+  auto partial = builds.ReadLog(b.id, 0, 10);
+  REQUIRE(partial.has_value());
+  CHECK_FALSE(partial->finished);  // ended, but the reader has not reached the end
+  auto tail = builds.ReadLog(b.id, static_cast<std::int64_t>(expected.size()) - 5, 100);
+  REQUIRE(tail.has_value());
+  CHECK(tail->text == expected.substr(expected.size() - 5));
+  CHECK(tail->finished);
+
+  // invalid UTF-8 and NUL bytes are stored as text
+  auto other = *builds.Enqueue(MakeBuild("a", "2"));
+  REQUIRE(builds.AppendLog(other.id, std::string("a\xff" "b\0c", 5)).has_value());
+  auto odd = builds.ReadLog(other.id, 0, 100);
+  REQUIRE(odd.has_value());
+  CHECK(odd->text == "a\xEF\xBF\xBD" "bc");
+}
+
+TEST_CASE("build store: concurrent appends keep every chunk once, in order",
+          "[sql][build][log][concurrency]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  AddProject(*stores.projects, "a");
+  auto b = *stores.builds->Enqueue(MakeBuild("a", "1"));
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        std::string line = "t" + std::to_string(t) + "-" + std::to_string(i) + "\n";
+        if (!stores.builds->AppendLog(b.id, line)) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(failures == 0);
+  std::string all = ReadAll(*stores.builds, b.id, 64);
+  std::map<int, int> next;  // per thread, the next line number expected
+  int lines = 0;
+  std::size_t pos = 0;
+  while (pos < all.size()) {
+    std::size_t nl = all.find('\n', pos);
+    REQUIRE(nl != std::string::npos);
+    std::string line = all.substr(pos, nl - pos);
+    int t = line[1] - '0';
+    int i = std::stoi(line.substr(3));
+    CHECK(i == next[t]);
+    next[t] = i + 1;
+    ++lines;
+    pos = nl + 1;
+  }
+  CHECK(lines == 80);
+}
+
+TEST_CASE("build store: concurrent claims take each build once, one per project",
+          "[sql][build][concurrency]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db, 8);
+  auto& builds = *stores.builds;
+  constexpr int kProjects = 6;
+  constexpr int kPerProject = 4;
+  for (int p = 0; p < kProjects; ++p) {
+    AddProject(*stores.projects, "p" + std::to_string(p));
+    for (int i = 0; i < kPerProject; ++i) {
+      REQUIRE(builds.Enqueue(MakeBuild("p" + std::to_string(p), std::to_string(i))).has_value());
+    }
+  }
+
+  std::mutex mutex;
+  std::set<std::int64_t> claimed;
+  std::map<std::string, int> running;  // project -> builds running now
+  std::atomic<int> duplicates{0}, overlaps{0}, errors{0}, done{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 8; ++w) {
+    workers.emplace_back([&, w] {
+      std::string name = "worker" + std::to_string(w);
+      for (int spins = 0; spins < 2000 && done < kProjects * kPerProject; ++spins) {
+        auto next = builds.ClaimNext(name, kT0, kT0 + seconds(60));
+        if (!next) {
+          ++errors;
+          UNSCOPED_INFO("claim: " << next.error().message);
+          continue;
+        }
+        if (!next->has_value()) {
+          std::this_thread::yield();
+          continue;
+        }
+        const Build& b = **next;
+        {
+          std::lock_guard lock(mutex);
+          if (!claimed.insert(b.id).second) ++duplicates;
+          if (++running[b.project] > 1) ++overlaps;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        {
+          std::lock_guard lock(mutex);
+          --running[b.project];
+        }
+        if (!builds.Finish(b.id, {BuildState::kSucceeded, "sha256:x", 1, ""}, kT0)) ++errors;
+        ++done;
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  CHECK(duplicates == 0);
+  CHECK(overlaps == 0);
+  CHECK(errors == 0);
+  CHECK(claimed.size() == kProjects * kPerProject);
+  CHECK(*builds.QueueDepth() == 0);
+}
+
+TEST_CASE("stores: a PostgreSQL session killed by the server recovers", "[sql][postgres]") {
+  if (!market::testing::PostgresUrl()) {
+    WARN("MARKET_TEST_POSTGRES_URL is not set: PostgreSQL recovery test skipped");
+    return;
+  }
+  TestDatabase db(Backend::kPostgres);
+  auto stores = OpenOrFail(db, 2);
+  AddProject(*stores.projects, "p");
+  REQUIRE(stores.projects->Ping().has_value());
+
+  // Kill every session of the pool while it sits idle (waiting up to 5 s for each to end).
+  db.AdminExec(
+      "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '" +
+      db.database_name() + "'");
+
+  // The next calls work: the pool notices the dead connections and reconnects.
+  for (int i = 0; i < 4; ++i) {
+    auto got = stores.projects->Get("p");
+    if (!got) FAIL("Get after the kill: " << got.error().message);
+    CHECK(got->name == "p");
+  }
+  CHECK(stores.builds->QueueDepth().has_value());
+}
+
+TEST_CASE("stores: a PostgreSQL session lost mid-request is kUnavailable, then recovers",
+          "[sql][postgres]") {
+  if (!market::testing::PostgresUrl()) {
+    WARN("MARKET_TEST_POSTGRES_URL is not set: PostgreSQL recovery test skipped");
+    return;
+  }
+  TestDatabase db(Backend::kPostgres);
+  auto stores = OpenOrFail(db, 1);
+  AddProject(*stores.projects, "p");
+  // A trigger makes the pool's only session kill its own backend while it inserts a build
+  // tagged "kill": the server closes the connection in the middle of the request.
+  db.Exec(
+      "CREATE FUNCTION kill_self() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+      "IF NEW.tag = 'kill' THEN PERFORM pg_terminate_backend(pg_backend_pid()); "
+      "PERFORM pg_sleep(5); END IF; RETURN NEW; END $$");
+  db.Exec(
+      "CREATE TRIGGER kill_self BEFORE INSERT ON builds FOR EACH ROW EXECUTE FUNCTION "
+      "kill_self()");
+  auto lost = stores.builds->Enqueue(MakeBuild("p", "kill"));
+  REQUIRE_FALSE(lost.has_value());
+  CHECK(lost.error().code == Errc::kUnavailable);
+  INFO(lost.error().message);
+
+  auto next = stores.builds->Enqueue(MakeBuild("p", "fine"));
+  if (!next) FAIL("Enqueue after the lost connection: " << next.error().message);
+  CHECK(next->tag == "fine");
+  CHECK(*stores.builds->QueueDepth() == 1);  // the killed insert did not commit
+}

@@ -1,0 +1,472 @@
+// The ProjectStore contract, run against every available backend (SQLite always, PostgreSQL
+// when MARKET_TEST_POSTGRES_URL is set).
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <optional>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "market/build_store.hpp"
+#include "market/project_store.hpp"
+#include "market/store.hpp"
+#include "support/test_stores.hpp"
+
+using market::Errc;
+using market::Project;
+using market::testing::Backend;
+using market::testing::TestDatabase;
+
+namespace {
+
+const market::TimePoint kT0{std::chrono::milliseconds{1'790'000'000'123}};
+
+Project MakeProject(const std::string& name) {
+  Project p;
+  p.name = name;
+  p.creator = "alice";
+  p.create_time = kT0;
+  p.last_modify_time = kT0;
+  p.last_modify_operator = "alice";
+  p.cluster = "team-a";
+  p.define_type = market::DockerfileType::kTool;
+  p.pipeline = {
+      {"base_image", {{"image", std::string("127.0.0.1:5000/base/busybox:1")}}},
+      {"run", {{"value", std::vector<std::string>{"echo 1", "echo 'two' \"2\""}}}},
+      {"env_set", {{"key", std::vector<std::string>{"A"}}, {"value", std::vector<std::string>{"1"}}}},
+  };
+  return p;
+}
+
+market::Stores OpenOrFail(const TestDatabase& db, int pool_size = 8) {
+  auto stores = db.Open(pool_size);
+  if (!stores) FAIL("OpenStores: " << stores.error().message);
+  return std::move(*stores);
+}
+
+Backend PickBackend() {
+  static bool warned = false;
+  if (!warned && !market::testing::PostgresUrl()) {
+    warned = true;
+    WARN("MARKET_TEST_POSTGRES_URL is not set: the PostgreSQL backend is skipped");
+  }
+  return GENERATE(from_range(market::testing::AvailableBackends()));
+}
+
+market::ProjectListQuery Query(int page, int page_size, std::string filter = "",
+                               std::optional<std::string> after = std::nullopt) {
+  market::ProjectListQuery q;
+  q.page = page;
+  q.page_size = page_size;
+  q.name_filter = std::move(filter);
+  q.after = std::move(after);
+  return q;
+}
+
+market::Build MakeBuild(const std::string& project, const std::string& tag) {
+  market::Build b;
+  b.project = project;
+  b.tag = tag;
+  b.operator_name = "bob";
+  b.image = "127.0.0.1:5000/team-a/" + project + ":" + tag;
+  b.queued_at = kT0;
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("project store: insert, get and their error codes", "[sql][project]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& store = *stores.projects;
+
+  Project p = MakeProject("app");
+  REQUIRE(store.Insert(p).has_value());
+  auto got = store.Get("app");
+  REQUIRE(got.has_value());
+  CHECK(*got == p);
+
+  auto again = store.Insert(p);
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.error().code == Errc::kAlreadyExists);
+
+  auto missing = store.Get("nope");
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().code == Errc::kNotFound);
+
+  CHECK(store.Ping().has_value());
+}
+
+TEST_CASE("project store: values with quotes and unicode round-trip unchanged", "[sql][project]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  Project p = MakeProject("quoted");
+  p.creator = "o'brien; DROP TABLE projects; --";
+  p.pipeline = {{"static_dockerfile",
+                 {{"value", std::string("FROM x\nRUN echo '%_' \"\\\" 中文 ✓\n")}}}};
+  p.define_type = market::DockerfileType::kEdit;
+  REQUIRE(stores.projects->Insert(p).has_value());
+  auto got = stores.projects->Get("quoted");
+  REQUIRE(got.has_value());
+  CHECK(*got == p);
+}
+
+TEST_CASE("project store: save add and update", "[sql][project]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& store = *stores.projects;
+
+  Project p = MakeProject("svc");
+  auto added = store.Save(p, market::SaveMode::kAdd);
+  REQUIRE(added.has_value());
+  CHECK(*added == p);
+
+  auto dup = store.Save(p, market::SaveMode::kAdd);
+  REQUIRE_FALSE(dup.has_value());
+  CHECK(dup.error().code == Errc::kAlreadyExists);
+
+  Project change = p;
+  change.creator = "mallory";  // must be ignored: the creator is kept
+  change.create_time = kT0 + std::chrono::hours(5);
+  change.last_modify_time = kT0 + std::chrono::minutes(3);
+  change.last_modify_operator = "carol";
+  change.cluster = "team-b";
+  change.define_type = market::DockerfileType::kDownload;
+  change.pipeline = {{"download_dockerfile", {{"url", std::string("http://x/Dockerfile")}}}};
+  auto updated = store.Save(change, market::SaveMode::kUpdate);
+  REQUIRE(updated.has_value());
+  CHECK(updated->creator == "alice");
+  CHECK(updated->create_time == kT0);
+  CHECK(updated->last_modify_time == change.last_modify_time);
+  CHECK(updated->last_modify_operator == "carol");
+  CHECK(updated->cluster == "team-b");
+  CHECK(updated->define_type == market::DockerfileType::kDownload);
+  CHECK(updated->pipeline == change.pipeline);
+  CHECK(*store.Get("svc") == *updated);
+
+  // update of a missing project creates it, as the original did
+  Project fresh = MakeProject("fresh");
+  auto created = store.Save(fresh, market::SaveMode::kUpdate);
+  REQUIRE(created.has_value());
+  CHECK(*created == fresh);
+}
+
+TEST_CASE("project store: remove and its error codes", "[sql][project]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& store = *stores.projects;
+  auto& builds = *stores.builds;
+
+  auto missing = store.Remove("ghost");
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().code == Errc::kDeleteTargetMissing);
+
+  REQUIRE(store.Insert(MakeProject("web")).has_value());
+  auto queued = builds.Enqueue(MakeBuild("web", "v1"));
+  REQUIRE(queued.has_value());
+
+  auto refused = store.Remove("web");
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == Errc::kBuildActive);
+
+  auto claimed = builds.ClaimNext("w1", kT0, kT0 + std::chrono::seconds(30));
+  REQUIRE(claimed.has_value());
+  REQUIRE(claimed->has_value());
+  auto still = store.Remove("web");
+  REQUIRE_FALSE(still.has_value());
+  CHECK(still.error().code == Errc::kBuildActive);
+
+  REQUIRE(builds.Finish(queued->id, {market::BuildState::kSucceeded, "sha256:ab", 10, ""}, kT0)
+              .has_value());
+  REQUIRE(store.Remove("web").has_value());
+  CHECK(store.Get("web").error().code == Errc::kNotFound);
+  // the build history goes with the project
+  CHECK(builds.Get(queued->id).error().code == Errc::kBuildNotFound);
+  // and the name can be used again
+  CHECK(store.Insert(MakeProject("web")).has_value());
+}
+
+TEST_CASE("project store: remove racing enqueue never leaves a build without its project",
+          "[sql][project][concurrency]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  for (int round = 0; round < 10; ++round) {
+    std::string name = "race" + std::to_string(round);
+    REQUIRE(stores.projects->Insert(MakeProject(name)).has_value());
+    market::Result<market::Build> enqueued;
+    market::Result<void> removed;
+    std::thread a([&] { enqueued = stores.builds->Enqueue(MakeBuild(name, "t")); });
+    std::thread b([&] { removed = stores.projects->Remove(name); });
+    a.join();
+    b.join();
+    if (removed.has_value()) {
+      // the remove went first: the enqueue saw no project
+      REQUIRE_FALSE(enqueued.has_value());
+      CHECK(enqueued.error().code == Errc::kBuildProjectMissing);
+    } else {
+      CHECK(removed.error().code == Errc::kBuildActive);
+      REQUIRE(enqueued.has_value());
+      CHECK(stores.builds->Get(enqueued->id).has_value());
+    }
+  }
+}
+
+TEST_CASE("project store: clone copies config and pipeline exactly", "[sql][project]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& store = *stores.projects;
+
+  Project src = MakeProject("origin");
+  src.define_type = market::DockerfileType::kEdit;
+  src.pipeline = {{"static_dockerfile", {{"value", std::string("FROM a\nRUN b\n")}}}};
+  REQUIRE(store.Insert(src).has_value());
+
+  Project copy;
+  copy.name = "copy";
+  copy.creator = "dave";
+  copy.create_time = kT0 + std::chrono::hours(1);
+  copy.last_modify_time = kT0 + std::chrono::hours(1);
+  copy.last_modify_operator = "dave";
+  copy.cluster = "ignored";  // the source's cluster is copied
+  auto cloned = store.Clone("origin", copy);
+  REQUIRE(cloned.has_value());
+  CHECK(cloned->name == "copy");
+  CHECK(cloned->creator == "dave");
+  CHECK(cloned->last_modify_operator == "dave");
+  CHECK(cloned->create_time == copy.create_time);
+  CHECK(cloned->cluster == src.cluster);
+  CHECK(cloned->define_type == src.define_type);
+  CHECK(cloned->pipeline == src.pipeline);
+  CHECK(*store.Get("copy") == *cloned);
+
+  auto no_source = store.Clone("absent", copy);
+  REQUIRE_FALSE(no_source.has_value());
+  CHECK(no_source.error().code == Errc::kCloneSourceMissing);
+
+  auto taken = store.Clone("origin", copy);
+  REQUIRE_FALSE(taken.has_value());
+  CHECK(taken.error().code == Errc::kAlreadyExists);
+}
+
+TEST_CASE("project store: list pages, filters literally, counts", "[sql][project]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& store = *stores.projects;
+
+  // Names are stored as given: the store does not validate, so `%` and `_` can be tested.
+  for (std::string name : {"alpha", "beta", "gamma", "delta", "a_b", "axb", "100%", "1000"}) {
+    REQUIRE(store.Insert(MakeProject(name)).has_value());
+  }
+  auto all = store.List(Query(1, 100));
+  REQUIRE(all.has_value());
+  CHECK(all->total_count == 8);
+  std::vector<std::string> names;
+  for (const auto& p : all->projects) names.push_back(p.name);
+  CHECK(names == std::vector<std::string>{"100%", "1000", "a_b", "alpha", "axb", "beta", "delta",
+                                          "gamma"});
+  CHECK(all->projects.front() == MakeProject("100%"));
+
+  auto page2 = store.List(Query(2, 3));
+  REQUIRE(page2.has_value());
+  CHECK(page2->total_count == 8);
+  REQUIRE(page2->projects.size() == 3);
+  CHECK(page2->projects[0].name == "alpha");
+  CHECK(page2->projects[2].name == "beta");
+
+  auto past_end = store.List(Query(5, 3));
+  REQUIRE(past_end.has_value());
+  CHECK(past_end->projects.empty());
+  CHECK(past_end->total_count == 8);
+
+  auto underscore = store.List(Query(1, 10, "_"));
+  REQUIRE(underscore.has_value());
+  CHECK(underscore->total_count == 1);
+  REQUIRE(underscore->projects.size() == 1);
+  CHECK(underscore->projects[0].name == "a_b");
+
+  auto percent = store.List(Query(1, 10, "0%"));
+  REQUIRE(percent.has_value());
+  CHECK(percent->total_count == 1);
+  REQUIRE(percent->projects.size() == 1);
+  CHECK(percent->projects[0].name == "100%");
+
+  auto sub = store.List(Query(1, 1, "ta"));
+  REQUIRE(sub.has_value());
+  CHECK(sub->total_count == 2);  // beta, delta
+  REQUIRE(sub->projects.size() == 1);
+  CHECK(sub->projects[0].name == "beta");
+
+  auto none = store.List(Query(1, 10, "zzz"));
+  REQUIRE(none.has_value());
+  CHECK(none->total_count == 0);
+  CHECK(none->projects.empty());
+
+  auto quote = store.List(Query(1, 10, "'"));
+  REQUIRE(quote.has_value());
+  CHECK(quote->total_count == 0);
+
+  // keyset: names after the cursor, the page number unused
+  auto after = store.List(Query(1, 2, "", std::string("axb")));
+  REQUIRE(after.has_value());
+  REQUIRE(after->projects.size() == 2);
+  CHECK(after->projects[0].name == "beta");
+  CHECK(after->projects[1].name == "delta");
+  CHECK(after->total_count == 8);
+  auto after_filtered =
+      store.List(Query(1, 5, "a", std::string("beta")));
+  REQUIRE(after_filtered.has_value());
+  REQUIRE(after_filtered->projects.size() == 2);
+  CHECK(after_filtered->projects[0].name == "delta");
+  CHECK(after_filtered->projects[1].name == "gamma");
+
+  auto bad = store.List(Query(0, 10));
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().code == Errc::kInvalid);
+}
+
+TEST_CASE("stores: migrations are idempotent and data survives reopening", "[sql]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  {
+    auto stores = OpenOrFail(db);
+    REQUIRE(stores.projects->Insert(MakeProject("kept")).has_value());
+  }
+  auto reopened = OpenOrFail(db);
+  auto kept = reopened.projects->Get("kept");
+  REQUIRE(kept.has_value());
+  CHECK(*kept == MakeProject("kept"));
+  // and two opens at once (two processes starting together) both succeed
+  std::vector<market::Result<market::Stores>> results(4);
+  std::vector<std::thread> threads;
+  for (auto& r : results) threads.emplace_back([&] { r = db.Open(2); });
+  for (auto& t : threads) t.join();
+  for (auto& r : results) {
+    REQUIRE(r.has_value());
+    CHECK(r->projects->Get("kept").has_value());
+  }
+}
+
+TEST_CASE("stores: bad URLs are kInvalid naming the database option", "[sql]") {
+  for (std::string url : {"mysql://x", "sqlite:", "sqlite::memory:", "nonsense",
+                          "postgresql://u:secret@[::1/db"}) {
+    CAPTURE(url);
+    market::StoreOptions options;
+    options.url = url;
+    auto stores = market::OpenStores(options);
+    REQUIRE_FALSE(stores.has_value());
+    CHECK(stores.error().code == Errc::kInvalid);
+    CHECK(stores.error().message.find("database") != std::string::npos);
+    CHECK(stores.error().message.find("secret") == std::string::npos);
+  }
+  market::StoreOptions zero;
+  zero.url = "sqlite:/tmp/never-created.db";
+  zero.pool_size = 0;
+  CHECK(market::OpenStores(zero).error().code == Errc::kInvalid);
+}
+
+TEST_CASE("stores: an unreachable PostgreSQL is kUnavailable without the password", "[sql]") {
+  market::StoreOptions options;
+  // Port 1 on loopback: nothing listens there.
+  options.url = "postgresql://market:hunter2@127.0.0.1:1/market?connect_timeout=2";
+  options.pool_size = 1;
+  auto stores = market::OpenStores(options);
+  REQUIRE_FALSE(stores.has_value());
+  CHECK(stores.error().code == Errc::kUnavailable);
+  CHECK(stores.error().message.find("hunter2") == std::string::npos);
+}
+
+TEST_CASE("project store: 32 concurrent inserts of one name: one wins", "[sql][concurrency]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db, 8);
+  std::atomic<int> ok{0}, exists{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 32; ++i) {
+    threads.emplace_back([&, i] {
+      Project p = MakeProject("contested");
+      p.creator = "user" + std::to_string(i);
+      auto r = stores.projects->Insert(p);
+      if (r) {
+        ++ok;
+      } else if (r.error().code == Errc::kAlreadyExists) {
+        ++exists;
+      } else {
+        ++other;
+        UNSCOPED_INFO("unexpected: " << r.error().message);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(ok == 1);
+  CHECK(exists == 31);
+  CHECK(other == 0);
+}
+
+TEST_CASE("project store: 32 concurrent clones into one name: one wins", "[sql][concurrency]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db, 8);
+  REQUIRE(stores.projects->Insert(MakeProject("source")).has_value());
+  std::atomic<int> ok{0}, exists{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 32; ++i) {
+    threads.emplace_back([&, i] {
+      Project copy = MakeProject("target");
+      copy.creator = "user" + std::to_string(i);
+      auto r = stores.projects->Clone("source", copy);
+      if (r) {
+        ++ok;
+      } else if (r.error().code == Errc::kAlreadyExists) {
+        ++exists;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(ok == 1);
+  CHECK(exists == 31);
+  CHECK(other == 0);
+  auto page = stores.projects->List(Query(1, 10));
+  REQUIRE(page.has_value());
+  CHECK(page->total_count == 2);
+}
+
+TEST_CASE("project store: concurrent updates of one name never fail", "[sql][concurrency]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db, 8);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&, i] {
+      Project p = MakeProject("upserted");
+      p.last_modify_operator = "op" + std::to_string(i);
+      if (!stores.projects->Save(p, market::SaveMode::kUpdate)) ++failures;
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+  CHECK(stores.projects->List(Query(1, 10))->total_count == 1);
+}

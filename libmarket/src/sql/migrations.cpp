@@ -125,10 +125,9 @@ Result<void> ApplyAll(SessionPool& pool, soci::session& sql) {
   soci::indicator newest_ind = soci::i_null;
   sql << "SELECT MAX(version) FROM schema_migrations", soci::into(newest, newest_ind);
   if (newest_ind == soci::i_ok && newest > kSchemaVersion) {
-    return Fail(Errc::kUnavailable,
-                "database schema version " + std::to_string(newest) +
-                    " is newer than this program's (" + std::to_string(kSchemaVersion) +
-                    "); upgrade the program");
+    return Fail(Errc::kUnavailable, "database schema version " + std::to_string(newest) +
+                                        " is newer than this program's (" +
+                                        std::to_string(kSchemaVersion) + "); upgrade the program");
   }
   for (const Migration& migration : Migrations()) {
     Transaction tx(sql, pool.dialect(), Transaction::Kind::kWrite);

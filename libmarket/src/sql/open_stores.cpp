@@ -23,8 +23,9 @@ Result<sql::ConnectionConfig> SqliteConfig(std::string_view url, int busy_timeou
   if (path.starts_with("//")) path.erase(0, 2);  // sqlite:///abs/path and sqlite://rel
   if (path.empty()) return Fail(Errc::kInvalid, "database: sqlite URL has no file path");
   if (path == ":memory:" || path.starts_with("file:")) {
-    return Fail(Errc::kInvalid, "database: sqlite needs a file path (each pooled session would "
-                                "otherwise see its own database)");
+    return Fail(Errc::kInvalid,
+                "database: sqlite needs a file path (each pooled session would "
+                "otherwise see its own database)");
   }
   // SOCI's sqlite3 backend takes `db="..."` and has no escape for a double quote.
   if (path.find('"') != std::string::npos) {
@@ -53,8 +54,9 @@ Result<sql::ConnectionConfig> PostgresConfig(std::string_view url) {
   // none, so the URI is passed as one word that always carries a query parameter.
   for (char c : uri) {
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-      return Fail(Errc::kInvalid, "database: a postgresql URL must not contain whitespace "
-                                  "(percent-encode it)");
+      return Fail(Errc::kInvalid,
+                  "database: a postgresql URL must not contain whitespace "
+                  "(percent-encode it)");
     }
   }
   char* error = nullptr;
@@ -64,8 +66,8 @@ Result<sql::ConnectionConfig> PostgresConfig(std::string_view url) {
     std::string message = error != nullptr ? error : "cannot parse";
     if (error != nullptr) PQfreemem(error);
     message = message.substr(0, message.find('"'));
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ' ||
-                                message.back() == ':')) {
+    while (!message.empty() &&
+           (message.back() == '\n' || message.back() == ' ' || message.back() == ':')) {
       message.pop_back();
     }
     return Fail(Errc::kInvalid, "database: invalid postgresql URL: " + message);

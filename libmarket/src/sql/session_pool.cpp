@@ -2,7 +2,6 @@
 
 #include <libpq-fe.h>
 #include <poll.h>
-
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
@@ -137,8 +136,8 @@ void SessionPool::Release(std::size_t slot, bool broken) {
   available_.notify_one();
 }
 
-Error SessionPool::Classify(std::string_view what, const std::exception& e,
-                            soci::session& session, bool& broken) const {
+Error SessionPool::Classify(std::string_view what, const std::exception& e, soci::session& session,
+                            bool& broken) const {
   std::string message(e.what());
   if (config_.dialect == Dialect::kPostgres) {
     const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e);
@@ -148,10 +147,9 @@ Error SessionPool::Classify(std::string_view what, const std::exception& e,
                 state == "57P02" || state == "57P03";
     if (lost) {
       broken = true;
-      MARKET_LOG_WARN("database {}: connection lost during {}: {}", config_.display, what,
-                      message);
-      return Error{Errc::kUnavailable, "database connection lost during " + std::string(what) +
-                                           "; retry: " + message};
+      MARKET_LOG_WARN("database {}: connection lost during {}: {}", config_.display, what, message);
+      return Error{Errc::kUnavailable,
+                   "database connection lost during " + std::string(what) + "; retry: " + message};
     }
   } else if (const auto* lite = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
     if (lite->result() == SQLITE_BUSY || lite->result() == SQLITE_LOCKED) {

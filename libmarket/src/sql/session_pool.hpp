@@ -2,6 +2,8 @@
 // The database sessions both SQL stores share: a fixed-size pool that reconnects broken sessions,
 // the transaction guard, and the one place where SOCI exceptions become market::Error values.
 
+#include <soci/soci.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -13,8 +15,6 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <soci/soci.h>
 
 #include "market/error.hpp"
 

@@ -209,8 +209,7 @@ Result<Build> SqlBuildStore::Get(std::int64_t id) {
   });
 }
 
-Result<BuildPage> SqlBuildStore::ListForProject(std::string_view project, int page,
-                                                int page_size) {
+Result<BuildPage> SqlBuildStore::ListForProject(std::string_view project, int page, int page_size) {
   if (page < 1 || page_size < 1) return Fail(Errc::kInvalid, "page and page_size must be positive");
   return pool_->Run("build history", [&](soci::session& sql) -> Result<BuildPage> {
     std::string name(project);
@@ -311,8 +310,7 @@ Result<bool> SqlBuildStore::Heartbeat(std::int64_t id, std::string_view worker,
     long long n = Execute(sql,
                           "UPDATE builds SET lease_until = :l WHERE id = :id AND state = 'running' "
                           "AND worker = :w",
-                          soci::use(lease, "l"), soci::use(key, "id"),
-                          soci::use(worker_name, "w"));
+                          soci::use(lease, "l"), soci::use(key, "id"), soci::use(worker_name, "w"));
     return n == 1;
   });
 }
@@ -397,8 +395,8 @@ Result<LogChunk> SqlBuildStore::ReadLog(std::int64_t id, std::int64_t offset,
             break;
           }
           long long skip = std::max<long long>(0, offset - row_offset);
-          long long end = std::min<long long>(row_offset + static_cast<long long>(row_text.size()),
-                                              size);
+          long long end =
+              std::min<long long>(row_offset + static_cast<long long>(row_text.size()), size);
           if (end > row_offset + skip) {
             text.append(row_text, static_cast<std::size_t>(skip),
                         static_cast<std::size_t>(end - row_offset - skip));
@@ -430,13 +428,13 @@ Result<Build> SqlBuildStore::Finish(std::int64_t id, const BuildResult& result, 
     long long size = result.size;
     std::string reason = result.reason;
     long long finished = ToMs(now);
-    long long n = Execute(sql,
-                          "UPDATE builds SET state = :st, digest = :dg, size = :sz, reason = :rs, "
-                          "finished_at = :fin, lease_until = NULL "
-                          "WHERE id = :id AND state = 'running'",
-                          soci::use(state, "st"), soci::use(digest, "dg"), soci::use(size, "sz"),
-                          soci::use(reason, "rs"), soci::use(finished, "fin"),
-                          soci::use(key, "id"));
+    long long n =
+        Execute(sql,
+                "UPDATE builds SET state = :st, digest = :dg, size = :sz, reason = :rs, "
+                "finished_at = :fin, lease_until = NULL "
+                "WHERE id = :id AND state = 'running'",
+                soci::use(state, "st"), soci::use(digest, "dg"), soci::use(size, "sz"),
+                soci::use(reason, "rs"), soci::use(finished, "fin"), soci::use(key, "id"));
     auto build = GetBuild(sql, id, pg);
     if (!build) return build;
     if (n != 1) {

@@ -160,8 +160,7 @@ Result<Project> SqlProjectStore::Save(const Project& project, SaveMode mode) {
              "last_modify_time = excluded.last_modify_time, "
              "last_modify_operator = excluded.last_modify_operator",
           soci::use(name), soci::use(creator), soci::use(create_time), soci::use(modify_time),
-          soci::use(modify_operator), soci::use(cluster), soci::use(type),
-          soci::use(pipeline_text);
+          soci::use(modify_operator), soci::use(cluster), soci::use(type), soci::use(pipeline_text);
     }
     auto row = SelectProject(sql, project.name);
     tx.Commit();
@@ -241,8 +240,8 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
   return pool_->Run("project list", [&](soci::session& sql) -> Result<ProjectPage> {
     // The filter is a literal substring: instr()/strpos() give `%` and `_` no meaning.
     const bool filtered = !query.name_filter.empty();
-    const std::string match = pool_->is_postgres() ? "strpos(name, :filter) > 0"
-                                                   : "instr(name, :filter) > 0";
+    const std::string match =
+        pool_->is_postgres() ? "strpos(name, :filter) > 0" : "instr(name, :filter) > 0";
     std::string filter = query.name_filter;
     std::string after = query.after.value_or("");
     // With a keyset cursor the page number is not used: the cursor already says where the

@@ -40,15 +40,13 @@ class SqlBuildStore final : public BuildStore {
   Result<BuildPage> ListForProject(std::string_view project, int page, int page_size) override;
   Result<std::optional<Build>> ClaimNext(std::string_view worker, TimePoint now,
                                          TimePoint lease_until) override;
-  Result<bool> Heartbeat(std::int64_t id, std::string_view worker,
-                         TimePoint lease_until) override;
+  Result<bool> Heartbeat(std::int64_t id, std::string_view worker, TimePoint lease_until) override;
   Result<void> AppendLog(std::int64_t id, std::string_view text) override;
   Result<LogChunk> ReadLog(std::int64_t id, std::int64_t offset, std::int64_t max_bytes) override;
   Result<Build> Finish(std::int64_t id, const BuildResult& result, TimePoint now) override;
   Result<Build> RequestCancel(std::int64_t id, std::string_view reason, TimePoint now) override;
   Result<int> FailExpired(TimePoint now, std::string_view reason) override;
-  Result<int> FailOwnedBy(std::string_view worker, std::string_view reason,
-                          TimePoint now) override;
+  Result<int> FailOwnedBy(std::string_view worker, std::string_view reason, TimePoint now) override;
   Result<std::int64_t> QueueDepth() override;
 
  private:

@@ -1,9 +1,8 @@
 // The BuildStore contract (queue, leases, logs, cancel) and connection recovery, run against
 // every available backend.
 
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -54,8 +53,7 @@ void AddProject(market::ProjectStore& store, const std::string& name) {
   REQUIRE(store.Insert(p).has_value());
 }
 
-Build MakeBuild(const std::string& project, const std::string& tag,
-                market::TimePoint at = kT0) {
+Build MakeBuild(const std::string& project, const std::string& tag, market::TimePoint at = kT0) {
   Build b;
   b.project = project;
   b.tag = tag;
@@ -167,8 +165,8 @@ TEST_CASE("build store: claim, heartbeat, finish", "[sql][build]") {
   CHECK(*builds.Heartbeat(a1.id, "w2", kT0 + seconds(60)) == false);  // not its build
   CHECK(*builds.Heartbeat(a2.id, "w1", kT0 + seconds(60)) == false);  // not running
 
-  auto done = builds.Finish(a1.id, {BuildState::kSucceeded, "sha256:abc", 1234, ""},
-                            kT0 + seconds(10));
+  auto done =
+      builds.Finish(a1.id, {BuildState::kSucceeded, "sha256:abc", 1234, ""}, kT0 + seconds(10));
   REQUIRE(done.has_value());
   CHECK(done->state == BuildState::kSucceeded);
   CHECK(done->digest == "sha256:abc");
@@ -320,10 +318,16 @@ TEST_CASE("build store: log append and offset reads", "[sql][build][log]") {
 
   // invalid UTF-8 and NUL bytes are stored as text
   auto other = *builds.Enqueue(MakeBuild("a", "2"));
-  REQUIRE(builds.AppendLog(other.id, std::string("a\xff" "b\0c", 5)).has_value());
+  REQUIRE(builds
+              .AppendLog(other.id, std::string("a\xff"
+                                               "b\0c",
+                                               5))
+              .has_value());
   auto odd = builds.ReadLog(other.id, 0, 100);
   REQUIRE(odd.has_value());
-  CHECK(odd->text == "a\xEF\xBF\xBD" "bc");
+  CHECK(odd->text ==
+        "a\xEF\xBF\xBD"
+        "bc");
 }
 
 TEST_CASE("build store: concurrent appends keep every chunk once, in order",
@@ -369,7 +373,9 @@ TEST_CASE("build store: concurrent claims take each build once, one per project"
   Backend backend = PickBackend();
   CAPTURE(market::testing::ToString(backend));
   TestDatabase db(backend);
-  auto stores = OpenOrFail(db, 8);
+  auto stores = OpenOrFail(db, 4);
+  // A second pool on the same database stands in for a second server process.
+  auto second = OpenOrFail(db, 4);
   auto& builds = *stores.builds;
   constexpr int kProjects = 6;
   constexpr int kPerProject = 4;
@@ -388,8 +394,9 @@ TEST_CASE("build store: concurrent claims take each build once, one per project"
   for (int w = 0; w < 8; ++w) {
     workers.emplace_back([&, w] {
       std::string name = "worker" + std::to_string(w);
+      market::BuildStore& store = w % 2 == 0 ? *stores.builds : *second.builds;
       for (int spins = 0; spins < 2000 && done < kProjects * kPerProject; ++spins) {
-        auto next = builds.ClaimNext(name, kT0, kT0 + seconds(60));
+        auto next = store.ClaimNext(name, kT0, kT0 + seconds(60));
         if (!next) {
           ++errors;
           UNSCOPED_INFO("claim: " << next.error().message);
@@ -410,7 +417,7 @@ TEST_CASE("build store: concurrent claims take each build once, one per project"
           std::lock_guard lock(mutex);
           --running[b.project];
         }
-        if (!builds.Finish(b.id, {BuildState::kSucceeded, "sha256:x", 1, ""}, kT0)) ++errors;
+        if (!store.Finish(b.id, {BuildState::kSucceeded, "sha256:x", 1, ""}, kT0)) ++errors;
         ++done;
       }
     });
@@ -434,9 +441,8 @@ TEST_CASE("stores: a PostgreSQL session killed by the server recovers", "[sql][p
   REQUIRE(stores.projects->Ping().has_value());
 
   // Kill every session of the pool while it sits idle (waiting up to 5 s for each to end).
-  db.AdminExec(
-      "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '" +
-      db.database_name() + "'");
+  db.AdminExec("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '" +
+               db.database_name() + "'");
 
   // The next calls work: the pool notices the dead connections and reconnects.
   for (int i = 0; i < 4; ++i) {

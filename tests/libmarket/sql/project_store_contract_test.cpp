@@ -1,11 +1,10 @@
 // The ProjectStore contract, run against every available backend (SQLite always, PostgreSQL
 // when MARKET_TEST_POSTGRES_URL is set).
 
-#include <catch2/catch.hpp>
-
 #include <atomic>
-#include <optional>
+#include <catch2/catch.hpp>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,7 +35,8 @@ Project MakeProject(const std::string& name) {
   p.pipeline = {
       {"base_image", {{"image", std::string("127.0.0.1:5000/base/busybox:1")}}},
       {"run", {{"value", std::vector<std::string>{"echo 1", "echo 'two' \"2\""}}}},
-      {"env_set", {{"key", std::vector<std::string>{"A"}}, {"value", std::vector<std::string>{"1"}}}},
+      {"env_set",
+       {{"key", std::vector<std::string>{"A"}}, {"value", std::vector<std::string>{"1"}}}},
   };
   return p;
 }
@@ -109,8 +109,8 @@ TEST_CASE("project store: values with quotes and unicode round-trip unchanged", 
   auto stores = OpenOrFail(db);
   Project p = MakeProject("quoted");
   p.creator = "o'brien; DROP TABLE projects; --";
-  p.pipeline = {{"static_dockerfile",
-                 {{"value", std::string("FROM x\nRUN echo '%_' \"\\\" 中文 ✓\n")}}}};
+  p.pipeline = {
+      {"static_dockerfile", {{"value", std::string("FROM x\nRUN echo '%_' \"\\\" 中文 ✓\n")}}}};
   p.define_type = market::DockerfileType::kEdit;
   REQUIRE(stores.projects->Insert(p).has_value());
   auto got = stores.projects->Get("quoted");
@@ -279,8 +279,8 @@ TEST_CASE("project store: list pages, filters literally, counts", "[sql][project
   CHECK(all->total_count == 8);
   std::vector<std::string> names;
   for (const auto& p : all->projects) names.push_back(p.name);
-  CHECK(names == std::vector<std::string>{"100%", "1000", "a_b", "alpha", "axb", "beta", "delta",
-                                          "gamma"});
+  CHECK(names ==
+        std::vector<std::string>{"100%", "1000", "a_b", "alpha", "axb", "beta", "delta", "gamma"});
   CHECK(all->projects.front() == MakeProject("100%"));
 
   auto page2 = store.List(Query(2, 3));
@@ -329,8 +329,7 @@ TEST_CASE("project store: list pages, filters literally, counts", "[sql][project
   CHECK(after->projects[0].name == "beta");
   CHECK(after->projects[1].name == "delta");
   CHECK(after->total_count == 8);
-  auto after_filtered =
-      store.List(Query(1, 5, "a", std::string("beta")));
+  auto after_filtered = store.List(Query(1, 5, "a", std::string("beta")));
   REQUIRE(after_filtered.has_value());
   REQUIRE(after_filtered->projects.size() == 2);
   CHECK(after_filtered->projects[0].name == "delta");
@@ -365,8 +364,8 @@ TEST_CASE("stores: migrations are idempotent and data survives reopening", "[sql
 }
 
 TEST_CASE("stores: bad URLs are kInvalid naming the database option", "[sql]") {
-  for (std::string url : {"mysql://x", "sqlite:", "sqlite::memory:", "nonsense",
-                          "postgresql://u:secret@[::1/db"}) {
+  for (std::string url :
+       {"mysql://x", "sqlite:", "sqlite::memory:", "nonsense", "postgresql://u:secret@[::1/db"}) {
     CAPTURE(url);
     market::StoreOptions options;
     options.url = url;

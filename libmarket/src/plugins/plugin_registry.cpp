@@ -152,13 +152,13 @@ Result<void> CheckPipelineRules(DockerfileType type, const Pipeline& pipeline) {
     }
     if (!allowed) {
       return Fail(Errc::kInvalid,
-                  fmt::format("{} is not allowed in a {} pipeline (pipeline entry {})", name,
+                  fmt::format("{} is not allowed in a pipeline of type {} (pipeline entry {})", name,
                               TypeName(type), i + 1));
     }
   }
   auto exactly_one = [&](std::size_t count, std::string_view plugin) -> Result<void> {
     if (count == 1) return {};
-    return Fail(Errc::kInvalid, fmt::format("a {} pipeline needs exactly one {} entry (found {})",
+    return Fail(Errc::kInvalid, fmt::format("a pipeline of type {} needs exactly one {} entry (found {})",
                                             TypeName(type), plugin, count));
   };
   switch (type) {

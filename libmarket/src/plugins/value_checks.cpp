@@ -114,6 +114,10 @@ std::optional<std::string> NoExpansionCharacters(std::string_view path) {
   if (path.find('\\') != std::string_view::npos) {
     return "must not contain '\\' (the Dockerfile would read it as an escape)";
   }
+  // COPY runs its JSON-form paths through the word lexer too, where quotes are syntax.
+  if (path.find_first_of("\"'") != std::string_view::npos) {
+    return "must not contain quotes (the Dockerfile would read them as quoting)";
+  }
   return std::nullopt;
 }
 }  // namespace

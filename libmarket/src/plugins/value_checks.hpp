@@ -25,11 +25,11 @@ std::optional<std::string> LabelKeyProblem(std::string_view key);
 // user[:group], each a name or number of [A-Za-z0-9_.-] not starting with `-` or `.`.
 std::optional<std::string> UserSpecProblem(std::string_view spec);
 
-// A path inside the build context: relative, no `..` component, no `$` or `\` (the Dockerfile
-// would expand or unescape them), not empty.
+// A path inside the build context: relative, no `..` component, no `$`, `\` or quotes (the
+// Dockerfile would expand or unescape them), not empty.
 std::optional<std::string> ContextPathProblem(std::string_view path);
 
-// A path in the image (a COPY destination): not empty, no `$` or `\`.
+// A path in the image (a COPY destination): not empty, no `$`, `\` or quotes.
 std::optional<std::string> ImagePathProblem(std::string_view path);
 
 // An absolute path in the image (WORKDIR).

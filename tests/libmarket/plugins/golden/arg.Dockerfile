@@ -1,0 +1,3 @@
+FROM 127.0.0.1:5000/base/busybox:1
+ARG VERSION="1.2.3"
+ARG BUILD_ID

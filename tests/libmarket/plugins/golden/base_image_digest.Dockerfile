@@ -1,0 +1,1 @@
+FROM harbor.example.com/base/centos@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef

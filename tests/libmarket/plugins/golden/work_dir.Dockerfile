@@ -1,0 +1,2 @@
+FROM 127.0.0.1:5000/base/busybox:1
+WORKDIR /app

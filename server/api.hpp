@@ -1,0 +1,90 @@
+#pragma once
+// The endpoints. Each handler decodes the request, calls one libmarket service, and encodes the
+// result; the route table (routes.cpp) says which path and method reach which handler.
+
+#include <string>
+#include <string_view>
+
+#include "http_types.hpp"
+#include "market/build_service.hpp"
+#include "market/error.hpp"
+#include "market/plugin_registry.hpp"
+#include "market/project_service.hpp"
+#include "market/project_store.hpp"
+#include "market/registry.hpp"
+#include "request_params.hpp"
+
+namespace market::server {
+
+struct ApiDependencies {
+  ProjectService* projects = nullptr;
+  ProjectStore* project_store = nullptr;  // for /readyz
+  BuildService* builds = nullptr;
+  const PluginRegistry* plugins = nullptr;
+  Registry* registry = nullptr;  // null: no registry configured
+};
+
+class Api {
+ public:
+  explicit Api(ApiDependencies deps) : deps_(deps) {}
+
+  // project_handlers.cpp
+  HandlerResult NewProject(const RequestContext& context);
+  HandlerResult DeleteProject(const RequestContext& context);
+  HandlerResult CloneProject(const RequestContext& context);
+  HandlerResult ProjectInfo(const RequestContext& context);
+  HandlerResult ListProjects(const RequestContext& context);
+  HandlerResult SaveProject(const RequestContext& context);
+  HandlerResult ProjectDockerfile(const RequestContext& context);
+  HandlerResult PreviewDockerfile(const RequestContext& context);
+  HandlerResult PluginSchemas(const RequestContext& context);
+  HandlerResult PluginExtension(const RequestContext& context);
+
+  // build_handlers.cpp
+  HandlerResult StartBuild(const RequestContext& context);
+  HandlerResult BuildHistory(const RequestContext& context);
+  HandlerResult BuildLog(const RequestContext& context);
+  HandlerResult CancelBuild(const RequestContext& context);
+
+  // registry_handlers.cpp: the seed's registry section, in its shapes (no envelope).
+  HandlerResult RegistryProjects(const RequestContext& context);
+  HandlerResult RegistryRepositories(const RequestContext& context);
+  HandlerResult RegistryTags(const RequestContext& context);
+  HandlerResult RegistryManifest(const RequestContext& context);
+  HandlerResult RegistryDeleteTag(const RequestContext& context);
+
+  // page_handlers.cpp
+  HandlerResult ConfigPage(const RequestContext& context);
+  HandlerResult StaticAsset(const RequestContext& context);
+  HandlerResult Healthz(const RequestContext& context);
+  HandlerResult Readyz(const RequestContext& context);
+
+ private:
+  ApiDependencies deps_;
+};
+
+// Helpers shared by the handler files.
+Result<RequestParams> DecodeParams(const RequestContext& context);
+// The authenticated user; else `operator`; else a bare `Authorization: <user>` header (the
+// original's client). Validated with market::ValidateOperator; kInvalid when there is none.
+Result<std::string> OperatorOf(const RequestContext& context, const RequestParams& params);
+// Whether the client asked for `type` (e.g. "text/plain") in Accept.
+bool Accepts(const RequestContext& context, std::string_view type);
+
+}  // namespace market::server
+
+// Unwraps a Result into `lhs`, or returns its error from the enclosing function (which returns
+// a Result). The usual ASSIGN_OR_RETURN: keeps handlers a straight line of steps.
+#define MARKET_CONCAT_INNER(a, b) a##b
+#define MARKET_CONCAT(a, b) MARKET_CONCAT_INNER(a, b)
+#define MARKET_ASSIGN_OR_RETURN(lhs, expr) \
+  MARKET_ASSIGN_OR_RETURN_IMPL(MARKET_CONCAT(result_, __LINE__), lhs, expr)
+#define MARKET_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)    \
+  auto tmp = (expr);                                    \
+  if (!tmp) return std::unexpected(std::move(tmp).error()); \
+  lhs = std::move(*tmp)
+#define MARKET_RETURN_IF_ERROR(expr)                           \
+  do {                                                         \
+    auto market_status = (expr);                               \
+    if (!market_status) return std::unexpected(std::move(market_status).error()); \
+  } while (false)

@@ -1,0 +1,181 @@
+#include "app.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <optional>
+
+#include <boost/asio/thread_pool.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "api.hpp"
+#include "auth.hpp"
+#include "http_server.hpp"
+#include "market/build_service.hpp"
+#include "market/buildah_builder.hpp"
+#include "market/command_source_checkout.hpp"
+#include "market/plugin_registry.hpp"
+#include "market/project_service.hpp"
+#include "market/store.hpp"
+#include "market/time.hpp"
+#include "router.hpp"
+#include "routes.hpp"
+
+#ifdef MARKET_HAVE_HARBOR
+#include "market/harbor_client/registry_factory.hpp"
+#endif
+
+namespace market::server {
+
+// Declared in the order they are built; destroyed in reverse, so nothing outlives what it uses.
+struct ServerApp::Parts {
+  ServerConfig config;
+  SystemClock clock;
+  Stores stores;
+  std::unique_ptr<PluginRegistry> plugins;
+  RegistryPtr registry;
+  ImageBuilderPtr builder;
+  SourceCheckoutPtr checkout;
+  std::unique_ptr<ProjectService> projects;
+  std::unique_ptr<BuildService> builds;
+  std::optional<Authenticator> auth;
+  std::unique_ptr<boost::asio::thread_pool> blocking;
+  std::unique_ptr<Api> api;
+  std::unique_ptr<Router> router;
+  std::unique_ptr<HttpServer> http;
+};
+
+namespace {
+
+std::string WorkerPrefix() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return fmt::format("{}:{}", host[0] != '\0' ? host : "market", getpid());
+}
+
+Result<RegistryPtr> OpenRegistry(const ServerConfig& config) {
+  if (config.registry_url.empty()) return RegistryPtr{};
+#ifdef MARKET_HAVE_HARBOR
+  harbor::RegistryConfig registry;
+  registry.url = config.registry_url;
+  registry.kind = config.registry_kind == "harbor" ? harbor::RegistryKind::kHarbor
+                                                   : harbor::RegistryKind::kDistribution;
+  registry.credentials = RegistryCredentials{config.registry_user, config.registry_password};
+  registry.insecure = config.registry_insecure;
+  return harbor::MakeRegistry(registry);
+#else
+  return Fail(Errc::kInvalid, "registry: this build of market-server has no registry client");
+#endif
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config) {
+  auto parts = std::make_unique<Parts>();
+  parts->config = config;
+
+  std::error_code ec;
+  std::filesystem::create_directories(config.workspace, ec);
+  if (ec) {
+    return Fail(Errc::kInvalid, fmt::format("workspace {} cannot be created: {}",
+                                            config.workspace.string(), ec.message()));
+  }
+
+  StoreOptions store_options;
+  store_options.url = config.database;
+  store_options.pool_size = std::max(4, config.blocking_threads + config.build_workers);
+  Result<Stores> stores = OpenStores(store_options);
+  if (!stores) {
+    return Fail(stores.error().code, fmt::format("database: {}", stores.error().message));
+  }
+  parts->stores = std::move(*stores);
+  parts->plugins = MakeBuiltinPluginRegistry();
+
+  Result<RegistryPtr> registry = OpenRegistry(config);
+  if (!registry) return std::unexpected(registry.error());
+  parts->registry = std::move(*registry);
+
+  BuildahOptions buildah;
+  buildah.root = config.workspace / "storage" / "root";
+  buildah.runroot = config.workspace / "storage" / "run";
+  parts->builder = MakeBuildahBuilder(buildah);
+  parts->checkout = MakeCommandSourceCheckout();
+
+  ProjectServiceOptions project_options;
+  project_options.default_cluster = config.default_cluster;
+  parts->projects = std::make_unique<ProjectService>(*parts->stores.projects, parts->clock,
+                                                     parts->plugins.get(), project_options);
+
+  BuildDependencies deps;
+  deps.projects = parts->stores.projects.get();
+  deps.builds = parts->stores.builds.get();
+  deps.plugins = parts->plugins.get();
+  deps.builder = parts->builder.get();
+  deps.checkout = parts->checkout.get();
+  deps.registry = parts->registry.get();
+  deps.clock = &parts->clock;
+  BuildServiceOptions build_options;
+  build_options.workers = config.build_workers;
+  build_options.workspace = config.workspace / "builds";
+  build_options.worker_prefix = WorkerPrefix();
+  parts->builds = std::make_unique<BuildService>(deps, build_options);
+
+  if (config.auth) {
+    Result<Authenticator> auth = Authenticator::FromFile(config.auth_users_file);
+    if (!auth) return std::unexpected(auth.error());
+    parts->auth.emplace(std::move(*auth));
+  }
+
+  parts->blocking = std::make_unique<boost::asio::thread_pool>(config.blocking_threads);
+  parts->api = std::make_unique<Api>(ApiDependencies{parts->projects.get(),
+                                                     parts->stores.projects.get(),
+                                                     parts->builds.get(), parts->plugins.get(),
+                                                     parts->registry.get()});
+  parts->router = std::make_unique<Router>(MakeRoutes(*parts->api));
+
+  HttpServerOptions http_options;
+  http_options.host = config.listen_host;
+  http_options.port = config.listen_port;
+  http_options.io_threads = config.io_threads;
+  http_options.max_body_bytes = config.max_body_bytes;
+  http_options.max_connections = config.max_connections;
+  http_options.header_timeout = config.header_timeout;
+  http_options.idle_timeout = config.idle_timeout;
+  http_options.shutdown_grace = config.shutdown_grace;
+  parts->http = std::make_unique<HttpServer>(http_options, *parts->router, *parts->blocking,
+                                             parts->auth ? &*parts->auth : nullptr);
+  if (auto listening = parts->http->Listen(); !listening) {
+    return std::unexpected(listening.error());
+  }
+  return std::unique_ptr<ServerApp>(new ServerApp(std::move(parts)));
+}
+
+ServerApp::ServerApp(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+ServerApp::~ServerApp() {
+  // Requests still queued on the pool use the services: let them finish first.
+  if (parts_ && parts_->blocking) parts_->blocking->join();
+}
+
+std::uint16_t ServerApp::Port() const { return parts_->http->Port(); }
+
+void ServerApp::Run() {
+  const ServerConfig& config = parts_->config;
+  parts_->builds->Start();
+  spdlog::info("market-server listening on {}:{} (database {}, registry {}, {} build workers)",
+               config.listen_host, Port(),
+               config.database.starts_with("sqlite:") ? config.database : "postgresql",
+               config.registry_url.empty() ? "none" : config.registry_url, config.build_workers);
+  parts_->http->Run();
+  spdlog::info("HTTP server stopped; waiting for blocking work and stopping builds");
+  parts_->blocking->join();
+  parts_->builds->Stop();
+  spdlog::info("market-server stopped");
+}
+
+void ServerApp::Shutdown() { parts_->http->Shutdown(); }
+
+boost::asio::io_context& ServerApp::Context() { return parts_->http->Context(); }
+
+}  // namespace market::server

@@ -1,0 +1,444 @@
+#include "config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "market/validation.hpp"
+
+#ifndef MARKET_VERSION
+#define MARKET_VERSION "0.0.0"
+#endif
+
+namespace market::server {
+
+namespace {
+
+// Every setting, once: the flag (without "--"), file key and MARKET_* variable derive from it.
+struct KeySpec {
+  std::string_view key;
+  std::string_view help;
+  bool is_bool = false;
+};
+
+constexpr KeySpec kKeys[] = {
+    {"listen", "HOST:PORT to serve (default 127.0.0.1:8080)"},
+    {"database", "sqlite:PATH or postgresql://... (default sqlite:market.db)"},
+    {"registry", "registry URL: http://127.0.0.1:5000, https://harbor.example.com (default none)"},
+    {"registry-kind", "harbor or distribution (default distribution)"},
+    {"registry-user", "registry user name"},
+    {"registry-password-file",
+     "file holding the registry password (else MARKET_REGISTRY_PASSWORD)"},
+    {"registry-insecure", "plain HTTP or unverified TLS to the registry", true},
+    {"builder", "image builder: buildah or docker (default buildah)"},
+    {"build-workers", "builds run at once (default 2)"},
+    {"workspace", "build contexts and builder storage (default: a folder beside the database)"},
+    {"auth", "on or off (default off; a non-loopback listener requires on)"},
+    {"auth-users-file", "lines user:HASH (hashes from `market-server --hash-password`)"},
+    {"default-cluster", "Cluster of new projects (default default_cluster)"},
+    {"max-body-bytes", "largest request body (default 1048576)"},
+    {"max-connections", "open connections at most (default 1024)"},
+    {"log-level", "trace, debug, info, warn, error or off (default info)"},
+    {"io-threads", "threads doing socket I/O (default 2)"},
+    {"blocking-threads", "threads for database, registry and other blocking calls (default 8)"},
+    {"header-timeout", "seconds a client has to send a request's headers (default 10)"},
+    {"idle-timeout", "seconds an idle keep-alive connection stays open (default 60)"},
+    {"shutdown-grace", "seconds in-flight requests get at shutdown (default 30)"},
+};
+
+enum class Origin { kDefault, kFile, kEnv, kFlag };
+
+struct RawValue {
+  std::string text;
+  Origin origin = Origin::kDefault;
+};
+
+std::string EnvName(std::string_view key) {
+  std::string name = "MARKET_";
+  for (char c : key) {
+    name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+class Sources {
+ public:
+  explicit Sources(std::string config_file) : config_file_(std::move(config_file)) {}
+
+  void Set(std::string_view key, std::string text, Origin origin) {
+    values_[std::string(key)] = RawValue{std::move(text), origin};
+  }
+  const RawValue* Get(std::string_view key) const {
+    auto it = values_.find(std::string(key));
+    return it == values_.end() ? nullptr : &it->second;
+  }
+  // "--listen", "MARKET_LISTEN" or "listen in /etc/market.toml": where a bad value came from.
+  std::string Describe(std::string_view key) const {
+    const RawValue* value = Get(key);
+    switch (value == nullptr ? Origin::kDefault : value->origin) {
+      case Origin::kFlag:
+        return fmt::format("--{}", key);
+      case Origin::kEnv:
+        return EnvName(key);
+      case Origin::kFile:
+        return fmt::format("{} in {}", key, config_file_);
+      case Origin::kDefault:
+        break;
+    }
+    return std::string(key);
+  }
+
+ private:
+  std::string config_file_;
+  std::map<std::string, RawValue> values_;
+};
+
+std::unexpected<Error> Bad(const Sources& sources, std::string_view key, std::string_view why) {
+  return Fail(Errc::kInvalid, fmt::format("invalid {}: {}", sources.Describe(key), why));
+}
+
+const KeySpec* FindKey(std::string_view key) {
+  for (const KeySpec& spec : kKeys) {
+    if (spec.key == key) return &spec;
+  }
+  return nullptr;
+}
+
+Result<void> ReadFile(const std::string& path, Sources& sources) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream where;
+    where << e.source().begin;
+    return Fail(Errc::kInvalid,
+                fmt::format("config file {}: {} at {}", path, e.description(), where.str()));
+  }
+  for (auto&& [name, node] : table) {
+    std::string key(name.str());
+    std::replace(key.begin(), key.end(), '_', '-');  // registry_user and registry-user alike
+    if (key == "config") {
+      return Fail(Errc::kInvalid, fmt::format("config file {}: key config cannot nest", path));
+    }
+    if (key == "registry-password") {
+      return Fail(Errc::kInvalid,
+                  fmt::format("config file {}: registry-password is not read from files; use "
+                              "registry-password-file or MARKET_REGISTRY_PASSWORD",
+                              path));
+    }
+    if (FindKey(key) == nullptr) {
+      return Fail(Errc::kInvalid, fmt::format("config file {}: unknown key {}", path, name.str()));
+    }
+    std::string text;
+    if (auto s = node.value<std::string>(); s && node.is_string()) {
+      text = *s;
+    } else if (node.is_integer()) {
+      text = std::to_string(*node.value<std::int64_t>());
+    } else if (node.is_boolean()) {
+      text = *node.value<bool>() ? "true" : "false";
+    } else {
+      return Fail(Errc::kInvalid,
+                  fmt::format("config file {}: {} must be a string, integer or boolean", path,
+                              name.str()));
+    }
+    sources.Set(key, std::move(text), Origin::kFile);
+  }
+  return {};
+}
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::optional<bool> ParseBool(std::string_view text) {
+  std::string lower = Lower(text);
+  if (lower == "on" || lower == "true" || lower == "yes" || lower == "1") return true;
+  if (lower == "off" || lower == "false" || lower == "no" || lower == "0") return false;
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> ParseInt(std::string_view text) {
+  std::int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+// Reads integer setting `key` into `out` when it was given, within [min, max].
+template <class T>
+Result<void> IntSetting(const Sources& sources, std::string_view key, std::int64_t min,
+                        std::int64_t max, T& out) {
+  const RawValue* raw = sources.Get(key);
+  if (raw == nullptr) return {};
+  std::optional<std::int64_t> value = ParseInt(raw->text);
+  if (!value) return Bad(sources, key, fmt::format("'{}' is not an integer", raw->text));
+  if (*value < min || *value > max) {
+    return Bad(sources, key, fmt::format("{} is outside {}..{}", *value, min, max));
+  }
+  out = static_cast<T>(*value);
+  return {};
+}
+
+Result<void> ParseListen(const Sources& sources, ServerConfig& config) {
+  const RawValue* raw = sources.Get("listen");
+  if (raw == nullptr) return {};
+  std::string_view text = raw->text;
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return Bad(sources, "listen", "expected HOST:PORT");
+  std::string_view host = text.substr(0, colon);
+  std::string_view port_text = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::optional<std::int64_t> port = ParseInt(port_text);
+  if (!port || *port < 0 || *port > 65535) {
+    return Bad(sources, "listen", fmt::format("port '{}' is not 0..65535", port_text));
+  }
+  std::string host_text(host);
+  if (host_text == "localhost") host_text = "127.0.0.1";
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host_text, ec);
+  if (ec) {
+    return Bad(sources, "listen",
+               fmt::format("host '{}' is not an IP address (or localhost)", host));
+  }
+  config.listen_host = host_text;
+  config.listen_port = static_cast<std::uint16_t>(*port);
+  return {};
+}
+
+Result<void> ReadPasswordFile(const Sources& sources, ServerConfig& config) {
+  std::ifstream in(config.registry_password_file, std::ios::binary);
+  if (!in) return Bad(sources, "registry-password-file", "cannot be read");
+  std::string password((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
+    password.pop_back();
+  }
+  if (password.empty()) return Bad(sources, "registry-password-file", "is empty");
+  config.registry_password = std::move(password);
+  return {};
+}
+
+std::filesystem::path DefaultWorkspace(std::string_view database) {
+  constexpr std::string_view kSqlite = "sqlite:";
+  if (database.starts_with(kSqlite)) {
+    std::filesystem::path db(database.substr(kSqlite.size()));
+    std::filesystem::path stem = db.stem();
+    return db.parent_path() / (stem.string() + "-workspace");
+  }
+  return "market-workspace";
+}
+
+Result<void> Apply(const Sources& sources, const EnvLookup& env, ServerConfig& config) {
+  auto text = [&](std::string_view key, std::string& out) {
+    if (const RawValue* raw = sources.Get(key)) out = raw->text;
+  };
+  if (auto r = ParseListen(sources, config); !r) return r;
+
+  text("database", config.database);
+  if (!config.database.starts_with("sqlite:") && !config.database.starts_with("postgresql://") &&
+      !config.database.starts_with("postgres://")) {
+    return Bad(sources, "database", "expected sqlite:PATH or postgresql://...");
+  }
+
+  text("registry", config.registry_url);
+  if (!config.registry_url.empty() && !config.registry_url.starts_with("http://") &&
+      !config.registry_url.starts_with("https://")) {
+    return Bad(sources, "registry", "expected http://HOST[:PORT] or https://HOST[:PORT]");
+  }
+  text("registry-kind", config.registry_kind);
+  config.registry_kind = Lower(config.registry_kind);
+  if (config.registry_kind != "harbor" && config.registry_kind != "distribution") {
+    return Bad(sources, "registry-kind", "expected harbor or distribution");
+  }
+  text("registry-user", config.registry_user);
+  text("registry-password-file", config.registry_password_file);
+  if (const RawValue* raw = sources.Get("registry-insecure")) {
+    std::optional<bool> value = ParseBool(raw->text);
+    if (!value) return Bad(sources, "registry-insecure", "expected true or false");
+    config.registry_insecure = *value;
+  }
+  // The password never comes from a flag or the config file: argv and files are readable by
+  // others far more often than the process environment.
+  if (!config.registry_password_file.empty()) {
+    if (auto r = ReadPasswordFile(sources, config); !r) return r;
+  } else if (std::optional<std::string> password = env("MARKET_REGISTRY_PASSWORD")) {
+    config.registry_password = *password;
+  }
+  if (!config.registry_password.empty() && config.registry_user.empty()) {
+    return Bad(sources, "registry-user", "a registry password is set but no registry user");
+  }
+
+  text("builder", config.builder);
+  config.builder = Lower(config.builder);
+  if (config.builder == "docker") {
+    return Bad(sources, "builder", "docker is not available in this build; use buildah");
+  }
+  if (config.builder != "buildah") return Bad(sources, "builder", "expected buildah or docker");
+  if (auto r = IntSetting(sources, "build-workers", 1, 64, config.build_workers); !r) return r;
+
+  if (const RawValue* raw = sources.Get("workspace")) {
+    if (raw->text.empty()) return Bad(sources, "workspace", "is empty");
+    config.workspace = raw->text;
+  } else {
+    config.workspace = DefaultWorkspace(config.database);
+  }
+
+  text("auth-users-file", config.auth_users_file);
+  if (const RawValue* raw = sources.Get("auth")) {
+    std::optional<bool> value = ParseBool(raw->text);
+    if (!value) return Bad(sources, "auth", "expected on or off");
+    config.auth = *value;
+  }
+  if (config.auth && config.auth_users_file.empty()) {
+    return Bad(sources, "auth-users-file",
+               "authentication is on but no users file is given (lines user:HASH; make a hash "
+               "with `market-server --hash-password`)");
+  }
+  if (!config.auth && !IsLoopbackHost(config.listen_host)) {
+    return Bad(sources, "listen",
+               fmt::format("{} is not a loopback address and authentication is off; enable it "
+                           "with --auth on --auth-users-file FILE (or MARKET_AUTH=on and "
+                           "MARKET_AUTH_USERS_FILE), or listen on 127.0.0.1",
+                           config.listen_host));
+  }
+
+  if (const RawValue* raw = sources.Get("default-cluster")) {
+    Result<std::string> cluster = NormalizeClusterName("default-cluster", raw->text);
+    if (!cluster) return Bad(sources, "default-cluster", cluster.error().message);
+    config.default_cluster = *cluster;
+  }
+  if (auto r = IntSetting(sources, "max-body-bytes", 1024, 1LL << 30, config.max_body_bytes); !r) {
+    return r;
+  }
+  if (auto r = IntSetting(sources, "max-connections", 1, 1'000'000, config.max_connections); !r) {
+    return r;
+  }
+  text("log-level", config.log_level);
+  config.log_level = Lower(config.log_level);
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), config.log_level) == std::end(kLevels)) {
+    return Bad(sources, "log-level", "expected trace, debug, info, warn, error or off");
+  }
+  if (auto r = IntSetting(sources, "io-threads", 1, 64, config.io_threads); !r) return r;
+  if (auto r = IntSetting(sources, "blocking-threads", 1, 256, config.blocking_threads); !r) {
+    return r;
+  }
+  std::int64_t seconds = config.header_timeout.count();
+  if (auto r = IntSetting(sources, "header-timeout", 1, 3600, seconds); !r) return r;
+  config.header_timeout = std::chrono::seconds(seconds);
+  seconds = config.idle_timeout.count();
+  if (auto r = IntSetting(sources, "idle-timeout", 1, 86400, seconds); !r) return r;
+  config.idle_timeout = std::chrono::seconds(seconds);
+  seconds = config.shutdown_grace.count();
+  if (auto r = IntSetting(sources, "shutdown-grace", 0, 3600, seconds); !r) return r;
+  config.shutdown_grace = std::chrono::seconds(seconds);
+  return {};
+}
+
+std::string HelpFooter() {
+  return "\nEvery flag is also a key of the --config TOML file (registry-user or registry_user)\n"
+         "and an environment variable MARKET_<KEY> (MARKET_LISTEN, MARKET_REGISTRY_USER, ...).\n"
+         "Flags win over the environment, which wins over the file.\n"
+         "The registry password is read only from MARKET_REGISTRY_PASSWORD or\n"
+         "--registry-password-file, never from a flag.\n";
+}
+
+}  // namespace
+
+EnvLookup ProcessEnv() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+bool IsLoopbackHost(std::string_view host) {
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  boost::asio::ip::address address = boost::asio::ip::make_address(std::string(host), ec);
+  return !ec && address.is_loopback();
+}
+
+Result<ConfigOutcome> LoadConfig(std::span<const std::string> args, const EnvLookup& env) {
+  for (const std::string& arg : args) {
+    if (arg.starts_with("--registry-password") && !arg.starts_with("--registry-password-file")) {
+      return Fail(Errc::kInvalid,
+                  "--registry-password is not accepted (flags are visible to every user of the "
+                  "machine); set MARKET_REGISTRY_PASSWORD or use --registry-password-file");
+    }
+  }
+
+  CLI::App app{"market-server: the Image Market HTTP service", "market-server"};
+  app.set_help_flag("-h,--help", "print this help and exit");
+  bool version = false;
+  app.add_flag("--version", version, "print the version and exit");
+  std::string config_file;
+  CLI::Option* config_option =
+      app.add_option("--config", config_file, "TOML configuration file (MARKET_CONFIG)");
+  std::map<std::string, std::string> flag_text;
+  std::map<std::string, bool> flag_bool;
+  std::map<std::string, CLI::Option*> options;
+  for (const KeySpec& spec : kKeys) {
+    std::string name = fmt::format("--{}", spec.key);
+    std::string key(spec.key);
+    if (spec.is_bool) {
+      options[key] = app.add_flag(name, flag_bool[key], std::string(spec.help));
+    } else {
+      options[key] = app.add_option(name, flag_text[key], std::string(spec.help));
+    }
+  }
+  app.footer(HelpFooter());
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    return ConfigOutcome{ConfigOutcome::Action::kHelp, app.help(), {}};
+  } catch (const CLI::ParseError& e) {
+    return Fail(Errc::kInvalid, fmt::format("command line: {} (see --help)", e.what()));
+  }
+  if (version) {
+    return ConfigOutcome{ConfigOutcome::Action::kVersion,
+                         fmt::format("market-server {}\n", MARKET_VERSION), {}};
+  }
+
+  if (config_option->count() == 0) {
+    if (std::optional<std::string> from_env = env("MARKET_CONFIG")) config_file = *from_env;
+  }
+  Sources sources(config_file);
+  if (!config_file.empty()) {
+    if (auto r = ReadFile(config_file, sources); !r) return std::unexpected(r.error());
+  }
+  for (const KeySpec& spec : kKeys) {
+    if (std::optional<std::string> value = env(EnvName(spec.key))) {
+      sources.Set(spec.key, *value, Origin::kEnv);
+    }
+  }
+  for (const KeySpec& spec : kKeys) {
+    std::string key(spec.key);
+    if (options[key]->count() == 0) continue;
+    sources.Set(key, spec.is_bool ? (flag_bool[key] ? "true" : "false") : flag_text[key],
+                Origin::kFlag);
+  }
+
+  ConfigOutcome outcome;
+  outcome.config.config_file = config_file;
+  if (auto r = Apply(sources, env, outcome.config); !r) return std::unexpected(r.error());
+  return outcome;
+}
+
+}  // namespace market::server

@@ -1,0 +1,68 @@
+#pragma once
+// market-server's settings: flags, MARKET_* environment variables and a TOML file, merged with
+// flags winning over the environment, which wins over the file.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "market/error.hpp"
+
+namespace market::server {
+
+struct ServerConfig {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8080;
+  std::string database = "sqlite:market.db";
+  std::string config_file;  // empty: none
+
+  std::string registry_url;  // empty: no registry
+  std::string registry_kind = "distribution";
+  std::string registry_user;
+  std::string registry_password;  // secret: from MARKET_REGISTRY_PASSWORD or the file only
+  std::string registry_password_file;
+  bool registry_insecure = false;
+
+  std::string builder = "buildah";
+  int build_workers = 2;
+  std::filesystem::path workspace;  // resolved: never empty after LoadConfig
+
+  bool auth = false;
+  std::string auth_users_file;
+
+  std::string default_cluster = "default_cluster";
+  std::int64_t max_body_bytes = 1 << 20;
+  int max_connections = 1024;
+  std::string log_level = "info";
+
+  int io_threads = 2;
+  int blocking_threads = 8;
+  std::chrono::seconds header_timeout{10};
+  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds shutdown_grace{30};
+};
+
+struct ConfigOutcome {
+  enum class Action { kRun, kHelp, kVersion };
+  Action action = Action::kRun;
+  std::string text;  // help or version text
+  ServerConfig config;
+};
+
+// Looks up an environment variable; nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+EnvLookup ProcessEnv();
+
+// `args` excludes the program name. kInvalid with a message naming the key (and where its value
+// came from) for anything wrong; the caller prints it and exits.
+Result<ConfigOutcome> LoadConfig(std::span<const std::string> args, const EnvLookup& env);
+
+// Whether `host` (an IP literal or "localhost") only accepts local connections.
+bool IsLoopbackHost(std::string_view host);
+
+}  // namespace market::server

@@ -1,0 +1,537 @@
+#include "http_server.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "auth.hpp"
+#include "logging.hpp"
+#include "responses.hpp"
+
+namespace market::server {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
+
+class Session;
+
+// What every session shares: settings, the route table, and the set of live sessions that
+// shutdown walks.
+struct ServerState {
+  HttpServerOptions options;
+  const Router& router;
+  net::thread_pool& blocking;
+  const Authenticator* auth;
+  std::atomic<bool> stopping{false};
+  std::mutex mutex;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::optional<net::steady_timer> grace_timer;  // reset before `io` goes
+  // Last, so it is destroyed first: the handlers it still holds own sessions, whose
+  // destructors use the members above.
+  net::io_context io;
+
+  ServerState(HttpServerOptions o, const Router& r, net::thread_pool& b, const Authenticator* a)
+      : options(std::move(o)), router(r), blocking(b), auth(a), io(options.io_threads) {}
+
+  void Remove(Session* session);
+};
+
+std::string_view Header(const HttpRequest& request, http::field field) {
+  auto it = request.find(field);
+  return it == request.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+std::string_view Header(const HttpRequest& request, std::string_view name) {
+  auto it = request.find(name);
+  return it == request.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+// One connection. Sessions are shared_ptr-owned because every pending asynchronous operation
+// keeps its session alive (Beast's usual shape); the registry holds only weak references.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, ServerState& state)
+      : stream_(std::move(socket)), state_(state), poll_timer_(stream_.get_executor()) {
+    beast::error_code ec;
+    tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = fmt::format("{}:{}", peer.address().to_string(), peer.port());
+  }
+
+  ~Session() { state_.Remove(this); }
+
+  void Start() { WaitForData(); }
+
+  // Called on the session's strand at shutdown.
+  void OnStopping() {
+    if (phase_ == Phase::kIdle || phase_ == Phase::kReadingRequest) {
+      Close();
+    } else if (phase_ == Phase::kStreaming) {
+      poll_timer_.cancel();
+    }
+    // kHandling / kWriting: the response goes out with Connection: close, then we close.
+  }
+
+  net::any_io_executor Executor() { return stream_.get_executor(); }
+
+ private:
+  enum class Phase { kIdle, kReadingRequest, kReadingBody, kHandling, kWriting, kStreaming, kClosed };
+
+  void WaitForData() {
+    if (state_.stopping) return Close();
+    phase_ = Phase::kIdle;
+    if (buffer_.size() > 0) return ReadHeader();  // a pipelined request is already here
+    stream_.expires_after(state_.options.idle_timeout);
+    stream_.async_read_some(
+        buffer_.prepare(4096),
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+          if (ec) return self->Close();
+          self->buffer_.commit(n);
+          self->ReadHeader();
+        });
+  }
+
+  void ReadHeader() {
+    phase_ = Phase::kReadingRequest;
+    parser_.emplace();
+    parser_->header_limit(kMaxHeaderBytes);
+    parser_->body_limit(static_cast<std::uint64_t>(state_.options.max_body_bytes));
+    // The whole header must arrive within header_timeout of its first byte: a client trickling
+    // a byte at a time (slow loris) is cut off.
+    stream_.expires_after(state_.options.header_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->OnHeader(ec);
+                            });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec == http::error::header_limit) {
+      return SendFinal(ErrorResponse(Error{Errc::kInvalid, "request headers too large"},
+                                     http::status::request_header_fields_too_large));
+    }
+    if (ec) {
+      if (ec == beast::error::timeout) {
+        spdlog::info("closing {}: request header not complete within {}s", remote_,
+                     state_.options.header_timeout.count());
+      }
+      return Close();
+    }
+    const auto& header = parser_->get();
+    if (auto length = parser_->content_length();
+        length && *length > static_cast<std::uint64_t>(state_.options.max_body_bytes)) {
+      return SendTooLarge();
+    }
+    if (beast::iequals(header[http::field::expect], "100-continue")) {
+      // curl sends Expect: 100-continue for bodies over 1 KiB and waits for this.
+      continue_.emplace(http::status::continue_, 11);
+      stream_.expires_after(state_.options.write_timeout);
+      http::async_write(stream_, *continue_,
+                        [self = shared_from_this()](beast::error_code wec, std::size_t) {
+                          if (wec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    phase_ = Phase::kReadingBody;  // in flight: shutdown lets it finish
+    stream_.expires_after(state_.options.body_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec == http::error::body_limit) return self->SendTooLarge();
+                       if (ec) return self->Close();
+                       self->Dispatch();
+                     });
+  }
+
+  void SendTooLarge() {
+    SendFinal(ErrorResponse(
+        Error{Errc::kInvalid, fmt::format("request body is larger than {} bytes",
+                                          state_.options.max_body_bytes)},
+        http::status::payload_too_large));
+  }
+
+  // Answers and closes: after a refused request the rest of its body is still on the wire.
+  void SendFinal(HttpResponse response) {
+    keep_alive_ = false;
+    if (request_id_.empty()) request_id_ = NewRequestId();
+    method_ = parser_ ? std::string(parser_->get().method_string()) : "-";
+    path_ = parser_ ? std::string(parser_->get().target()) : "-";
+    started_ = std::chrono::steady_clock::now();
+    Send(HandlerResult{std::move(response), nullptr});
+  }
+
+  void Dispatch() {
+    phase_ = Phase::kHandling;
+    stream_.expires_never();
+    started_ = std::chrono::steady_clock::now();
+    request_.emplace(parser_->release());
+    parser_.reset();
+    keep_alive_ = request_->keep_alive() && !state_.stopping;
+
+    std::string_view given = Header(*request_, "X-Request-Id");
+    if (given.empty()) given = Header(*request_, "X-Correlation-Id");  // the original's client
+    request_id_ = IsUsableRequestId(given) ? std::string(given) : NewRequestId();
+
+    std::string_view target = request_->target();
+    std::size_t question = target.find('?');
+    path_ = std::string(target.substr(0, question));
+    query_ = question == std::string_view::npos ? std::string() : std::string(target.substr(question + 1));
+    method_ = std::string(request_->method_string());
+
+    Router::Match match = state_.router.Find(request_->method(), path_);
+    if (match.route == nullptr) {
+      if (match.allow.empty()) {
+        return Send(ErrorResult(Error{Errc::kNotFound, fmt::format("no such endpoint: {}", path_)}));
+      }
+      HttpResponse response = ErrorResponse(
+          Error{Errc::kInvalid,
+                fmt::format("method {} is not allowed on {}; allowed: {}", method_, path_,
+                            match.allow)},
+          http::status::method_not_allowed);
+      response.set(http::field::allow, match.allow);
+      return Send(HandlerResult{std::move(response), nullptr});
+    }
+    const Route* route = match.route;
+    if (route->run_on == RunOn::kIoThread && !(route->requires_auth && state_.auth != nullptr)) {
+      return Send(Handle(*route));
+    }
+    net::post(state_.blocking, [self = shared_from_this(), route] {
+      HandlerResult result = self->Handle(*route);
+      net::post(self->Executor(), [self, result = std::move(result)]() mutable {
+        self->Send(std::move(result));
+      });
+    });
+  }
+
+  // Runs a handler (on whichever thread the route says) and turns an escaping exception into
+  // 10100: the exception's text goes to the log, never to the client.
+  HandlerResult Handle(const Route& route) {
+    RequestIdScope scope(request_id_);
+    RequestContext context{*request_, path_, query_, request_id_, remote_, std::nullopt};
+    try {
+      if (route.requires_auth && state_.auth != nullptr) {
+        Result<std::string> user =
+            state_.auth->Verify(Header(*request_, http::field::authorization));
+        if (!user) return ErrorResult(user.error());
+        context.user = std::move(*user);
+      }
+      return route.handler(context);
+    } catch (const std::exception& e) {
+      spdlog::error("[rid={}] {} {} failed: {}", request_id_, method_, path_, e.what());
+    } catch (...) {
+      spdlog::error("[rid={}] {} {} failed with an unknown exception", request_id_, method_,
+                    path_);
+    }
+    return ErrorResult(Error{Errc::kInternal, DefaultMessage(Errc::kInternal)});
+  }
+
+  void Send(HandlerResult result) {
+    if (state_.stopping) keep_alive_ = false;
+    phase_ = Phase::kWriting;
+    HttpResponse& response = result.response;
+    response.version(11);
+    response.set(http::field::server, "market-server");
+    response.set("X-Request-Id", request_id_);
+    status_ = response.result_int();
+    if (result.stream) {
+      keep_alive_ = false;  // a streamed response ends the connection
+      response.keep_alive(false);
+      stream_source_ = std::move(result.stream);
+      head_.emplace();
+      head_->base() = std::move(response.base());
+      head_->chunked(true);
+      head_serializer_.emplace(*head_);
+      stream_.expires_after(state_.options.write_timeout);
+      http::async_write_header(stream_, *head_serializer_,
+                               [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                 if (ec) return self->Close();
+                                 self->phase_ = Phase::kStreaming;
+                                 self->Pull();
+                               });
+      return;
+    }
+    response.keep_alive(keep_alive_);
+    response.prepare_payload();
+    response_.emplace(std::move(response));
+    stream_.expires_after(state_.options.write_timeout);
+    http::async_write(stream_, *response_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->OnWritten(ec);
+                      });
+  }
+
+  void OnWritten(beast::error_code ec) {
+    LogAccess();
+    response_.reset();
+    request_.reset();
+    if (ec) return Close();
+    if (!keep_alive_) return LingerClose();
+    request_id_.clear();
+    WaitForData();
+  }
+
+  void LogAccess() {
+    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started_);
+    spdlog::info("[rid={}] {} {} {} {} {}ms", request_id_, remote_, method_, path_, status_,
+                 elapsed.count());
+  }
+
+  // Streaming: pull a piece on the blocking pool, write it as a chunk, wait, repeat.
+  void Pull() {
+    if (state_.stopping) {
+      return WriteChunk(ChunkSource::Piece{stream_source_->OnServerStopping(), true});
+    }
+    net::post(state_.blocking, [self = shared_from_this()] {
+      ChunkSource::Piece piece;
+      try {
+        RequestIdScope scope(self->request_id_);
+        piece = self->stream_source_->Pull();
+      } catch (const std::exception& e) {
+        spdlog::error("[rid={}] stream failed: {}", self->request_id_, e.what());
+        piece = ChunkSource::Piece{"", true};
+      }
+      net::post(self->Executor(), [self, piece = std::move(piece)]() mutable {
+        self->WriteChunk(std::move(piece));
+      });
+    });
+  }
+
+  void WriteChunk(ChunkSource::Piece piece) {
+    if (phase_ == Phase::kClosed) return;
+    if (piece.data.empty()) {
+      if (piece.done) return WriteLastChunk();
+      poll_timer_.expires_after(stream_source_->PollInterval());
+      poll_timer_.async_wait([self = shared_from_this()](beast::error_code) { self->Pull(); });
+      return;
+    }
+    chunk_data_ = std::move(piece.data);
+    bool done = piece.done;
+    stream_.expires_after(state_.options.write_timeout);
+    net::async_write(stream_, http::make_chunk(net::buffer(chunk_data_)),
+                     [self = shared_from_this(), done](beast::error_code ec, std::size_t) {
+                       if (ec) return self->Close();
+                       if (done) return self->WriteLastChunk();
+                       self->Pull();
+                     });
+  }
+
+  void WriteLastChunk() {
+    stream_.expires_after(state_.options.write_timeout);
+    net::async_write(stream_, http::make_chunk_last(),
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->stream_source_.reset();
+                       self->OnWritten(ec);
+                     });
+  }
+
+  // Closing right after answering can reset the connection while the client is still sending
+  // (a refused large body), and a reset may destroy our answer before the client reads it. So:
+  // half-close, then discard what still arrives for a short while.
+  void LingerClose() {
+    if (phase_ == Phase::kClosed) return;
+    phase_ = Phase::kClosed;
+    poll_timer_.cancel();
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return stream_.close();
+    buffer_.clear();
+    Drain(0);
+  }
+
+  void Drain(std::size_t drained) {
+    constexpr std::size_t kMaxDrain = 16 << 20;
+    stream_.expires_after(std::chrono::seconds(2));
+    stream_.async_read_some(
+        buffer_.prepare(64 * 1024),
+        [self = shared_from_this(), drained](beast::error_code ec, std::size_t n) {
+          self->buffer_.clear();
+          if (ec || drained + n > kMaxDrain) return self->stream_.close();
+          self->Drain(drained + n);
+        });
+  }
+
+  void Close() {
+    if (phase_ == Phase::kClosed) return;
+    phase_ = Phase::kClosed;
+    poll_timer_.cancel();
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  ServerState& state_;
+  net::steady_timer poll_timer_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::empty_body>> continue_;
+  std::optional<HttpRequest> request_;
+  std::optional<HttpResponse> response_;
+  std::optional<http::response<http::empty_body>> head_;
+  std::optional<http::response_serializer<http::empty_body>> head_serializer_;
+  std::unique_ptr<ChunkSource> stream_source_;
+  std::string chunk_data_;
+  Phase phase_ = Phase::kIdle;
+  bool keep_alive_ = true;
+  std::string remote_ = "-";
+  std::string request_id_;
+  std::string method_;
+  std::string path_;
+  std::string query_;
+  unsigned status_ = 0;
+  std::chrono::steady_clock::time_point started_{};
+};
+
+void ServerState::Remove(Session* session) {
+  std::lock_guard lock(mutex);
+  sessions.erase(session);
+  // The last connection gone during shutdown: nothing is in flight, Run() may return.
+  if (stopping && sessions.empty() && grace_timer) {
+    net::post(io, [this] {
+      if (grace_timer) grace_timer->cancel();
+    });
+  }
+}
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, const Router& router, net::thread_pool& blocking,
+       const Authenticator* auth)
+      : state_(std::move(options), router, blocking, auth), acceptor_(state_.io) {}
+
+  ~Impl() {
+    beast::error_code ec;
+    acceptor_.close(ec);
+    state_.grace_timer.reset();
+  }
+
+  Result<void> Listen() {
+    beast::error_code ec;
+    net::ip::address address = net::ip::make_address(state_.options.host, ec);
+    if (ec) return Fail(Errc::kInvalid, fmt::format("listen: bad host {}", state_.options.host));
+    tcp::endpoint endpoint(address, state_.options.port);
+    auto fail = [&](std::string_view what) {
+      return Fail(Errc::kUnavailable, fmt::format("cannot {} {}:{}: {}", what,
+                                                  state_.options.host, state_.options.port,
+                                                  ec.message()));
+    };
+    acceptor_.open(endpoint.protocol(), ec);
+    if (ec) return fail("open");
+    acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    acceptor_.bind(endpoint, ec);
+    if (ec) return fail("bind");
+    acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) return fail("listen on");
+    port_ = acceptor_.local_endpoint().port();
+    Accept();
+    return {};
+  }
+
+  void Run() {
+    std::vector<std::thread> threads;
+    for (int i = 1; i < state_.options.io_threads; ++i) {
+      threads.emplace_back([this] { state_.io.run(); });
+    }
+    state_.io.run();
+    for (std::thread& thread : threads) thread.join();
+  }
+
+  void Shutdown() {
+    if (state_.stopping.exchange(true)) return;
+    net::post(state_.io, [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+      std::vector<std::shared_ptr<Session>> live;
+      {
+        std::lock_guard lock(state_.mutex);
+        for (auto& [raw, weak] : state_.sessions) {
+          if (auto session = weak.lock()) live.push_back(std::move(session));
+        }
+        if (!live.empty()) {
+          state_.grace_timer.emplace(state_.io, state_.options.shutdown_grace);
+          state_.grace_timer->async_wait([this](beast::error_code wait_ec) {
+            if (wait_ec) return;  // cancelled: every connection finished in time
+            spdlog::warn("shutdown grace of {}s is over; dropping the remaining connections",
+                         state_.options.shutdown_grace.count());
+            state_.io.stop();
+          });
+        }
+      }
+      for (auto& session : live) {
+        net::post(session->Executor(), [session] { session->OnStopping(); });
+      }
+    });
+  }
+
+  std::uint16_t Port() const { return port_; }
+  net::io_context& Context() { return state_.io; }
+
+ private:
+  void Accept() {
+    acceptor_.async_accept(net::make_strand(state_.io), [this](beast::error_code ec,
+                                                               tcp::socket socket) {
+      if (ec) {
+        if (!acceptor_.is_open()) return;  // shutdown
+        spdlog::warn("accept failed: {}", ec.message());
+        return Accept();
+      }
+      std::shared_ptr<Session> session;
+      {
+        std::lock_guard lock(state_.mutex);
+        if (state_.sessions.size() >= static_cast<std::size_t>(state_.options.max_connections)) {
+          // Over the limit: refuse by closing at once, before reading anything.
+          spdlog::warn("refusing a connection: {} connections open (max-connections)",
+                       state_.sessions.size());
+          beast::error_code close_ec;
+          socket.close(close_ec);
+        } else {
+          session = std::make_shared<Session>(std::move(socket), state_);
+          state_.sessions.emplace(session.get(), session);
+        }
+      }
+      if (session) session->Start();
+      if (!state_.stopping) Accept();
+    });
+  }
+
+  ServerState state_;
+  tcp::acceptor acceptor_;
+  std::uint16_t port_ = 0;
+};
+
+HttpServer::HttpServer(HttpServerOptions options, const Router& router,
+                       net::thread_pool& blocking, const Authenticator* auth)
+    : impl_(std::make_unique<Impl>(std::move(options), router, blocking, auth)) {}
+HttpServer::~HttpServer() = default;
+Result<void> HttpServer::Listen() { return impl_->Listen(); }
+std::uint16_t HttpServer::Port() const { return impl_->Port(); }
+void HttpServer::Run() { impl_->Run(); }
+void HttpServer::Shutdown() { impl_->Shutdown(); }
+net::io_context& HttpServer::Context() { return impl_->Context(); }
+
+}  // namespace market::server

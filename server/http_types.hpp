@@ -1,0 +1,52 @@
+#pragma once
+// What the HTTP core hands a handler and what a handler gives back.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+namespace market::server {
+
+namespace http = boost::beast::http;
+using HttpRequest = http::request<http::string_body>;
+using HttpResponse = http::response<http::string_body>;
+
+struct RequestContext {
+  const HttpRequest& message;
+  std::string_view path;   // target without the query string
+  std::string_view query;  // after '?', still percent-encoded
+  std::string request_id;
+  std::string remote;               // peer address, for logs
+  std::optional<std::string> user;  // the authenticated identity when authentication is on
+};
+
+// A body produced piece by piece (a followed build log). Pull runs on the blocking pool; when a
+// pull brings nothing new, the connection waits PollInterval on a timer before the next one.
+class ChunkSource {
+ public:
+  struct Piece {
+    std::string data;
+    bool done = false;
+  };
+  virtual ~ChunkSource() = default;
+  virtual Piece Pull() = 0;
+  virtual std::chrono::milliseconds PollInterval() const = 0;
+  // Sent as the last piece when the server stops before the source is done.
+  virtual std::string OnServerStopping() { return {}; }
+};
+
+struct HandlerResult {
+  HttpResponse response;
+  // Non-null: the response's headers go first, then the source's pieces as chunks.
+  std::unique_ptr<ChunkSource> stream;
+};
+
+using Handler = std::function<HandlerResult(const RequestContext&)>;
+
+}  // namespace market::server

@@ -1,0 +1,61 @@
+#include "json_codec.hpp"
+
+#include "market/pipeline_json.hpp"
+#include "market/time.hpp"
+
+namespace market::server {
+
+namespace {
+nlohmann::json OptionalTime(const std::optional<TimePoint>& t) {
+  return t ? nlohmann::json(FormatIso8601(*t)) : nlohmann::json(nullptr);
+}
+}  // namespace
+
+nlohmann::json ProjectToJson(const Project& project, const PluginRegistry* plugins) {
+  nlohmann::json out = {{"creator", project.creator},
+                        {"name", project.name},
+                        {"createTime", FormatIso8601(project.create_time)},
+                        {"lastModifyTime", FormatIso8601(project.last_modify_time)},
+                        {"lastModifyOperator", project.last_modify_operator},
+                        {"Cluster", project.cluster},
+                        {"DefineDockerFileType", ToString(project.define_type)}};
+  if (plugins != nullptr) out["plugins"] = PipelineToJson(plugins->Redact(project.pipeline));
+  return out;
+}
+
+nlohmann::json BuildToJson(const Build& build) {
+  return {{"id", build.id},
+          {"idStr", std::to_string(build.id)},
+          {"project", build.project},
+          {"tag", build.tag},
+          {"operator", build.operator_name},
+          {"image", build.image},
+          {"digest", build.digest},
+          {"size", build.size},
+          {"queuedAt", FormatIso8601(build.queued_at)},
+          {"startedAt", OptionalTime(build.started_at)},
+          {"finishedAt", OptionalTime(build.finished_at)},
+          {"state", ToString(build.state)},
+          {"legacyState", LegacyStateNumber(build.state)},
+          {"reason", build.reason},
+          {"cancelRequested", build.cancel_requested}};
+}
+
+nlohmann::json RegistryProjectToJson(const RegistryProject& project) {
+  return {{"project_id", project.project_id},
+          {"name", project.name},
+          {"creation_time", OptionalTime(project.creation_time)},
+          {"update_time", OptionalTime(project.update_time)},
+          {"repo_count", project.repo_count},
+          {"public", project.is_public ? 1 : 0},
+          {"owner_id", project.owner_id}};
+}
+
+nlohmann::json RegistryTagToJson(const RegistryTag& tag) {
+  return {{"name", tag.name},
+          {"digest", tag.digest},
+          {"size", tag.size},
+          {"created", OptionalTime(tag.created)}};
+}
+
+}  // namespace market::server

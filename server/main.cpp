@@ -1,0 +1,68 @@
+// market-server: reads its configuration, assembles the service and serves until SIGINT/SIGTERM.
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/spdlog.h>
+
+#include "app.hpp"
+#include "auth.hpp"
+#include "config.hpp"
+#include "logging.hpp"
+
+namespace {
+
+// `market-server --hash-password`: reads a password from stdin, prints the users-file hash.
+int HashPasswordCommand() {
+  std::string password;
+  std::getline(std::cin, password);
+  if (password.empty()) {
+    std::fprintf(stderr, "market-server: no password on standard input\n");
+    return 2;
+  }
+  auto hash = market::server::HashPassword(password);
+  if (!hash) {
+    std::fprintf(stderr, "market-server: %s\n", hash.error().message.c_str());
+    return 1;
+  }
+  std::printf("%s\n", hash->c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() == 1 && args[0] == "--hash-password") return HashPasswordCommand();
+
+  auto outcome = market::server::LoadConfig(args, market::server::ProcessEnv());
+  if (!outcome) {
+    std::fprintf(stderr, "market-server: %s\n", outcome.error().message.c_str());
+    return 2;
+  }
+  using Action = market::server::ConfigOutcome::Action;
+  if (outcome->action != Action::kRun) {
+    std::fputs(outcome->text.c_str(), stdout);
+    return 0;
+  }
+
+  market::server::SetUpLogging(outcome->config.log_level);
+  auto app = market::server::ServerApp::Create(outcome->config);
+  if (!app) {
+    spdlog::critical("cannot start: {}", app.error().message);
+    return 1;
+  }
+
+  boost::asio::signal_set signals((*app)->Context(), SIGINT, SIGTERM);
+  signals.async_wait([&app](const boost::system::error_code& ec, int signal_number) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping (finishing requests in flight)", signal_number);
+    (*app)->Shutdown();
+  });
+  (*app)->Run();
+  return 0;
+}

@@ -1,0 +1,118 @@
+// Handlers of the configuration page, its static assets, and the health probes.
+
+#include <fmt/format.h>
+
+#include "api.hpp"
+#include "error_mapping.hpp"
+#include "market/validation.hpp"
+#include "responses.hpp"
+
+#ifdef MARKET_HAVE_WEB
+#include "web_assets.hpp"
+#endif
+
+namespace market::server {
+
+namespace {
+
+std::string EscapeHtml(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+HandlerResult HtmlError(const Error& error) {
+  std::string body = fmt::format(
+      "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Image Market</title></head>"
+      "<body><h1>{}</h1><p>{}</p></body></html>\n",
+      static_cast<int>(error.code), EscapeHtml(error.message));
+  return HandlerResult{
+      TextResponse(HttpStatusFor(error.code), "text/html; charset=utf-8", std::move(body)),
+      nullptr};
+}
+
+}  // namespace
+
+// Always the HTML itself, whatever Accept says (the original's client asks with
+// `accept: application/json` and shows the body as the page); ?format=json wraps it.
+HandlerResult Api::ConfigPage(const RequestContext& context) {
+  auto page = [&]() -> Result<std::string> {
+    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
+    MARKET_ASSIGN_OR_RETURN(std::string raw_name, params.Required("projectName"));
+    MARKET_ASSIGN_OR_RETURN(std::string name, NormalizeProjectName("projectName", raw_name));
+    MARKET_RETURN_IF_ERROR(deps_.projects->Info(name));
+#ifdef MARKET_HAVE_WEB
+    return web::ConfigPageHtml(name);
+#else
+    return Fail(Errc::kUnavailable, "this build of market-server has no web page");
+#endif
+  };
+  Result<std::string> html = page();
+  if (!html) return HtmlError(html.error());
+  Result<RequestParams> params = DecodeParams(context);
+  if (params) {
+    Result<std::string> format = params->Text("format");
+    if (format && *format == "json") {
+      return HandlerResult{JsonResponse(http::status::ok, {{"data", std::move(*html)}}), nullptr};
+    }
+  }
+  return HandlerResult{TextResponse(http::status::ok, "text/html; charset=utf-8", std::move(*html)),
+                       nullptr};
+}
+
+HandlerResult Api::StaticAsset(const RequestContext& context) {
+#ifdef MARKET_HAVE_WEB
+  const web::Asset* asset = web::FindAsset(context.path);
+  if (asset != nullptr) {
+    HttpResponse response =
+        TextResponse(http::status::ok, asset->content_type, std::string(asset->body));
+    response.set(http::field::cache_control, "public, max-age=300");
+    return HandlerResult{std::move(response), nullptr};
+  }
+#endif
+  return ErrorResult(Error{Errc::kNotFound, fmt::format("no such file: {}", context.path)});
+}
+
+HandlerResult Api::Healthz(const RequestContext&) {
+  return HandlerResult{JsonResponse(http::status::ok, {{"status", "ok"}}), nullptr};
+}
+
+HandlerResult Api::Readyz(const RequestContext&) {
+  nlohmann::json checks = nlohmann::json::object();
+  bool ready = true;
+  Result<void> database = deps_.project_store->Ping();
+  checks["database"] = database ? "ok" : database.error().message;
+  ready = ready && database.has_value();
+  if (deps_.registry == nullptr) {
+    checks["registry"] = "not configured";
+  } else {
+    Result<void> registry = deps_.registry->Ping();
+    checks["registry"] = registry ? "ok" : registry.error().message;
+    ready = ready && registry.has_value();
+  }
+  nlohmann::json body = {{"status", ready ? "ready" : "not ready"}, {"checks", std::move(checks)}};
+  return HandlerResult{
+      JsonResponse(ready ? http::status::ok : http::status::service_unavailable, body), nullptr};
+}
+
+}  // namespace market::server

@@ -1,0 +1,183 @@
+// Handlers of /api/project/{new,delete,clone,info,list,save,dockerfile} and /api/plugin/*.
+
+#include <fmt/format.h>
+
+#include "api.hpp"
+#include "json_codec.hpp"
+#include "market/plugin_schema_json.hpp"
+#include "market/validation.hpp"
+#include "responses.hpp"
+
+namespace market::server {
+
+namespace {
+
+template <class Fn>
+HandlerResult Respond(Fn&& fn) {
+  Result<HandlerResult> result = fn();
+  if (!result) return ErrorResult(result.error());
+  return std::move(*result);
+}
+
+Result<std::string> ProjectNameParam(const RequestParams& params, std::string_view field) {
+  MARKET_ASSIGN_OR_RETURN(std::string raw, params.Required(field));
+  return NormalizeProjectName(field, raw);
+}
+
+// An optional text parameter where empty means "not given" (forms send empty fields).
+Result<std::optional<std::string>> NonEmpty(const RequestParams& params, std::string_view field) {
+  MARKET_ASSIGN_OR_RETURN(std::optional<std::string> value, params.Optional(field));
+  if (value && value->empty()) value.reset();
+  return value;
+}
+
+Result<DockerfileType> TypeParam(const RequestParams& params) {
+  MARKET_ASSIGN_OR_RETURN(std::optional<std::string> text,
+                          NonEmpty(params, "DefineDockerFileType"));
+  if (!text) return DockerfileType::kTool;
+  std::optional<DockerfileType> type = ParseDockerfileType(*text);
+  if (!type) {
+    return Fail(Errc::kInvalid,
+                fmt::format("DefineDockerFileType must be tool, edit or download, not '{}'", *text));
+  }
+  return *type;
+}
+
+// The Dockerfile as the client asked for it: the envelope, or the text itself.
+HandlerResult DockerfileResult(const RequestContext& context, std::string text) {
+  if (Accepts(context, "text/plain")) {
+    return HandlerResult{
+        TextResponse(http::status::ok, "text/plain; charset=utf-8", std::move(text)), nullptr};
+  }
+  return Ok(std::move(text));
+}
+
+}  // namespace
+
+HandlerResult Api::NewProject(const RequestContext& context) {
+  return Respond([&]() -> Result<HandlerResult> {
+    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
+    MARKET_ASSIGN_OR_RETURN(std::string name, ProjectNameParam(params, "projectName"));
+    MARKET_ASSIGN_OR_RETURN(std::string operator_name, OperatorOf(context, params));
+    MARKET_RETURN_IF_ERROR(deps_.projects->Create(name, operator_name));
+    return Ok();
+  });
+}
+
+HandlerResult Api::DeleteProject(const RequestContext& context) {
+  return Respond([&]() -> Result<HandlerResult> {
+    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
+    MARKET_ASSIGN_OR_RETURN(std::string name, ProjectNameParam(params, "projectName"));
+    MARKET_ASSIGN_OR_RETURN(std::string operator_name, OperatorOf(context, params));
+    MARKET_RETURN_IF_ERROR(deps_.projects->Delete(name, operator_name));
+    return Ok();
+  });
+}
+
+HandlerResult Api::CloneProject(const RequestContext& context) {
+  return Respond([&]() -> Result<HandlerResult> {
+    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
+    MARKET_ASSIGN_OR_RETURN(std::string source, ProjectNameParam(params, "srcProjectName"));
+    MARKET_ASSIGN_OR_RETURN(std::string destination, ProjectNameParam(params, "dstProjectName"));
+    MARKET_ASSIGN_OR_RETURN(std::string operator_name, OperatorOf(context, params));
+    MARKET_RETURN_IF_ERROR(deps_.projects->Clone(source, destination, operator_name));
+    return Ok();
+  });
+}
+
+HandlerResult Api::ProjectInfo(const RequestContext& context) {
+  return Respond([&]() -> Result<HandlerResult> {
+    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
+    MARKET_ASSIGN_OR_RETURN(std::string name, ProjectNameParam(params, "projectName"));
+    MARKET_ASSIGN_OR_RETURN(Project project, deps_.projects->Info(name));
+    return Ok(ProjectToJson(project, deps_.plugins));
+  });
+}
+
+HandlerResult Api::ListProjects(const RequestContext& context) {
+  return Respond([&]() -> Result<HandlerResult> {
+    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
+    ListRequest request;
+    MARKET_ASSIGN_OR_RETURN(request.page, params.NumberText("page"));
+    MARKET_ASSIGN_OR_RETURN(request.page_size, params.NumberText("page_size"));
+    MARKET_ASSIGN_OR_RETURN(request.name_filter, params.Text("projectName"));
+    MARKET_ASSIGN_OR_RETURN(request.after, params.Text("after"));
+    MARKET_ASSIGN_OR_RETURN(ProjectListing listing, deps_.projects->List(request));
+    nlohmann::json content = nlohmann::json::array();
+    for (const Project& project : listing.page.projects) {
+      content.push_back(ProjectToJson(project, nullptr));
+    }
+    return OkList(std::move(content), listing.page_number, listing.page_size,
+                  listing.page.total_count);
+  });
+}
+
+HandlerResult Api::SaveProject(const RequestContext& context) {
+  return Respond([&]() -> Result<HandlerResult> {
+    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
+    // The original's page sends `project`; API clients tend to send `projectName`.
+    std::string_view name_field =
+        params.Has("projectName") && !params.Has("project") ? "projectName" : "project";
+    SaveRequest request;
+    MARKET_ASSIGN_OR_RETURN(request.name, ProjectNameParam(params, name_field));
+    MARKET_ASSIGN_OR_RETURN(request.cluster, NonEmpty(params, "Cluster"));
+    MARKET_ASSIGN_OR_RETURN(request.define_type, NonEmpty(params, "DefineDockerFileType"));
+    MARKET_ASSIGN_OR_RETURN(std::optional<std::string> mode, NonEmpty(params, "addOrUpdate"));
+    request.add_or_update = mode.value_or("update");
+    if (request.add_or_update != "add" && request.add_or_update != "update") {
+      return Fail(Errc::kInvalid,
+                  fmt::format("addOrUpdate must be add or update, not '{}'", request.add_or_update));
+    }
+    MARKET_ASSIGN_OR_RETURN(request.pipeline, params.PipelineParam());
+    MARKET_ASSIGN_OR_RETURN(request.operator_name, OperatorOf(context, params));
+    MARKET_RETURN_IF_ERROR(deps_.projects->Save(request));
+    return Ok();
+  });
+}
+
+HandlerResult Api::ProjectDockerfile(const RequestContext& context) {
+  return Respond([&]() -> Result<HandlerResult> {
+    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
+    MARKET_ASSIGN_OR_RETURN(std::string name, ProjectNameParam(params, "projectName"));
+    MARKET_ASSIGN_OR_RETURN(Project project, deps_.projects->Info(name));
+    MARKET_ASSIGN_OR_RETURN(Pipeline pipeline,
+                            deps_.plugins->Validate(project.define_type, project.pipeline));
+    MARKET_ASSIGN_OR_RETURN(RenderedDockerfile rendered,
+                            deps_.plugins->Render(project.define_type, pipeline));
+    return DockerfileResult(context, std::move(rendered.text));
+  });
+}
+
+HandlerResult Api::PreviewDockerfile(const RequestContext& context) {
+  return Respond([&]() -> Result<HandlerResult> {
+    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
+    MARKET_ASSIGN_OR_RETURN(DockerfileType type, TypeParam(params));
+    MARKET_ASSIGN_OR_RETURN(Pipeline given, params.PipelineParam());
+    MARKET_ASSIGN_OR_RETURN(Pipeline pipeline, deps_.plugins->Validate(type, given));
+    MARKET_ASSIGN_OR_RETURN(RenderedDockerfile rendered, deps_.plugins->Render(type, pipeline));
+    return DockerfileResult(context, std::move(rendered.text));
+  });
+}
+
+HandlerResult Api::PluginSchemas(const RequestContext&) {
+  return Ok(SchemasToJson(*deps_.plugins));
+}
+
+HandlerResult Api::PluginExtension(const RequestContext& context) {
+  return Respond([&]() -> Result<HandlerResult> {
+    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
+    MARKET_ASSIGN_OR_RETURN(std::string plugin_name, params.Required("plugin"));
+    MARKET_ASSIGN_OR_RETURN(std::string method, params.Required("method"));
+    const Plugin* plugin = deps_.plugins->Find(plugin_name);
+    if (plugin == nullptr) {
+      return Fail(Errc::kUnknownPlugin, fmt::format("plugin {} does not exist", plugin_name));
+    }
+    std::map<std::string, std::string> arguments = params.StringMap({"plugin", "method"});
+    MARKET_ASSIGN_OR_RETURN(nlohmann::json result,
+                            plugin->CallExtension(method, arguments,
+                                                  ExtensionContext{deps_.registry}));
+    return Ok(std::move(result));
+  });
+}
+
+}  // namespace market::server

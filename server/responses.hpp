@@ -1,0 +1,26 @@
+#pragma once
+// Building responses: the {"code", "errMsg", "content"} envelope, and plain bodies.
+
+#include <cstdint>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "http_types.hpp"
+#include "market/error.hpp"
+
+namespace market::server {
+
+HttpResponse JsonResponse(http::status status, const nlohmann::json& body);
+HttpResponse TextResponse(http::status status, std::string_view content_type,
+                          std::string body);
+
+// 10000 with `content`.
+HandlerResult Ok(nlohmann::json content = "");
+// The list shape: the envelope plus top-level page, page_size, total_count.
+HandlerResult OkList(nlohmann::json content, int page, int page_size, std::int64_t total_count);
+// The error's code, its HTTP status (error_mapping), errMsg = the specific message, content null.
+HandlerResult ErrorResult(const Error& error);
+HttpResponse ErrorResponse(const Error& error, http::status status);
+
+}  // namespace market::server

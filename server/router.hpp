@@ -1,0 +1,41 @@
+#pragma once
+// Method + path -> handler lookup over the route table (routes.cpp holds the table itself).
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http_types.hpp"
+
+namespace market::server {
+
+// Where a handler runs: cheap ones (no store, registry or build calls) on the I/O thread, all
+// others on the blocking pool.
+enum class RunOn { kIoThread, kBlockingPool };
+
+struct Route {
+  http::verb method = http::verb::get;
+  std::string path;     // exact, or a prefix when `prefix`
+  bool prefix = false;  // "/static/" serves everything below it
+  RunOn run_on = RunOn::kBlockingPool;
+  bool requires_auth = true;  // when authentication is on
+  Handler handler;
+};
+
+class Router {
+ public:
+  explicit Router(std::vector<Route> routes);
+
+  struct Match {
+    const Route* route = nullptr;  // null: see `allow`
+    std::string allow;             // non-empty: the path exists with these methods (405)
+  };
+  // No route and empty `allow`: unknown path (404).
+  Match Find(http::verb method, std::string_view path) const;
+  const std::vector<Route>& Routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+}  // namespace market::server

@@ -756,7 +756,9 @@
     setStatus('log-state', 'following… 跟踪中…');
     let response;
     try {
-      response = await fetch('/api/project/buildLog?' + q({id, follow: '1'}), {signal: abort.signal});
+      // text/plain, not text/event-stream: the raw log as it grows.
+      response = await fetch('/api/project/buildLog?' + q({id, follow: '1'}),
+                             {signal: abort.signal, headers: {Accept: 'text/plain'}});
     } catch (error) {
       if (abort.signal.aborted) return;
       setStatus('log-state', 'Log unavailable: ' + error.message, 'error');

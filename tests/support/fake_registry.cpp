@@ -115,6 +115,13 @@ FakeRegistry::Project* FakeRegistry::ProjectOf(std::string_view repository) {
   return it == projects_.end() ? nullptr : &it->second;
 }
 
+std::map<std::string, RegistryTag>* FakeRegistry::TagsOf(std::string_view repository) {
+  Project* project = ProjectOf(repository);
+  if (project == nullptr) return nullptr;
+  auto it = project->repositories.find(std::string(repository));
+  return it == project->repositories.end() ? nullptr : &it->second;
+}
+
 // Registry
 
 Result<Paged<RegistryProject>> FakeRegistry::ListProjects(std::string_view name_filter,
@@ -150,18 +157,13 @@ Result<Paged<RegistryRepository>> FakeRegistry::ListRepositories(std::int64_t pr
   return NotFound("project id " + std::to_string(project_id) + " not found");
 }
 
-Result<Paged<RegistryTag>> FakeRegistry::ListTags(std::string_view repository,
-                                                  RegistryPage page) {
+Result<Paged<RegistryTag>> FakeRegistry::ListTags(std::string_view repository, RegistryPage page) {
   std::lock_guard lock(mutex_);
   if (auto error = Enter("ListTags")) return std::unexpected(*error);
-  Project* project = ProjectOf(repository);
-  auto repo = project == nullptr ? decltype(project->repositories.end()){}
-                                 : project->repositories.find(std::string(repository));
-  if (project == nullptr || repo == project->repositories.end()) {
-    return NotFound("repository " + std::string(repository) + " not found");
-  }
+  auto* tags = TagsOf(repository);
+  if (tags == nullptr) return NotFound("repository " + std::string(repository) + " not found");
   std::vector<RegistryTag> all;
-  for (const auto& [name, tag] : repo->second) all.push_back(tag);
+  for (const auto& [name, tag] : *tags) all.push_back(tag);
   return Slice(std::move(all), page);
 }
 
@@ -195,14 +197,11 @@ Result<void> FakeRegistry::DeleteTag(std::string_view repository, std::string_vi
   std::lock_guard lock(mutex_);
   if (auto error = Enter("DeleteTag")) return std::unexpected(*error);
   if (!deletes_enabled_) return Fail(Errc::kRegistryUnsupported, "deletes are disabled");
-  Project* project = ProjectOf(repository);
-  auto repo = project == nullptr ? decltype(project->repositories.end()){}
-                                 : project->repositories.find(std::string(repository));
-  if (project == nullptr || repo == project->repositories.end() ||
-      !repo->second.contains(std::string(tag))) {
+  auto* found = TagsOf(repository);
+  if (found == nullptr || !found->contains(std::string(tag))) {
     return NotFound("tag " + std::string(repository) + ":" + std::string(tag) + " not found");
   }
-  auto& tags = repo->second;
+  auto& tags = *found;
   if (untag_supported_) {
     tags.erase(std::string(tag));
     return {};

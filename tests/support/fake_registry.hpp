@@ -66,6 +66,7 @@ class FakeRegistry final : public Registry {
   std::optional<Error> Enter(std::string_view method);
   std::int64_t AddProjectLocked(std::string_view name, bool is_public);
   Project* ProjectOf(std::string_view repository);
+  std::map<std::string, RegistryTag>* TagsOf(std::string_view repository);  // nullptr: none
 
   mutable std::mutex mutex_;
   std::string push_host_;

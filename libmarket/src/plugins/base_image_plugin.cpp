@@ -33,7 +33,9 @@ Result<void> ForEachItem(Fetch fetch, Visit visit) {
       if (visit(item)) return {};
     }
     seen += static_cast<std::int64_t>(result->items.size());
-    if (result->items.empty() || seen >= result->total_count) return {};
+    // A short page ends the listing; so does the total, when the registry knows it.
+    bool short_page = result->items.size() < static_cast<std::size_t>(kPageSize);
+    if (short_page || (result->total_count > 0 && seen >= result->total_count)) return {};
   }
   return {};
 }

@@ -22,7 +22,15 @@ bool IsPlain(char c) {
   if (c >= 'A' && c <= 'Z') return true;
   if (c >= '0' && c <= '9') return true;
   switch (c) {
-    case '.': case '_': case '/': case '@': case '%': case '+': case '=': case ':': case ',':
+    case '.':
+    case '_':
+    case '/':
+    case '@':
+    case '%':
+    case '+':
+    case '=':
+    case ':':
+    case ',':
     case '-':
       return true;
     default:

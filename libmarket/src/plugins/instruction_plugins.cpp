@@ -1,7 +1,7 @@
 // The plugins that each turn their attributes into Dockerfile instructions.
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "plugins/builtin_plugins.hpp"
 #include "plugins/dockerfile_text.hpp"
@@ -56,8 +56,8 @@ std::optional<std::string> ExecCommandProblem(const std::string& command) {
 
 // A command written like a shell line, rendered in exec form.
 std::string ExecFormOf(const std::string& command) {
-  return dockerfile::ExecForm(dockerfile::SplitShellWords(command).value_or(
-      std::vector<std::string>{}));
+  return dockerfile::ExecForm(
+      dockerfile::SplitShellWords(command).value_or(std::vector<std::string>{}));
 }
 
 class RunPlugin final : public BuiltinPlugin {
@@ -65,11 +65,12 @@ class RunPlugin final : public BuiltinPlugin {
   RunPlugin()
       : BuiltinPlugin(MakeSchema(
             "run", "Run commands", "执行命令",
-            {MakeAttribute("value", AttributeKind::kList, true,
-                           "Shell commands, one RUN instruction each, in order. One line each; "
-                           "no trailing backslash, no here-documents, no leading --options.",
-                           "Shell 命令，每条生成一个 RUN 指令，按顺序执行。每条只能一行；不能以反斜杠结尾，"
-                           "不能使用 here-document，不能以 -- 选项开头。")})) {}
+            {MakeAttribute(
+                "value", AttributeKind::kList, true,
+                "Shell commands, one RUN instruction each, in order. One line each; "
+                "no trailing backslash, no here-documents, no leading --options.",
+                "Shell 命令，每条生成一个 RUN 指令，按顺序执行。每条只能一行；不能以反斜杠结尾，"
+                "不能使用 here-document，不能以 -- 选项开头。")})) {}
 
   // Plugin
   Result<void> Validate(const PluginInstance& entry) const override {
@@ -94,7 +95,8 @@ class EnvSetPlugin final : public BuiltinPlugin {
              MakeAttribute("value", AttributeKind::kList, true,
                            "Values, taken literally: quotes, backslashes and $ are kept as "
                            "written (no variable expansion).",
-                           "变量值，按字面保存：引号、反斜杠和 $ 都原样保留（不做变量展开）。")})) {}
+                           "变量值，按字面保存：引号、反斜杠和 $ 都原样保留（不做变量展开）。")})) {
+  }
 
   // Plugin
   Result<void> Validate(const PluginInstance& entry) const override {
@@ -143,11 +145,11 @@ class CopyPlugin final : public BuiltinPlugin {
 class ExposePlugin final : public BuiltinPlugin {
  public:
   ExposePlugin()
-      : BuiltinPlugin(MakeSchema(
-            "expose", "Exposed ports", "暴露端口",
-            {MakeAttribute("port", AttributeKind::kList, true,
-                           "Ports 1-65535, each optionally followed by /tcp or /udp.",
-                           "端口号 1-65535，可在后面加 /tcp 或 /udp。")})) {}
+      : BuiltinPlugin(
+            MakeSchema("expose", "Exposed ports", "暴露端口",
+                       {MakeAttribute("port", AttributeKind::kList, true,
+                                      "Ports 1-65535, each optionally followed by /tcp or /udp.",
+                                      "端口号 1-65535，可在后面加 /tcp 或 /udp。")})) {}
 
   // Plugin
   Result<void> Validate(const PluginInstance& entry) const override {
@@ -162,9 +164,8 @@ class ExposePlugin final : public BuiltinPlugin {
 // ENTRYPOINT and CMD: one attribute split like a shell, rendered in exec form.
 class ExecPlugin final : public BuiltinPlugin {
  public:
-  ExecPlugin(std::string name, std::string attribute, std::string instruction,
-             std::string title_en, std::string title_zh, std::string help_en,
-             std::string help_zh)
+  ExecPlugin(std::string name, std::string attribute, std::string instruction, std::string title_en,
+             std::string title_zh, std::string help_en, std::string help_zh)
       : BuiltinPlugin(MakeSchema(std::move(name), std::move(title_en), std::move(title_zh),
                                  {MakeAttribute(attribute, AttributeKind::kString, true,
                                                 std::move(help_en), std::move(help_zh))})),
@@ -188,10 +189,10 @@ class ExecPlugin final : public BuiltinPlugin {
 class WorkDirPlugin final : public BuiltinPlugin {
  public:
   WorkDirPlugin()
-      : BuiltinPlugin(MakeSchema("work_dir", "Working directory", "工作目录",
-                                 {MakeAttribute("input_workDir", AttributeKind::kString, true,
-                                                "Absolute path of the working directory.",
-                                                "工作目录的绝对路径。")})) {}
+      : BuiltinPlugin(MakeSchema(
+            "work_dir", "Working directory", "工作目录",
+            {MakeAttribute("input_workDir", AttributeKind::kString, true,
+                           "Absolute path of the working directory.", "工作目录的绝对路径。")})) {}
 
   // Plugin
   Result<void> Validate(const PluginInstance& entry) const override {
@@ -207,11 +208,11 @@ class WorkDirPlugin final : public BuiltinPlugin {
 class MaintainerPlugin final : public BuiltinPlugin {
  public:
   MaintainerPlugin()
-      : BuiltinPlugin(MakeSchema(
-            "maintainer", "Maintainer", "维护者",
-            {MakeAttribute("input_maintainer", AttributeKind::kString, true,
-                           "Who maintains the image; stored as the label maintainer.",
-                           "镜像维护者；保存为 maintainer 标签。")})) {}
+      : BuiltinPlugin(
+            MakeSchema("maintainer", "Maintainer", "维护者",
+                       {MakeAttribute("input_maintainer", AttributeKind::kString, true,
+                                      "Who maintains the image; stored as the label maintainer.",
+                                      "镜像维护者；保存为 maintainer 标签。")})) {}
 
   // Plugin
   Result<void> Validate(const PluginInstance&) const override { return {}; }
@@ -251,10 +252,9 @@ class StaticDockerfilePlugin final : public BuiltinPlugin {
   }
 
   static PluginSchema Make() {
-    AttributeSchema text = MakeAttribute(
-        "dockerfile", AttributeKind::kString, true,
-        "Your own Dockerfile, used as written (the edit type).",
-        "您自己编写的 Dockerfile，按原样使用（edit 类型）。");
+    AttributeSchema text = MakeAttribute("dockerfile", AttributeKind::kString, true,
+                                         "Your own Dockerfile, used as written (the edit type).",
+                                         "您自己编写的 Dockerfile，按原样使用（edit 类型）。");
     text.multiline = true;
     return MakeSchema(std::string(kStaticDockerfilePlugin), "Hand-written Dockerfile",
                       "手写 Dockerfile", {std::move(text)});
@@ -271,8 +271,8 @@ class LabelPlugin final : public BuiltinPlugin {
                   "paired in order with value.",
                   "标签键（字母、数字及 . _ / -，例如 org.opencontainers.image.title），"
                   "按顺序与 value 一一对应。"),
-             MakeAttribute("value", AttributeKind::kList, true,
-                           "Label values, taken literally.", "标签值，按字面保存。")})) {}
+             MakeAttribute("value", AttributeKind::kList, true, "Label values, taken literally.",
+                           "标签值，按字面保存。")})) {}
 
   // Plugin
   Result<void> Validate(const PluginInstance& entry) const override {
@@ -317,10 +317,11 @@ class ArgPlugin final : public BuiltinPlugin {
             {Keys("key", "value", true,
                   "Build argument names ([A-Za-z_][A-Za-z0-9_]*), paired in order with value.",
                   "构建参数名（[A-Za-z_][A-Za-z0-9_]*），按顺序与 value 一一对应。"),
-             MakeAttribute("value", AttributeKind::kList, false,
-                           "Default values, taken literally; an empty value (or no value list) "
-                           "declares the argument without a default.",
-                           "默认值，按字面保存；值为空（或不提供 value）表示声明参数但没有默认值。")})) {}
+             MakeAttribute(
+                 "value", AttributeKind::kList, false,
+                 "Default values, taken literally; an empty value (or no value list) "
+                 "declares the argument without a default.",
+                 "默认值，按字面保存；值为空（或不提供 value）表示声明参数但没有默认值。")})) {}
 
   // Plugin
   Result<void> Validate(const PluginInstance& entry) const override {
@@ -331,8 +332,8 @@ class ArgPlugin final : public BuiltinPlugin {
     const auto& values = ListValue(entry, "value");
     for (std::size_t i = 0; i < keys.size(); ++i) {
       bool has_default = i < values.size() && !values[i].empty();
-      out.instructions.push_back(
-          "ARG " + keys[i] + (has_default ? "=" + dockerfile::QuoteLiteral(values[i]) : ""));
+      out.instructions.push_back("ARG " + keys[i] +
+                                 (has_default ? "=" + dockerfile::QuoteLiteral(values[i]) : ""));
     }
     return {};
   }
@@ -351,7 +352,8 @@ class HealthcheckPlugin final : public BuiltinPlugin {
                            "形式执行，例如 curl -f http://localhost/。注意：只有 docker "
                            "格式的镜像会保留健康检查。"),
              MakeAttribute("interval", AttributeKind::kString, false,
-                           "Time between checks, e.g. 30s or 1m30s.", "检查间隔，例如 30s 或 1m30s。"),
+                           "Time between checks, e.g. 30s or 1m30s.",
+                           "检查间隔，例如 30s 或 1m30s。"),
              MakeAttribute("timeout", AttributeKind::kString, false,
                            "Time a check may take, e.g. 5s.", "单次检查的超时时间，例如 5s。"),
              MakeAttribute("start_period", AttributeKind::kString, false,

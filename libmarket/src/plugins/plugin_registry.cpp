@@ -1,10 +1,10 @@
 // PluginRegistry: normalization and validation of pipelines, rendering, redaction.
 #include "market/plugin_registry.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "plugins/builtin_plugins.hpp"
 #include "plugins/plugin_support.hpp"
@@ -60,10 +60,9 @@ Result<PluginInstance> Normalize(const PluginSchema& schema, const PluginInstanc
     } else {
       const auto* single = std::get_if<std::string>(&value);
       if (single == nullptr) {
-        return plugins::Invalid(
-            schema.name, name,
-            fmt::format("takes a single value, not a list of {}",
-                        std::get<std::vector<std::string>>(value).size()));
+        return plugins::Invalid(schema.name, name,
+                                fmt::format("takes a single value, not a list of {}",
+                                            std::get<std::vector<std::string>>(value).size()));
       }
       if (auto problem = plugins::TextProblem(*single, attribute->multiline)) {
         return plugins::Invalid(schema.name, name, *problem);
@@ -71,10 +70,9 @@ Result<PluginInstance> Normalize(const PluginSchema& schema, const PluginInstanc
       if (attribute->kind == AttributeKind::kChoice && !single->empty() &&
           std::find(attribute->choices.begin(), attribute->choices.end(), *single) ==
               attribute->choices.end()) {
-        return plugins::Invalid(
-            schema.name, name,
-            fmt::format("must be one of {} (got \"{}\")", fmt::join(attribute->choices, ", "),
-                        *single));
+        return plugins::Invalid(schema.name, name,
+                                fmt::format("must be one of {} (got \"{}\")",
+                                            fmt::join(attribute->choices, ", "), *single));
       }
       out.attributes.emplace(name, *single);
     }
@@ -82,10 +80,10 @@ Result<PluginInstance> Normalize(const PluginSchema& schema, const PluginInstanc
   for (const AttributeSchema& attribute : schema.attributes) {
     auto it = out.attributes.find(attribute.name);
     if (attribute.required) {
-      bool missing = it == out.attributes.end() ||
-                     (IsList(attribute.kind)
-                          ? std::get<std::vector<std::string>>(it->second).empty()
-                          : std::get<std::string>(it->second).empty());
+      bool missing =
+          it == out.attributes.end() ||
+          (IsList(attribute.kind) ? std::get<std::vector<std::string>>(it->second).empty()
+                                  : std::get<std::string>(it->second).empty());
       if (missing) return plugins::Invalid(schema.name, attribute.name, "is required");
     }
     if (attribute.kind == AttributeKind::kKeyValueList && !attribute.pair.empty()) {
@@ -139,12 +137,13 @@ Result<void> CheckPipelineRules(DockerfileType type, const Pipeline& pipeline) {
     bool allowed = true;
     switch (type) {
       case DockerfileType::kTool:
-        allowed = name != plugins::kStaticDockerfilePlugin &&
-                  name != plugins::kDownloadDockerfilePlugin;
+        allowed =
+            name != plugins::kStaticDockerfilePlugin && name != plugins::kDownloadDockerfilePlugin;
         break;
       case DockerfileType::kEdit:
         // The hand-written text may COPY sources checked out into the context.
-        allowed = name == plugins::kStaticDockerfilePlugin || name == plugins::kDownloadSourcePlugin;
+        allowed =
+            name == plugins::kStaticDockerfilePlugin || name == plugins::kDownloadSourcePlugin;
         break;
       case DockerfileType::kDownload:
         allowed = name == plugins::kDownloadDockerfilePlugin;
@@ -152,14 +151,15 @@ Result<void> CheckPipelineRules(DockerfileType type, const Pipeline& pipeline) {
     }
     if (!allowed) {
       return Fail(Errc::kInvalid,
-                  fmt::format("{} is not allowed in a pipeline of type {} (pipeline entry {})", name,
-                              TypeName(type), i + 1));
+                  fmt::format("{} is not allowed in a pipeline of type {} (pipeline entry {})",
+                              name, TypeName(type), i + 1));
     }
   }
   auto exactly_one = [&](std::size_t count, std::string_view plugin) -> Result<void> {
     if (count == 1) return {};
-    return Fail(Errc::kInvalid, fmt::format("a pipeline of type {} needs exactly one {} entry (found {})",
-                                            TypeName(type), plugin, count));
+    return Fail(Errc::kInvalid,
+                fmt::format("a pipeline of type {} needs exactly one {} entry (found {})",
+                            TypeName(type), plugin, count));
   };
   switch (type) {
     case DockerfileType::kTool:
@@ -227,8 +227,8 @@ Result<Pipeline> PluginRegistry::Validate(DockerfileType type, const Pipeline& p
   for (std::size_t i = 0; i < pipeline.size(); ++i) {
     const Plugin* plugin = Find(pipeline[i].plugin);
     if (plugin == nullptr) {
-      return std::unexpected(WithEntry(
-          Error{Errc::kUnknownPlugin, "unknown plugin: " + pipeline[i].plugin}, i));
+      return std::unexpected(
+          WithEntry(Error{Errc::kUnknownPlugin, "unknown plugin: " + pipeline[i].plugin}, i));
     }
     Result<PluginInstance> normalized = Normalize(plugin->Schema(), pipeline[i]);
     if (!normalized) return std::unexpected(WithEntry(normalized.error(), i));
@@ -246,8 +246,8 @@ Result<Pipeline> PluginRegistry::Validate(DockerfileType type, const Pipeline& p
       if (line.find('\0') != std::string::npos ||
           (!multiline && line.find_first_of("\r\n") != std::string::npos)) {
         return std::unexpected(WithEntry(
-            Error{Errc::kInternal, "plugin " + pipeline[i].plugin +
-                                       " rendered a line break inside an instruction"},
+            Error{Errc::kInternal,
+                  "plugin " + pipeline[i].plugin + " rendered a line break inside an instruction"},
             i));
       }
     }

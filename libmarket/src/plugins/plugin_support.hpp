@@ -45,8 +45,7 @@ class BuiltinPlugin : public Plugin {
     return {};
   }
   template <class Check>
-  Result<void> CheckEach(const PluginInstance& entry, const std::string& name,
-                         Check check) const {
+  Result<void> CheckEach(const PluginInstance& entry, const std::string& name, Check check) const {
     const std::vector<std::string>& values = ListValue(entry, name);
     for (std::size_t i = 0; i < values.size(); ++i) {
       if (std::optional<std::string> problem = check(values[i])) {

@@ -22,9 +22,9 @@ struct SourceAttributes {
 };
 
 void AddSourceAttributes(const SourceAttributes& names, std::vector<AttributeSchema>& out) {
-  AttributeSchema type = MakeAttribute(names.type, AttributeKind::kChoice, true,
-                                       "Version control system of the repository.",
-                                       "代码仓库的版本控制系统。");
+  AttributeSchema type =
+      MakeAttribute(names.type, AttributeKind::kChoice, true,
+                    "Version control system of the repository.", "代码仓库的版本控制系统。");
   type.choices = {"git", "svn"};
   out.push_back(std::move(type));
   out.push_back(MakeAttribute(
@@ -37,10 +37,11 @@ void AddSourceAttributes(const SourceAttributes& names, std::vector<AttributeSch
                               "Folder inside the build context to check the repository out "
                               "into (relative, no '..').",
                               "检出到构建上下文中的目录（相对路径，不能包含 '..'）。"));
-  out.push_back(MakeAttribute(names.ref, AttributeKind::kString, false,
-                              "Branch, tag or commit (git) or revision (svn); empty for the "
-                              "default branch or latest revision.",
-                              "分支、标签或提交（git），或修订号（svn）；留空表示默认分支或最新修订。"));
+  out.push_back(
+      MakeAttribute(names.ref, AttributeKind::kString, false,
+                    "Branch, tag or commit (git) or revision (svn); empty for the "
+                    "default branch or latest revision.",
+                    "分支、标签或提交（git），或修订号（svn）；留空表示默认分支或最新修订。"));
   out.push_back(MakeAttribute(names.username, AttributeKind::kString, false,
                               "User name for the repository, if it needs one.",
                               "访问仓库的用户名（如需要）。"));
@@ -141,10 +142,10 @@ class DownloadExecutableSourcePlugin final : public BuiltinPlugin {
     s.title_en = "Source code from a repository";
     s.title_zh = "从代码仓库获取源码";
     AddSourceAttributes(Names(), s.attributes);
-    s.attributes.push_back(MakeAttribute(
-        "containerPath", AttributeKind::kString, true,
-        "Where the checkout is copied in the image (COPY destination).",
-        "检出的代码复制到镜像中的位置（COPY 的目标路径）。"));
+    s.attributes.push_back(
+        MakeAttribute("containerPath", AttributeKind::kString, true,
+                      "Where the checkout is copied in the image (COPY destination).",
+                      "检出的代码复制到镜像中的位置（COPY 的目标路径）。"));
     return s;
   }
 };

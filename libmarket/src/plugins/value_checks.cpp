@@ -1,10 +1,10 @@
 #include "plugins/value_checks.hpp"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cstdint>
 #include <regex>
-
-#include <fmt/format.h>
 
 namespace market::plugins {
 
@@ -56,8 +56,7 @@ std::optional<std::string> TextProblem(std::string_view text, bool multiline) {
     bool allowed = multiline && (cp == '\n' || cp == '\r' || cp == '\t');
     if (control && !allowed) {
       return fmt::format(
-          "contains control character U+{:04X} at byte offset {}; {}", static_cast<unsigned>(cp),
-          i,
+          "contains control character U+{:04X} at byte offset {}; {}", static_cast<unsigned>(cp), i,
           multiline ? "only line breaks and tabs are allowed"
                     : "single-line values cannot hold line breaks or control characters");
     }
@@ -99,7 +98,8 @@ std::optional<std::string> LabelKeyProblem(std::string_view key) {
 }
 
 std::optional<std::string> UserSpecProblem(std::string_view spec) {
-  static const std::regex kSpec(R"(^[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?$)");
+  static const std::regex kSpec(
+      R"(^[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?$)");
   if (spec.empty()) return "is empty";
   if (spec.size() > 128) return "is longer than 128 characters";
   if (!FullMatch(spec, kSpec)) return "must be user[:group] made of letters, digits and _ . -";

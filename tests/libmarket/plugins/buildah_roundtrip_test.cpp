@@ -3,13 +3,12 @@
 // exactly the instructions rendered. Needs buildah and Debian's busybox-static (/bin/busybox);
 // skipped with a notice without them. Uses its own storage folder, no registry.
 #include <array>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
-
-#include <catch2/catch.hpp>
 
 #include "market/plugin_registry.hpp"
 #include "plugin_test_util.hpp"
@@ -28,7 +27,8 @@ std::pair<int, std::string> Run(const std::string& command) {
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::array<char, 4096> buffer{};
-  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe))
+    output.append(buffer.data(), n);
   int status = pclose(pipe);
   return {status, output};
 }
@@ -51,7 +51,8 @@ TEST_CASE("buildah reads the rendered Dockerfile back as exactly the values give
   const std::string unicode = "中文\u2028RUN x";
   Pipeline pipeline = {
       BaseImage("scratch"),
-      Entry("copy", {{"key", List{"busybox", "my dir"}}, {"value", List{"/bin/sh", "/opt/my dir/"}}}),
+      Entry("copy",
+            {{"key", List{"busybox", "my dir"}}, {"value", List{"/bin/sh", "/opt/my dir/"}}}),
       Entry("env_set", {{"key", List{"NASTY", "TRAILING", "UNICODE", "EMPTY"}},
                         {"value", List{nasty, trailing, unicode, ""}}}),
       Entry("label", {{"key", List{"org.example.nasty", "x"}}, {"value", List{nasty, trailing}}}),
@@ -70,18 +71,19 @@ TEST_CASE("buildah reads the rendered Dockerfile back as exactly the values give
   std::ofstream(context / "Dockerfile", std::ios::binary) << rendered->text;
   std::size_t lines = std::count(rendered->text.begin(), rendered->text.end(), '\n');
 
-  const std::string buildah = "buildah --root " + (dir.path() / "storage").string() + " --runroot " +
-                              (dir.path() / "run").string() + " --storage-driver vfs";
-  auto [status, output] = Run(buildah + " bud --isolation chroot --pull=never -t roundtrip " +
-                              context.string());
+  const std::string buildah = "buildah --root " + (dir.path() / "storage").string() +
+                              " --runroot " + (dir.path() / "run").string() +
+                              " --storage-driver vfs";
+  auto [status, output] =
+      Run(buildah + " bud --isolation chroot --pull=never -t roundtrip " + context.string());
   INFO(rendered->text);
   INFO(output);
   REQUIRE(status == 0);
   // Every rendered line is one step: nothing was joined, split or swallowed.
-  CHECK_THAT(output, Catch::Contains("STEP " + std::to_string(lines) + "/" + std::to_string(lines) + ":"));
+  CHECK_THAT(output,
+             Catch::Contains("STEP " + std::to_string(lines) + "/" + std::to_string(lines) + ":"));
 
-  auto [inspect_status, config_text] =
-      Run(buildah + " inspect --type image roundtrip");
+  auto [inspect_status, config_text] = Run(buildah + " inspect --type image roundtrip");
   INFO(config_text);
   REQUIRE(inspect_status == 0);
   // buildah may print warnings before the JSON.
@@ -103,13 +105,15 @@ TEST_CASE("buildah reads the rendered Dockerfile back as exactly the values give
   CHECK(config.at("User") == "1000:1000");
   CHECK(config.at("ExposedPorts").contains("8080/tcp"));
   CHECK(config.at("ExposedPorts").contains("53/udp"));
-  CHECK(config.at("Entrypoint") == nlohmann::json({"/bin/sh", "-c", "echo \"$NASTY\"", "\"]", "\\"}));
+  CHECK(config.at("Entrypoint") ==
+        nlohmann::json({"/bin/sh", "-c", "echo \"$NASTY\"", "\"]", "\\"}));
   CHECK(config.at("Cmd") == nlohmann::json({"--name", "my app"}));
 
   // The ARG default reached the RUN as data.
   auto [mount_status, mount_output] = Run(buildah + " from --pull=never --name rt roundtrip");
   REQUIRE(mount_status == 0);
-  auto [cat_status, arg_text] = Run(buildah + " run --isolation chroot rt -- /bin/sh -c 'cat /arg.txt'");
+  auto [cat_status, arg_text] =
+      Run(buildah + " run --isolation chroot rt -- /bin/sh -c 'cat /arg.txt'");
   INFO(arg_text);
   CHECK(cat_status == 0);
   CHECK(arg_text.find(nasty + "\n") != std::string::npos);

@@ -1,7 +1,8 @@
 // The quoting primitives and value rules that everything else relies on.
+#include "plugins/dockerfile_text.hpp"
+
 #include <catch2/catch.hpp>
 
-#include "plugins/dockerfile_text.hpp"
 #include "plugins/value_checks.hpp"
 
 using namespace market;
@@ -86,9 +87,9 @@ TEST_CASE("TextProblem: control characters and bad UTF-8 out, Unicode text in") 
   CHECK(TextProblem("a\x7f", false));
   CHECK(TextProblem("a\u0085b", false));  // NEL, a C1 control
   CHECK(TextProblem("\xff", false));
-  CHECK(TextProblem("\xc0\xaf", false));  // overlong '/'
+  CHECK(TextProblem("\xc0\xaf", false));      // overlong '/'
   CHECK(TextProblem("\xed\xa0\x80", false));  // a UTF-16 surrogate
-  CHECK(TextProblem("\xe4\xb8", false));  // truncated
+  CHECK(TextProblem("\xe4\xb8", false));      // truncated
   CHECK_FALSE(TextProblem("line 1\r\nline 2\n\tindented", true));
   CHECK(TextProblem(std::string("a\0b", 3), true));
   CHECK(TextProblem("a\x1b", true));
@@ -105,9 +106,9 @@ TEST_CASE("ImageReferenceProblem follows the distribution grammar") {
     INFO(good);
     CHECK_FALSE(ImageReferenceProblem(good));
   }
-  for (const char* bad : {"", "Busybox", "busybox:", "busybox::1", "busybox AS x",
-                          "busybox\nRUN x", "busybox:1 \\", "-busybox", "$IMAGE", "a//b",
-                          "busybox:tag with space", "busybox@sha256:xyz", "/busybox", "busybox/"}) {
+  for (const char* bad : {"", "Busybox", "busybox:", "busybox::1", "busybox AS x", "busybox\nRUN x",
+                          "busybox:1 \\", "-busybox", "$IMAGE", "a//b", "busybox:tag with space",
+                          "busybox@sha256:xyz", "/busybox", "busybox/"}) {
     INFO(bad);
     CHECK(ImageReferenceProblem(bad));
   }

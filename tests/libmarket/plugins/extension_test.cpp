@@ -31,9 +31,9 @@ TEST_CASE("BaseImageList lists every tag of every repository of the base project
 
   auto r = BaseImagePlugin().CallExtension("BaseImageList", {}, ExtensionContext{&registry});
   REQUIRE(r.has_value());
-  CHECK(*r == nlohmann::json({"harbor.example.com/base/busybox:1", "harbor.example.com/base/centos:7",
-                              "harbor.example.com/base/centos:8",
-                              "harbor.example.com/base/tools/jdk:17"}));
+  CHECK(*r == nlohmann::json(
+                  {"harbor.example.com/base/busybox:1", "harbor.example.com/base/centos:7",
+                   "harbor.example.com/base/centos:8", "harbor.example.com/base/tools/jdk:17"}));
 }
 
 TEST_CASE("BaseImageList pages through more than one page of repositories and tags") {

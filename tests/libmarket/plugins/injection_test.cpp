@@ -362,11 +362,11 @@ TEST_CASE("injection: expose") {
 
 TEST_CASE("injection: download_executable_source URL, ref, folder and user") {
   auto entry = [](std::string attribute, std::string value) {
-    PluginInstance e = Entry("download_executable_source",
-                             {{"source_type", "git"},
-                              {"source_url", "https://git.example.com/a.git"},
-                              {"checkoutAs", "src"},
-                              {"containerPath", "/src"}});
+    PluginInstance e =
+        Entry("download_executable_source", {{"source_type", "git"},
+                                             {"source_url", "https://git.example.com/a.git"},
+                                             {"checkoutAs", "src"},
+                                             {"containerPath", "/src"}});
     e.attributes[attribute] = std::move(value);
     return e;
   };
@@ -399,8 +399,9 @@ TEST_CASE("injection: download_dockerfile path outside its checkout") {
 
 // --- static text -----------------------------------------------------------------------------
 
-TEST_CASE("injection: static_dockerfile is the user's own text, but not NUL or a dangling "
-          "continuation") {
+TEST_CASE(
+    "injection: static_dockerfile is the user's own text, but not NUL or a dangling "
+    "continuation") {
   Result<Pipeline> nul = Plugins().Validate(
       DockerfileType::kEdit,
       {Entry("static_dockerfile", {{"dockerfile", std::string("FROM a\0RUN x", 12)}})});
@@ -408,12 +409,12 @@ TEST_CASE("injection: static_dockerfile is the user's own text, but not NUL or a
   CHECK_THAT(nul.error().message, Catch::StartsWith("static_dockerfile.dockerfile:"));
   // A trailing continuation would join the COPY of a source checked out after it.
   Result<Pipeline> dangling = Plugins().Validate(
-      DockerfileType::kEdit, {Entry("static_dockerfile", {{"dockerfile", "FROM a\nRUN x \\\n\n"}}),
-                              Entry("download_executable_source",
-                                    {{"source_type", "git"},
-                                     {"source_url", "https://git.example.com/a.git"},
-                                     {"checkoutAs", "src"},
-                                     {"containerPath", "/src"}})});
+      DockerfileType::kEdit,
+      {Entry("static_dockerfile", {{"dockerfile", "FROM a\nRUN x \\\n\n"}}),
+       Entry("download_executable_source", {{"source_type", "git"},
+                                            {"source_url", "https://git.example.com/a.git"},
+                                            {"checkoutAs", "src"},
+                                            {"containerPath", "/src"}})});
   REQUIRE_FALSE(dangling.has_value());
   CHECK_THAT(dangling.error().message, Catch::StartsWith("static_dockerfile.dockerfile:"));
 }

@@ -13,9 +13,9 @@ namespace market::testing {
 
 using List = std::vector<std::string>;
 
-inline PluginInstance Entry(std::string plugin,
-                            std::initializer_list<std::pair<const std::string, AttributeValue>>
-                                attributes = {}) {
+inline PluginInstance Entry(
+    std::string plugin,
+    std::initializer_list<std::pair<const std::string, AttributeValue>> attributes = {}) {
   return PluginInstance{std::move(plugin), attributes};
 }
 

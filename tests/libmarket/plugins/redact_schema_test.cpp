@@ -1,7 +1,6 @@
 // Redaction of secrets and the schema JSON served to the web page.
-#include <set>
-
 #include <catch2/catch.hpp>
+#include <set>
 
 #include "market/plugin_registry.hpp"
 #include "market/plugin_schema_json.hpp"

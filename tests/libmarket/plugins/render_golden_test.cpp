@@ -1,11 +1,10 @@
 // Rendering of every built-in plugin, compared byte for byte with files in golden/.
 // MARKET_UPDATE_GOLDEN=1 rewrites the files instead (review the diff before committing).
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <catch2/catch.hpp>
 
 #include "market/plugin_registry.hpp"
 #include "plugin_test_util.hpp"
@@ -50,10 +49,11 @@ void CheckToolGolden(const std::string& name, PluginInstance entry) {
 
 TEST_CASE("golden: base_image_choose_from_harbor") {
   CheckGolden("base_image", RenderText(DockerfileType::kTool, {BaseImage()}));
-  CheckGolden("base_image_digest",
-              RenderText(DockerfileType::kTool,
-                         {BaseImage("harbor.example.com/base/centos@sha256:"
-                                    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")}));
+  CheckGolden(
+      "base_image_digest",
+      RenderText(DockerfileType::kTool,
+                 {BaseImage("harbor.example.com/base/centos@sha256:"
+                            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")}));
 }
 
 TEST_CASE("golden: run") {
@@ -78,9 +78,10 @@ TEST_CASE("golden: expose") {
 }
 
 TEST_CASE("golden: entrypoint") {
-  CheckToolGolden("entrypoint",
-                  Entry("entrypoint", {{"input_entrypoint",
-                                        R"(/bin/sh -c 'exec java $JAVA_OPTS -jar "/app/a b.jar"')"}}));
+  CheckToolGolden(
+      "entrypoint",
+      Entry("entrypoint",
+            {{"input_entrypoint", R"(/bin/sh -c 'exec java $JAVA_OPTS -jar "/app/a b.jar"')"}}));
 }
 
 TEST_CASE("golden: work_dir") {
@@ -89,8 +90,9 @@ TEST_CASE("golden: work_dir") {
 }
 
 TEST_CASE("golden: maintainer") {
-  CheckToolGolden("maintainer",
-                  Entry("maintainer", {{"input_maintainer", R"(Zhang San "zs" <zs@example.com>)"}}));
+  CheckToolGolden(
+      "maintainer",
+      Entry("maintainer", {{"input_maintainer", R"(Zhang San "zs" <zs@example.com>)"}}));
 }
 
 TEST_CASE("golden: label") {
@@ -98,13 +100,11 @@ TEST_CASE("golden: label") {
                                            {"value", List{"Image Market", "infra $x"}}}));
 }
 
-TEST_CASE("golden: user") {
-  CheckToolGolden("user", Entry("user", {{"input_user", "1000:1000"}}));
-}
+TEST_CASE("golden: user") { CheckToolGolden("user", Entry("user", {{"input_user", "1000:1000"}})); }
 
 TEST_CASE("golden: arg") {
-  CheckToolGolden("arg", Entry("arg", {{"key", List{"VERSION", "BUILD_ID"}},
-                                       {"value", List{"1.2.3", ""}}}));
+  CheckToolGolden(
+      "arg", Entry("arg", {{"key", List{"VERSION", "BUILD_ID"}}, {"value", List{"1.2.3", ""}}}));
 }
 
 TEST_CASE("golden: cmd") {
@@ -123,15 +123,14 @@ TEST_CASE("golden: healthcheck") {
 
 TEST_CASE("golden: download_executable_source") {
   auto registry = MakeBuiltinPluginRegistry();
-  Pipeline pipeline = {BaseImage(),
-                       Entry("download_executable_source",
-                             {{"source_type", "git"},
-                              {"source_url", "https://git.example.com/team/app.git"},
-                              {"checkoutAs", "app-src"},
-                              {"containerPath", "/src/app"},
-                              {"username", "ci"},
-                              {"password", "s3cret"},
-                              {"ref", "release/1.2"}})};
+  Pipeline pipeline = {BaseImage(), Entry("download_executable_source",
+                                          {{"source_type", "git"},
+                                           {"source_url", "https://git.example.com/team/app.git"},
+                                           {"checkoutAs", "app-src"},
+                                           {"containerPath", "/src/app"},
+                                           {"username", "ci"},
+                                           {"password", "s3cret"},
+                                           {"ref", "release/1.2"}})};
   CheckGolden("download_executable_source", RenderText(DockerfileType::kTool, pipeline));
   auto rendered = registry->Render(DockerfileType::kTool, pipeline);
   REQUIRE(rendered->sources.size() == 1);
@@ -146,10 +145,12 @@ TEST_CASE("golden: download_executable_source") {
 }
 
 TEST_CASE("golden: static_dockerfile (edit)") {
-  const std::string text = "FROM busybox:1 AS build\nRUN echo $HOME \\\n  && true\n\nFROM busybox:1\r\n"
-                           "COPY --from=build /etc/hostname /x\n\n\n";
-  CheckGolden("static_dockerfile",
-              RenderText(DockerfileType::kEdit, {Entry("static_dockerfile", {{"dockerfile", text}})}));
+  const std::string text =
+      "FROM busybox:1 AS build\nRUN echo $HOME \\\n  && true\n\nFROM busybox:1\r\n"
+      "COPY --from=build /etc/hostname /x\n\n\n";
+  CheckGolden(
+      "static_dockerfile",
+      RenderText(DockerfileType::kEdit, {Entry("static_dockerfile", {{"dockerfile", text}})}));
   CheckGolden("static_dockerfile_with_source",
               RenderText(DockerfileType::kEdit,
                          {Entry("static_dockerfile", {{"dockerfile", "FROM busybox:1"}}),
@@ -181,11 +182,11 @@ TEST_CASE("golden: download_dockerfile renders no text, only where to fetch it")
   CHECK(rendered->dockerfile_source->password == "tok");
   CHECK(rendered->dockerfile_path == "docker/Dockerfile.prod");
 
-  auto defaulted = registry->Render(
-      DockerfileType::kDownload,
-      {Entry("download_dockerfile", {{"sourceType", "svn"},
-                                     {"sourceUrl", "https://svn.example.com/repo"},
-                                     {"checkoutAs", "repo"}})});
+  auto defaulted =
+      registry->Render(DockerfileType::kDownload,
+                       {Entry("download_dockerfile", {{"sourceType", "svn"},
+                                                      {"sourceUrl", "https://svn.example.com/repo"},
+                                                      {"checkoutAs", "repo"}})});
   REQUIRE(defaulted.has_value());
   CHECK(defaulted->dockerfile_path == "Dockerfile");
 }
@@ -193,7 +194,8 @@ TEST_CASE("golden: download_dockerfile renders no text, only where to fetch it")
 TEST_CASE("golden: a typical pipeline puts FROM first, the rest in pipeline order") {
   Pipeline pipeline = {
       Entry("maintainer", {{"input_maintainer", "team-infra@example.com"}}),
-      Entry("env_set", {{"key", List{"LANG", "JAVA_OPTS"}}, {"value", List{"C.UTF-8", "-Xmx512m"}}}),
+      Entry("env_set",
+            {{"key", List{"LANG", "JAVA_OPTS"}}, {"value", List{"C.UTF-8", "-Xmx512m"}}}),
       BaseImage("harbor.example.com/base/openjdk:17"),
       Entry("arg", {{"key", "APP_VERSION"}, {"value", "1.0.0"}}),
       Entry("work_dir", {{"input_workDir", "/app"}}),

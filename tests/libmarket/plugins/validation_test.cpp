@@ -27,9 +27,7 @@ PluginInstance Source(std::string checkout_as = "src") {
                                               {"containerPath", "/src"}});
 }
 
-PluginInstance Static() {
-  return Entry("static_dockerfile", {{"dockerfile", "FROM busybox\n"}});
-}
+PluginInstance Static() { return Entry("static_dockerfile", {{"dockerfile", "FROM busybox\n"}}); }
 
 PluginInstance Download() {
   return Entry("download_dockerfile", {{"sourceType", "git"},
@@ -44,9 +42,8 @@ TEST_CASE("the built-in registry holds the original's plugins and the new ones, 
   for (const PluginSchema* s : Plugins().Schemas()) names.push_back(s->name);
   CHECK(names == std::vector<std::string>{
                      "arg", "base_image_choose_from_harbor", "cmd", "copy", "download_dockerfile",
-                     "download_executable_source", "entrypoint", "env_set", "expose",
-                     "healthcheck", "label", "maintainer", "run", "static_dockerfile", "user",
-                     "work_dir"});
+                     "download_executable_source", "entrypoint", "env_set", "expose", "healthcheck",
+                     "label", "maintainer", "run", "static_dockerfile", "user", "work_dir"});
   CHECK(Plugins().Find("run") != nullptr);
   CHECK(Plugins().Find("nope") == nullptr);
 }
@@ -78,8 +75,9 @@ TEST_CASE("unknown plugin: kUnknownPlugin naming it and its place") {
 }
 
 TEST_CASE("unknown attribute: kInvalid naming plugin and attribute, listing the known ones") {
-  Error e = ErrorOf(DockerfileType::kTool,
-                    {BaseImage(), Entry("env_set", {{"key", "A"}, {"value", "1"}, {"vaule", "x"}})});
+  Error e =
+      ErrorOf(DockerfileType::kTool,
+              {BaseImage(), Entry("env_set", {{"key", "A"}, {"value", "1"}, {"vaule", "x"}})});
   CHECK(e.code == Errc::kInvalid);
   CHECK(e.message == "env_set.vaule: unknown attribute (known: key, value) (pipeline entry 2)");
 }
@@ -88,17 +86,19 @@ TEST_CASE("missing required attribute") {
   Error e = ErrorOf(DockerfileType::kTool, {BaseImage(), Entry("env_set", {{"key", "A"}})});
   CHECK(e.code == Errc::kInvalid);
   CHECK(e.message == "env_set.value: is required (pipeline entry 2)");
-  CHECK_THAT(ErrorOf(DockerfileType::kTool, {BaseImage(), Entry("run", {{"value", List{}}})}).message,
-             Catch::StartsWith("run.value: is required"));
-  CHECK_THAT(ErrorOf(DockerfileType::kTool, {Entry("base_image_choose_from_harbor",
-                                                   {{"handleInput", ""}})})
+  CHECK_THAT(
+      ErrorOf(DockerfileType::kTool, {BaseImage(), Entry("run", {{"value", List{}}})}).message,
+      Catch::StartsWith("run.value: is required"));
+  CHECK_THAT(ErrorOf(DockerfileType::kTool,
+                     {Entry("base_image_choose_from_harbor", {{"handleInput", ""}})})
                  .message,
              Catch::StartsWith("base_image_choose_from_harbor.handleInput: is required"));
 }
 
 TEST_CASE("bad attribute value names the element") {
-  Error e = ErrorOf(DockerfileType::kTool,
-                    {BaseImage(), Entry("env_set", {{"key", List{"A", "B C"}}, {"value", List{"1", "2"}}})});
+  Error e = ErrorOf(
+      DockerfileType::kTool,
+      {BaseImage(), Entry("env_set", {{"key", List{"A", "B C"}}, {"value", List{"1", "2"}}})});
   CHECK(e.code == Errc::kInvalid);
   CHECK(e.message == "env_set.key[1]: must match [A-Za-z_][A-Za-z0-9_]* (pipeline entry 2)");
 }
@@ -126,10 +126,10 @@ TEST_CASE("choice attributes accept only their choices") {
 }
 
 TEST_CASE("normalization: a single string for a list attribute becomes a one-element array") {
-  Result<Pipeline> r = Plugins().Validate(
-      DockerfileType::kTool,
-      {BaseImage(), Entry("run", {{"value", "make"}}), Entry("expose", {{"port", "80"}}),
-       Entry("env_set", {{"key", "A"}, {"value", "1"}})});
+  Result<Pipeline> r =
+      Plugins().Validate(DockerfileType::kTool, {BaseImage(), Entry("run", {{"value", "make"}}),
+                                                 Entry("expose", {{"port", "80"}}),
+                                                 Entry("env_set", {{"key", "A"}, {"value", "1"}})});
   REQUIRE(r.has_value());
   CHECK(r->at(1).attributes.at("value") == AttributeValue(List{"make"}));
   CHECK(r->at(2).attributes.at("port") == AttributeValue(List{"80"}));
@@ -181,14 +181,17 @@ TEST_CASE("pipeline rules: tool needs exactly one base image") {
 TEST_CASE("pipeline rules: tool takes no static_dockerfile or download_dockerfile") {
   Error s = ErrorOf(DockerfileType::kTool, {BaseImage(), Static()});
   CHECK(s.code == Errc::kInvalid);
-  CHECK(s.message == "static_dockerfile is not allowed in a pipeline of type tool (pipeline entry 2)");
+  CHECK(s.message ==
+        "static_dockerfile is not allowed in a pipeline of type tool (pipeline entry 2)");
   Error d = ErrorOf(DockerfileType::kTool, {BaseImage(), Download()});
-  CHECK(d.message == "download_dockerfile is not allowed in a pipeline of type tool (pipeline entry 2)");
+  CHECK(d.message ==
+        "download_dockerfile is not allowed in a pipeline of type tool (pipeline entry 2)");
 }
 
 TEST_CASE("pipeline rules: edit takes exactly one static_dockerfile (and sources)") {
   CHECK(Plugins().Validate(DockerfileType::kEdit, {Static()}).has_value());
-  CHECK(Plugins().Validate(DockerfileType::kEdit, {Source("a"), Static(), Source("b")}).has_value());
+  CHECK(
+      Plugins().Validate(DockerfileType::kEdit, {Source("a"), Static(), Source("b")}).has_value());
   CHECK_THAT(ErrorOf(DockerfileType::kEdit, {}).message,
              Catch::Contains("exactly one static_dockerfile entry (found 0)"));
   CHECK_THAT(ErrorOf(DockerfileType::kEdit, {Static(), Static()}).message,
@@ -234,8 +237,9 @@ TEST_CASE("attribute-specific rules with their messages") {
         "copy.key[0]: must be relative to the build context, not absolute (pipeline entry 2)");
   CHECK_THAT(message(Entry("entrypoint", {{"input_entrypoint", "a 'b"}})),
              Catch::StartsWith("entrypoint.input_entrypoint: unbalanced single quote at offset 2"));
-  CHECK_THAT(message(Entry("env_set", {{"key", "A"}, {"value", "a\nb"}})),
-             Catch::StartsWith("env_set.value[0]: contains control character U+000A at byte offset 1"));
+  CHECK_THAT(
+      message(Entry("env_set", {{"key", "A"}, {"value", "a\nb"}})),
+      Catch::StartsWith("env_set.value[0]: contains control character U+000A at byte offset 1"));
   CHECK_THAT(message(Entry("healthcheck", {{"cmd", "true"}, {"retries", "0"}})),
              Catch::StartsWith("healthcheck.retries: must be a whole number from 1 to 100"));
   CHECK_THAT(message(Entry("user", {{"input_user", "a b"}})),

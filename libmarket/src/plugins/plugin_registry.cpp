@@ -14,8 +14,6 @@ namespace market {
 
 namespace {
 
-constexpr std::string_view kRedactedMarker = "******";
-
 bool IsList(AttributeKind kind) {
   return kind == AttributeKind::kList || kind == AttributeKind::kKeyValueList;
 }
@@ -315,10 +313,10 @@ Pipeline PluginRegistry::Redact(const Pipeline& pipeline) const {
       }
       if (!secret) continue;
       if (auto* single = std::get_if<std::string>(&value)) {
-        if (!single->empty()) *single = kRedactedMarker;
+        if (!single->empty()) *single = kRedactedSecret;
       } else {
         for (std::string& v : std::get<std::vector<std::string>>(value)) {
-          if (!v.empty()) v = kRedactedMarker;
+          if (!v.empty()) v = kRedactedSecret;
         }
       }
     }

@@ -30,7 +30,7 @@ TEST_CASE("Redact hides set secrets, keeps empty ones empty, touches nothing els
   };
   Pipeline redacted = registry->Redact(pipeline);
   REQUIRE(redacted.size() == pipeline.size());
-  CHECK(redacted[1].attributes.at("password") == AttributeValue(std::string("******")));
+  CHECK(redacted[1].attributes.at("password") == AttributeValue(std::string(kRedactedSecret)));
   CHECK(redacted[1].attributes.at("username") == AttributeValue(std::string("bob")));
   CHECK(redacted[1].attributes.at("source_url") == pipeline[1].attributes.at("source_url"));
   CHECK(redacted[2].attributes.at("password") == AttributeValue(std::string("")));

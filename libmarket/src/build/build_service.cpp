@@ -1,5 +1,6 @@
 #include "market/build_service.hpp"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,11 +9,9 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "build/log_redactor.hpp"
 #include "log.hpp"
@@ -48,8 +47,8 @@ Result<std::filesystem::path> ContextPath(std::string_view what, std::string_vie
   }
   for (const auto& part : p) {
     if (part == "..") {
-      return Fail(Errc::kInvalid, fmt::format("{} must stay inside the build context: '{}'",
-                                              what, rel));
+      return Fail(Errc::kInvalid,
+                  fmt::format("{} must stay inside the build context: '{}'", what, rel));
     }
   }
   return p;
@@ -254,9 +253,11 @@ void BuildService::Impl::FailExpiredNow() {
 }
 
 void BuildService::Impl::Start() {
-  std::lock_guard lock(mu_);
-  if (started_) return;
-  started_ = true;
+  {
+    std::lock_guard lock(mu_);
+    if (started_) return;
+    started_ = true;
+  }
   const TimePoint now = deps_.clock->Now();
   for (int i = 0; i < options_.workers; ++i) {
     // This process's previous life used these ids: whatever it left running is dead.
@@ -267,10 +268,10 @@ void BuildService::Impl::Start() {
       MARKET_LOG_WARN("{} build(s) left running by {} finished as failed", *failed, WorkerId(i));
     }
   }
-  FailExpiredNow();
+  FailExpiredNow();  // takes mu_ when it wakes workers: not held here
+  std::lock_guard lock(mu_);
   for (int i = 0; i < options_.workers; ++i) {
-    workers_.emplace_back(
-        [this, id = WorkerId(i)](std::stop_token stop) { WorkerLoop(stop, id); });
+    workers_.emplace_back([this, id = WorkerId(i)](std::stop_token stop) { WorkerLoop(stop, id); });
   }
   MARKET_LOG_INFO("build service started: {} worker(s) as {}", options_.workers,
                   options_.worker_prefix);
@@ -292,8 +293,8 @@ void BuildService::Impl::WorkerLoop(std::stop_token stop, std::string worker) {
   const auto expiry_every = std::max(options_.lease / 2, options_.poll_interval);
   while (!stop.stop_requested()) {
     // Several instances share the queue: any of them finishes the builds of a dead one.
-    const auto now_ms = std::chrono::duration_cast<milliseconds>(
-                            SteadyClock::now().time_since_epoch()).count();
+    const auto now_ms =
+        std::chrono::duration_cast<milliseconds>(SteadyClock::now().time_since_epoch()).count();
     auto due = next_expiry_check_.load();
     if (now_ms >= due &&
         next_expiry_check_.compare_exchange_strong(due, now_ms + expiry_every.count())) {
@@ -311,7 +312,8 @@ void BuildService::Impl::WorkerLoop(std::stop_token stop, std::string worker) {
       RunBuild(stop, worker, **claimed);
       continue;
     }
-    if (!claimed) MARKET_LOG_WARN("{}: claiming a build failed: {}", worker, claimed.error().message);
+    if (!claimed)
+      MARKET_LOG_WARN("{}: claiming a build failed: {}", worker, claimed.error().message);
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, stop, options_.poll_interval, [&] { return generation_ != seen; });
   }
@@ -323,8 +325,8 @@ void BuildService::Impl::Monitor(std::stop_token monitor_stop, const Build& buil
   std::mutex m;
   std::condition_variable_any cv;
   const auto heartbeat_every = std::max(options_.lease / 3, milliseconds(100));
-  const auto cancel_poll_every = std::clamp(options_.poll_interval, milliseconds(100),
-                                            milliseconds(1000));
+  const auto cancel_poll_every =
+      std::clamp(options_.poll_interval, milliseconds(100), milliseconds(1000));
   auto next_heartbeat = SteadyClock::now() + heartbeat_every;
   auto next_cancel_poll = SteadyClock::now() + cancel_poll_every;
   while (!monitor_stop.stop_requested()) {
@@ -366,8 +368,8 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
   LogLineFn line = [&log](std::string_view text) { log.Line(text); };
   auto project = deps_.projects->Get(build.project);
   if (!project) {
-    return Fail(Errc::kInternal,
-                fmt::format("project {} cannot be read: {}", build.project, project.error().message));
+    return Fail(Errc::kInternal, fmt::format("project {} cannot be read: {}", build.project,
+                                             project.error().message));
   }
   auto rendered = deps_.plugins->Render(project->define_type, project->pipeline);
   if (!rendered) {
@@ -383,8 +385,8 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
   std::filesystem::path context = workspace / "context";
   std::filesystem::create_directories(context, ec);
   if (ec) {
-    return Fail(Errc::kInternal,
-                fmt::format("cannot create the workspace {}: {}", workspace.string(), ec.message()));
+    return Fail(Errc::kInternal, fmt::format("cannot create the workspace {}: {}",
+                                             workspace.string(), ec.message()));
   }
 
   std::filesystem::path dockerfile;
@@ -404,9 +406,9 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
       return Fail(Errc::kInternal, "checking out the Dockerfile source failed: " +
                                        redactor.Redact(ok.error().message));
     }
-    auto rel = ContextPath("dockerfile path",
-                           rendered->dockerfile_path.empty() ? "Dockerfile"
-                                                             : rendered->dockerfile_path);
+    auto rel =
+        ContextPath("dockerfile path",
+                    rendered->dockerfile_path.empty() ? "Dockerfile" : rendered->dockerfile_path);
     if (!rel) return std::unexpected(rel.error());
     dockerfile = context / *rel;
     if (!std::filesystem::is_regular_file(dockerfile, ec)) {
@@ -433,8 +435,8 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
   for (const auto& src : rendered->sources) {
     auto rel = ContextPath("checkoutAs", src.checkout_as);
     if (!rel) return std::unexpected(rel.error());
-    if (auto ok = deps_.checkout->Checkout(src, context / *rel, options_.checkout_limits, line,
-                                           stop);
+    if (auto ok =
+            deps_.checkout->Checkout(src, context / *rel, options_.checkout_limits, line, stop);
         !ok) {
       return Fail(Errc::kInternal, fmt::format("checking out {} failed: {}", rel->string(),
                                                redactor.Redact(ok.error().message)));
@@ -486,9 +488,8 @@ void BuildService::Impl::RunBuild(std::stop_token worker_stop, const std::string
 
   Result<ImageBuildOutcome> outcome;
   {
-    std::jthread monitor([&](std::stop_token st) {
-      Monitor(st, build, worker, log, running, lease_lost);
-    });
+    std::jthread monitor(
+        [&](std::stop_token st) { Monitor(st, build, worker, log, running, lease_lost); });
     outcome = Execute(build, workspace, log, redactor, running.stop.get_token());
   }  // the monitor stops here
 
@@ -508,20 +509,20 @@ void BuildService::Impl::RunBuild(std::stop_token worker_stop, const std::string
     result.state = BuildState::kFailed;
     result.reason = redactor.Redact(outcome.error().message);
   }
-  const double seconds =
-      std::chrono::duration<double>(SteadyClock::now() - started).count();
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
   if (result.state == BuildState::kSucceeded) {
     log.Line(fmt::format("build succeeded in {:.1f} s: {}@{} ({} bytes)", seconds, build.image,
                          result.digest, result.size));
   } else {
-    log.Line(fmt::format("build {} after {:.1f} s: {}", ToString(result.state), seconds,
-                         result.reason));
+    log.Line(
+        fmt::format("build {} after {:.1f} s: {}", ToString(result.state), seconds, result.reason));
   }
   log.Flush();
 
   std::error_code ec;
   std::filesystem::remove_all(workspace, ec);
-  if (ec) MARKET_LOG_WARN("build {}: removing {} failed: {}", build.id, workspace.string(), ec.message());
+  if (ec)
+    MARKET_LOG_WARN("build {}: removing {} failed: {}", build.id, workspace.string(), ec.message());
 
   if (lease_lost) {
     MARKET_LOG_WARN("build {}: finished elsewhere while running here", build.id);

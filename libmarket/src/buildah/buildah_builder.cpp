@@ -1,9 +1,9 @@
 #include "market/buildah_builder.hpp"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <fstream>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "buildah/base64.hpp"
@@ -25,8 +25,8 @@ class BuildahBuilder final : public ImageBuilder {
  private:
   // `buildah --storage-driver D [--root R] [--runroot RR]`: every call uses the same storage.
   std::vector<std::string> Command() const;
-  Result<void> RunStep(std::string_view what, std::vector<std::string> argv,
-                       const LogLineFn& log, std::stop_token stop) const;
+  Result<void> RunStep(std::string_view what, std::vector<std::string> argv, const LogLineFn& log,
+                       std::stop_token stop) const;
   Result<std::int64_t> LocalImageSize(const std::string& image, const LogLineFn& log) const;
   void RemoveLocalImage(const std::string& image, const LogLineFn& log) const;
 
@@ -115,8 +115,7 @@ void BuildahBuilder::RemoveLocalImage(const std::string& image, const LogLineFn&
 }
 
 Result<ImageBuildOutcome> BuildahBuilder::BuildAndPush(const ImageBuildRequest& request,
-                                                       const LogLineFn& log,
-                                                       std::stop_token stop) {
+                                                       const LogLineFn& log, std::stop_token stop) {
   auto dir = process::PrivateDir::Create("market-buildah-");
   if (!dir) return std::unexpected(dir.error());
   const auto auth_file = dir->path() / "auth.json";
@@ -151,7 +150,8 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPush(const ImageBuildRequest& 
   if (pushed) {
     std::ifstream in(digest_file);
     std::getline(in, outcome.digest);
-    while (!outcome.digest.empty() && std::isspace(static_cast<unsigned char>(outcome.digest.back()))) {
+    while (!outcome.digest.empty() &&
+           std::isspace(static_cast<unsigned char>(outcome.digest.back()))) {
       outcome.digest.pop_back();
     }
     if (auto size = LocalImageSize(request.image, log)) outcome.size = *size;

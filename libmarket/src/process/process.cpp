@@ -1,6 +1,7 @@
 #include "process/process.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -11,8 +12,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
-
-#include <fmt/format.h>
 
 extern char** environ;
 
@@ -351,14 +350,16 @@ PrivateDir::~PrivateDir() {
 Result<void> WriteNewFile(const std::filesystem::path& path, std::string_view content, int mode) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode)));
   if (fd.get() < 0) {
-    return Fail(Errc::kInternal, fmt::format("cannot create {}: {}", path.string(), ErrnoText(errno)));
+    return Fail(Errc::kInternal,
+                fmt::format("cannot create {}: {}", path.string(), ErrnoText(errno)));
   }
   std::size_t off = 0;
   while (off < content.size()) {
     ssize_t n = ::write(fd.get(), content.data() + off, content.size() - off);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      return Fail(Errc::kInternal, fmt::format("cannot write {}: {}", path.string(), ErrnoText(errno)));
+      return Fail(Errc::kInternal,
+                  fmt::format("cannot write {}: {}", path.string(), ErrnoText(errno)));
     }
     off += static_cast<std::size_t>(n);
   }

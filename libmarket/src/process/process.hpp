@@ -20,9 +20,9 @@ struct Spec {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
   // Added to (or replacing) the inherited environment; how secrets reach a child.
   std::vector<std::pair<std::string, std::string>> env;
-  std::vector<std::string> unset_env;  // inherited variables the child must not see
-  std::filesystem::path cwd;           // empty: the caller's
-  std::chrono::milliseconds timeout{0};  // 0: none
+  std::vector<std::string> unset_env;     // inherited variables the child must not see
+  std::filesystem::path cwd;              // empty: the caller's
+  std::chrono::milliseconds timeout{0};   // 0: none
   std::optional<std::string> stdin_data;  // written then closed; otherwise stdin is /dev/null
   // Called about every `watch_interval` while the child runs; a non-empty answer kills the
   // child and becomes the outcome's kill_reason (e.g. "checkout exceeds 2 GiB").

@@ -1,9 +1,9 @@
 #include "market/command_source_checkout.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
-
-#include <fmt/format.h>
 
 #include "log.hpp"
 #include "process/process.hpp"
@@ -40,9 +40,9 @@ std::int64_t TreeSize(const std::filesystem::path& root) {
 }
 
 bool IsFullCommitId(std::string_view ref) {
-  return (ref.size() == 40 || ref.size() == 64) &&
-         std::all_of(ref.begin(), ref.end(),
-                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+  return (ref.size() == 40 || ref.size() == 64) && std::all_of(ref.begin(), ref.end(), [](char c) {
+           return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+         });
 }
 
 // "https://user:pass@host/x" -> "https://host/x" with user and pass moved out, so that a
@@ -89,11 +89,11 @@ class CommandSourceCheckout final : public SourceCheckout {
 
 Result<void> CommandSourceCheckout::Step(const Run& run, process::Spec spec,
                                          std::string_view what) const {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(run.deadline -
-                                                                    SteadyClock::now());
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(run.deadline - SteadyClock::now());
   if (left.count() <= 0) {
-    return Fail(Errc::kInternal, fmt::format("checkout timed out after {} s",
-                                             run.limits->timeout.count()));
+    return Fail(Errc::kInternal,
+                fmt::format("checkout timed out after {} s", run.limits->timeout.count()));
   }
   spec.timeout = left;
   const auto* dest = run.dest;
@@ -137,8 +137,8 @@ Result<void> CommandSourceCheckout::Git(const SourceSpec& source, const Run& run
   };
   base.unset_env = {"GIT_DIR", "GIT_WORK_TREE", "GIT_CONFIG_PARAMETERS"};
   // No credential helper may store or offer credentials.
-  const std::vector<std::string> git{options_.git_path, "-c", "credential.helper=",
-                                     "-c", "advice.detachedHead=false"};
+  const std::vector<std::string> git{options_.git_path, "-c", "credential.helper=", "-c",
+                                     "advice.detachedHead=false"};
   const std::string dest = run.dest->string();
 
   if (IsFullCommitId(source.ref)) {
@@ -197,8 +197,9 @@ Result<void> CommandSourceCheckout::Svn(const SourceSpec& source, const Run& run
   if (!dir) return std::unexpected(dir.error());
   process::Spec spec;
   // A private config dir: nothing is read from or cached into the server user's ~/.subversion.
-  spec.argv = {options_.svn_path, "export", "-q", "--non-interactive", "--no-auth-cache",
-               "--config-dir", dir->path().string()};
+  spec.argv = {options_.svn_path,   "export",          "-q",
+               "--non-interactive", "--no-auth-cache", "--config-dir",
+               dir->path().string()};
   if (!source.ref.empty()) {
     spec.argv.push_back("-r");
     spec.argv.push_back(source.ref);
@@ -232,7 +233,8 @@ Result<void> CommandSourceCheckout::Checkout(const SourceSpec& source_in,
   }
   std::filesystem::remove(dest, ec);  // git and svn create it themselves
   std::filesystem::create_directories(dest.parent_path(), ec);
-  if (ec) return Fail(Errc::kInternal, fmt::format("cannot create {}: {}", dest.string(), ec.message()));
+  if (ec)
+    return Fail(Errc::kInternal, fmt::format("cannot create {}: {}", dest.string(), ec.message()));
 
   Run run{&dest, &limits, SteadyClock::now() + limits.timeout, &log, stop};
   log(fmt::format("checking out {} {}{}", source.type, source.url,

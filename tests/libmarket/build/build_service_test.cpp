@@ -1,0 +1,478 @@
+// The build queue's logic with fake builder, checkout and registry, on the real SQLite store.
+
+#include "market/build_service.hpp"
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "market/plugin_registry.hpp"
+#include "support/fake_clock.hpp"
+#include "support/fake_image_builder.hpp"
+#include "support/fake_registry.hpp"
+#include "support/fake_source_checkout.hpp"
+#include "support/test_stores.hpp"
+
+namespace market {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeImageBuilder;
+
+PluginInstance Entry(std::string plugin, std::map<std::string, AttributeValue> attributes) {
+  return PluginInstance{std::move(plugin), std::move(attributes)};
+}
+
+FakeImageBuilder::Behaviour Behave(FakeImageBuilder::Mode mode, std::vector<std::string> lines = {},
+                                   std::string error = "RUN exited with status 1",
+                                   std::chrono::milliseconds delay = 0ms) {
+  FakeImageBuilder::Behaviour b;
+  b.mode = mode;
+  b.lines = std::move(lines);
+  b.error = std::move(error);
+  b.delay = delay;
+  return b;
+}
+
+Build Queued(const std::string& project, const std::string& tag, TimePoint now) {
+  Build b;
+  b.project = project;
+  b.tag = tag;
+  b.operator_name = "bob";
+  b.image = "registry.test:5000/team/" + project + ":" + tag;
+  b.queued_at = now;
+  return b;
+}
+
+Pipeline SimplePipeline() {
+  return {Entry("base_image_choose_from_harbor",
+                {{"handleInput", std::string("registry.test:5000/base/busybox:1")}}),
+          Entry("run", {{"value", std::vector<std::string>{"echo built"}}})};
+}
+
+struct Fixture {
+  explicit Fixture(int workers = 2, Registry* registry_override = nullptr, bool no_registry = false)
+      : db(testing::Backend::kSqlite) {
+    auto opened = db.Open();
+    REQUIRE(opened);
+    stores = std::move(*opened);
+    options.workers = workers;
+    options.workspace = workspace.path() / "ws";
+    options.worker_prefix = "test-host:1";
+    options.poll_interval = 50ms;
+    options.lease = 30s;
+    deps.projects = stores.projects.get();
+    deps.builds = stores.builds.get();
+    deps.plugins = plugins.get();
+    deps.builder = &builder;
+    deps.checkout = &checkout;
+    deps.registry = no_registry ? nullptr : (registry_override ? registry_override : &registry);
+    deps.clock = &clock;
+  }
+
+  BuildService& Service() {
+    if (!service) service = std::make_unique<BuildService>(deps, options);
+    return *service;
+  }
+
+  void AddProject(const std::string& name, Pipeline pipeline = SimplePipeline(),
+                  DockerfileType type = DockerfileType::kTool,
+                  const std::string& cluster = "team") {
+    Project p;
+    p.name = name;
+    p.creator = "alice";
+    p.create_time = clock.Now();
+    p.last_modify_time = clock.Now();
+    p.last_modify_operator = "alice";
+    p.cluster = cluster;
+    p.define_type = type;
+    p.pipeline = std::move(pipeline);
+    REQUIRE(stores.projects->Insert(p));
+  }
+
+  Build WaitFinished(std::int64_t id, std::chrono::milliseconds timeout = 15s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto b = stores.builds->Get(id);
+      REQUIRE(b);
+      if (IsFinished(b->state) || std::chrono::steady_clock::now() > deadline) return *b;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  std::string WholeLog(std::int64_t id) {
+    std::string text;
+    std::int64_t offset = 0;
+    for (;;) {
+      auto chunk = stores.builds->ReadLog(id, offset, 1 << 20);
+      REQUIRE(chunk);
+      text += chunk->text;
+      if (chunk->next_offset == offset) return text;
+      offset = chunk->next_offset;
+    }
+  }
+
+  testing::TestDatabase db;
+  Stores stores;
+  testing::FakeClock clock;
+  std::unique_ptr<PluginRegistry> plugins = MakeBuiltinPluginRegistry();
+  FakeImageBuilder builder;
+  testing::FakeSourceCheckout checkout;
+  testing::FakeRegistry registry{"registry.test:5000"};
+  testing::TempDir workspace;
+  BuildServiceOptions options;
+  BuildDependencies deps;
+  std::unique_ptr<BuildService> service;
+};
+
+bool WorkspaceEmpty(const std::filesystem::path& dir) {
+  std::error_code ec;
+  return !std::filesystem::exists(dir, ec) || std::filesystem::is_empty(dir, ec);
+}
+
+TEST_CASE("Enqueue validates and names the image", "[build]") {
+  Fixture f;
+  f.AddProject("web");
+
+  auto missing = f.Service().Enqueue("nope", "v1", "bob");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == Errc::kBuildProjectMissing);
+
+  auto bad_tag = f.Service().Enqueue("web", "bad tag!", "bob");
+  REQUIRE_FALSE(bad_tag);
+  CHECK(bad_tag.error().code == Errc::kInvalid);
+
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  CHECK(queued->state == BuildState::kQueued);
+  CHECK(queued->image == "registry.test:5000/team/web:v1");
+  CHECK(queued->operator_name == "bob");
+
+  auto untagged = f.Service().Enqueue("web", "", "bob");
+  REQUIRE(untagged);
+  CHECK(untagged->tag == FormatCompactUtc(f.clock.Now()));
+  CHECK(untagged->image == "registry.test:5000/team/web:" + FormatCompactUtc(f.clock.Now()));
+}
+
+TEST_CASE("Enqueue without a registry is refused", "[build]") {
+  Fixture f(2, nullptr, /*no_registry=*/true);
+  f.AddProject("web");
+  auto r = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::kRegistryNotConfigured);
+}
+
+TEST_CASE("A build runs, pushes and records digest, size, log; the workspace goes", "[build]") {
+  Fixture f;
+  f.AddProject("web");
+  f.builder.SetDefault(Behave(FakeImageBuilder::Mode::kSucceed,
+                              {"STEP 1/2: FROM busybox", "STEP 2/2: RUN echo built"}));
+  f.Service().Start();
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  Build done = f.WaitFinished(queued->id);
+  REQUIRE(done.state == BuildState::kSucceeded);
+  CHECK(done.digest.rfind("sha256:", 0) == 0);
+  CHECK(done.size > 0);
+  CHECK(done.started_at.has_value());
+  CHECK(done.finished_at.has_value());
+
+  auto calls = f.builder.Calls();
+  REQUIRE(calls.size() == 1);
+  CHECK(calls[0].request.image == "registry.test:5000/team/web:v1");
+  CHECK(calls[0].request.registry_host == "registry.test:5000");
+  CHECK(calls[0].dockerfile_text.rfind("FROM registry.test:5000/base/busybox:1\n", 0) == 0);
+  CHECK(calls[0].dockerfile_text.find("RUN") != std::string::npos);
+  CHECK(f.registry.Calls("EnsureProject") == 1);
+
+  std::string log = f.WholeLog(done.id);
+  CHECK(log.find("STEP 2/2: RUN echo built\n") != std::string::npos);
+  CHECK(log.find("  FROM registry.test:5000/base/busybox:1") != std::string::npos);
+  CHECK(log.find("build succeeded") != std::string::npos);
+  auto chunk = f.Service().ReadLog(done.id, 0, 1 << 20);
+  REQUIRE(chunk);
+  CHECK(chunk->finished);
+  CHECK(WorkspaceEmpty(f.options.workspace));
+
+  auto history = f.Service().History("web", 1, 10);
+  REQUIRE(history);
+  REQUIRE(history->builds.size() == 1);
+  CHECK(history->builds[0].id == done.id);
+}
+
+TEST_CASE("A failing build ends failed with the error as reason and last log line", "[build]") {
+  Fixture f;
+  f.AddProject("web");
+  f.builder.SetDefault(Behave(FakeImageBuilder::Mode::kFail, {"/bin/sh: false: exit status 1"},
+                              "buildah bud failed: exit status 1"));
+  f.Service().Start();
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  Build done = f.WaitFinished(queued->id);
+  CHECK(done.state == BuildState::kFailed);
+  CHECK(done.reason == "buildah bud failed: exit status 1");
+  std::string log = f.WholeLog(done.id);
+  CHECK(log.find("/bin/sh: false: exit status 1") != std::string::npos);
+  auto last_line_start = log.rfind('\n', log.size() - 2);
+  CHECK(log.substr(last_line_start + 1).find("buildah bud failed: exit status 1") !=
+        std::string::npos);
+  CHECK(WorkspaceEmpty(f.options.workspace));
+}
+
+TEST_CASE("Cancelling a queued build: it never runs", "[build]") {
+  Fixture f;
+  f.AddProject("web");
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  auto cancelled = f.Service().Cancel(queued->id, "carol");
+  REQUIRE(cancelled);
+  CHECK(cancelled->state == BuildState::kCancelled);
+  f.Service().Start();
+  auto later = f.Service().Enqueue("web", "v2", "bob");
+  REQUIRE(later);
+  CHECK(f.WaitFinished(later->id).state == BuildState::kSucceeded);
+  auto calls = f.builder.Calls();
+  REQUIRE(calls.size() == 1);
+  CHECK(calls[0].request.image.ends_with(":v2"));
+  auto again = f.Service().Cancel(queued->id, "carol");
+  REQUIRE_FALSE(again);
+  CHECK(again.error().code == Errc::kBuildFinished);
+  auto unknown = f.Service().Cancel(999999, "carol");
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().code == Errc::kBuildNotFound);
+}
+
+TEST_CASE("Cancelling a running build stops the builder", "[build]") {
+  Fixture f;
+  f.AddProject("web");
+  f.builder.SetDefault(Behave(FakeImageBuilder::Mode::kHang, {"STEP 1/2: FROM x"}));
+  f.Service().Start();
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  REQUIRE(f.builder.WaitForRunning(1, 10s));
+  auto requested = f.Service().Cancel(queued->id, "carol");
+  REQUIRE(requested);
+  Build done = f.WaitFinished(queued->id);
+  CHECK(done.state == BuildState::kCancelled);
+  CHECK(done.reason.find("carol") != std::string::npos);
+  CHECK(f.builder.Running() == 0);
+  CHECK(f.WholeLog(done.id).find("build cancelled") != std::string::npos);
+  CHECK(WorkspaceEmpty(f.options.workspace));
+}
+
+TEST_CASE("A cancel recorded by another instance reaches the running build", "[build]") {
+  Fixture f;
+  f.AddProject("web");
+  f.builder.SetDefault(Behave(FakeImageBuilder::Mode::kHang));
+  f.Service().Start();
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  REQUIRE(f.builder.WaitForRunning(1, 10s));
+  // Straight into the store, as a different server process would.
+  REQUIRE(f.stores.builds->RequestCancel(queued->id, "cancelled by dave", f.clock.Now()));
+  Build done = f.WaitFinished(queued->id);
+  CHECK(done.state == BuildState::kCancelled);
+  CHECK(f.builder.Running() == 0);
+}
+
+TEST_CASE("Stop records running builds as failed: server stopping", "[build]") {
+  Fixture f;
+  f.AddProject("web");
+  f.builder.SetDefault(Behave(FakeImageBuilder::Mode::kHang));
+  f.Service().Start();
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  REQUIRE(f.builder.WaitForRunning(1, 10s));
+  f.Service().Stop();
+  auto b = f.stores.builds->Get(queued->id);
+  REQUIRE(b);
+  CHECK(b->state == BuildState::kFailed);
+  CHECK(b->reason == "server stopping");
+  CHECK(f.builder.Running() == 0);
+  CHECK(WorkspaceEmpty(f.options.workspace));
+}
+
+TEST_CASE("Eight builds of three projects: all finish, each once, one at a time per project",
+          "[build]") {
+  Fixture f(3);
+  for (const char* p : {"alpha", "beta", "gamma"}) f.AddProject(p);
+  f.builder.SetDefault(Behave(FakeImageBuilder::Mode::kSucceed, {}, "", 30ms));
+  f.Service().Start();
+  std::vector<std::int64_t> ids;
+  const char* projects[] = {"alpha", "beta", "gamma"};
+  for (int i = 0; i < 8; ++i) {
+    auto b = f.Service().Enqueue(projects[i % 3], "t" + std::to_string(i), "bob");
+    REQUIRE(b);
+    ids.push_back(b->id);
+  }
+  for (auto id : ids) CHECK(f.WaitFinished(id, 30s).state == BuildState::kSucceeded);
+  auto calls = f.builder.Calls();
+  CHECK(calls.size() == 8);
+  std::set<std::string> images;
+  for (const auto& c : calls) images.insert(c.request.image);
+  CHECK(images.size() == 8);  // none ran twice
+  CHECK(f.builder.MaxRunningPerRepository() == 1);
+  CHECK(f.builder.MaxRunning() <= 3);
+}
+
+TEST_CASE("Builds left by a dead worker are failed at start", "[build]") {
+  Fixture f;
+  f.AddProject("web");
+  f.AddProject("api");
+  auto a = f.stores.builds->Enqueue(Queued("web", "v1", f.clock.Now()));
+  auto b = f.stores.builds->Enqueue(Queued("api", "v1", f.clock.Now()));
+  REQUIRE(a);
+  REQUIRE(b);
+  // One claimed by this process's own worker id (a restart), one by another host that died.
+  auto now = f.clock.Now();
+  auto first = f.stores.builds->ClaimNext("test-host:1/0", now, now + 30s);
+  REQUIRE((first && *first));
+  auto second = f.stores.builds->ClaimNext("other-host:7/0", now, now + 30s);
+  REQUIRE((second && *second));
+  f.clock.Advance(31s);  // the other host's lease ran out
+
+  f.Service().Start();
+  auto own = f.stores.builds->Get((*first)->id);
+  auto other = f.stores.builds->Get((*second)->id);
+  REQUIRE(own);
+  REQUIRE(other);
+  CHECK(own->state == BuildState::kFailed);
+  CHECK(own->reason.find("restarted") != std::string::npos);
+  CHECK(other->state == BuildState::kFailed);
+  CHECK(other->reason.find("lease") != std::string::npos);
+  CHECK(f.builder.Calls().empty());
+}
+
+TEST_CASE("A worker that lost its lease stops building", "[build]") {
+  Fixture f;
+  f.options.lease = 600ms;  // heartbeats every 200 ms
+  f.AddProject("web");
+  f.builder.SetDefault(Behave(FakeImageBuilder::Mode::kHang));
+  f.Service().Start();
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  REQUIRE(f.builder.WaitForRunning(1, 10s));
+  // Another instance believes this worker died.
+  f.clock.Advance(10s);
+  // Past any lease a heartbeat may have renewed meanwhile.
+  REQUIRE(f.stores.builds->FailExpired(f.clock.Now() + 5s, "worker lost").value() == 1);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (f.builder.Running() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(f.builder.Running() == 0);
+  auto b = f.stores.builds->Get(queued->id);
+  REQUIRE(b);
+  CHECK(b->state == BuildState::kFailed);
+  CHECK(b->reason == "worker lost");
+}
+
+TEST_CASE("Sources are checked out into the context; passwords never reach the log", "[build]") {
+  testing::FakeRegistry registry("registry.test:5000");
+  registry.SetCredentials({"robot", "Reg1stry-Secret-pw"});
+  Fixture f(2, &registry);
+  Pipeline pipeline = SimplePipeline();
+  pipeline.push_back(Entry("download_executable_source",
+                           {{"source_type", std::string("git")},
+                            {"source_url", std::string("https://git.example.com/app.git")},
+                            {"checkoutAs", std::string("app")},
+                            {"ref", std::string("main")},
+                            {"containerPath", std::string("/opt/app")},
+                            {"username", std::string("deploy")},
+                            {"password", std::string("G1t-Secret-pw")}}));
+  f.AddProject("web", pipeline);
+  f.checkout.SetFiles({{"main.sh", "echo hi\n"}});
+  f.checkout.EchoPasswordInLog(true);
+  f.builder.SetDefault(
+      Behave(FakeImageBuilder::Mode::kSucceed,
+             {"auth Reg1stry-Secret-pw", "Authorization: Basic cm9ib3Q6UmVnMXN0cnktU2VjcmV0LXB3"}));
+  f.Service().Start();
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  Build done = f.WaitFinished(queued->id);
+  REQUIRE(done.state == BuildState::kSucceeded);
+
+  auto checkouts = f.checkout.Calls();
+  REQUIRE(checkouts.size() == 1);
+  CHECK(checkouts[0].password == "G1t-Secret-pw");  // the tool needs it
+  CHECK(checkouts[0].ref == "main");
+  auto calls = f.builder.Calls();
+  REQUIRE(calls.size() == 1);
+  CHECK(calls[0].request.credentials.password == "Reg1stry-Secret-pw");
+  CHECK(calls[0].context_files == std::vector<std::string>{"app/SOURCE.txt", "app/main.sh"});
+  CHECK(calls[0].dockerfile_text.find("COPY [\"app\", \"/opt/app\"]") != std::string::npos);
+
+  std::string log = f.WholeLog(done.id);
+  CHECK(log.find("G1t-Secret-pw") == std::string::npos);
+  CHECK(log.find("Reg1stry-Secret-pw") == std::string::npos);
+  CHECK(log.find("cm9ib3Q6UmVnMXN0cnktU2VjcmV0LXB3") == std::string::npos);
+  CHECK(log.find("******") != std::string::npos);
+}
+
+TEST_CASE("A failing checkout fails the build with its reason", "[build]") {
+  Fixture f;
+  Pipeline pipeline = SimplePipeline();
+  pipeline.push_back(Entry("download_executable_source",
+                           {{"source_type", std::string("git")},
+                            {"source_url", std::string("https://git.example.com/app.git")},
+                            {"checkoutAs", std::string("app")},
+                            {"containerPath", std::string("/opt/app")}}));
+  f.AddProject("web", pipeline);
+  f.checkout.FailWith("git clone failed: exit status 128");
+  f.Service().Start();
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  Build done = f.WaitFinished(queued->id);
+  CHECK(done.state == BuildState::kFailed);
+  CHECK(done.reason.find("git clone failed: exit status 128") != std::string::npos);
+  CHECK(f.builder.Calls().empty());
+}
+
+TEST_CASE("download type: the checkout is the context and holds the Dockerfile", "[build]") {
+  Fixture f;
+  Pipeline pipeline{
+      Entry("download_dockerfile", {{"sourceType", std::string("git")},
+                                    {"sourceUrl", std::string("https://git.example.com/df.git")},
+                                    {"checkoutAs", std::string("repo")},
+                                    {"dockerfilePath", std::string("docker/Dockerfile")}})};
+  f.AddProject("web", pipeline, DockerfileType::kDownload);
+  f.checkout.SetFiles({{"docker/Dockerfile", "FROM scratch\nCOPY a /a\n"}, {"a", "x"}});
+  f.Service().Start();
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  Build done = f.WaitFinished(queued->id);
+  REQUIRE(done.state == BuildState::kSucceeded);
+  auto calls = f.builder.Calls();
+  REQUIRE(calls.size() == 1);
+  CHECK(calls[0].dockerfile_text == "FROM scratch\nCOPY a /a\n");
+  CHECK(calls[0].request.dockerfile == calls[0].request.context_dir / "docker/Dockerfile");
+  CHECK(calls[0].context_files == std::vector<std::string>{"SOURCE.txt", "a", "docker/Dockerfile"});
+}
+
+TEST_CASE("A follower sees log lines while the build runs", "[build]") {
+  Fixture f;
+  f.AddProject("web");
+  f.builder.SetDefault(Behave(FakeImageBuilder::Mode::kHang, {"pulling base image"}));
+  f.Service().Start();
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  REQUIRE(f.builder.WaitForRunning(1, 10s));
+  std::string seen;
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (seen.find("pulling base image") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    auto chunk = f.Service().ReadLog(queued->id, 0, 1 << 20);
+    REQUIRE(chunk);
+    CHECK_FALSE(chunk->finished);
+    seen = chunk->text;
+    std::this_thread::sleep_for(50ms);
+  }
+  CHECK(seen.find("pulling base image") != std::string::npos);
+  f.builder.ReleaseAll();
+  CHECK(f.WaitFinished(queued->id).state == BuildState::kSucceeded);
+}
+
+}  // namespace
+}  // namespace market

@@ -1,0 +1,167 @@
+// The subprocess runner: argv without a shell, environment, streaming, timeout, group kill.
+
+#include "process/process.hpp"
+
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "support/test_env.hpp"
+
+namespace market::process {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Lines {
+  std::vector<std::string> lines;
+  LineFn Fn() {
+    return [this](std::string_view l) { lines.emplace_back(l); };
+  }
+};
+
+TEST_CASE("Run streams merged output line by line and reports the exit status", "[process]") {
+  Lines out;
+  Spec spec;
+  spec.argv = {"sh", "-c", "echo one; echo two >&2; printf 'no newline'; exit 3"};
+  auto r = Run(spec, out.Fn(), {});
+  REQUIRE(r);
+  CHECK(r->exit_code == 3);
+  CHECK_FALSE(r->Succeeded());
+  CHECK(r->Describe() == "exit status 3");
+  CHECK(out.lines == std::vector<std::string>{"one", "two", "no newline"});
+}
+
+TEST_CASE("Arguments reach the program verbatim, no shell involved", "[process]") {
+  Lines out;
+  Spec spec;
+  spec.argv = {"printf", "%s\\n", "$HOME; rm -rf /", "a b"};
+  auto r = Run(spec, out.Fn(), {});
+  REQUIRE(r);
+  CHECK(r->Succeeded());
+  CHECK(out.lines == std::vector<std::string>{"$HOME; rm -rf /", "a b"});
+}
+
+TEST_CASE("Environment, unset variables, working dir and stdin", "[process]") {
+  testing::TempDir dir;
+  ::setenv("MARKET_PROCESS_TEST_INHERITED", "yes", 1);
+  ::setenv("MARKET_PROCESS_TEST_HIDDEN", "secret", 1);
+  Lines out;
+  Spec spec;
+  spec.argv = {
+      "sh", "-c",
+      "echo \"$MARKET_X|$MARKET_PROCESS_TEST_INHERITED|${MARKET_PROCESS_TEST_HIDDEN-unset}\";"
+      " pwd; read line; echo \"got $line\""};
+  spec.env = {{"MARKET_X", "from spec"}};
+  spec.unset_env = {"MARKET_PROCESS_TEST_HIDDEN"};
+  spec.cwd = dir.path();
+  spec.stdin_data = "password-line\n";
+  auto r = Run(spec, out.Fn(), {});
+  REQUIRE(r);
+  CHECK(r->Succeeded());
+  REQUIRE(out.lines.size() == 3);
+  CHECK(out.lines[0] == "from spec|yes|unset");
+  CHECK(out.lines[1] == std::filesystem::canonical(dir.path()).string());
+  CHECK(out.lines[2] == "got password-line");
+}
+
+TEST_CASE("A missing program is an error, not an outcome", "[process]") {
+  Spec spec;
+  spec.argv = {"market-no-such-program-xyz"};
+  auto r = Run(spec, {}, {});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("not found") != std::string::npos);
+}
+
+bool Alive(pid_t pid) { return ::kill(pid, 0) == 0; }
+
+pid_t ReadPid(const std::filesystem::path& file) {
+  for (int i = 0; i < 200; ++i) {
+    std::ifstream in(file);
+    pid_t pid = 0;
+    if (in >> pid && pid > 0) return pid;
+    std::this_thread::sleep_for(10ms);
+  }
+  return 0;
+}
+
+TEST_CASE("A timeout kills the whole process group", "[process]") {
+  testing::TempDir dir;
+  const auto pid_file = dir.path() / "grandchild.pid";
+  Spec spec;
+  // The grandchild ignores nothing special; it must die with the group.
+  spec.argv = {"sh", "-c", "sleep 60 & echo $! > " + pid_file.string() + "; wait"};
+  spec.timeout = 300ms;
+  spec.kill_grace = 200ms;
+  auto start = std::chrono::steady_clock::now();
+  auto r = Run(spec, {}, {});
+  REQUIRE(r);
+  CHECK(r->timed_out);
+  CHECK_FALSE(r->Succeeded());
+  CHECK(std::chrono::steady_clock::now() - start < 20s);
+  pid_t grandchild = ReadPid(pid_file);
+  REQUIRE(grandchild > 0);
+  for (int i = 0; i < 100 && Alive(grandchild); ++i) std::this_thread::sleep_for(20ms);
+  CHECK_FALSE(Alive(grandchild));
+}
+
+TEST_CASE("A stop request cancels, escalating to SIGKILL when SIGTERM is ignored", "[process]") {
+  std::stop_source stop;
+  Lines out;
+  Spec spec;
+  spec.argv = {"sh", "-c", "trap '' TERM; echo started; while true; do sleep 0.1; done"};
+  spec.kill_grace = 300ms;
+  std::jthread canceller([&] {
+    std::this_thread::sleep_for(300ms);
+    stop.request_stop();
+  });
+  auto r = Run(spec, out.Fn(), stop.get_token());
+  REQUIRE(r);
+  CHECK(r->cancelled);
+  CHECK(r->Describe() == "cancelled");
+  CHECK(out.lines == std::vector<std::string>{"started"});
+}
+
+TEST_CASE("The watchdog kills with its reason", "[process]") {
+  Spec spec;
+  spec.argv = {"sleep", "30"};
+  spec.watch_interval = 50ms;
+  int looks = 0;
+  spec.watchdog = [&]() -> std::string { return ++looks >= 3 ? "too big" : ""; };
+  auto r = Run(spec, {}, {});
+  REQUIRE(r);
+  CHECK(r->kill_reason == "too big");
+  CHECK(r->Describe() == "too big");
+}
+
+TEST_CASE("RunCapture keeps stderr out of the captured text", "[process]") {
+  Spec spec;
+  spec.argv = {"sh", "-c", "echo '{\"a\":1}'; echo warning >&2"};
+  Lines err;
+  auto r = RunCapture(spec, err.Fn(), {});
+  REQUIRE(r);
+  CHECK(r->output == "{\"a\":1}\n");
+  CHECK(err.lines == std::vector<std::string>{"warning"});
+}
+
+TEST_CASE("PrivateDir is 0700 and goes away; WriteNewFile sets the mode", "[process]") {
+  std::filesystem::path kept;
+  {
+    auto dir = PrivateDir::Create("market-test-private-");
+    REQUIRE(dir);
+    kept = dir->path();
+    auto perms = std::filesystem::status(kept).permissions();
+    CHECK(perms == std::filesystem::perms::owner_all);
+    REQUIRE(WriteNewFile(kept / "f", "x", 0600));
+    CHECK(std::filesystem::status(kept / "f").permissions() ==
+          (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+    CHECK_FALSE(WriteNewFile(kept / "f", "y", 0600));  // never overwrites
+  }
+  CHECK_FALSE(std::filesystem::exists(kept));
+}
+
+}  // namespace
+}  // namespace market::process

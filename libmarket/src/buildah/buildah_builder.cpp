@@ -129,10 +129,10 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPush(const ImageBuildRequest& 
   if (dockerfile.is_relative()) dockerfile = request.context_dir / dockerfile;
 
   auto bud = Command();
-  for (std::string a : {std::string("bud"), std::string("--isolation"), options_.isolation,
-                        std::string("--force-rm"), tls, std::string("--authfile"),
-                        auth_file.string(), std::string("-f"), dockerfile.string(),
-                        std::string("-t"), request.image, request.context_dir.string()}) {
+  for (std::string a :
+       {std::string("bud"), std::string("--isolation"), options_.isolation, tls,
+        std::string("--authfile"), auth_file.string(), std::string("-f"), dockerfile.string(),
+        std::string("-t"), request.image, request.context_dir.string()}) {
     bud.push_back(std::move(a));
   }
   log(fmt::format("$ buildah bud -f {} -t {}", dockerfile.filename().string(), request.image));

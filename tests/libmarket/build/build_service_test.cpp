@@ -53,8 +53,9 @@ Pipeline SimplePipeline() {
 }
 
 struct Fixture {
-  explicit Fixture(int workers = 2, Registry* registry_override = nullptr, bool no_registry = false)
-      : db(testing::Backend::kSqlite) {
+  explicit Fixture(int workers = 2, Registry* registry_override = nullptr, bool no_registry = false,
+                   testing::Backend backend = testing::Backend::kSqlite)
+      : db(backend) {
     auto opened = db.Open();
     REQUIRE(opened);
     stores = std::move(*opened);
@@ -296,7 +297,10 @@ TEST_CASE("Stop records running builds as failed: server stopping", "[build]") {
 
 TEST_CASE("Eight builds of three projects: all finish, each once, one at a time per project",
           "[build]") {
-  Fixture f(3);
+  // PostgreSQL too when available: its claim is FOR UPDATE SKIP LOCKED.
+  auto backend = GENERATE(from_range(testing::AvailableBackends()));
+  INFO(testing::ToString(backend));
+  Fixture f(3, nullptr, false, backend);
   for (const char* p : {"alpha", "beta", "gamma"}) f.AddProject(p);
   f.builder.SetDefault(Behave(FakeImageBuilder::Mode::kSucceed, {}, "", 30ms));
   f.Service().Start();
@@ -318,7 +322,9 @@ TEST_CASE("Eight builds of three projects: all finish, each once, one at a time 
 }
 
 TEST_CASE("Builds left by a dead worker are failed at start", "[build]") {
-  Fixture f;
+  auto backend = GENERATE(from_range(testing::AvailableBackends()));
+  INFO(testing::ToString(backend));
+  Fixture f(2, nullptr, false, backend);
   f.AddProject("web");
   f.AddProject("api");
   auto a = f.stores.builds->Enqueue(Queued("web", "v1", f.clock.Now()));

@@ -127,8 +127,9 @@ Result<Paged<RegistryProject>> DistributionRegistry::ListProjects(std::string_vi
   return Slice(std::move(projects), page);
 }
 
-Result<Paged<RegistryRepository>> DistributionRegistry::ListRepositories(
-    std::int64_t project_id, std::string_view query, RegistryPage page) {
+Result<Paged<RegistryRepository>> DistributionRegistry::ListRepositories(std::int64_t project_id,
+                                                                         std::string_view query,
+                                                                         RegistryPage page) {
   if (auto ok = CheckPage(page); !ok) return std::unexpected(ok.error());
   auto names = Catalog();
   if (!names) return std::unexpected(names.error());
@@ -141,8 +142,8 @@ Result<Paged<RegistryRepository>> DistributionRegistry::ListRepositories(
     if (name.find(query) != std::string::npos) repositories.push_back({name});
   }
   if (!project_seen) {
-    return Fail(Errc::kNotFound, "registry: project id " + std::to_string(project_id) +
-                                     " not found");
+    return Fail(Errc::kNotFound,
+                "registry: project id " + std::to_string(project_id) + " not found");
   }
   return Slice(std::move(repositories), page);
 }
@@ -221,17 +222,15 @@ Result<void> DistributionRegistry::DeleteTag(std::string_view repository, std::s
     return {};
   }
   if (response->status == 405) {
-    return Fail(Errc::kRegistryUnsupported,
-                "registry does not allow deletes (405" +
-                    [&] {
-                      const auto text = RegistryErrorText(response->body);
-                      return text.empty() ? std::string() : " " + text;
-                    }() +
-                    "): enable storage.delete in the registry's configuration");
+    return Fail(
+        Errc::kRegistryUnsupported, "registry does not allow deletes (405" + [&] {
+          const auto text = RegistryErrorText(response->body);
+          return text.empty() ? std::string() : " " + text;
+        }() + "): enable storage.delete in the registry's configuration");
   }
-  return std::unexpected(http_->StatusError(*response, "deleting " + name + ":" + std::string(tag),
-                                            "tag " + std::string(tag) + " of repository " + name +
-                                                " not found"));
+  return std::unexpected(
+      http_->StatusError(*response, "deleting " + name + ":" + std::string(tag),
+                         "tag " + std::string(tag) + " of repository " + name + " not found"));
 }
 
 Result<void> DistributionRegistry::EnsureProject(std::string_view /*project*/) {
@@ -242,8 +241,8 @@ Result<void> DistributionRegistry::Ping() {
   auto response = http_->Send("GET", "/v2/");
   if (!response) return std::unexpected(response.error());
   if (response->status == 200) return {};
-  return std::unexpected(http_->StatusError(*response, "checking the registry API (/v2/)",
-                                            "no registry API at /v2/"));
+  return std::unexpected(
+      http_->StatusError(*response, "checking the registry API (/v2/)", "no registry API at /v2/"));
 }
 
 }  // namespace market::harbor

@@ -57,8 +57,8 @@ Result<std::pair<std::string, std::string>> SplitRepository(std::string_view rep
   if (auto ok = CheckRepository(repository); !ok) return std::unexpected(ok.error());
   const auto slash = repository.find('/');
   if (slash == std::string_view::npos) {
-    return Fail(Errc::kInvalid, "repository: expected <project>/<name>, got " +
-                                    std::string(repository));
+    return Fail(Errc::kInvalid,
+                "repository: expected <project>/<name>, got " + std::string(repository));
   }
   return std::pair{std::string(repository.substr(0, slash)),
                    std::string(repository.substr(slash + 1))};
@@ -67,7 +67,8 @@ Result<std::pair<std::string, std::string>> SplitRepository(std::string_view rep
 Result<json> ParseArray(const HttpResponse& response, std::string_view what) {
   auto body = json::parse(response.body, nullptr, false);
   if (!body.is_array()) {
-    return Fail(Errc::kUpstreamFailed, "registry: " + std::string(what) + ": answer is not a JSON array");
+    return Fail(Errc::kUpstreamFailed,
+                "registry: " + std::string(what) + ": answer is not a JSON array");
   }
   return body;
 }
@@ -94,7 +95,8 @@ Result<Paged<RegistryProject>> HarborRegistry::ListProjects(std::string_view nam
   auto response = http_->Send("GET", target);
   if (!response) return std::unexpected(response.error());
   if (response->status != 200) {
-    return std::unexpected(http_->StatusError(*response, "listing projects", "project API not found"));
+    return std::unexpected(
+        http_->StatusError(*response, "listing projects", "project API not found"));
   }
   auto body = ParseArray(*response, "listing projects");
   if (!body) return std::unexpected(body.error());
@@ -120,12 +122,12 @@ Result<Paged<RegistryRepository>> HarborRegistry::ListRepositories(std::int64_t 
   if (auto ok = CheckPage(page); !ok) return std::unexpected(ok.error());
   const std::string id = std::to_string(project_id);
   // The repositories API wants the project's name.
-  auto project = http_->Send("GET", std::string(kApi) + "/projects/" + id,
-                             {{"X-Is-Resource-Name", "false"}});
+  auto project =
+      http_->Send("GET", std::string(kApi) + "/projects/" + id, {{"X-Is-Resource-Name", "false"}});
   if (!project) return std::unexpected(project.error());
   if (project->status != 200) {
-    return std::unexpected(http_->StatusError(*project, "reading project " + id,
-                                              "project id " + id + " not found"));
+    return std::unexpected(
+        http_->StatusError(*project, "reading project " + id, "project id " + id + " not found"));
   }
   const std::string name = Str(json::parse(project->body, nullptr, false), "name");
   if (name.empty()) return Fail(Errc::kUpstreamFailed, "registry: project " + id + " has no name");
@@ -212,10 +214,9 @@ Result<void> HarborRegistry::DeleteTag(std::string_view repository, std::string_
   const std::string name(repository);
   const std::string t(tag);
   // The artifact is addressed by the tag itself; only that tag goes, the artifact stays.
-  auto response = http_->Send("DELETE", std::string(kApi) + "/projects/" +
-                                            PercentEncode(parts->first) + "/repositories/" +
-                                            HarborRepositoryPath(parts->second) + "/artifacts/" +
-                                            t + "/tags/" + t);
+  auto response = http_->Send(
+      "DELETE", std::string(kApi) + "/projects/" + PercentEncode(parts->first) + "/repositories/" +
+                    HarborRepositoryPath(parts->second) + "/artifacts/" + t + "/tags/" + t);
   if (!response) return std::unexpected(response.error());
   if (response->status == 200 || response->status == 202 || response->status == 204) {
     MARKET_LOG_INFO("registry: deleted tag {} of {}", t, name);
@@ -223,10 +224,10 @@ Result<void> HarborRegistry::DeleteTag(std::string_view repository, std::string_
   }
   if (response->status == 405 || response->status == 412) {
     const auto detail = RegistryErrorText(response->body);
-    return Fail(Errc::kRegistryUnsupported,
-                "registry refuses to delete tag " + t + " of " + name + " (" +
-                    std::to_string(response->status) + (detail.empty() ? "" : " " + detail) +
-                    "; an immutable tag rule?)");
+    return Fail(Errc::kRegistryUnsupported, "registry refuses to delete tag " + t + " of " + name +
+                                                " (" + std::to_string(response->status) +
+                                                (detail.empty() ? "" : " " + detail) +
+                                                "; an immutable tag rule?)");
   }
   return std::unexpected(http_->StatusError(*response, "deleting tag " + t + " of " + name,
                                             "tag " + t + " of repository " + name + " not found"));
@@ -238,11 +239,13 @@ Result<void> HarborRegistry::EnsureProject(std::string_view project) {
                                     std::string(project.substr(0, 300)));
   }
   const std::string name(project);
-  auto head = http_->Send("HEAD", std::string(kApi) + "/projects?project_name=" + PercentEncode(name));
+  auto head =
+      http_->Send("HEAD", std::string(kApi) + "/projects?project_name=" + PercentEncode(name));
   if (!head) return std::unexpected(head.error());
   if (head->status == 200) return {};
   if (head->status != 404) {
-    return std::unexpected(http_->StatusError(*head, "checking project " + name, "project API not found"));
+    return std::unexpected(
+        http_->StatusError(*head, "checking project " + name, "project API not found"));
   }
   json request = {{"project_name", name}, {"metadata", {{"public", "false"}}}};
   auto created = http_->Send("POST", std::string(kApi) + "/projects",
@@ -253,8 +256,8 @@ Result<void> HarborRegistry::EnsureProject(std::string_view project) {
     return {};
   }
   if (created->status == 409) return {};  // someone created it in between: what we wanted
-  return std::unexpected(http_->StatusError(*created, "creating project " + name,
-                                            "project API not found"));
+  return std::unexpected(
+      http_->StatusError(*created, "creating project " + name, "project API not found"));
 }
 
 Result<void> HarborRegistry::Ping() {

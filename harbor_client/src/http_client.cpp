@@ -147,7 +147,8 @@ Result<Url> ParseUrl(std::string_view text) {
   url.target = target.empty() ? "/" : std::string(target);
   if (url.target.front() == '?') url.target.insert(0, "/");
   for (unsigned char c : url.target) {
-    if (c <= 0x20 || c >= 0x7f) return Fail(Errc::kInvalid, "url: path has a space or control char");
+    if (c <= 0x20 || c >= 0x7f)
+      return Fail(Errc::kInvalid, "url: path has a space or control char");
   }
   return url;
 }
@@ -169,7 +170,8 @@ Result<Url> ResolveUrl(const Url& base, std::string_view reference) {
     url.target = path + std::string(reference);
   }
   for (unsigned char c : url.target) {
-    if (c <= 0x20 || c >= 0x7f) return Fail(Errc::kInvalid, "url: path has a space or control char");
+    if (c <= 0x20 || c >= 0x7f)
+      return Fail(Errc::kInvalid, "url: path has a space or control char");
   }
   return url;
 }
@@ -284,7 +286,9 @@ std::optional<TransportError> Connect(HttpConnection& c, const Url& url,
     return TransportError{Failure::kTimeout, "could not connect to " + where + " within " +
                                                  std::to_string(timeout.count()) + " ms"};
   }
-  if (ec) return TransportError{Failure::kUnreachable, "cannot connect to " + where + ": " + Describe(ec)};
+  if (ec)
+    return TransportError{Failure::kUnreachable,
+                          "cannot connect to " + where + ": " + Describe(ec)};
   if (c.tls) {
     lowest.expires_after(timeout);
     c.tls->async_handshake(asio::ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
@@ -331,8 +335,8 @@ std::optional<TransportError> Exchange(HttpConnection& c, Stream& stream, const 
   }
   if (ec) {
     const bool nothing = !parser.got_some() && IsClosedByPeer(ec);
-    return TransportError{Failure::kBroken, "reading the answer of " + where +
-                                                " failed: " + Describe(ec), nothing};
+    return TransportError{Failure::kBroken,
+                          "reading the answer of " + where + " failed: " + Describe(ec), nothing};
   }
   auto res = parser.release();
   out.status = static_cast<int>(res.result_int());
@@ -417,8 +421,7 @@ Result<HttpResponse> HttpClient::SendOnce(const HttpRequest& request) {
       connection = std::make_unique<HttpConnection>();
       if (auto err = Connect(*connection, request.url, tls_->context, options_.tls_verify,
                              options_.connect_timeout)) {
-        return Fail(err->kind == Failure::kTimeout ? Errc::kUpstreamTimeout
-                                                   : Errc::kUpstreamFailed,
+        return Fail(err->kind == Failure::kTimeout ? Errc::kUpstreamTimeout : Errc::kUpstreamFailed,
                     err->message);
       }
     }
@@ -454,8 +457,7 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     const bool retry =
         attempt < attempts &&
         // A timeout is not repeated: the caller's wait would multiply.
-        (result ? RetryableStatus(result->status)
-                : result.error().code == Errc::kUpstreamFailed);
+        (result ? RetryableStatus(result->status) : result.error().code == Errc::kUpstreamFailed);
     if (!retry) return result;
     std::this_thread::sleep_for(delay);
     delay *= 2;

@@ -44,7 +44,8 @@ Result<RegistryPtr> MakeRegistry(const RegistryConfig& config) {
   if (!client) return Fail(Errc::kInvalid, "registry " + client.error().message);
 
   Url base = *url;
-  auto http = std::make_unique<RegistryHttp>(std::move(*client), std::move(base), config.credentials);
+  auto http =
+      std::make_unique<RegistryHttp>(std::move(*client), std::move(base), config.credentials);
   const bool tls_verify = !config.insecure;
   switch (config.kind) {
     case RegistryKind::kHarbor:

@@ -91,7 +91,8 @@ Result<RegistryHttp::Token> RegistryHttp::FetchToken(const std::string& challeng
   }
   auto response = client_->Send(request);
   if (!response) {
-    return Fail(response.error().code, Redact("registry token service: " + response.error().message));
+    return Fail(response.error().code,
+                Redact("registry token service: " + response.error().message));
   }
   if (response->status != 200) {
     return std::unexpected(StatusError(*response, "getting a token", "token service not found"));
@@ -103,7 +104,8 @@ Result<RegistryHttp::Token> RegistryHttp::FetchToken(const std::string& challeng
   if (token.value.empty() && json.contains("access_token") && json["access_token"].is_string()) {
     token.value = json["access_token"];
   }
-  if (token.value.empty()) return Fail(Errc::kUpstreamFailed, "registry: token answer has no token");
+  if (token.value.empty())
+    return Fail(Errc::kUpstreamFailed, "registry: token answer has no token");
   long long seconds = 60;  // the distribution spec's default lifetime
   if (json.contains("expires_in") && json["expires_in"].is_number_integer()) {
     seconds = std::max<long long>(json["expires_in"].get<long long>(), 1);
@@ -145,7 +147,8 @@ Result<HttpResponse> RegistryHttp::SendUrl(std::string_view method, const Url& u
     return copy;
   };
   auto response = client_->Send(with_auth(CachedToken(key)));
-  if (!response) return Fail(response.error().code, Redact("registry: " + response.error().message));
+  if (!response)
+    return Fail(response.error().code, Redact("registry: " + response.error().message));
   if (response->status != 401 || !own_origin) return response;
   const auto challenge = response->Header("WWW-Authenticate");
   if (!challenge || !IStartsWith(*challenge, "Bearer")) return response;
@@ -156,7 +159,8 @@ Result<HttpResponse> RegistryHttp::SendUrl(std::string_view method, const Url& u
     scope_of_[key] = ParseChallenge(*challenge)["scope"];
   }
   response = client_->Send(with_auth(token->value));
-  if (!response) return Fail(response.error().code, Redact("registry: " + response.error().message));
+  if (!response)
+    return Fail(response.error().code, Redact("registry: " + response.error().message));
   return response;
 }
 
@@ -222,9 +226,9 @@ std::optional<std::string> NextLink(std::string_view header) {
     const auto close = header.find('>', open);
     if (close == std::string_view::npos) return std::nullopt;
     const auto next_entry = header.find('<', close);
-    std::string_view params = header.substr(close + 1, next_entry == std::string_view::npos
-                                                           ? std::string_view::npos
-                                                           : next_entry - close - 1);
+    std::string_view params =
+        header.substr(close + 1, next_entry == std::string_view::npos ? std::string_view::npos
+                                                                      : next_entry - close - 1);
     static const std::regex kRel(R"re(rel\s*=\s*("([^"]*)"|([^;,\s]*)))re", std::regex::icase);
     std::match_results<std::string_view::const_iterator> m;
     if (std::regex_search(params.begin(), params.end(), m, kRel)) {
@@ -349,8 +353,8 @@ Result<ManifestInfo> FetchManifest(RegistryHttp& http, std::string_view reposito
   if (auto ok = CheckReference(reference); !ok) return std::unexpected(ok.error());
   const std::string name(repository);
   const std::string ref(reference);
-  auto response = http.Send("GET", "/v2/" + name + "/manifests/" + ref,
-                            {{"Accept", kManifestAccept}});
+  auto response =
+      http.Send("GET", "/v2/" + name + "/manifests/" + ref, {{"Accept", kManifestAccept}});
   if (!response) return std::unexpected(response.error());
   if (response->status != 200) {
     return std::unexpected(http.StatusError(*response, "reading manifest " + name + ":" + ref,
@@ -391,9 +395,9 @@ Result<ManifestInfo> FetchManifest(RegistryHttp& http, std::string_view reposito
     auto blob = GetFollowing(http, "/v2/" + name + "/blobs/" + info.config_digest, {});
     if (!blob) return std::unexpected(blob.error());
     if (blob->status != 200) {
-      return std::unexpected(http.StatusError(*blob, "reading the config of " + name + ":" + ref,
-                                              "config blob " + info.config_digest + " of " +
-                                                  name + " not found"));
+      return std::unexpected(
+          http.StatusError(*blob, "reading the config of " + name + ":" + ref,
+                           "config blob " + info.config_digest + " of " + name + " not found"));
     }
     info.manifest.config_json = std::move(blob->body);
   }
@@ -406,13 +410,13 @@ Result<std::string> FetchDigest(RegistryHttp& http, std::string_view repository,
   if (auto ok = CheckReference(reference); !ok) return std::unexpected(ok.error());
   const std::string name(repository);
   const std::string ref(reference);
-  auto response = http.Send("HEAD", "/v2/" + name + "/manifests/" + ref,
-                            {{"Accept", kManifestAccept}});
+  auto response =
+      http.Send("HEAD", "/v2/" + name + "/manifests/" + ref, {{"Accept", kManifestAccept}});
   if (!response) return std::unexpected(response.error());
   if (response->status != 200) {
-    return std::unexpected(http.StatusError(*response, "reading manifest " + name + ":" + ref,
-                                            "tag " + ref + " of repository " + name +
-                                                " not found"));
+    return std::unexpected(
+        http.StatusError(*response, "reading manifest " + name + ":" + ref,
+                         "tag " + ref + " of repository " + name + " not found"));
   }
   auto digest = response->Header("Docker-Content-Digest");
   if (digest && !digest->empty()) return *digest;

@@ -51,8 +51,8 @@ class RegistryHttp {
   Url base_;
   RegistryCredentials credentials_;
   std::mutex mutex_;
-  std::map<std::string, Token> tokens_;             // by scope
-  std::map<std::string, std::string> scope_of_;     // request key -> scope last challenged
+  std::map<std::string, Token> tokens_;          // by scope
+  std::map<std::string, std::string> scope_of_;  // request key -> scope last challenged
 };
 
 // Parses `Bearer realm="...",service="...",scope="..."` (any order, quoted or not).

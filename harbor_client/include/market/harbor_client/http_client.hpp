@@ -67,8 +67,8 @@ struct HttpClientOptions {
   std::string ca_file;  // extra CA bundle; the system CAs are always trusted too
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds request_timeout{30000};
-  int max_retries = 2;                        // GET and HEAD only
-  std::chrono::milliseconds backoff{100};     // first retry delay, doubled per retry
+  int max_retries = 2;                     // GET and HEAD only
+  std::chrono::milliseconds backoff{100};  // first retry delay, doubled per retry
   std::size_t max_idle_per_origin = 4;
 };
 

@@ -165,7 +165,8 @@ TEST_CASE("Enqueue without a registry is refused", "[build]") {
   CHECK(r.error().code == Errc::kRegistryNotConfigured);
 }
 
-TEST_CASE("A build runs, pushes and records digest, size, log; the workspace goes", "[build]") {
+TEST_CASE("A build runs, pushes and records digest, size and log, and the workspace goes",
+          "[build]") {
   Fixture f;
   f.AddProject("web");
   f.builder.SetDefault(Behave(FakeImageBuilder::Mode::kSucceed,
@@ -375,7 +376,7 @@ TEST_CASE("A worker that lost its lease stops building", "[build]") {
   CHECK(b->reason == "worker lost");
 }
 
-TEST_CASE("Sources are checked out into the context; passwords never reach the log", "[build]") {
+TEST_CASE("Sources are checked out into the context and passwords never reach the log", "[build]") {
   testing::FakeRegistry registry("registry.test:5000");
   registry.SetCredentials({"robot", "Reg1stry-Secret-pw"});
   Fixture f(2, &registry);

@@ -147,7 +147,7 @@ TEST_CASE("RunCapture keeps stderr out of the captured text", "[process]") {
   CHECK(err.lines == std::vector<std::string>{"warning"});
 }
 
-TEST_CASE("PrivateDir is 0700 and goes away; WriteNewFile sets the mode", "[process]") {
+TEST_CASE("PrivateDir is 0700 and goes away, WriteNewFile sets the mode", "[process]") {
   std::filesystem::path kept;
   {
     auto dir = PrivateDir::Create("market-test-private-");

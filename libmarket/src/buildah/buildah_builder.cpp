@@ -4,7 +4,9 @@
 
 #include <cctype>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "buildah/base64.hpp"
 #include "log.hpp"
@@ -29,8 +31,14 @@ class BuildahBuilder final : public ImageBuilder {
                        std::stop_token stop) const;
   Result<std::int64_t> LocalImageSize(const std::string& image, const LogLineFn& log) const;
   void RemoveLocalImage(const std::string& image, const LogLineFn& log) const;
+  std::set<std::string> ContainerIds() const;
+  void RemoveContainers(const std::set<std::string>& ids) const;
 
   BuildahOptions options_;
+  std::mutex mu_;
+  int buds_in_flight_ = 0;
+  std::set<std::string> baseline_;  // containers present when the first bud in flight began
+  bool leftovers_ = false;          // a bud in flight failed or was killed
 };
 
 std::string AuthFileJson(const ImageBuildRequest& request) {
@@ -100,6 +108,37 @@ Result<std::int64_t> BuildahBuilder::LocalImageSize(const std::string& image,
   return size;
 }
 
+std::set<std::string> BuildahBuilder::ContainerIds() const {
+  process::Spec spec;
+  spec.argv = Command();
+  spec.argv.push_back("containers");
+  spec.argv.push_back("--quiet");
+  spec.argv.push_back("--notruncate");
+  spec.timeout = std::chrono::seconds(60);
+  std::set<std::string> ids;
+  auto captured = process::RunCapture(spec, {}, {});
+  if (!captured || !captured->outcome.Succeeded()) return ids;
+  std::size_t start = 0;
+  while (start < captured->output.size()) {
+    auto end = captured->output.find('\n', start);
+    if (end == std::string::npos) end = captured->output.size();
+    if (end > start) ids.insert(captured->output.substr(start, end - start));
+    start = end + 1;
+  }
+  return ids;
+}
+
+void BuildahBuilder::RemoveContainers(const std::set<std::string>& ids) const {
+  if (ids.empty()) return;
+  process::Spec spec;
+  spec.argv = Command();
+  spec.argv.push_back("rm");
+  spec.argv.insert(spec.argv.end(), ids.begin(), ids.end());
+  spec.timeout = std::chrono::seconds(120);
+  auto outcome = process::Run(spec, [](std::string_view) {}, {});
+  if (!outcome || !outcome->Succeeded()) MARKET_LOG_WARN("buildah rm of a stopped build failed");
+}
+
 void BuildahBuilder::RemoveLocalImage(const std::string& image, const LogLineFn& log) const {
   process::Spec spec;
   spec.argv = Command();
@@ -136,7 +175,27 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPush(const ImageBuildRequest& 
     bud.push_back(std::move(a));
   }
   log(fmt::format("$ buildah bud -f {} -t {}", dockerfile.filename().string(), request.image));
-  if (auto ok = RunStep("bud", std::move(bud), log, stop); !ok) return std::unexpected(ok.error());
+  // A bud killed on cancel leaves its working container behind, and nothing names it as this
+  // build's. So: containers that appeared while buds of this builder ran are removed once none
+  // runs any more; what existed before (someone else's) is kept.
+  {
+    std::lock_guard lock(mu_);
+    if (buds_in_flight_++ == 0) baseline_ = ContainerIds();
+  }
+  auto built = RunStep("bud", std::move(bud), log, stop);
+  {
+    std::lock_guard lock(mu_);
+    if (!built) leftovers_ = true;
+    if (--buds_in_flight_ == 0 && leftovers_) {
+      leftovers_ = false;
+      std::set<std::string> left;
+      for (const auto& id : ContainerIds()) {
+        if (!baseline_.contains(id)) left.insert(id);
+      }
+      RemoveContainers(left);
+    }
+  }
+  if (!built) return std::unexpected(built.error());
 
   auto push = Command();
   for (std::string a : {std::string("push"), tls, std::string("--authfile"), auth_file.string(),

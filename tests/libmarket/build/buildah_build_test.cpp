@@ -499,6 +499,12 @@ TEST_CASE("A failing RUN ends failed with buildah's error in the log", "[buildah
   CHECK(log.find("about-to-fail") != std::string::npos);
   CHECK(log.find("exit status 7") != std::string::npos);
   CHECK(HttpGet(*host, "/v2/markettest/fails/manifests/v1", kManifestTypes).status == 404);
+  std::string containers;
+  auto o = Storage().Options();
+  MustRun({"buildah", "--storage-driver", "vfs", "--root", o.root.string(), "--runroot",
+           o.runroot.string(), "containers", "--quiet"},
+          &containers);
+  CHECK(containers.empty());
 }
 
 TEST_CASE("Cancel of a running and a queued real build", "[buildah]") {
@@ -543,6 +549,13 @@ TEST_CASE("Cancel of a running and a queued real build", "[buildah]") {
   }
   CHECK_FALSE(sleeper);
   CHECK(f.stores.builds->Get(queued->id)->state == BuildState::kCancelled);
+  // buildah cleaned up after SIGTERM: no working container is left in the storage.
+  std::string containers;
+  auto o = Storage().Options();
+  MustRun({"buildah", "--storage-driver", "vfs", "--root", o.root.string(), "--runroot",
+           o.runroot.string(), "containers", "--quiet"},
+          &containers);
+  CHECK(containers.empty());
 }
 
 TEST_CASE("Eight real builds across three projects: all finish, one per project at a time",

@@ -1,0 +1,42 @@
+#pragma once
+// An HTTP/1.1 server on 127.0.0.1 for the registry fuzz check: it answers requests, in order, with
+// raw responses the fuzz input chose, so the real registry clients parse them end to end.
+
+#include <atomic>
+#include <cstddef>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace market::fuzz {
+
+class LoopbackServer {
+ public:
+  LoopbackServer();  // listens on an ephemeral port; aborts when it cannot
+  ~LoopbackServer();
+  LoopbackServer(const LoopbackServer&) = delete;
+  LoopbackServer& operator=(const LoopbackServer&) = delete;
+
+  const std::string& Origin() const { return origin_; }  // http://127.0.0.1:PORT
+  // Head and body of each answer ("HTTP/1.1 ..." up to the blank line, then the body); the body
+  // is left out for HEAD requests. Once they are used up every request gets a 404.
+  struct Answer {
+    std::string head;
+    std::string body;
+  };
+  void SetAnswers(std::vector<Answer> answers);
+
+ private:
+  void AcceptLoop();
+  void Serve(int fd);
+  Answer Next();
+
+  int listen_fd_ = -1;
+  std::string origin_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::vector<Answer> answers_;
+  std::size_t next_ = 0;
+};
+
+}  // namespace market::fuzz

@@ -160,7 +160,7 @@
 
   // An entry of the editor. `values` holds strings (string, choice), arrays of strings (list)
   // and arrays of {key, value} rows (key_value_list). Secrets live apart in `secrets`: only
-  // whether one is set, and what the user typed, which is sent only when they typed.
+  // whether one is set, and what the user typed; the stored value never reaches the page.
   function makeEntry(plugin, stored) {
     const schema = state.schemas.get(plugin) || null;
     const entry = {uid: state.nextUid++, plugin, schema, values: {}, secrets: {}, raw: null};
@@ -241,9 +241,12 @@
       const value = entry.values[attr.name];
       switch (attr.kind) {
         case 'secret': {
-          // Not typed into: not sent, so the stored secret stays as it is.
+          // Typed into: the new value (empty clears it). Untouched and stored: the redaction
+          // marker, which the server reads as "keep the stored value" (a missing attribute
+          // would clear it). Untouched and unset: nothing.
           const secret = entry.secrets[attr.name];
           if (secret.typed) form.append(key, secret.value);
+          else if (secret.set) form.append(key, SECRET_MARKER);
           break;
         }
         case 'list':

@@ -311,8 +311,12 @@ describe('configuration page', () => {
     await expectText(card.getByTestId('secret-status'), /^set/);
     await settledPreview(page);
 
-    // Saving without typing into the secret keeps it: the page does not send it.
+    // Saving without typing into the secret keeps it: the page sends the redaction marker,
+    // which the server reads as "unchanged", and never the value.
+    const saveRequest = page.waitForRequest((request) => request.url().endsWith('/api/project/save'));
     await page.getByTestId('save-button').click();
+    const sent = new URLSearchParams((await saveRequest).postData());
+    assert.deepEqual(sent.getAll('download_executable_source.password'), ['******']);
     await expectText(page.getByTestId('save-status'), /Saved/);
     await expectText(cards(page).nth(1).getByTestId('secret-status'), /^set/);
     const info = await api('GET', '/api/project/info', {projectName: name});

@@ -1,6 +1,8 @@
 # -DMARKET_FUZZ=ON (with a clang compiler) builds everything with libFuzzer's coverage
 # instrumentation plus AddressSanitizer and UndefinedBehaviorSanitizer; tests/fuzz then adds one
 # fuzzer executable per harness (scripts/fuzz.sh configures, builds and runs them).
+# scripts/fuzz.sh also loads it through CMAKE_PROJECT_INCLUDE; the guard makes that harmless.
+include_guard(GLOBAL)
 option(MARKET_FUZZ "Build the libFuzzer harnesses of tests/fuzz (needs clang)" OFF)
 if(MARKET_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")

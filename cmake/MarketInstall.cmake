@@ -12,8 +12,8 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/harbor_client/include/market"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT market_development)
 
 install(TARGETS market_core market_harbor_client EXPORT marketTargets
-        ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"
-        LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+        ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT market_development
+        LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT market_development
         INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 install(EXPORT marketTargets NAMESPACE market:: DESTINATION "${MARKET_INSTALL_CMAKEDIR}"
         COMPONENT market_development)

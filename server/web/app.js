@@ -720,14 +720,15 @@
     if (digest) imageCell.append(el('div', {class: 'digest', title: digest, text: digest.slice(0, 19) + '…'}));
     const actions = el('td', {class: 'actions-cell'},
       el('button', {type: 'button', class: 'link', 'data-testid': 'follow-log', 'aria-label': `Log of build ${id}`,
-                    onclick: () => followLog(id)}, 'Log · 日志'));
+                    title: 'Follow the log · 查看日志', onclick: () => followLog(id)}, 'Log'));
     if (stateText === 'queued' || stateText === 'running') {
       actions.append(el('button', {type: 'button', class: 'link danger', 'data-testid': 'cancel-build',
-                                   'aria-label': `Cancel build ${id}`, onclick: () => cancelBuild(id)}, 'Cancel · 取消'));
+                                   'aria-label': `Cancel build ${id}`, title: 'Cancel the build · 取消构建',
+                                   onclick: () => cancelBuild(id)}, 'Cancel'));
     }
     return el('tr', {dataset: {buildId: id, state: stateText}, 'data-testid': 'build-row'},
       el('td', {text: id}),
-      el('td', {}, el('code', {text: String(pick(row, 'tag')) || '—'})),
+      el('td', {class: 'nowrap'}, el('code', {text: String(pick(row, 'tag')) || '—'})),
       el('td', {}, el('span', {class: `badge state-${stateText}`, title: reason || undefined, 'data-testid': 'build-state', text: stateText})),
       el('td', {text: String(pick(row, 'operator', 'operator_name', 'operatorName')) || '—'}),
       el('td', {text: formatTime(pick(row, 'queuedAt', 'queued_at', 'queueTime', 'createTime', 'time')),

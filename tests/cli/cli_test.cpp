@@ -30,10 +30,12 @@ std::string WriteFile(const market::testing::TempDir& dir, const std::string& na
   return path;
 }
 
-#define CHECK_RUN(result, code)                                              \
-  do {                                                                       \
-    INFO("stdout: " << (result).out << "\nstderr: " << (result).err);       \
-    REQUIRE((result).exit_code == (code));                                   \
+// Evaluates `run` once (it may be the call itself) and requires its exit code.
+#define CHECK_RUN(run, code)                                        \
+  do {                                                              \
+    const RunResult& checked_run = (run);                           \
+    INFO("stdout: " << checked_run.out << "\nstderr: " << checked_run.err); \
+    REQUIRE(checked_run.exit_code == (code));                       \
   } while (false)
 
 }  // namespace
@@ -192,7 +194,7 @@ TEST_CASE("usage errors exit 2 before anything is sent", "[cli]") {
     CHECK_THAT(result.err, Contains(text));
   };
   usage({}, "subcommand");
-  usage({"frobnicate"}, "frobnicate");
+  usage({"frobnicate"}, "subcommand");
   usage({"info"}, "NAME");
   usage({"list", "--page", "0"}, "--page");
   usage({"list", "--page-size", "500"}, "--page-size");

@@ -11,8 +11,17 @@ using market::cli::MakeSaveBody;
 using market::cli::SaveArgs;
 using nlohmann::json;
 
+namespace {
+SaveArgs Args(std::string name, std::string file) {
+  SaveArgs args;
+  args.name = std::move(name);
+  args.file = std::move(file);
+  return args;
+}
+}  // namespace
+
 TEST_CASE("save body from a pipeline array", "[cli][unit]") {
-  SaveArgs args{.name = "web", .file = "p.json"};
+  SaveArgs args = Args("web", "p.json");
   auto body = MakeSaveBody(args, R"([{"$$plugin": "run", "value": ["make"]}])");
   REQUIRE(body);
   CHECK(*body == json{{"project", "web"},
@@ -21,7 +30,10 @@ TEST_CASE("save body from a pipeline array", "[cli][unit]") {
 }
 
 TEST_CASE("save body from a whole body object: the command line wins", "[cli][unit]") {
-  SaveArgs args{.name = "web", .file = "-", .cluster = "team", .type = "edit", .add = true};
+  SaveArgs args = Args("web", "-");
+  args.cluster = "team";
+  args.type = "edit";
+  args.add = true;
   auto body = MakeSaveBody(args, R"({"projectName": "x", "project": "y", "Cluster": "c",
       "DefineDockerFileType": "tool", "addOrUpdate": "update", "$$plugin": []})");
   REQUIRE(body);
@@ -31,7 +43,7 @@ TEST_CASE("save body from a whole body object: the command line wins", "[cli][un
   CHECK((*body)["DefineDockerFileType"] == "edit");
   CHECK((*body)["addOrUpdate"] == "add");
 
-  SaveArgs plain{.name = "web", .file = "-"};
+  SaveArgs plain = Args("web", "-");
   auto kept = MakeSaveBody(plain, R"({"Cluster": "c", "addOrUpdate": "add"})");
   REQUIRE(kept);
   CHECK((*kept)["Cluster"] == "c");
@@ -39,7 +51,7 @@ TEST_CASE("save body from a whole body object: the command line wins", "[cli][un
 }
 
 TEST_CASE("save body: bad files are usage errors naming the problem", "[cli][unit]") {
-  SaveArgs args{.name = "web", .file = "p.json"};
+  SaveArgs args = Args("web", "p.json");
   auto check = [&](const char* text, const char* expected) {
     auto body = MakeSaveBody(args, text);
     REQUIRE_FALSE(body);

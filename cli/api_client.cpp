@@ -88,10 +88,9 @@ CliResult<Envelope> ApiClient::Send(harbor::HttpRequest request) {
   if (!response) {
     const bool unreachable = response.error().code == Errc::kUpstreamFailed ||
                              response.error().code == Errc::kUpstreamTimeout;
-    return std::unexpected(CliError{
-        unreachable ? kExitUnreachable : kExitFailure, 0,
-        fmt::format("cannot reach the server at {}: {}", options_.server,
-                    response.error().message)});
+    return std::unexpected(CliError{unreachable ? kExitUnreachable : kExitFailure, 0,
+                                    fmt::format("cannot reach the server at {}: {}",
+                                                options_.server, response.error().message)});
   }
   nlohmann::json whole = nlohmann::json::parse(response->body, nullptr, false);
   if (whole.is_discarded() || !whole.is_object() || !whole.contains("code") ||

@@ -4,12 +4,11 @@
 
 #include <expected>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "market/harbor_client/http_client.hpp"
 

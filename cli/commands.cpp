@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,8 +10,6 @@
 #include <iterator>
 #include <sstream>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "market/time.hpp"
 #include "table.hpp"
@@ -66,7 +65,8 @@ void PrintPlugin(std::size_t number, const json& plugin) {
     if (value.is_array()) {
       if (value.empty()) std::cout << label << "(none)\n";
       for (std::size_t i = 0; i < value.size(); ++i) {
-        const std::string item = value[i].is_string() ? value[i].get<std::string>() : value[i].dump();
+        const std::string item =
+            value[i].is_string() ? value[i].get<std::string>() : value[i].dump();
         PrintIndented(i == 0 ? label : std::string(indent, ' '), item, indent);
       }
     } else if (value.is_string()) {
@@ -102,8 +102,8 @@ class LogFollower {
     if (!progress_) return;
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start_).count();
-    std::cerr << fmt::format("\r\x1b[K[{}] {} elapsed, {} of log", state,
-                             FormatDuration(elapsed), FormatBytes(log_bytes))
+    std::cerr << fmt::format("\r\x1b[K[{}] {} elapsed, {} of log", state, FormatDuration(elapsed),
+                             FormatBytes(log_bytes))
               << std::flush;
   }
 
@@ -158,9 +158,9 @@ CliResult<std::string> FollowLog(ApiClient& api, const std::string& id) {
 
 // The build's row in the project's history (for the digest or the failure reason).
 json FindBuild(ApiClient& api, const std::string& project, const std::string& id) {
-  CliResult<Envelope> history =
-      api.Get("/api/project/buildHistory",
-              {{"projectName", project}, {"page", "1"}, {"page_size", std::to_string(kHistoryLookup)}});
+  CliResult<Envelope> history = api.Get(
+      "/api/project/buildHistory",
+      {{"projectName", project}, {"page", "1"}, {"page_size", std::to_string(kHistoryLookup)}});
   if (!history) return nullptr;
   const json& builds = history->content().value("builds", json::array());
   for (const json& build : builds) {
@@ -223,8 +223,8 @@ CliResult<json> MakeSaveBody(const SaveArgs& args, std::string_view file_text) {
     for (std::size_t i = 0; i < pipeline.size(); ++i) {
       if (!pipeline[i].is_object() || !pipeline[i].contains("$$plugin") ||
           !pipeline[i]["$$plugin"].is_string()) {
-        return UsageError(fmt::format(
-            "{}: plugin {} must be an object with a \"$$plugin\" name", where, i + 1));
+        return UsageError(
+            fmt::format("{}: plugin {} must be an object with a \"$$plugin\" name", where, i + 1));
       }
     }
   }
@@ -393,8 +393,7 @@ CliResult<int> BuildCommand(CommandContext& context, const BuildArgs& args) {
     const std::string image = Text(build, "image");
     const std::string digest = Text(build, "digest");
     std::cerr << fmt::format("build {} succeeded", id)
-              << (image.empty() ? "" : ": " + image + (digest.empty() ? "" : "@" + digest))
-              << '\n';
+              << (image.empty() ? "" : ": " + image + (digest.empty() ? "" : "@" + digest)) << '\n';
     return kExitOk;
   }
   const std::string reason = Text(build, "reason");
@@ -424,10 +423,10 @@ CliResult<int> CancelCommand(CommandContext& context, std::int64_t id) {
 }
 
 CliResult<int> HistoryCommand(CommandContext& context, const HistoryArgs& args) {
-  CliResult<Envelope> answer = context.api.Get(
-      "/api/project/buildHistory", {{"projectName", args.name},
-                                    {"page", std::to_string(args.page)},
-                                    {"page_size", std::to_string(args.page_size)}});
+  CliResult<Envelope> answer =
+      context.api.Get("/api/project/buildHistory", {{"projectName", args.name},
+                                                    {"page", std::to_string(args.page)},
+                                                    {"page_size", std::to_string(args.page_size)}});
   if (!answer) return std::unexpected(answer.error());
   const json& content = answer->content();
   if (context.json) {
@@ -441,8 +440,8 @@ CliResult<int> HistoryCommand(CommandContext& context, const HistoryArgs& args) 
     if (auto started = ParseIso8601(Text(build, "startedAt"))) {
       auto finished = ParseIso8601(Text(build, "finishedAt"));
       const auto end = finished ? *finished : std::chrono::floor<std::chrono::milliseconds>(now);
-      duration = FormatDuration(
-          std::chrono::duration_cast<std::chrono::seconds>(end - *started).count());
+      duration =
+          FormatDuration(std::chrono::duration_cast<std::chrono::seconds>(end - *started).count());
     }
     std::string digest = Text(build, "digest");
     // "sha256:" and 12 hex digits identify an image as well as docker's short ids do.

@@ -3,10 +3,9 @@
 // table or text (or, with --json, the envelope's content as JSON).
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "api_client.hpp"
 

@@ -1,12 +1,12 @@
 // market: the command-line client of the Image Market server.
 
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <string>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 #include "api_client.hpp"
 #include "commands.hpp"
@@ -58,8 +58,7 @@ int main(int argc, char** argv) {
   options.server = EnvOr("MARKET_SERVER", "http://127.0.0.1:8080");
   options.operator_name = EnvOr("MARKET_OPERATOR", EnvOr("USER", ""));
   bool json = false;
-  app.add_option("--server", options.server, "server URL (MARKET_SERVER)")
-      ->capture_default_str();
+  app.add_option("--server", options.server, "server URL (MARKET_SERVER)")->capture_default_str();
   app.add_option("--operator", options.operator_name,
                  "who makes the change (MARKET_OPERATOR, else USER)");
   // The token is read from the environment by preference: a flag shows in the process list.
@@ -133,8 +132,7 @@ int main(int argc, char** argv) {
     return market::cli::kExitUsage;
   }
 
-  CliResult<std::unique_ptr<market::cli::ApiClient>> api =
-      market::cli::ApiClient::Create(options);
+  CliResult<std::unique_ptr<market::cli::ApiClient>> api = market::cli::ApiClient::Create(options);
   if (!api) return Report(api.error());
   market::cli::CommandContext context{**api, json};
 

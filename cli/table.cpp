@@ -17,8 +17,8 @@ void Table::AddRow(std::vector<std::string> cells) {
   cells.resize(headers_.size());
   // A newline or tab inside a cell would break the columns.
   for (std::string& cell : cells) {
-    std::replace_if(cell.begin(), cell.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; },
-                    ' ');
+    std::replace_if(
+        cell.begin(), cell.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
   }
   rows_.push_back(std::move(cells));
 }

@@ -3,28 +3,26 @@
 // first (scripts/make-base-image.sh) when the registry lacks it.
 
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
-#include <regex>
-
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "cli_harness.hpp"
 
 namespace {
 
+using Catch::Matchers::Contains;
 using market::cli::testing::RunAgainst;
 using market::cli::testing::RunResult;
 using market::cli::testing::ServerProcess;
-using Catch::Matchers::Contains;
 
 bool HaveBuildah() { return std::system("command -v buildah >/dev/null 2>&1") == 0; }
 
 std::string Pipeline(const std::string& registry, const std::string& command) {
-  nlohmann::json pipeline = nlohmann::json::array(
-      {{{"$$plugin", "base_image_choose_from_harbor"},
-        {"handleInput", registry + "/base/busybox:latest"}},
-       {{"$$plugin", "run"}, {"value", {command}}}});
+  nlohmann::json pipeline =
+      nlohmann::json::array({{{"$$plugin", "base_image_choose_from_harbor"},
+                              {"handleInput", registry + "/base/busybox:latest"}},
+                             {{"$$plugin", "run"}, {"value", {command}}}});
   return pipeline.dump();
 }
 

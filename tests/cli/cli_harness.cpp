@@ -1,7 +1,5 @@
 #include "cli_harness.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -11,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -198,9 +197,9 @@ RunResult RunMarket(const std::vector<std::string>& args,
 
 RunResult RunAgainst(const ServerProcess& server, const std::vector<std::string>& args,
                      const std::string& input) {
-  return RunMarket(args, {{"MARKET_SERVER", server.url()}, {"MARKET_OPERATOR", "tester"},
-                          {"MARKET_TOKEN", ""}},
-                   input);
+  return RunMarket(
+      args, {{"MARKET_SERVER", server.url()}, {"MARKET_OPERATOR", "tester"}, {"MARKET_TOKEN", ""}},
+      input);
 }
 
 OneRequestServer::OneRequestServer(std::string reply_body) : reply_body_(std::move(reply_body)) {
@@ -229,16 +228,17 @@ OneRequestServer::OneRequestServer(std::string reply_body) : reply_body_(std::mo
         std::smatch match;
         std::string head = request_.substr(0, end);
         std::size_t body = 0;
-        if (std::regex_search(head, match, std::regex(R"(Content-Length: (\d+))",
-                                                      std::regex::icase))) {
+        if (std::regex_search(head, match,
+                              std::regex(R"(Content-Length: (\d+))", std::regex::icase))) {
           body = std::stoul(match[1]);
         }
         wanted = end + 4 + body;
       }
     }
-    std::string reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                        "Content-Length: " +
-                        std::to_string(reply_body_.size()) + "\r\n\r\n" + reply_body_;
+    std::string reply =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        "Content-Length: " +
+        std::to_string(reply_body_.size()) + "\r\n\r\n" + reply_body_;
     if (write(fd, reply.data(), reply.size()) < 0) request_ += "\n[reply not written]";
     close(fd);
   });

@@ -2,20 +2,18 @@
 // output, exit codes and error messages.
 
 #include <catch2/catch.hpp>
-
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "cli_harness.hpp"
 
 namespace {
 
+using Catch::Matchers::Contains;
 using market::cli::testing::RunAgainst;
 using market::cli::testing::RunMarket;
 using market::cli::testing::RunResult;
 using market::cli::testing::ServerProcess;
-using Catch::Matchers::Contains;
 
 constexpr const char* kPipeline = R"([
   {"$$plugin": "base_image_choose_from_harbor", "handleInput": "127.0.0.1:5000/base/busybox:1"},
@@ -31,11 +29,11 @@ std::string WriteFile(const market::testing::TempDir& dir, const std::string& na
 }
 
 // Evaluates `run` once (it may be the call itself) and requires its exit code.
-#define CHECK_RUN(run, code)                                        \
-  do {                                                              \
-    const RunResult& checked_run = (run);                           \
+#define CHECK_RUN(run, code)                                                \
+  do {                                                                      \
+    const RunResult& checked_run = (run);                                   \
     INFO("stdout: " << checked_run.out << "\nstderr: " << checked_run.err); \
-    REQUIRE(checked_run.exit_code == (code));                       \
+    REQUIRE(checked_run.exit_code == (code));                               \
   } while (false)
 
 }  // namespace
@@ -105,9 +103,9 @@ TEST_CASE("new, list, info, save, dockerfile, clone and delete", "[cli]") {
   CHECK_THAT(dockerfile.out, Contains("RUN") && Contains("echo one") && Contains("GREETING"));
 
   // save from standard input: a whole save body; the command line wins over the file.
-  RunResult saved_stdin = RunAgainst(
-      server, {"save", "gamma", "--file", "-", "--cluster", "team"},
-      R"({"project": "other", "Cluster": "ignored", "DefineDockerFileType": "tool",
+  RunResult saved_stdin =
+      RunAgainst(server, {"save", "gamma", "--file", "-", "--cluster", "team"},
+                 R"({"project": "other", "Cluster": "ignored", "DefineDockerFileType": "tool",
           "$$plugin": [{"$$plugin": "base_image_choose_from_harbor", "handleInput": "busybox"}]})");
   CHECK_RUN(saved_stdin, 0);
   RunResult gamma = RunAgainst(server, {"--json", "info", "gamma"});
@@ -208,9 +206,8 @@ TEST_CASE("usage errors exit 2 before anything is sent", "[cli]") {
   usage({"--server", "ftp://example.com", "list"}, "--server");
 
   // Changes need an operator.
-  RunResult no_operator =
-      RunMarket({"new", "someone"}, {{"MARKET_SERVER", server.url()}, {"MARKET_OPERATOR", ""},
-                                     {"USER", ""}});
+  RunResult no_operator = RunMarket(
+      {"new", "someone"}, {{"MARKET_SERVER", server.url()}, {"MARKET_OPERATOR", ""}, {"USER", ""}});
   CHECK(no_operator.exit_code == 2);
   CHECK_THAT(no_operator.err, Contains("--operator"));
   // ...and nothing was created.
@@ -223,8 +220,7 @@ TEST_CASE("usage errors exit 2 before anything is sent", "[cli]") {
 }
 
 TEST_CASE("a server that cannot be reached exits 3", "[cli]") {
-  const std::string url =
-      "http://127.0.0.1:" + std::to_string(market::cli::testing::UnusedPort());
+  const std::string url = "http://127.0.0.1:" + std::to_string(market::cli::testing::UnusedPort());
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"list"}, {"new", "x"}, {"history", "x"}}) {
     RunResult result = RunMarket(args, {{"MARKET_SERVER", url}, {"MARKET_OPERATOR", "tester"}});
@@ -265,9 +261,9 @@ TEST_CASE("an answer that is not an envelope is an error naming the HTTP status"
 TEST_CASE("the token is sent but never printed", "[cli]") {
   ServerProcess server;
   const std::string secret = "s3cret-token-value";
-  RunResult result = RunMarket({"info", "nosuch"}, {{"MARKET_SERVER", server.url()},
-                                                    {"MARKET_OPERATOR", "tester"},
-                                                    {"MARKET_TOKEN", secret}});
+  RunResult result = RunMarket(
+      {"info", "nosuch"},
+      {{"MARKET_SERVER", server.url()}, {"MARKET_OPERATOR", "tester"}, {"MARKET_TOKEN", secret}});
   CHECK(result.exit_code == 1);
   CHECK_THAT(result.out + result.err, !Contains(secret));
   RunResult flag = RunMarket({"--token", secret, "--server", "http://127.0.0.1:1", "list"});

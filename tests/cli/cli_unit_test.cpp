@@ -1,7 +1,6 @@
 // The client's own logic, in-process: the save body built from a file, tables, formatting.
 
 #include <catch2/catch.hpp>
-
 #include <sstream>
 
 #include "commands.hpp"
@@ -56,8 +55,7 @@ TEST_CASE("save body: bad files are usage errors naming the problem", "[cli][uni
     auto body = MakeSaveBody(args, text);
     REQUIRE_FALSE(body);
     CHECK(body.error().exit_code == market::cli::kExitUsage);
-    CHECK_THAT(body.error().message, Catch::Contains("--file p.json") &&
-                                         Catch::Contains(expected));
+    CHECK_THAT(body.error().message, Catch::Contains("--file p.json") && Catch::Contains(expected));
   };
   check("", "not valid JSON");
   check("\"run\"", "pipeline array");

@@ -169,7 +169,8 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPush(const ImageBuildRequest& 
 
   auto bud = Command();
   for (std::string a :
-       {std::string("bud"), std::string("--isolation"), options_.isolation, tls,
+       {std::string("bud"), std::string("--isolation"), options_.isolation,
+        std::string("--format"), options_.format, tls,
         std::string("--authfile"), auth_file.string(), std::string("-f"), dockerfile.string(),
         std::string("-t"), request.image, request.context_dir.string()}) {
     bud.push_back(std::move(a));

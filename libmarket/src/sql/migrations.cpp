@@ -104,6 +104,53 @@ const std::vector<Migration>& Migrations() {
              text TEXT NOT NULL,
              PRIMARY KEY (build_id, seq)))",
         "CREATE INDEX build_logs_offset ON build_logs (build_id, byte_offset)"}},
+      {3,
+       "project count kept by triggers; trigram index for the name filter (PostgreSQL)",
+       // SQLite has one writer at a time, so one counter row costs nothing extra. The
+       // substring filter stays a scan there (no trigram index in SQLite).
+       {"CREATE TABLE project_count (id INTEGER PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL)",
+        "INSERT INTO project_count (id, n) SELECT 1, COUNT(*) FROM projects",
+        R"(CREATE TRIGGER projects_count_insert AFTER INSERT ON projects
+           BEGIN UPDATE project_count SET n = n + 1 WHERE id = 1; END)",
+        R"(CREATE TRIGGER projects_count_delete AFTER DELETE ON projects
+           BEGIN UPDATE project_count SET n = n - 1 WHERE id = 1; END)"},
+       // PostgreSQL: the unfiltered total_count is SUM(n) over 16 slots instead of a scan of
+       // the table. Each session adds to the slot of its backend, so concurrent inserts and
+       // deletes rarely wait on one another's counter row until commit. Statement triggers
+       // with transition tables make a bulk load one counter update, not one per row, and an
+       // upsert that only updated skips the counter entirely.
+       {"CREATE EXTENSION IF NOT EXISTS pg_trgm",
+        "CREATE INDEX projects_name_trgm ON projects USING gin (name gin_trgm_ops)",
+        "CREATE TABLE project_count (slot INTEGER PRIMARY KEY, n BIGINT NOT NULL)",
+        "INSERT INTO project_count (slot, n) SELECT s, 0 FROM generate_series(0, 15) AS s",
+        "UPDATE project_count SET n = (SELECT COUNT(*) FROM projects) WHERE slot = 0",
+        R"(CREATE FUNCTION project_count_add() RETURNS trigger LANGUAGE plpgsql AS $$
+           DECLARE
+             delta BIGINT;
+           BEGIN
+             IF TG_OP = 'INSERT' THEN
+               SELECT COUNT(*) INTO delta FROM changed_rows;
+             ELSE
+               SELECT -COUNT(*) INTO delta FROM changed_rows;
+             END IF;
+             IF delta <> 0 THEN
+               UPDATE project_count SET n = n + delta WHERE slot = pg_backend_pid() % 16;
+             END IF;
+             RETURN NULL;
+           END $$)",
+        R"(CREATE TRIGGER projects_count_insert AFTER INSERT ON projects
+           REFERENCING NEW TABLE AS changed_rows
+           FOR EACH STATEMENT EXECUTE FUNCTION project_count_add())",
+        R"(CREATE TRIGGER projects_count_delete AFTER DELETE ON projects
+           REFERENCING OLD TABLE AS changed_rows
+           FOR EACH STATEMENT EXECUTE FUNCTION project_count_add())",
+        R"(CREATE FUNCTION project_count_reset() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+             UPDATE project_count SET n = 0;
+             RETURN NULL;
+           END $$)",
+        R"(CREATE TRIGGER projects_count_truncate AFTER TRUNCATE ON projects
+           FOR EACH STATEMENT EXECUTE FUNCTION project_count_reset())"}},
   };
   return migrations;
 }

@@ -1,6 +1,8 @@
 // SqlProjectStore: projects in SQLite or PostgreSQL. Every user value is a bound parameter.
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "market/pipeline_json.hpp"
 #include "sql/sql_stores.hpp"
@@ -80,7 +82,11 @@ std::optional<ProjectRow> SelectProject(soci::session& sql, const std::string& n
   IntoRow(st, row);
   st.exchange(soci::use(key, "name"));
   st.alloc();
-  st.prepare(std::string("SELECT ") + kProjectColumns + " FROM projects WHERE name = :name");
+  // A one-time query is one round trip (PQexecParams). SOCI's default, a repeatable query,
+  // is three on PostgreSQL: PQprepare, PQexecPrepared and DEALLOCATE, for a statement that
+  // runs once.
+  st.prepare(std::string("SELECT ") + kProjectColumns + " FROM projects WHERE name = :name",
+             soci::details::st_one_time_query);
   st.define_and_bind();
   if (!st.execute(true)) return std::nullopt;
   return row;
@@ -103,6 +109,41 @@ void InsertRow(soci::session& sql, const Project& project, const std::string& pi
 }
 
 std::string AlreadyExists(const std::string& name) { return "project already exist: " + name; }
+
+// `text` as a LIKE pattern that matches exactly itself (the escape character is `\`).
+std::string EscapeLike(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 4);
+  for (char c : text) {
+    if (c == '\\' || c == '%' || c == '_') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// The LIKE pattern the trigram index is asked with, for a literal substring filter: the
+// longest run of ASCII letters and digits in it, when it has at least 3 (one trigram). pg_trgm
+// cuts a pattern into words at every other character, and a word's edges become trigrams of
+// their own ("  0", "ch "): in names like `team-service-0042` those edges are in most rows,
+// and the index would read their whole posting lists. The run is a substring of the filter,
+// so the LIKE on it is a necessary condition; strpos() then checks the filter exactly.
+std::string IndexPattern(std::string_view filter) {
+  auto word = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  std::string_view best;
+  for (std::size_t i = 0; i < filter.size();) {
+    if (!word(filter[i])) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < filter.size() && word(filter[j])) ++j;
+    if (j - i > best.size()) best = filter.substr(i, j - i);
+    i = j;
+  }
+  return "%" + EscapeLike(best.size() >= 3 ? best : filter) + "%";
+}
 
 }  // namespace
 
@@ -237,44 +278,87 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
   if (query.page < 1 || query.page_size < 1) {
     return Fail(Errc::kInvalid, "page and page_size must be positive");
   }
-  return pool_->Run("project list", [&](soci::session& sql) -> Result<ProjectPage> {
-    // The filter is a literal substring: instr()/strpos() give `%` and `_` no meaning.
-    const bool filtered = !query.name_filter.empty();
-    const std::string match =
-        pool_->is_postgres() ? "strpos(name, :filter) > 0" : "instr(name, :filter) > 0";
-    std::string filter = query.name_filter;
-    std::string after = query.after.value_or("");
-    // With a keyset cursor the page number is not used: the cursor already says where the
-    // page starts, and its cost does not grow with the depth.
-    long long limit = query.page_size;
-    long long offset = query.after ? 0 : static_cast<long long>(query.page - 1) * query.page_size;
+  const bool pg = pool_->is_postgres();
+  const bool filtered = !query.name_filter.empty();
+  // The filter is a literal substring: strpos()/instr() give `%` and `_` no meaning. On
+  // PostgreSQL a LIKE on a piece of it is added for the trigram index (migration 3) to serve;
+  // see IndexPattern. SQLite scans.
+  auto match = [pg](const std::string& suffix) {
+    return pg ? "name LIKE :pat" + suffix + R"( ESCAPE '\' AND strpos(name, :lit)" + suffix +
+                    ") > 0"
+              : "instr(name, :lit" + suffix + ") > 0";
+  };
+  std::string literal = query.name_filter;
+  std::string literal2 = literal;
+  std::string pattern = pg ? IndexPattern(query.name_filter) : std::string();
+  std::string pattern2 = pattern;
+  std::string after = query.after.value_or("");
+  long long limit = query.page_size;
+  // With a keyset cursor the page number is not used: the cursor already says where the
+  // page starts, and its cost does not grow with the depth.
+  long long offset = query.after ? 0 : static_cast<long long>(query.page - 1) * query.page_size;
 
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kRead);
+  return pool_->Run("project list", [&](soci::session& sql) -> Result<ProjectPage> {
+    // SQLite: one read transaction, so the count and the page come from one snapshot. On
+    // PostgreSQL (READ COMMITTED) a BEGIN would not give that, only two more round trips.
+    std::optional<Transaction> tx;
+    if (!pg) tx.emplace(sql, pool_->dialect(), Transaction::Kind::kRead);
     ProjectPage page;
     {
+      // Unfiltered: the counter the triggers of migration 3 keep, not a scan of the table.
+      // Filtered: an exact count of the matches (the trigram index on PostgreSQL), whose
+      // cost grows with the number of matches, not with the table; see docs/performance.md.
       long long total = 0;
       if (filtered) {
-        sql << "SELECT COUNT(*) FROM projects WHERE " << match, soci::use(filter, "filter"),
-            soci::into(total);
+        if (pg) {
+          sql << "SELECT COUNT(*) FROM projects WHERE " << match(""), soci::use(pattern, "pat"),
+              soci::use(literal, "lit"), soci::into(total);
+        } else {
+          sql << "SELECT COUNT(*) FROM projects WHERE " << match(""), soci::use(literal, "lit"),
+              soci::into(total);
+        }
+      } else if (pg) {
+        sql << "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM project_count", soci::into(total);
       } else {
-        sql << "SELECT COUNT(*) FROM projects", soci::into(total);
+        sql << "SELECT n FROM project_count WHERE id = 1", soci::into(total);
       }
       page.total_count = total;
     }
 
+    // A page past the first skips `offset` names in the name index alone (an index-only scan
+    // on PostgreSQL once the table is vacuumed, the covering unique index on SQLite) and then
+    // reads only the rows it returns, instead of reading every skipped row in full.
     std::string where;
-    if (filtered) where += " WHERE " + match;
-    if (query.after) where += (filtered ? " AND" : " WHERE") + std::string(" name > :after");
+    auto and_where = [&where](const std::string& condition) {
+      where += (where.empty() ? " WHERE " : " AND ") + condition;
+    };
+    if (filtered) and_where(match(""));
+    if (query.after) and_where("name > :after");
+    if (offset > 0) {
+      and_where("name >= (SELECT name FROM projects" +
+                (filtered ? " WHERE " + match("2") : std::string()) +
+                " ORDER BY name LIMIT 1 OFFSET :off)");
+    }
     ProjectRow row;
     soci::statement st(sql);
     IntoRow(st, row);
-    if (filtered) st.exchange(soci::use(filter, "filter"));
+    if (filtered) {
+      if (pg) st.exchange(soci::use(pattern, "pat"));
+      st.exchange(soci::use(literal, "lit"));
+    }
     if (query.after) st.exchange(soci::use(after, "after"));
+    if (offset > 0) {
+      if (filtered) {
+        if (pg) st.exchange(soci::use(pattern2, "pat2"));
+        st.exchange(soci::use(literal2, "lit2"));
+      }
+      st.exchange(soci::use(offset, "off"));
+    }
     st.exchange(soci::use(limit, "lim"));
-    st.exchange(soci::use(offset, "off"));
     st.alloc();
     st.prepare(std::string("SELECT ") + kProjectColumns + " FROM projects" + where +
-               " ORDER BY name LIMIT :lim OFFSET :off");
+                   " ORDER BY name LIMIT :lim",
+               soci::details::st_one_time_query);
     st.define_and_bind();
     st.execute(false);
     while (st.fetch()) {
@@ -282,7 +366,7 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
       if (!project) return std::unexpected(project.error());
       page.projects.push_back(std::move(*project));
     }
-    tx.Commit();
+    if (tx) tx->Commit();
     return page;
   });
 }

@@ -340,6 +340,87 @@ TEST_CASE("project store: list pages, filters literally, counts", "[sql][project
   CHECK(bad.error().code == Errc::kInvalid);
 }
 
+TEST_CASE("project store: total_count follows inserts, saves, clones and removes",
+          "[sql][project]") {
+  // The unfiltered count is kept by triggers (migration 3), not counted on each call.
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& store = *stores.projects;
+  auto total = [&] {
+    auto page = store.List(Query(1, 1));
+    REQUIRE(page.has_value());
+    return page->total_count;
+  };
+  CHECK(total() == 0);
+  REQUIRE(store.Insert(MakeProject("one")).has_value());
+  REQUIRE(store.Insert(MakeProject("two")).has_value());
+  CHECK(total() == 2);
+  CHECK_FALSE(store.Insert(MakeProject("two")).has_value());
+  CHECK(total() == 2);
+  REQUIRE(store.Save(MakeProject("two"), market::SaveMode::kUpdate).has_value());
+  CHECK(total() == 2);  // an update, not an insert
+  REQUIRE(store.Save(MakeProject("three"), market::SaveMode::kUpdate).has_value());
+  CHECK(total() == 3);  // update of a missing project creates it
+  CHECK_FALSE(store.Save(MakeProject("three"), market::SaveMode::kAdd).has_value());
+  REQUIRE(store.Clone("one", MakeProject("four")).has_value());
+  CHECK(total() == 4);
+  REQUIRE(store.Remove("two").has_value());
+  CHECK_FALSE(store.Remove("two").has_value());
+  CHECK(total() == 3);
+  // and survives reopening (the count is stored, not cached)
+  auto reopened = OpenOrFail(db);
+  auto page = reopened.projects->List(Query(1, 10));
+  REQUIRE(page.has_value());
+  CHECK(page->total_count == 3);
+}
+
+TEST_CASE("project store: filters with separators, wildcards and deep pages", "[sql][project]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& store = *stores.projects;
+  for (std::string name : {"alpha-beta", "alphabeta", "xha-bex", "ha_be", "a\\b", "ab", "zha-be"}) {
+    REQUIRE(store.Insert(MakeProject(name)).has_value());
+  }
+  auto names = [](const market::ProjectPage& page) {
+    std::vector<std::string> out;
+    for (const auto& p : page.projects) out.push_back(p.name);
+    return out;
+  };
+  // "ha-be": the separator matters (alphabeta does not match), `_` is not a wildcard
+  auto sep = store.List(Query(1, 10, "ha-be"));
+  REQUIRE(sep.has_value());
+  CHECK(sep->total_count == 3);
+  CHECK(names(*sep) == std::vector<std::string>{"alpha-beta", "xha-bex", "zha-be"});
+  auto backslash = store.List(Query(1, 10, "\\"));
+  REQUIRE(backslash.has_value());
+  CHECK(names(*backslash) == std::vector<std::string>{"a\\b"});
+  auto underscore = store.List(Query(1, 10, "a_b"));
+  REQUIRE(underscore.has_value());
+  CHECK(names(*underscore) == std::vector<std::string>{"ha_be"});
+  // deep pages, filtered and not, past the end, and the cursor on a filter
+  auto second = store.List(Query(2, 1, "ha-be"));
+  REQUIRE(second.has_value());
+  CHECK(second->total_count == 3);
+  CHECK(names(*second) == std::vector<std::string>{"xha-bex"});
+  auto all = store.List(Query(1, 10));
+  REQUIRE(all.has_value());
+  REQUIRE(all->projects.size() == 7);
+  auto third = store.List(Query(3, 2));
+  REQUIRE(third.has_value());
+  CHECK(names(*third) == std::vector<std::string>{all->projects[4].name, all->projects[5].name});
+  auto beyond = store.List(Query(4, 3));
+  REQUIRE(beyond.has_value());
+  CHECK(beyond->projects.empty());
+  CHECK(beyond->total_count == 7);
+  auto cursor = store.List(Query(1, 10, "ha-be", std::string("alpha-beta")));
+  REQUIRE(cursor.has_value());
+  CHECK(names(*cursor) == std::vector<std::string>{"xha-bex", "zha-be"});
+}
+
 TEST_CASE("stores: migrations are idempotent and data survives reopening", "[sql]") {
   Backend backend = PickBackend();
   CAPTURE(market::testing::ToString(backend));

@@ -229,6 +229,8 @@ std::optional<std::string> NextLink(std::string_view header) {
     std::string_view params =
         header.substr(close + 1, next_entry == std::string_view::npos ? std::string_view::npos
                                                                       : next_entry - close - 1);
+    // std::regex recurses per character: bound what an upstream header can make it walk.
+    if (params.size() > 1024) params = params.substr(0, 1024);
     static const std::regex kRel(R"re(rel\s*=\s*("([^"]*)"|([^;,\s]*)))re", std::regex::icase);
     std::match_results<std::string_view::const_iterator> m;
     if (std::regex_search(params.begin(), params.end(), m, kRel)) {
@@ -294,7 +296,7 @@ Result<void> CheckRepository(std::string_view repository) {
 
 Result<void> CheckTag(std::string_view tag) {
   static const std::regex kTag("[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}");
-  if (!std::regex_match(tag.begin(), tag.end(), kTag)) {
+  if (tag.size() > 128 || !std::regex_match(tag.begin(), tag.end(), kTag)) {
     return Fail(Errc::kInvalid, "tag: not a valid tag: " + std::string(tag.substr(0, 300)));
   }
   return {};
@@ -302,7 +304,11 @@ Result<void> CheckTag(std::string_view tag) {
 
 Result<void> CheckReference(std::string_view reference) {
   static const std::regex kDigest("[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}");
-  if (std::regex_match(reference.begin(), reference.end(), kDigest)) return {};
+  // std::regex recurses per character, so an unbounded input could exhaust the stack.
+  if (reference.size() <= 256 &&
+      std::regex_match(reference.begin(), reference.end(), kDigest)) {
+    return {};
+  }
   if (CheckTag(reference)) return {};
   return Fail(Errc::kInvalid,
               "reference: not a tag or digest: " + std::string(reference.substr(0, 300)));

@@ -41,8 +41,12 @@ std::size_t DecodeUtf8(std::string_view s, std::size_t i, char32_t& cp) {
   return len;
 }
 
+// libstdc++'s std::regex recurses once per character: a long enough value (the body limit
+// allows a megabyte) exhausts a thread's stack. Nothing checked here is legitimately that long.
+constexpr std::size_t kMaxMatchedLength = 1024;
+
 bool FullMatch(std::string_view text, const std::regex& re) {
-  return std::regex_match(text.begin(), text.end(), re);
+  return text.size() <= kMaxMatchedLength && std::regex_match(text.begin(), text.end(), re);
 }
 
 }  // namespace
@@ -154,7 +158,7 @@ std::optional<std::string> AbsoluteImagePathProblem(std::string_view path) {
 std::optional<std::string> PortProblem(std::string_view port) {
   static const std::regex kPort(R"(^([1-9][0-9]{0,4})(/(tcp|udp))?$)");
   std::match_results<std::string_view::const_iterator> m;
-  if (!std::regex_match(port.begin(), port.end(), m, kPort)) {
+  if (port.size() > 16 || !std::regex_match(port.begin(), port.end(), m, kPort)) {
     return "must be a port number 1-65535 with an optional /tcp or /udp";
   }
   int number = 0;
@@ -181,6 +185,9 @@ std::optional<std::string> SourceUrlProblem(std::string_view type, std::string_v
   if (url.empty()) return "is empty";
   if (url.front() == '-') return "must not start with '-'";
   if (url.find_first_of(" \t") != std::string_view::npos) return "must not contain whitespace";
+  if (url.size() > kMaxMatchedLength) {
+    return fmt::format("is longer than {} characters", kMaxMatchedLength);
+  }
   static const std::regex kScheme(R"(^([a-z][a-z0-9+.-]*)://([^/?#]*)(.*)$)");
   static const std::regex kScp(R"(^(?:[A-Za-z0-9_.-]+@)?[A-Za-z0-9.-]+:.+$)");
   std::match_results<std::string_view::const_iterator> m;

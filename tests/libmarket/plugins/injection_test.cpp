@@ -446,3 +446,20 @@ TEST_CASE("injection: a plugin that renders a line break is stopped by the regis
   CHECK(r.error().code == Errc::kInternal);
   CHECK_THAT(r.error().message, Catch::Contains("sloppy"));
 }
+
+TEST_CASE("values far longer than any real one are refused without exhausting the stack") {
+  // std::regex recurses per character; the body limit alone would allow a megabyte here.
+  const std::string huge(512 * 1024, 'a');
+  ExpectRejected(Entry("env_set", {{"key", huge}, {"value", "1"}}), "env_set.key[0]");
+  ExpectRejected(Entry("expose", {{"port", huge}}), "expose.port[0]");
+  ExpectRejected(Entry("download_executable_source",
+                       {{"source_type", "git"},
+                        {"source_url", "https://example.com/" + huge},
+                        {"checkoutAs", "src"},
+                        {"containerPath", "/src"}}),
+                 "download_executable_source.source_url");
+  Pipeline pipeline = {Entry("base_image_choose_from_harbor", {{"handleInput", huge}})};
+  auto validated = Plugins().Validate(DockerfileType::kTool, pipeline);
+  REQUIRE_FALSE(validated);
+  CHECK(validated.error().code == Errc::kInvalid);
+}

@@ -128,6 +128,12 @@ class Session : public std::enable_shared_from_this<Session> {
       return SendFinal(ErrorResponse(Error{Errc::kInvalid, "request headers too large"},
                                      http::status::request_header_fields_too_large));
     }
+    if (ec == http::error::body_limit) return SendTooLarge();  // Content-Length over it
+    if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      return SendFinal(ErrorResponse(Error{Errc::kInvalid, "malformed HTTP request"},
+                                     http::status::bad_request));
+    }
     if (ec) {
       if (ec == beast::error::timeout) {
         spdlog::info("closing {}: request header not complete within {}s", remote_,
@@ -175,7 +181,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // Answers and closes: after a refused request the rest of its body is still on the wire.
   void SendFinal(HttpResponse response) {
     keep_alive_ = false;
-    if (request_id_.empty()) request_id_ = NewRequestId();
+    if (request_id_.empty()) {
+      std::string_view given = parser_ ? Header(parser_->get(), "X-Request-Id") : std::string_view{};
+      request_id_ = IsUsableRequestId(given) ? std::string(given) : NewRequestId();
+    }
     method_ = parser_ ? std::string(parser_->get().method_string()) : "-";
     path_ = parser_ ? std::string(parser_->get().target()) : "-";
     started_ = std::chrono::steady_clock::now();
@@ -422,7 +431,8 @@ class HttpServer::Impl {
  public:
   Impl(HttpServerOptions options, const Router& router, net::thread_pool& blocking,
        const Authenticator* auth)
-      : state_(std::move(options), router, blocking, auth), acceptor_(state_.io) {}
+      : state_(std::move(options), router, blocking, auth),
+        acceptor_(net::make_strand(state_.io)) {}
 
   ~Impl() {
     beast::error_code ec;
@@ -463,7 +473,8 @@ class HttpServer::Impl {
 
   void Shutdown() {
     if (state_.stopping.exchange(true)) return;
-    net::post(state_.io, [this] {
+    // On the acceptor's strand: its completion handlers run there too.
+    net::post(acceptor_.get_executor(), [this] {
       beast::error_code ec;
       acceptor_.close(ec);
       std::vector<std::shared_ptr<Session>> live;
@@ -496,7 +507,7 @@ class HttpServer::Impl {
     acceptor_.async_accept(net::make_strand(state_.io), [this](beast::error_code ec,
                                                                tcp::socket socket) {
       if (ec) {
-        if (!acceptor_.is_open()) return;  // shutdown
+        if (state_.stopping || !acceptor_.is_open()) return;  // shutdown
         spdlog::warn("accept failed: {}", ec.message());
         return Accept();
       }

@@ -1,6 +1,9 @@
 // market-server: reads its configuration, assembles the service and serves until SIGINT/SIGTERM.
 
+#include <sys/resource.h>
+
 #include <csignal>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -33,6 +36,21 @@ int HashPasswordCommand() {
   return 0;
 }
 
+// Each connection is a descriptor: make room for max-connections plus the database, the
+// registry and build processes, within the hard limit.
+void RaiseDescriptorLimit(int max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  rlim_t wanted = static_cast<rlim_t>(max_connections) + 256;
+  if (limit.rlim_cur >= wanted) return;
+  rlim_t previous = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < wanted) {
+    spdlog::warn("open-file limit {} is below max-connections {} + 256; raise it (ulimit -n)",
+                 limit.rlim_cur > previous ? limit.rlim_cur : previous, max_connections);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -51,6 +69,7 @@ int main(int argc, char** argv) {
   }
 
   market::server::SetUpLogging(outcome->config.log_level);
+  RaiseDescriptorLimit(outcome->config.max_connections);
   auto app = market::server::ServerApp::Create(outcome->config);
   if (!app) {
     spdlog::critical("cannot start: {}", app.error().message);

@@ -163,6 +163,11 @@ Result<RequestParams> RequestParams::Decode(std::string_view query, std::string_
   std::string_view trimmed = Trim(body);
   bool json = IsJsonContentType(content_type) ||
               (!IsFormContentType(content_type) && trimmed.starts_with('{'));
+  if (!json && trimmed.starts_with('{')) {
+    // `curl -d '{...}'` labels JSON as a form; no real form starts with '{'.
+    nlohmann::json parsed = nlohmann::json::parse(trimmed, nullptr, false);
+    json = !parsed.is_discarded() && parsed.is_object();
+  }
   if (json && !trimmed.empty()) {
     nlohmann::json parsed = nlohmann::json::parse(trimmed, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded()) {

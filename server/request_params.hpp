@@ -28,8 +28,8 @@ Pipeline PipelineFromForm(const FormPairs& pairs);
 
 class RequestParams {
  public:
-  // A body is JSON when the content type says so, or when it has none and starts with '{';
-  // otherwise form-urlencoded. Body parameters win over query parameters of the same name.
+  // A body is JSON when the content type says so, or when it starts with '{' and is a JSON
+  // object (curl -d labels everything a form); otherwise form-urlencoded. Body parameters win over query parameters of the same name.
   static Result<RequestParams> Decode(std::string_view query, std::string_view content_type,
                                       std::string_view body);
 

@@ -1,0 +1,219 @@
+// Configuration: precedence (flag > environment > file), defaults, and messages naming the key.
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <map>
+
+#include "config.hpp"
+#include "support/test_env.hpp"
+
+namespace market::server {
+namespace {
+
+EnvLookup FakeEnv(std::map<std::string, std::string> values) {
+  return [values = std::move(values)](std::string_view name) -> std::optional<std::string> {
+    auto it = values.find(std::string(name));
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+std::string WriteFile(const market::testing::TempDir& dir, const std::string& name,
+                      const std::string& text) {
+  std::string path = (dir.path() / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+Result<ConfigOutcome> Load(std::vector<std::string> args,
+                           std::map<std::string, std::string> env = {}) {
+  return LoadConfig(args, FakeEnv(std::move(env)));
+}
+
+}  // namespace
+
+TEST_CASE("defaults are the documented ones", "[config]") {
+  auto outcome = Load({});
+  REQUIRE(outcome);
+  const ServerConfig& c = outcome->config;
+  CHECK(outcome->action == ConfigOutcome::Action::kRun);
+  CHECK(c.listen_host == "127.0.0.1");
+  CHECK(c.listen_port == 8080);
+  CHECK(c.database == "sqlite:market.db");
+  CHECK(c.registry_url.empty());
+  CHECK(c.registry_kind == "distribution");
+  CHECK(c.builder == "buildah");
+  CHECK(c.build_workers == 2);
+  CHECK(c.workspace == std::filesystem::path("market-workspace"));
+  CHECK_FALSE(c.auth);
+  CHECK(c.default_cluster == "default_cluster");
+  CHECK(c.max_body_bytes == 1048576);
+  CHECK(c.max_connections >= 1024);
+  CHECK(c.log_level == "info");
+}
+
+TEST_CASE("the workspace defaults to a folder beside the SQLite database", "[config]") {
+  auto outcome = Load({"--database", "sqlite:/var/lib/market/prod.db"});
+  REQUIRE(outcome);
+  CHECK(outcome->config.workspace == std::filesystem::path("/var/lib/market/prod-workspace"));
+}
+
+TEST_CASE("flags win over the environment, which wins over the file", "[config]") {
+  market::testing::TempDir dir;
+  std::string file = WriteFile(dir, "market.toml",
+                               "listen = \"127.0.0.1:1111\"\n"
+                               "build-workers = 5\n"
+                               "registry_user = \"from-file\"\n"
+                               "default-cluster = \"filecluster\"\n"
+                               "max-body-bytes = 4096\n");
+  auto outcome = Load({"--config", file, "--listen", "127.0.0.1:3333"},
+                      {{"MARKET_LISTEN", "127.0.0.1:2222"},
+                       {"MARKET_BUILD_WORKERS", "7"},
+                       {"MARKET_REGISTRY_USER", "from-env"}});
+  REQUIRE(outcome);
+  const ServerConfig& c = outcome->config;
+  CHECK(c.listen_port == 3333);              // flag over env and file
+  CHECK(c.build_workers == 7);               // env over file
+  CHECK(c.registry_user == "from-env");      // env over file (underscore key accepted)
+  CHECK(c.default_cluster == "filecluster");  // file over default
+  CHECK(c.max_body_bytes == 4096);
+}
+
+TEST_CASE("MARKET_CONFIG names the file when --config is absent", "[config]") {
+  market::testing::TempDir dir;
+  std::string file = WriteFile(dir, "m.toml", "log-level = \"debug\"\n");
+  auto outcome = Load({}, {{"MARKET_CONFIG", file}});
+  REQUIRE(outcome);
+  CHECK(outcome->config.log_level == "debug");
+  CHECK(outcome->config.config_file == file);
+}
+
+TEST_CASE("a bad value stops with a message naming the key and its source", "[config]") {
+  SECTION("flag") {
+    auto outcome = Load({"--build-workers", "abc"});
+    REQUIRE_FALSE(outcome);
+    CHECK(outcome.error().code == Errc::kInvalid);
+    CHECK_THAT(outcome.error().message, Catch::Contains("--build-workers"));
+  }
+  SECTION("environment") {
+    auto outcome = Load({}, {{"MARKET_MAX_CONNECTIONS", "0"}});
+    REQUIRE_FALSE(outcome);
+    CHECK_THAT(outcome.error().message, Catch::Contains("MARKET_MAX_CONNECTIONS"));
+  }
+  SECTION("file") {
+    market::testing::TempDir dir;
+    std::string file = WriteFile(dir, "m.toml", "registry-kind = \"quay\"\n");
+    auto outcome = Load({"--config", file});
+    REQUIRE_FALSE(outcome);
+    CHECK_THAT(outcome.error().message, Catch::Contains("registry-kind in " + file));
+  }
+  SECTION("unknown file key") {
+    market::testing::TempDir dir;
+    std::string file = WriteFile(dir, "m.toml", "lisen = \"127.0.0.1:1\"\n");
+    auto outcome = Load({"--config", file});
+    REQUIRE_FALSE(outcome);
+    CHECK_THAT(outcome.error().message, Catch::Contains("unknown key lisen"));
+  }
+  SECTION("malformed TOML") {
+    market::testing::TempDir dir;
+    std::string file = WriteFile(dir, "m.toml", "listen = \n");
+    auto outcome = Load({"--config", file});
+    REQUIRE_FALSE(outcome);
+    CHECK_THAT(outcome.error().message, Catch::Contains(file));
+  }
+  SECTION("listen") {
+    auto outcome = Load({"--listen", "nohost"});
+    REQUIRE_FALSE(outcome);
+    CHECK_THAT(outcome.error().message, Catch::Contains("--listen"));
+  }
+  SECTION("database") {
+    auto outcome = Load({"--database", "mysql://x"});
+    REQUIRE_FALSE(outcome);
+    CHECK_THAT(outcome.error().message, Catch::Contains("--database"));
+  }
+  SECTION("unknown flag") {
+    auto outcome = Load({"--no-such-flag"});
+    REQUIRE_FALSE(outcome);
+    CHECK_THAT(outcome.error().message, Catch::Contains("--no-such-flag"));
+  }
+}
+
+TEST_CASE("the registry password never comes from a flag or the file", "[config]") {
+  SECTION("flag refused") {
+    auto outcome = Load({"--registry-password", "hunter2"});
+    REQUIRE_FALSE(outcome);
+    CHECK_THAT(outcome.error().message, Catch::Contains("MARKET_REGISTRY_PASSWORD"));
+    CHECK_THAT(outcome.error().message, !Catch::Contains("hunter2"));
+  }
+  SECTION("file key refused") {
+    market::testing::TempDir dir;
+    std::string file = WriteFile(dir, "m.toml", "registry-password = \"hunter2\"\n");
+    auto outcome = Load({"--config", file});
+    REQUIRE_FALSE(outcome);
+    CHECK_THAT(outcome.error().message, !Catch::Contains("hunter2"));
+  }
+  SECTION("environment") {
+    auto outcome = Load({"--registry-user", "admin"}, {{"MARKET_REGISTRY_PASSWORD", "s3cret"}});
+    REQUIRE(outcome);
+    CHECK(outcome->config.registry_password == "s3cret");
+  }
+  SECTION("password file wins over the environment") {
+    market::testing::TempDir dir;
+    std::string file = WriteFile(dir, "pw", "from-file\n");
+    auto outcome = Load({"--registry-user", "admin", "--registry-password-file", file},
+                        {{"MARKET_REGISTRY_PASSWORD", "from-env"}});
+    REQUIRE(outcome);
+    CHECK(outcome->config.registry_password == "from-file");
+  }
+}
+
+TEST_CASE("a non-loopback listener needs authentication", "[config]") {
+  auto refused = Load({"--listen", "0.0.0.0:8080"});
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error().message, Catch::Contains("--auth on"));
+
+  auto no_users = Load({"--listen", "0.0.0.0:8080", "--auth", "on"});
+  REQUIRE_FALSE(no_users);
+  CHECK_THAT(no_users.error().message, Catch::Contains("auth-users-file"));
+
+  auto ok = Load({"--listen", "0.0.0.0:8080", "--auth", "on", "--auth-users-file", "/x"});
+  REQUIRE(ok);
+  CHECK(ok->config.auth);
+
+  CHECK(IsLoopbackHost("127.0.0.1"));
+  CHECK(IsLoopbackHost("::1"));
+  CHECK_FALSE(IsLoopbackHost("0.0.0.0"));
+  CHECK_FALSE(IsLoopbackHost("10.1.2.3"));
+}
+
+TEST_CASE("the docker builder is refused clearly", "[config]") {
+  auto outcome = Load({"--builder", "docker"});
+  REQUIRE_FALSE(outcome);
+  CHECK_THAT(outcome.error().message, Catch::Contains("not available in this build"));
+}
+
+TEST_CASE("--help and --version", "[config]") {
+  auto help = Load({"--help"});
+  REQUIRE(help);
+  CHECK(help->action == ConfigOutcome::Action::kHelp);
+  CHECK_THAT(help->text, Catch::Contains("--registry-kind"));
+  CHECK_THAT(help->text, Catch::Contains("MARKET_"));
+  auto version = Load({"--version"});
+  REQUIRE(version);
+  CHECK(version->action == ConfigOutcome::Action::kVersion);
+  CHECK_THAT(version->text, Catch::StartsWith("market-server "));
+}
+
+TEST_CASE("a boolean flag and a boolean file value", "[config]") {
+  auto flag = Load({"--registry-insecure"});
+  REQUIRE(flag);
+  CHECK(flag->config.registry_insecure);
+  market::testing::TempDir dir;
+  std::string file = WriteFile(dir, "m.toml", "registry-insecure = true\n");
+  auto from_file = Load({"--config", file});
+  REQUIRE(from_file);
+  CHECK(from_file->config.registry_insecure);
+}
+
+}  // namespace market::server

@@ -1,0 +1,158 @@
+// Connection behaviour: keep-alive, request ids, header timeout (slow loris), connection limit,
+// health probes, authentication.
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include "auth.hpp"
+#include "server_harness.hpp"
+
+namespace market::server::testing {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using json = nlohmann::json;
+
+tcp::socket Connect(net::io_context& io, std::uint16_t port) {
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  return socket;
+}
+
+}  // namespace
+
+TEST_CASE("keep-alive: many requests on one connection, each with its own request id", "[http]") {
+  TestServer server;
+  TestClient client(server.port());
+  std::set<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    Reply reply = client.Get("/healthz");
+    CHECK(reply.status == 200);
+    CHECK(reply.Header("connection") != "close");
+    ids.insert(reply.Header("x-request-id"));
+  }
+  CHECK(ids.size() == 5);
+  Reply given = client.Get("/api/project/list", {{"X-Request-Id", "abc-123"}});
+  CHECK(given.Header("x-request-id") == "abc-123");
+  std::string unsafe_id = "bad id with spaces and <html>";
+  Reply unsafe = client.Get("/api/project/list", {{"X-Request-Id", unsafe_id}});
+  CHECK(unsafe.Header("x-request-id") != unsafe_id);
+  CHECK_FALSE(unsafe.Header("x-request-id").empty());
+  Reply too_long = client.Get("/api/project/list", {{"X-Request-Id", std::string(200, 'a')}});
+  CHECK(too_long.Header("x-request-id").size() < 200);
+}
+
+TEST_CASE("a malformed request gets 400 and the connection is closed", "[http]") {
+  TestServer server;
+  net::io_context io;
+  tcp::socket socket = Connect(io, server.port());
+  net::write(socket, net::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\nBad\x01Name: 1\r\n\r\n")));
+  std::string response;
+  boost::system::error_code ec;
+  net::read(socket, net::dynamic_buffer(response), ec);
+  CHECK(response.starts_with("HTTP/1.1 400"));
+  CHECK_THAT(response, Catch::Contains("10006"));
+}
+
+TEST_CASE("a slow-loris client is cut off", "[http]") {
+  // header-timeout is 2 s in the harness: the whole header must arrive within it.
+  TestServer server;
+  net::io_context io;
+  tcp::socket socket = Connect(io, server.port());
+  net::write(socket, net::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n")));
+  bool cut = false;
+  auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(20)) {
+    boost::system::error_code ec;
+    net::write(socket, net::buffer(std::string("X-Slow: a\r\n")), ec);
+    if (ec) {
+      cut = true;
+      break;
+    }
+    socket.non_blocking(true);
+    char byte;
+    std::size_t n = socket.read_some(net::buffer(&byte, 1), ec);
+    socket.non_blocking(false);
+    if ((ec && ec != net::error::would_block) || n > 0) {
+      cut = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  CHECK(cut);
+  // The server still serves others.
+  TestClient client(server.port());
+  CHECK(client.Get("/healthz").status == 200);
+}
+
+TEST_CASE("an idle keep-alive connection is closed after the idle timeout", "[http]") {
+  TestServer server(market::testing::Backend::kSqlite,
+                    [](ServerConfig& config) { config.idle_timeout = std::chrono::seconds(1); });
+  TestClient client(server.port());
+  CHECK(client.Get("/healthz").status == 200);
+  CHECK(client.ClosedByServer(std::chrono::seconds(10)));
+}
+
+TEST_CASE("connections over max-connections are refused", "[http]") {
+  TestServer server(market::testing::Backend::kSqlite,
+                    [](ServerConfig& config) { config.max_connections = 2; });
+  TestClient first(server.port());
+  TestClient second(server.port());
+  CHECK(first.Get("/healthz").status == 200);
+  CHECK(second.Get("/healthz").status == 200);
+  TestClient third(server.port());
+  CHECK(third.ClosedByServer(std::chrono::seconds(10)));
+  // Existing connections keep working.
+  CHECK(first.Get("/healthz").status == 200);
+}
+
+TEST_CASE("health and readiness", "[http]") {
+  TestServer server;
+  TestClient client(server.port());
+  Reply health = client.Get("/healthz");
+  CHECK(health.status == 200);
+  CHECK(health.Json()["status"] == "ok");
+  Reply ready = client.Get("/readyz");
+  CHECK(ready.status == 200);
+  CHECK(ready.Json()["checks"]["database"] == "ok");
+  CHECK(ready.Json()["checks"]["registry"] == "not configured");
+}
+
+TEST_CASE("with authentication on, the identity is the operator", "[http][auth]") {
+  market::testing::TempDir dir;
+  std::string users = (dir.path() / "users").string();
+  {
+    auto hash = HashPassword("pa55word");
+    REQUIRE(hash);
+    std::ofstream(users) << "# users\ndave:" << *hash << "\n";
+  }
+  TestServer server(market::testing::Backend::kSqlite, [&](ServerConfig& config) {
+    config.auth = true;
+    config.auth_users_file = users;
+  });
+  TestClient client(server.port());
+  Reply anonymous = client.PostJson("/api/project/new", {{"projectName", "a"}, {"operator", "x"}});
+  CHECK(anonymous.status == 401);
+  CHECK(anonymous.Code() == 10018);
+  CHECK_THAT(anonymous.Header("www-authenticate"), Catch::StartsWith("Basic"));
+  Reply wrong = client.PostJson("/api/project/new", {{"projectName", "a"}, {"operator", "x"}},
+                                {{"Authorization", "Basic ZGF2ZTpub3BlCg=="}});
+  CHECK(wrong.status == 401);
+  // dave:pa55word
+  std::map<std::string, std::string> auth = {{"Authorization", "Basic ZGF2ZTpwYTU1d29yZA=="}};
+  Reply created = client.PostJson("/api/project/new", {{"projectName", "a"}, {"operator", "x"}}, auth);
+  CHECK(created.Code() == 10000);
+  Reply info = client.Get("/api/project/info?projectName=a", auth);
+  CHECK(info.Json()["content"]["creator"] == "dave");
+  CHECK(client.Get("/healthz").status == 200);  // probes need no credentials
+}
+
+}  // namespace market::server::testing

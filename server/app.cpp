@@ -22,9 +22,7 @@
 #include "router.hpp"
 #include "routes.hpp"
 
-#ifdef MARKET_HAVE_HARBOR
 #include "market/harbor_client/registry_factory.hpp"
-#endif
 
 namespace market::server {
 
@@ -56,7 +54,6 @@ std::string WorkerPrefix() {
 
 Result<RegistryPtr> OpenRegistry(const ServerConfig& config) {
   if (config.registry_url.empty()) return RegistryPtr{};
-#ifdef MARKET_HAVE_HARBOR
   harbor::RegistryConfig registry;
   registry.url = config.registry_url;
   registry.kind = config.registry_kind == "harbor" ? harbor::RegistryKind::kHarbor
@@ -64,9 +61,6 @@ Result<RegistryPtr> OpenRegistry(const ServerConfig& config) {
   registry.credentials = RegistryCredentials{config.registry_user, config.registry_password};
   registry.insecure = config.registry_insecure;
   return harbor::MakeRegistry(registry);
-#else
-  return Fail(Errc::kInvalid, "registry: this build of market-server has no registry client");
-#endif
 }
 
 }  // namespace

@@ -7,9 +7,7 @@
 #include "market/validation.hpp"
 #include "responses.hpp"
 
-#ifdef MARKET_HAVE_WEB
 #include "web_assets.hpp"
-#endif
 
 namespace market::server {
 
@@ -61,11 +59,7 @@ HandlerResult Api::ConfigPage(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(std::string raw_name, params.Required("projectName"));
     MARKET_ASSIGN_OR_RETURN(std::string name, NormalizeProjectName("projectName", raw_name));
     MARKET_RETURN_IF_ERROR(deps_.projects->Info(name));
-#ifdef MARKET_HAVE_WEB
     return web::ConfigPageHtml(name);
-#else
-    return Fail(Errc::kUnavailable, "this build of market-server has no web page");
-#endif
   };
   Result<std::string> html = page();
   if (!html) return HtmlError(html.error());
@@ -81,7 +75,6 @@ HandlerResult Api::ConfigPage(const RequestContext& context) {
 }
 
 HandlerResult Api::StaticAsset(const RequestContext& context) {
-#ifdef MARKET_HAVE_WEB
   const web::Asset* asset = web::FindAsset(context.path);
   if (asset != nullptr) {
     HttpResponse response =
@@ -89,7 +82,6 @@ HandlerResult Api::StaticAsset(const RequestContext& context) {
     response.set(http::field::cache_control, "public, max-age=300");
     return HandlerResult{std::move(response), nullptr};
   }
-#endif
   return ErrorResult(Error{Errc::kNotFound, fmt::format("no such file: {}", context.path)});
 }
 

@@ -26,8 +26,8 @@ Result<std::string> ProjectNameParam(const RequestParams& params, std::string_vi
 
 // An optional text parameter where empty means "not given" (forms send empty fields).
 Result<std::optional<std::string>> NonEmpty(const RequestParams& params, std::string_view field) {
-  MARKET_ASSIGN_OR_RETURN(std::optional<std::string> value, params.Optional(field));
-  if (value && value->empty()) value.reset();
+  Result<std::optional<std::string>> value = params.Optional(field);
+  if (value && value->has_value() && (*value)->empty()) return std::optional<std::string>{};
   return value;
 }
 

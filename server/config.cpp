@@ -295,6 +295,9 @@ Result<void> Apply(const Sources& sources, const EnvLookup& env, ServerConfig& c
   } else {
     config.workspace = DefaultWorkspace(config.database);
   }
+  // Build steps run in other working directories (buildah gets the context path), so a
+  // relative workspace is fixed against the directory the server was started in.
+  config.workspace = std::filesystem::absolute(config.workspace).lexically_normal();
 
   text("auth-users-file", config.auth_users_file);
   if (const RawValue* raw = sources.Get("auth")) {

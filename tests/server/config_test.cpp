@@ -45,7 +45,8 @@ TEST_CASE("defaults are the documented ones", "[config]") {
   CHECK(c.registry_kind == "distribution");
   CHECK(c.builder == "buildah");
   CHECK(c.build_workers == 2);
-  CHECK(c.workspace == std::filesystem::path("market-workspace"));
+  // Relative paths are made absolute: build steps run in other working directories.
+  CHECK(c.workspace == std::filesystem::current_path() / "market-workspace");
   CHECK_FALSE(c.auth);
   CHECK(c.default_cluster == "default_cluster");
   CHECK(c.max_body_bytes == 1048576);

@@ -7,7 +7,7 @@
 #   FUZZ_HARNESSES="a b"      a subset (request_decoding plugin_render registry_response)
 #   MARKET_FUZZ_BUILD_DIR=D   build folder (default: build-fuzz)
 #   MARKET_FUZZ_CXX=clang++-16  the compiler (clang 16+: libstdc++'s <expected> needs it)
-#   MARKET_FUZZ_OUT=D         where crash reproducers go (default: fuzz-findings)
+#   MARKET_FUZZ_OUT=D         where crash reproducers go (default: <build folder>/findings)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,10 +16,11 @@ seconds=${FUZZ_SECONDS:-60}
 harnesses=${FUZZ_HARNESSES:-request_decoding plugin_render registry_response}
 cxx=${MARKET_FUZZ_CXX:-clang++-16}
 cc=${cxx/clang++/clang}
-out=${MARKET_FUZZ_OUT:-$root/fuzz-findings}
+out=${MARKET_FUZZ_OUT:-$build/findings}
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_C_COMPILER="$cc" -DMARKET_FUZZ=ON
+  -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_C_COMPILER="$cc" -DMARKET_FUZZ=ON \
+  -DCMAKE_PROJECT_INCLUDE="$root/cmake/MarketFuzz.cmake"
 targets=()
 for h in $harnesses; do targets+=(--target "${h}_fuzzer"); done
 cmake --build "$build" -j"$(nproc)" "${targets[@]}"

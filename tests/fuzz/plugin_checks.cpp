@@ -75,8 +75,8 @@ Problem CheckSource(const SourceSpec& source) {
   for (const std::string* field : {&source.url, &source.ref, &source.username}) {
     if (field->starts_with('-')) return "source field that reads as an option: " + Shown(*field);
   }
-  if (source.checkout_as.empty() || source.checkout_as.starts_with('/') ||
-      source.checkout_as.starts_with('-')) {
+  // The folder is joined to the workspace path, never passed bare, so a leading '-' is harmless.
+  if (source.checkout_as.empty() || source.checkout_as.starts_with('/')) {
     return "checkout folder outside the context: " + Shown(source.checkout_as);
   }
   std::string_view path = source.checkout_as;

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -26,7 +27,13 @@ constexpr std::string_view kPassword = "fuzz-pass-Secret9";
 constexpr std::size_t kMaxAnswers = 64;
 
 LoopbackServer& Server() {
-  static LoopbackServer* server = new LoopbackServer();  // lives as long as the process
+  static LoopbackServer* server = [] {
+    // Every MakeRegistry loads the system CA store (about 200 ms, far longer than the parsing
+    // under test). Only plain http to loopback happens here, so give OpenSSL nothing to load.
+    ::setenv("SSL_CERT_FILE", "/nonexistent/market-fuzz", 1);
+    ::setenv("SSL_CERT_DIR", "/nonexistent/market-fuzz", 1);
+    return new LoopbackServer();  // lives as long as the process
+  }();
   return *server;
 }
 

@@ -28,6 +28,8 @@ trap '"$root/scripts/services.sh" stop "$services"; rm -rf "$services"' EXIT
 # shellcheck disable=SC1091
 source "$services/env"
 export MARKET_SERVER_BIN="$build/server/market-server"
+# Every build test starts FROM <registry>/base/busybox:latest; push it once, before any runs.
+"$root/scripts/make-base-image.sh" "$MARKET_TEST_REGISTRY"
 
 # A test that fails is run once more before the suite counts it as failed: CI machines are
 # shared and the suite drives real buildah, PostgreSQL and a browser. A failure on both runs

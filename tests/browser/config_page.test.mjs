@@ -2,7 +2,7 @@
 // driven through Debian's chromium with playwright-core.
 //   MARKET_SERVER_BIN  the market-server binary (required)
 //   MARKET_CHROMIUM    the browser (default /usr/bin/chromium)
-//   MARKET_TEST_REGISTRY  host:port of a plain-HTTP registry holding base/busybox:1; when set,
+//   MARKET_TEST_REGISTRY  host:port of a plain-HTTP registry holding base/busybox:latest; when set,
 //                      the build test runs a real build and follows its log; otherwise it checks
 //                      that the page reports the missing registry.
 import {after, before, describe, test} from 'node:test';
@@ -24,7 +24,7 @@ const REGISTRY = process.env.MARKET_TEST_REGISTRY || '';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const OPERATOR = 'browser-tester';
-const BASE_IMAGE = `${REGISTRY || '127.0.0.1:5000'}/base/busybox:1`;
+const BASE_IMAGE = `${REGISTRY || '127.0.0.1:5000'}/base/busybox:latest`;
 
 let tempDir;
 let server;

@@ -66,7 +66,7 @@ TEST_CASE("a real build, followed live, then browsed and deleted in the registry
   TestClient client(server.port());
   std::string project = "srvtest" + std::to_string(std::random_device{}() % 1000000);
   json pipeline = json::array(
-      {{{"$$plugin", "base_image_choose_from_harbor"}, {"handleInput", *registry + "/base/busybox:1"}},
+      {{{"$$plugin", "base_image_choose_from_harbor"}, {"handleInput", *registry + "/base/busybox:latest"}},
        {{"$$plugin", "run"}, {"value", json::array({"echo hello-from-market"})}}});
   REQUIRE(client.PostJson("/api/project/save", {{"project", project},
                                                 {"addOrUpdate", "add"},

@@ -1,5 +1,5 @@
 // Builds and the registry section over HTTP. Without a registry: the clear refusals. With
-// MARKET_TEST_REGISTRY (a docker-registry holding base/busybox:1): a real buildah build followed
+// MARKET_TEST_REGISTRY (a docker-registry holding base/busybox:latest): a real buildah build followed
 // live, its history, and the registry endpoints on the pushed image.
 
 #include <catch2/catch.hpp>

@@ -26,7 +26,11 @@ start() {
   reg_port=$(free_port)
 
   mkdir -p "$dir/pg"
-  [ "$(id -u)" -eq 0 ] && chown postgres "$dir/pg"
+  if [ "$(id -u)" -eq 0 ]; then
+    # The postgres account must reach its data folder: mktemp -d makes DIR 0700 root.
+    chmod 0755 "$dir"
+    chown postgres "$dir/pg"
+  fi
   as_pg "$pg_bin/initdb" -D "$dir/pg/data" -A trust -U postgres -E UTF8 >"$dir/pg/initdb.log"
   as_pg "$pg_bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 \
     -o "-p $pg_port -k $dir/pg -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off" \

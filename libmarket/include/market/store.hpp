@@ -7,6 +7,7 @@
 
 #include "market/build_store.hpp"
 #include "market/error.hpp"
+#include "market/identity.hpp"
 #include "market/project_store.hpp"
 
 namespace market {
@@ -17,10 +18,12 @@ struct StoreOptions {
   int busy_timeout_ms = 5000;  // SQLite: wait for a lock this long
 };
 
-// Both stores share one session pool on one database; schema migrations run on open.
+// The stores share one session pool on one database; schema migrations run on open.
 struct Stores {
   ProjectStorePtr projects;
   BuildStorePtr builds;
+  IdentityStorePtr identity;  // users and API tokens
+  AuditLogPtr audit;
 };
 
 // kInvalid for a malformed URL; kUnavailable when the database cannot be opened.

@@ -151,6 +151,66 @@ const std::vector<Migration>& Migrations() {
            END $$)",
         R"(CREATE TRIGGER projects_count_truncate AFTER TRUNCATE ON projects
            FOR EACH STATEMENT EXECUTE FUNCTION project_count_reset())"}},
+      {4,
+       "users, API tokens (SHA-256 digests only) and the audit log",
+       // Roles are text so a row reads on its own. Token lookups go by the digest's unique
+       // index: one indexed query per request that is not in the server's short cache.
+       {R"(CREATE TABLE users (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             name TEXT NOT NULL UNIQUE,
+             role TEXT NOT NULL,
+             password_hash TEXT NOT NULL,
+             created_at BIGINT NOT NULL))",
+        R"(CREATE TABLE api_tokens (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+             label TEXT NOT NULL,
+             prefix TEXT NOT NULL,
+             digest TEXT NOT NULL UNIQUE,
+             created_at BIGINT NOT NULL,
+             revoked_at BIGINT))",
+        "CREATE INDEX api_tokens_user ON api_tokens (user_id, id)",
+        R"(CREATE TABLE audit_log (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             at BIGINT NOT NULL,
+             actor TEXT NOT NULL,
+             on_behalf_of TEXT NOT NULL,
+             action TEXT NOT NULL,
+             target TEXT NOT NULL,
+             request_id TEXT NOT NULL,
+             before_json TEXT NOT NULL,
+             after_json TEXT NOT NULL))",
+        "CREATE INDEX audit_log_target ON audit_log (target, id)",
+        "CREATE INDEX audit_log_actor ON audit_log (actor, id)",
+        "CREATE INDEX audit_log_on_behalf_of ON audit_log (on_behalf_of, id)"},
+       {R"(CREATE TABLE users (
+             id BIGSERIAL PRIMARY KEY,
+             name TEXT NOT NULL UNIQUE,
+             role TEXT NOT NULL,
+             password_hash TEXT NOT NULL,
+             created_at BIGINT NOT NULL))",
+        R"(CREATE TABLE api_tokens (
+             id BIGSERIAL PRIMARY KEY,
+             user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+             label TEXT NOT NULL,
+             prefix TEXT NOT NULL,
+             digest TEXT NOT NULL UNIQUE,
+             created_at BIGINT NOT NULL,
+             revoked_at BIGINT))",
+        "CREATE INDEX api_tokens_user ON api_tokens (user_id, id)",
+        R"(CREATE TABLE audit_log (
+             id BIGSERIAL PRIMARY KEY,
+             at BIGINT NOT NULL,
+             actor TEXT NOT NULL,
+             on_behalf_of TEXT NOT NULL,
+             action TEXT NOT NULL,
+             target TEXT NOT NULL,
+             request_id TEXT NOT NULL,
+             before_json TEXT NOT NULL,
+             after_json TEXT NOT NULL))",
+        "CREATE INDEX audit_log_target ON audit_log (target, id)",
+        "CREATE INDEX audit_log_actor ON audit_log (actor, id)",
+        "CREATE INDEX audit_log_on_behalf_of ON audit_log (on_behalf_of, id)"}},
   };
   return migrations;
 }

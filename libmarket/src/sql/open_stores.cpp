@@ -126,6 +126,8 @@ Result<Stores> OpenStores(const StoreOptions& options) {
   Stores stores;
   stores.projects = std::make_unique<sql::SqlProjectStore>(shared);
   stores.builds = std::make_unique<sql::SqlBuildStore>(shared);
+  stores.identity = std::make_unique<sql::SqlIdentityStore>(shared);
+  stores.audit = std::make_unique<sql::SqlAuditLog>(shared);
   return stores;
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "market/build_store.hpp"
+#include "market/identity.hpp"
 #include "market/project_store.hpp"
 #include "sql/session_pool.hpp"
 
@@ -48,6 +49,45 @@ class SqlBuildStore final : public BuildStore {
   Result<int> FailExpired(TimePoint now, std::string_view reason) override;
   Result<int> FailOwnedBy(std::string_view worker, std::string_view reason, TimePoint now) override;
   Result<std::int64_t> QueueDepth() override;
+
+ private:
+  SharedPool pool_;
+};
+
+// Users and tokens; every change writes its audit row in the same transaction.
+class SqlIdentityStore final : public IdentityStore {
+ public:
+  explicit SqlIdentityStore(SharedPool pool) : pool_(std::move(pool)) {}
+
+  // IdentityStore
+  Result<User> AddUser(std::string_view name, Role role, std::string_view password_hash,
+                       const AuditActor& by, TimePoint now) override;
+  Result<User> SetPassword(std::string_view name, std::string_view password_hash,
+                           const AuditActor& by, TimePoint now) override;
+  Result<User> SetRole(std::string_view name, Role role, const AuditActor& by,
+                       TimePoint now) override;
+  Result<void> DeleteUser(std::string_view name, const AuditActor& by, TimePoint now) override;
+  Result<std::vector<User>> ListUsers() override;
+  Result<std::int64_t> CountUsers() override;
+  Result<std::optional<Credentials>> FindUser(std::string_view name) override;
+  Result<ApiToken> AddToken(std::string_view user, std::string_view label,
+                            std::string_view prefix, std::string_view token_digest,
+                            const AuditActor& by, TimePoint now) override;
+  Result<std::vector<ApiToken>> ListTokens(std::string_view user) override;
+  Result<ApiToken> RevokeToken(std::int64_t id, const AuditActor& by, TimePoint now) override;
+  Result<std::optional<User>> FindByTokenDigest(std::string_view token_digest) override;
+
+ private:
+  SharedPool pool_;
+};
+
+class SqlAuditLog final : public AuditLog {
+ public:
+  explicit SqlAuditLog(SharedPool pool) : pool_(std::move(pool)) {}
+
+  // AuditLog
+  Result<AuditEntry> Record(const AuditEntry& entry) override;
+  Result<AuditPage> List(const AuditQuery& query) override;
 
  private:
   SharedPool pool_;

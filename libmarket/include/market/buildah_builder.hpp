@@ -1,6 +1,8 @@
 #pragma once
 // The default ImageBuilder: daemonless `buildah bud` + `buildah push`.
 
+#include <chrono>
+#include <cstddef>
 #include <filesystem>
 #include <string>
 
@@ -16,6 +18,10 @@ struct BuildahOptions {
   std::string format = "docker";
   std::filesystem::path root;     // --root (image storage); empty = buildah's default
   std::filesystem::path runroot;  // --runroot; empty = buildah's default
+  // Pushed images are removed from local storage in batches, off the builds' critical path:
+  // once no build has run for this long, or at once when this many are waiting.
+  std::chrono::milliseconds cleanup_quiet_period{2000};
+  std::size_t cleanup_max_pending = 8;
 };
 
 ImageBuilderPtr MakeBuildahBuilder(BuildahOptions options);

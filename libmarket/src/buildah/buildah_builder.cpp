@@ -9,6 +9,7 @@
 #include <set>
 
 #include "buildah/base64.hpp"
+#include "buildah/deferred_image_remover.hpp"
 #include "log.hpp"
 #include "process/process.hpp"
 
@@ -18,7 +19,10 @@ namespace {
 
 class BuildahBuilder final : public ImageBuilder {
  public:
-  explicit BuildahBuilder(BuildahOptions options) : options_(std::move(options)) {}
+  explicit BuildahBuilder(BuildahOptions options)
+      : options_(std::move(options)),
+        remover_([this](const std::vector<std::string>& images) { RemoveLocalImages(images); },
+                 options_.cleanup_quiet_period, options_.cleanup_max_pending) {}
 
   // ImageBuilder
   Result<ImageBuildOutcome> BuildAndPush(const ImageBuildRequest& request, const LogLineFn& log,
@@ -29,8 +33,10 @@ class BuildahBuilder final : public ImageBuilder {
   std::vector<std::string> Command() const;
   Result<void> RunStep(std::string_view what, std::vector<std::string> argv, const LogLineFn& log,
                        std::stop_token stop) const;
-  Result<std::int64_t> LocalImageSize(const std::string& image, const LogLineFn& log) const;
-  void RemoveLocalImage(const std::string& image, const LogLineFn& log) const;
+  Result<ImageBuildOutcome> BuildAndPushSteps(const ImageBuildRequest& request,
+                                                const LogLineFn& log, std::stop_token stop,
+                                                bool& built);
+  void RemoveLocalImages(const std::vector<std::string>& images) const;
   std::set<std::string> ContainerIds() const;
   void RemoveContainers(const std::set<std::string>& ids) const;
 
@@ -39,6 +45,8 @@ class BuildahBuilder final : public ImageBuilder {
   int buds_in_flight_ = 0;
   std::set<std::string> baseline_;  // containers present when the first bud in flight began
   bool leftovers_ = false;          // a bud in flight failed or was killed
+  // Declared last: its thread calls RemoveLocalImages, and it must stop before the rest goes.
+  DeferredImageRemover remover_;
 };
 
 std::string AuthFileJson(const ImageBuildRequest& request) {
@@ -78,36 +86,6 @@ Result<void> BuildahBuilder::RunStep(std::string_view what, std::vector<std::str
   return {};
 }
 
-// The local image's config plus layers. A fallback only: the pushed (compressed) sizes are the
-// registry's, which the build service reads from the pushed manifest.
-Result<std::int64_t> BuildahBuilder::LocalImageSize(const std::string& image,
-                                                    const LogLineFn& log) const {
-  process::Spec spec;
-  spec.argv = Command();
-  for (const char* a : {"inspect", "--type", "image", "--format", "{{.Manifest}}"}) {
-    spec.argv.push_back(a);
-  }
-  spec.argv.push_back(image);
-  spec.timeout = std::chrono::seconds(60);
-  auto captured = process::RunCapture(spec, log, {});
-  if (!captured) return std::unexpected(captured.error());
-  if (!captured->outcome.Succeeded()) {
-    return Fail(Errc::kInternal, "buildah inspect failed: " + captured->outcome.Describe());
-  }
-  auto manifest = nlohmann::json::parse(captured->output, nullptr, false);
-  if (manifest.is_discarded() || !manifest.is_object()) {
-    return Fail(Errc::kInternal, "buildah inspect: unreadable manifest");
-  }
-  std::int64_t size = 0;
-  if (auto it = manifest.find("config"); it != manifest.end() && it->is_object()) {
-    size += it->value("size", std::int64_t{0});
-  }
-  if (auto it = manifest.find("layers"); it != manifest.end() && it->is_array()) {
-    for (const auto& layer : *it) size += layer.value("size", std::int64_t{0});
-  }
-  return size;
-}
-
 std::set<std::string> BuildahBuilder::ContainerIds() const {
   process::Spec spec;
   spec.argv = Command();
@@ -139,22 +117,35 @@ void BuildahBuilder::RemoveContainers(const std::set<std::string>& ids) const {
   if (!outcome || !outcome->Succeeded()) MARKET_LOG_WARN("buildah rm of a stopped build failed");
 }
 
-void BuildahBuilder::RemoveLocalImage(const std::string& image, const LogLineFn& log) const {
+void BuildahBuilder::RemoveLocalImages(const std::vector<std::string>& images) const {
+  if (images.empty()) return;
   process::Spec spec;
   spec.argv = Command();
   spec.argv.push_back("rmi");
-  spec.argv.push_back(image);
-  spec.timeout = std::chrono::seconds(120);
-  // The image is in the registry now; keeping it would grow vfs storage with every build.
+  spec.argv.insert(spec.argv.end(), images.begin(), images.end());
+  spec.timeout = std::chrono::seconds(300);
+  // The images are in the registry now; keeping them would grow vfs storage with every build.
   auto outcome = process::Run(spec, [](std::string_view) {}, {});
   if (!outcome || !outcome->Succeeded()) {
-    log(fmt::format("warning: could not remove the local image {}", image));
-    MARKET_LOG_WARN("buildah rmi {} failed", image);
+    MARKET_LOG_WARN("buildah rmi of {} pushed image(s) failed", images.size());
+  } else {
+    MARKET_LOG_DEBUG("removed {} pushed image(s) from local storage", images.size());
   }
 }
 
 Result<ImageBuildOutcome> BuildahBuilder::BuildAndPush(const ImageBuildRequest& request,
                                                        const LogLineFn& log, std::stop_token stop) {
+  remover_.BuildStarted();
+  bool built = false;
+  auto outcome = BuildAndPushSteps(request, log, stop, built);
+  // Whether or not the push worked, a built image is only disk space now.
+  remover_.BuildEnded(built ? request.image : std::string());
+  return outcome;
+}
+
+Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequest& request,
+                                                             const LogLineFn& log,
+                                                             std::stop_token stop, bool& built) {
   auto dir = process::PrivateDir::Create("market-buildah-");
   if (!dir) return std::unexpected(dir.error());
   const auto auth_file = dir->path() / "auth.json";
@@ -183,7 +174,8 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPush(const ImageBuildRequest& 
     std::lock_guard lock(mu_);
     if (buds_in_flight_++ == 0) baseline_ = ContainerIds();
   }
-  auto built = RunStep("bud", std::move(bud), log, stop);
+  auto bud_outcome = RunStep("bud", std::move(bud), log, stop);
+  built = bud_outcome.has_value();
   {
     std::lock_guard lock(mu_);
     if (!built) leftovers_ = true;
@@ -196,7 +188,7 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPush(const ImageBuildRequest& 
       RemoveContainers(left);
     }
   }
-  if (!built) return std::unexpected(built.error());
+  if (!bud_outcome) return std::unexpected(bud_outcome.error());
 
   auto push = Command();
   for (std::string a : {std::string("push"), tls, std::string("--authfile"), auth_file.string(),
@@ -214,9 +206,8 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPush(const ImageBuildRequest& 
            std::isspace(static_cast<unsigned char>(outcome.digest.back()))) {
       outcome.digest.pop_back();
     }
-    if (auto size = LocalImageSize(request.image, log)) outcome.size = *size;
   }
-  RemoveLocalImage(request.image, log);
+  // outcome.size stays 0: the build service reads the pushed manifest for the registry's sizes.
   if (!pushed) return std::unexpected(pushed.error());
   if (outcome.digest.rfind("sha256:", 0) != 0) {
     return Fail(Errc::kInternal, "buildah push wrote no digest");

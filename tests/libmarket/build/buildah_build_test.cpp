@@ -470,12 +470,17 @@ TEST_CASE("A project of many plugins builds with buildah and lands in the regist
   CHECK_FALSE(watch.SecretSeen());
   CHECK(log.find(f.registry_password) == std::string::npos);
   CHECK(log.find(git_password) == std::string::npos);
-  // The pushed image is not kept in local storage; the workspace is gone.
+  // The pushed image leaves local storage once the builder is idle; the workspace is gone.
   std::string images;
   auto o = Storage().Options();
-  MustRun({"buildah", "--storage-driver", "vfs", "--root", o.root.string(), "--runroot",
-           o.runroot.string(), "images", "--format", "{{.Name}}:{{.Tag}}"},
-          &images);
+  for (int attempt = 0; attempt < 120; ++attempt) {
+    images.clear();
+    MustRun({"buildah", "--storage-driver", "vfs", "--root", o.root.string(), "--runroot",
+             o.runroot.string(), "images", "--format", "{{.Name}}:{{.Tag}}"},
+            &images);
+    if (images.find("plugins-demo") == std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
   CHECK(images.find("plugins-demo") == std::string::npos);
   CHECK(std::filesystem::is_empty(f.workspace.path()));
 }

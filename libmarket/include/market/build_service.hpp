@@ -23,7 +23,9 @@ namespace market {
 struct BuildServiceOptions {
   int workers = 2;
   std::filesystem::path workspace = "workspace";
-  std::string worker_prefix;  // unique per process (host:pid by default)
+  // Unique per instance; builds are claimed as "PREFIX/N". When it is stable across restarts,
+  // Start() fails what the previous life left running at once (else leases recover them).
+  std::string worker_prefix;  // empty: host:pid
   std::chrono::milliseconds lease{30000};
   std::chrono::milliseconds poll_interval{500};
   CheckoutLimits checkout_limits;

@@ -49,8 +49,9 @@ class BuildStore {
   // Running builds whose lease ended before `now` (their worker is gone): finished as failed
   // with `reason`. Returns how many.
   virtual Result<int> FailExpired(TimePoint now, std::string_view reason) = 0;
-  // Running builds claimed by `worker` (this process after a restart): failed with `reason`.
-  virtual Result<int> FailOwnedBy(std::string_view worker, std::string_view reason,
+  // Running builds claimed by the worker `instance` or one of its workers `instance/...` (this
+  // instance's previous life, after a restart): failed with `reason`. Returns how many.
+  virtual Result<int> FailOwnedBy(std::string_view instance, std::string_view reason,
                                   TimePoint now) = 0;
   virtual Result<std::int64_t> QueueDepth() = 0;
 };

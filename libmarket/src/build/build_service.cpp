@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -168,6 +170,7 @@ class BuildService::Impl {
   }
   void WorkerLoop(std::stop_token stop, std::string worker);
   void FailExpiredNow();
+  void RemoveStaleWorkspaces();
   void RunBuild(std::stop_token worker_stop, const std::string& worker, const Build& build);
   Result<ImageBuildOutcome> Execute(const Build& build, const std::filesystem::path& workspace,
                                     BuildLog& log, LogRedactor& redactor, std::stop_token stop);
@@ -252,6 +255,34 @@ void BuildService::Impl::FailExpiredNow() {
   }
 }
 
+// A killed server leaves its builds' folders behind. A folder goes once its build has ended (or
+// is unknown); a build still running belongs to another instance sharing this workspace.
+void BuildService::Impl::RemoveStaleWorkspaces() {
+  std::error_code ec;
+  std::vector<std::filesystem::path> stale;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.workspace, ec)) {
+    const std::string name = entry.path().filename().string();
+    std::int64_t id = 0;
+    const char* digits = name.data() + 6;
+    if (!name.starts_with("build-") || name.size() == 6 ||
+        std::from_chars(digits, name.data() + name.size(), id).ptr != name.data() + name.size()) {
+      continue;  // not ours (the builder's storage lives here too)
+    }
+    auto build = deps_.builds->Get(id);
+    if (build && build->state == BuildState::kRunning) continue;
+    if (!build && build.error().code != Errc::kBuildNotFound) continue;  // cannot tell: keep
+    stale.push_back(entry.path());
+  }
+  for (const auto& path : stale) {
+    std::filesystem::remove_all(path, ec);
+    if (ec) {
+      MARKET_LOG_WARN("removing the stale workspace {} failed: {}", path.string(), ec.message());
+    } else {
+      MARKET_LOG_INFO("removed the stale workspace {}", path.string());
+    }
+  }
+}
+
 void BuildService::Impl::Start() {
   {
     std::lock_guard lock(mu_);
@@ -259,16 +290,18 @@ void BuildService::Impl::Start() {
     started_ = true;
   }
   const TimePoint now = deps_.clock->Now();
-  for (int i = 0; i < options_.workers; ++i) {
-    // This process's previous life used these ids: whatever it left running is dead.
-    auto failed = deps_.builds->FailOwnedBy(WorkerId(i), kWorkerRestarted, now);
-    if (!failed) {
-      MARKET_LOG_WARN("finishing builds of {} failed: {}", WorkerId(i), failed.error().message);
-    } else if (*failed > 0) {
-      MARKET_LOG_WARN("{} build(s) left running by {} finished as failed", *failed, WorkerId(i));
-    }
+  // This instance's previous life used these worker ids (whatever its worker count was):
+  // whatever it left running is dead.
+  auto failed = deps_.builds->FailOwnedBy(options_.worker_prefix, kWorkerRestarted, now);
+  if (!failed) {
+    MARKET_LOG_WARN("finishing builds of {} failed: {}", options_.worker_prefix,
+                    failed.error().message);
+  } else if (*failed > 0) {
+    MARKET_LOG_WARN("{} build(s) left running by {} finished as failed", *failed,
+                    options_.worker_prefix);
   }
   FailExpiredNow();  // takes mu_ when it wakes workers: not held here
+  RemoveStaleWorkspaces();
   std::lock_guard lock(mu_);
   for (int i = 0; i < options_.workers; ++i) {
     workers_.emplace_back([this, id = WorkerId(i)](std::stop_token stop) { WorkerLoop(stop, id); });

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -165,11 +166,17 @@ Result<Outcome> RunImpl(const Spec& spec, const LineFn& on_stdout, const LineFn*
   if (::pipe2(exec_pipe, O_CLOEXEC) != 0) return Fail(Errc::kInternal, "pipe: " + ErrnoText(errno));
   Fd exec_read(exec_pipe[0]), exec_write(exec_pipe[1]);
 
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return Fail(Errc::kInternal, "fork: " + ErrnoText(errno));
   if (pid == 0) {
     // Child: only async-signal-safe calls from here on.
     ::setpgid(0, 0);
+    // If the server dies (kill -9), the tool dies too: an orphaned `buildah push` would
+    // otherwise finish a build the restarted server has already recorded as failed. The
+    // forking thread waits for the child, so the signal cannot fire while the child is ours.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
     sigset_t all;
     ::sigemptyset(&all);
     ::sigprocmask(SIG_SETMASK, &all, nullptr);

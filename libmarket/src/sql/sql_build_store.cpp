@@ -493,16 +493,21 @@ Result<int> SqlBuildStore::FailExpired(TimePoint now, std::string_view reason) {
   });
 }
 
-Result<int> SqlBuildStore::FailOwnedBy(std::string_view worker, std::string_view reason,
+Result<int> SqlBuildStore::FailOwnedBy(std::string_view instance, std::string_view reason,
                                        TimePoint now) {
   return pool_->Run("build takeover", [&](soci::session& sql) -> Result<int> {
     long long at = ToMs(now);
     std::string why(reason);
-    std::string worker_name(worker);
+    std::string exact(instance);
+    // A prefix compare, not LIKE: worker names may hold '_' and '%'.
+    std::string prefix = exact + "/";
+    int prefix_length = static_cast<int>(prefix.size());
     long long n = Execute(sql,
                           "UPDATE builds SET state = 'failed', reason = :rs, finished_at = :fin, "
-                          "lease_until = NULL WHERE state = 'running' AND worker = :w",
-                          soci::use(why, "rs"), soci::use(at, "fin"), soci::use(worker_name, "w"));
+                          "lease_until = NULL WHERE state = 'running' AND (worker = :w OR "
+                          "substr(worker, 1, :plen) = :prefix)",
+                          soci::use(why, "rs"), soci::use(at, "fin"), soci::use(exact, "w"),
+                          soci::use(prefix_length, "plen"), soci::use(prefix, "prefix"));
     return static_cast<int>(n);
   });
 }

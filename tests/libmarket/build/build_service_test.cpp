@@ -322,23 +322,37 @@ TEST_CASE("Eight builds of three projects: all finish, each once, one at a time 
   CHECK(f.builder.MaxRunning() <= 3);
 }
 
-TEST_CASE("Builds left by a dead worker are failed at start", "[build]") {
+TEST_CASE("Builds left by a dead worker are failed at start, and their workspaces go",
+          "[build]") {
   auto backend = GENERATE(from_range(testing::AvailableBackends()));
   INFO(testing::ToString(backend));
   Fixture f(2, nullptr, false, backend);
   f.AddProject("web");
   f.AddProject("api");
+  f.AddProject("live");
   auto a = f.stores.builds->Enqueue(Queued("web", "v1", f.clock.Now()));
   auto b = f.stores.builds->Enqueue(Queued("api", "v1", f.clock.Now()));
+  auto c = f.stores.builds->Enqueue(Queued("live", "v1", f.clock.Now()));
   REQUIRE(a);
   REQUIRE(b);
-  // One claimed by this process's own worker id (a restart), one by another host that died.
+  REQUIRE(c);
+  // One claimed by this instance's previous life (which ran more workers than it does now),
+  // one by another host that died, one by another host that is alive.
   auto now = f.clock.Now();
-  auto first = f.stores.builds->ClaimNext("test-host:1/0", now, now + 30s);
+  auto first = f.stores.builds->ClaimNext("test-host:1/5", now, now + 30s);
   REQUIRE((first && *first));
   auto second = f.stores.builds->ClaimNext("other-host:7/0", now, now + 30s);
   REQUIRE((second && *second));
+  auto third = f.stores.builds->ClaimNext("live-host:3/0", now, now + 300s);
+  REQUIRE((third && *third));
   f.clock.Advance(31s);  // the other host's lease ran out
+  const auto ws = f.options.workspace;
+  for (auto id : {(*first)->id, (*third)->id}) {
+    std::filesystem::create_directories(ws / ("build-" + std::to_string(id)) / "context");
+  }
+  std::filesystem::create_directories(ws / "build-99999");  // a build the database never had
+  std::filesystem::create_directories(ws / "storage" / "root");
+  std::filesystem::create_directories(ws / "build-notes");
 
   f.Service().Start();
   auto own = f.stores.builds->Get((*first)->id);
@@ -349,7 +363,14 @@ TEST_CASE("Builds left by a dead worker are failed at start", "[build]") {
   CHECK(own->reason.find("restarted") != std::string::npos);
   CHECK(other->state == BuildState::kFailed);
   CHECK(other->reason.find("lease") != std::string::npos);
+  CHECK(f.stores.builds->Get((*third)->id)->state == BuildState::kRunning);
   CHECK(f.builder.Calls().empty());
+
+  CHECK_FALSE(std::filesystem::exists(ws / ("build-" + std::to_string((*first)->id))));
+  CHECK_FALSE(std::filesystem::exists(ws / "build-99999"));
+  CHECK(std::filesystem::exists(ws / ("build-" + std::to_string((*third)->id))));
+  CHECK(std::filesystem::exists(ws / "storage" / "root"));
+  CHECK(std::filesystem::exists(ws / "build-notes"));
 }
 
 TEST_CASE("A worker that lost its lease stops building", "[build]") {

@@ -232,12 +232,16 @@ TEST_CASE("build store: expired leases and a restarted worker's builds fail", "[
   AddProject(*stores.projects, "a");
   AddProject(*stores.projects, "b");
   AddProject(*stores.projects, "c");
+  AddProject(*stores.projects, "d");
   auto a = *builds.Enqueue(MakeBuild("a", "1"));
   auto b = *builds.Enqueue(MakeBuild("b", "1"));
   auto c = *builds.Enqueue(MakeBuild("c", "1"));
+  auto d = *builds.Enqueue(MakeBuild("d", "1"));
   REQUIRE(builds.ClaimNext("dead", kT0, kT0 + seconds(10))->has_value());
   REQUIRE(builds.ClaimNext("alive", kT0, kT0 + seconds(10))->has_value());
-  REQUIRE(builds.ClaimNext("restarted", kT0, kT0 + seconds(100))->has_value());
+  // Worker 3 of the instance "host_1/10.0.0.1:80", and a worker of a look-alike instance.
+  REQUIRE(builds.ClaimNext("host_1/10.0.0.1:80/3", kT0, kT0 + seconds(100))->has_value());
+  REQUIRE(builds.ClaimNext("host_1/10.0.0.1:8080/0", kT0, kT0 + seconds(100))->has_value());
   REQUIRE(*builds.Heartbeat(b.id, "alive", kT0 + seconds(40)));
 
   CHECK(*builds.FailExpired(kT0 + seconds(5), "lease expired") == 0);
@@ -249,10 +253,12 @@ TEST_CASE("build store: expired leases and a restarted worker's builds fail", "[
   CHECK(builds.Get(b.id)->state == BuildState::kRunning);
   CHECK(*builds.Heartbeat(a.id, "dead", kT0 + seconds(60)) == false);
 
-  CHECK(*builds.FailOwnedBy("restarted", "server restarted", kT0 + seconds(21)) == 1);
+  CHECK(*builds.FailOwnedBy("host_1/10.0.0.1:80", "server restarted", kT0 + seconds(21)) == 1);
   auto gone = *builds.Get(c.id);
   CHECK(gone.state == BuildState::kFailed);
   CHECK(gone.reason == "server restarted");
+  CHECK(builds.Get(d.id)->state == BuildState::kRunning);
+  CHECK(*builds.FailOwnedBy("host_1/10.0.0.1:8080/0", "server restarted", kT0) == 1);
   CHECK(*builds.FailOwnedBy("nobody", "x", kT0) == 0);
 }
 

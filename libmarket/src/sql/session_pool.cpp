@@ -104,7 +104,10 @@ Result<std::size_t> SessionPool::Acquire() {
   std::size_t index = 0;
   {
     std::unique_lock lock(mutex_);
-    if (!available_.wait_for(lock, kAcquireTimeout, [this] { return !free_.empty(); })) {
+    ++waiting_;
+    bool got = available_.wait_for(lock, kAcquireTimeout, [this] { return !free_.empty(); });
+    --waiting_;
+    if (!got) {
       return Fail(Errc::kUnavailable, "database busy: no free session within " +
                                           std::to_string(kAcquireTimeout.count()) + " ms");
     }
@@ -125,6 +128,12 @@ Result<std::size_t> SessionPool::Acquire() {
     }
   }
   return index;
+}
+
+SessionPool::Usage SessionPool::CurrentUsage() {
+  std::lock_guard lock(mutex_);
+  int size = static_cast<int>(slots_.size());
+  return Usage{size, size - static_cast<int>(free_.size()), waiting_};
 }
 
 void SessionPool::Release(std::size_t slot, bool broken) {

@@ -43,6 +43,14 @@ class SessionPool {
   Dialect dialect() const { return config_.dialect; }
   bool is_postgres() const { return config_.dialect == Dialect::kPostgres; }
 
+  // For monitoring: sessions in the pool, leased now, and callers waiting for one.
+  struct Usage {
+    int size = 0;
+    int in_use = 0;
+    int waiting = 0;
+  };
+  Usage CurrentUsage();
+
   // Runs `fn(soci::session&)` (which returns a Result) on a leased session. A SOCI exception
   // becomes kUnavailable (connection lost, lock timeout) or kInternal; a session whose
   // connection broke is replaced before its next use.
@@ -88,6 +96,7 @@ class SessionPool {
   std::condition_variable available_;
   std::vector<Slot> slots_;
   std::vector<std::size_t> free_;
+  int waiting_ = 0;  // guarded by mutex_
 };
 
 // BEGIN ... COMMIT with rollback on scope exit. SQLite write transactions take the write lock

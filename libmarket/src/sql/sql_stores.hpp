@@ -50,6 +50,8 @@ class SqlBuildStore final : public BuildStore {
   Result<int> FailOwnedBy(std::string_view worker, std::string_view reason, TimePoint now) override;
   Result<std::int64_t> QueueDepth() override;
 
+  const SharedPool& pool() const { return pool_; }  // for MakeStoreMonitor
+
  private:
   SharedPool pool_;
 };

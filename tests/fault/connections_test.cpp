@@ -1,0 +1,99 @@
+// 1,000 keep-alive connections held open (the default --max-connections is 1024): the server's
+// memory stays bounded, does not grow with further requests on them, and other clients are
+// still served.
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/resource.h>
+
+#include "fault/fault_support.hpp"
+
+namespace market::fault {
+namespace {
+
+constexpr int kConnections = 1000;
+// The stated bound: an idle keep-alive connection costs the server less than 64 KiB (its socket
+// buffers are the kernel's and do not count). AddressSanitizer's redzones and quarantine
+// multiply heap use, so a sanitized server gets three times as much.
+constexpr long kKibPerConnection = 64;
+
+bool Sanitized(pid_t pid) {
+  return ReadFile("/proc/" + std::to_string(pid) + "/maps").find("libasan") != std::string::npos;
+}
+
+void RaiseOwnFileLimit(rlim_t wanted) {
+  rlimit limit{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
+  if (limit.rlim_cur >= wanted) return;
+  limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &limit) == 0);
+  REQUIRE(limit.rlim_cur >= wanted);
+}
+
+}  // namespace
+
+TEST_CASE("1,000 keep-alive connections: bounded memory, other clients still served",
+          "[fault][connections]") {
+  RaiseOwnFileLimit(kConnections + 512);
+  market::testing::TempDir dir;
+  ServerProcess server({"--listen", "127.0.0.1:0", "--database",
+                        "sqlite:" + (dir.path() / "market.db").string(), "--workspace",
+                        (dir.path() / "ws").string(), "--log-level", "info"},
+                       dir.path() / "server.log");
+  const bool sanitized = Sanitized(server.pid());
+
+  // Warm up the paths the connections use, then measure.
+  HttpConn warm(server.port(), 30s);
+  for (int i = 0; i < 20; ++i) REQUIRE(warm.Get("/healthz").status == 200);
+  REQUIRE(warm.Get("/api/project/list").Code() == 10000);
+  const long baseline = server.RssKib();
+  REQUIRE(baseline > 0);
+
+  std::vector<HttpConn> held;
+  held.reserve(kConnections);
+  for (int i = 0; i < kConnections; ++i) {
+    held.emplace_back(server.port(), 30s);
+    Reply reply = held.back().Get("/healthz");
+    INFO("connection " << i << ": " << reply.error);
+    REQUIRE(reply.status == 200);
+  }
+  const long with_connections = server.RssKib();
+
+  // Another client is served at once, through the API and the database.
+  HttpConn other(server.port(), 30s);
+  Reply created = other.PostJson("/api/project/new", {{"projectName", "other"}, {"operator", "x"}});
+  CHECK(created.Code() == 10000);
+  CHECK(other.Get("/api/project/info?projectName=other").Code() == 10000);
+
+  // The held connections are still open and served: a second round on every one of them.
+  int reconnected = 0;
+  for (HttpConn& conn : held) {
+    Reply reply = conn.Get("/api/project/list?page=1&page_size=1");
+    REQUIRE(reply.status == 200);
+    reconnected += conn.reconnects();
+  }
+  CHECK(reconnected == 0);
+  const long after_second_round = server.RssKib();
+
+  const long factor = sanitized ? 3 : 1;
+  const long bound = kConnections * kKibPerConnection * factor;
+  INFO("VmRSS: " << baseline << " KiB idle, " << with_connections << " KiB with " << kConnections
+                 << " connections, " << after_second_round << " KiB after a second request on "
+                 << "each; bound " << bound << " KiB of growth" << (sanitized ? " (ASan)" : ""));
+  CHECK(with_connections - baseline < bound);
+  CHECK(after_second_round - baseline < bound);
+  // Requests on open connections do not accumulate memory: 1,000 more cost far less than the
+  // connections themselves.
+  CHECK(after_second_round - with_connections < bound / 4);
+
+  held.clear();
+  CHECK(other.Get("/healthz").status == 200);
+  server.Signal(SIGTERM);
+  auto status = server.Wait(60s);
+  REQUIRE(status.has_value());
+  CHECK(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 0);
+}
+
+}  // namespace market::fault

@@ -1,0 +1,239 @@
+// Planted secrets: a registry password (htpasswd docker-registry the build pushes to), a git
+// password (a repository served over smart HTTP behind Basic auth), a user's password and an
+// API token. A real build uses them all; none may appear in the server's log (at debug level),
+// in any response, or on the command line of any process while the build runs.
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "fault/fault_support.hpp"
+#include "harbor_client/registry_process.hpp"
+
+namespace market::fault {
+namespace {
+
+using json = nlohmann::json;
+
+std::string Planted(const std::string& what) {
+  std::random_device rd;
+  return what + "-Planted" + std::to_string(rd()) + "x" + std::to_string(rd());
+}
+
+// Samples the command line of every process until stopped; keeps the ones holding a secret.
+class CommandLineWatch {
+ public:
+  explicit CommandLineWatch(std::vector<std::string> secrets) : secrets_(std::move(secrets)) {
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        for (const auto& [pid, cmdline] : CommandLines()) {
+          if (cmdline.find("buildah") != std::string::npos) saw_buildah_ = true;
+          if (cmdline.rfind("git ", 0) == 0 || cmdline.find("/git ") != std::string::npos) {
+            saw_git_ = true;
+          }
+          for (const std::string& secret : secrets_) {
+            if (cmdline.find(secret) != std::string::npos) {
+              std::lock_guard lock(mu_);
+              leaks_.insert(std::to_string(pid) + ": " + cmdline.substr(0, 400));
+            }
+          }
+        }
+        ++samples_;
+        std::this_thread::sleep_for(20ms);
+      }
+    });
+  }
+  ~CommandLineWatch() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::set<std::string> leaks() {
+    std::lock_guard lock(mu_);
+    return leaks_;
+  }
+  int samples() const { return samples_; }
+  bool saw_buildah() const { return saw_buildah_; }
+  bool saw_git() const { return saw_git_; }
+
+ private:
+  std::vector<std::string> secrets_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> samples_{0};
+  std::atomic<bool> saw_buildah_{false};
+  std::atomic<bool> saw_git_{false};
+  std::mutex mu_;
+  std::set<std::string> leaks_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("planted secrets appear in no log, response or command line",
+          "[fault][secrets][buildah]") {
+  std::optional<std::string> base_registry = market::testing::RegistryHost();
+  if (!base_registry) {
+    WARN("MARKET_TEST_REGISTRY is not set (it holds the base image): skipping");
+    return;
+  }
+  const std::string registry_password = Planted("RegistryPw");
+  const std::string git_password = Planted("GitPw");
+  const std::string user_password = Planted("UserPw");
+
+  market::testing::TempDir dir;
+  market::testing::RegistryProcess registry(
+      market::testing::RegistryProcess::Options{.user = "pusher", .password = registry_password});
+  GitHttpServer git("deploy", git_password);
+  const std::string database = "sqlite:" + (dir.path() / "market.db").string();
+
+  // The user and the token through the server's own commands (the password on standard input).
+  std::string token;
+  std::vector<std::string> auth_args = {"--auth", "on"};
+  CommandResult user = RunCommand(
+      {ServerBinary(), "user", "add", "admin", "--role", "admin", "--database", database},
+      user_password + "\n");
+  if (user.status == 0) {
+    CommandResult created = RunCommand({ServerBinary(), "token", "create", "--user", "admin",
+                                        "--name", "fault", "--database", database});
+    INFO(created.out << created.err);
+    REQUIRE(created.status == 0);
+    std::istringstream lines(created.out);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.starts_with("mkt_")) token = line;
+    }
+    REQUIRE_FALSE(token.empty());
+  } else {
+    // A server without the user commands: a users file (hash from --hash-password).
+    WARN("market-server user add failed (" << user.err << "): users file, no token");
+    CommandResult hash = RunCommand({ServerBinary(), "--hash-password"}, user_password + "\n");
+    REQUIRE(hash.status == 0);
+    std::ofstream(dir.path() / "users") << "admin:" << hash.out;
+    auth_args.push_back("--auth-users-file");
+    auth_args.push_back((dir.path() / "users").string());
+  }
+  std::vector<std::string> secrets = {registry_password, git_password, user_password};
+  if (!token.empty()) secrets.push_back(token);
+
+  std::vector<std::string> args = {
+      "--listen", "127.0.0.1:0", "--database", database, "--workspace",
+      (dir.path() / "ws").string(), "--registry", registry.Url(), "--registry-kind",
+      "distribution", "--registry-user", "pusher", "--registry-insecure", "--build-workers", "1",
+      "--log-level", "debug"};
+  args.insert(args.end(), auth_args.begin(), auth_args.end());
+  CommandLineWatch watch(secrets);
+  ServerProcess server(args, dir.path() / "server.log",
+                       {{"MARKET_REGISTRY_PASSWORD", registry_password}});
+
+  std::vector<std::pair<std::string, Reply>> replies;
+  HttpConn client(server.port(), 30s);
+  const std::pair<std::string, std::string> basic = {
+      "Authorization", "Basic " + Base64("admin:" + user_password)};
+  const std::pair<std::string, std::string> bearer = {
+      "Authorization", token.empty() ? basic.second : "Bearer " + token};
+  auto get = [&](const std::string& target, bool use_token = false) {
+    Reply reply = client.Get(target, {use_token ? bearer : basic});
+    replies.emplace_back("GET " + target, reply);
+    return reply;
+  };
+  auto post = [&](const std::string& target, const json& body, bool use_token = false) {
+    Reply reply = client.PostJson(target, body, {use_token ? bearer : basic});
+    replies.emplace_back("POST " + target, reply);
+    return reply;
+  };
+
+  json source = {{"$$plugin", "download_executable_source"},
+                 {"source_type", "git"},
+                 {"source_url", git.Url()},
+                 {"checkoutAs", "src"},
+                 {"username", "deploy"},
+                 {"password", git_password},
+                 {"containerPath", "/src"}};
+  json pipeline = json::array({{{"$$plugin", "base_image_choose_from_harbor"},
+                                {"handleInput", *base_registry + "/base/busybox:latest"}},
+                               source,
+                               {{"$$plugin", "run"}, {"value", json::array({"cat /src/file.txt"})}}});
+  Reply saved = post("/api/project/save", {{"project", "secrets"},
+                                           {"addOrUpdate", "add"},
+                                           {"operator", "admin"},
+                                           {"$$plugin", pipeline}});
+  INFO(saved.body);
+  REQUIRE(saved.Code() == 10000);
+  // A password written into the URL: refused or moved out, never repeated back.
+  json in_url = source;
+  in_url["source_url"] = "http://deploy:" + git_password + "@127.0.0.1:1/repo.git";
+  post("/api/project/save", {{"project", "secretsurl"},
+                             {"addOrUpdate", "add"},
+                             {"operator", "admin"},
+                             {"$$plugin", json::array({pipeline[0], in_url})}});
+  post("/api/project/dockerfile", {{"$$plugin", json::array({pipeline[0], in_url})}});
+  CHECK(get("/api/project/info?projectName=secrets", true).Code() == 10000);
+  CHECK(get("/api/project/dockerfile?projectName=secrets").Code() == 10000);
+  get("/api/project/list?page=1&page_size=10", true);
+  // Refused credentials: the answer does not repeat what was sent.
+  replies.emplace_back("wrong password",
+                       client.Get("/api/project/list", {{"Authorization",
+                                                         "Basic " + Base64("admin:x" + user_password)}}));
+  replies.emplace_back("wrong token",
+                       client.Get("/api/project/list", {{"Authorization", "Bearer " + token + "x"}}));
+
+  Reply queued = post("/api/project/build",
+                      {{"projectName", "secrets"}, {"operator", "admin"}, {"tag", "v1"}}, true);
+  INFO(queued.body);
+  REQUIRE(queued.Code() == 10000);
+  const std::string id = queued.Json()["content"]["idStr"];
+  json build;
+  REQUIRE(WaitFor(
+      [&] {
+        Reply history = get("/api/project/buildHistory?projectName=secrets");
+        build = history.Json()["content"]["latest"];
+        return build.is_object() && build["state"] != "queued" && build["state"] != "running";
+      },
+      300s, 500ms));
+  Reply log = get("/api/project/buildLog?id=" + id);
+  INFO("build: " << build.dump() << "\nlog: " << log.body);
+  // The secrets were really used: the checkout authenticated and the push went through.
+  CHECK(build["state"] == "succeeded");
+  CHECK(git.authorized_requests() > 0);
+  CHECK_THAT(log.body, Catch::Contains("served-over-http"));
+
+  get("/projects?page=1&page_size=10&project_name=");
+  get("/repositories/tags?repo_name=default_cluster/secrets&page=1&page_size=10");
+  get("/repositories/manifests?repo_name=default_cluster/secrets&tag=v1");
+  get("/readyz");
+  get("/api/plugin/schemas");
+  get("/api/audit?page=1&page_size=50");
+  get("/metrics");
+
+  server.Signal(SIGTERM);
+  REQUIRE(server.Wait(60s).has_value());
+  watch.Stop();
+  const std::string server_log = server.Log();
+
+  CHECK(watch.samples() > 10);
+  CHECK(watch.saw_buildah());
+  CHECK(watch.saw_git());
+  CHECK(watch.leaks().empty());
+  for (const std::string& leak : watch.leaks()) FAIL_CHECK("secret on a command line: " << leak);
+  CHECK(server_log.find("build") != std::string::npos);
+  for (const std::string& secret : secrets) {
+    INFO("secret " << secret.substr(0, secret.find('-')));
+    auto at = server_log.find(secret);
+    if (at != std::string::npos) {
+      FAIL_CHECK("in the server log: ..." << server_log.substr(at < 200 ? 0 : at - 200, 400));
+    }
+    for (const auto& [what, reply] : replies) {
+      INFO(what);
+      CHECK(reply.body.find(secret) == std::string::npos);
+      for (const auto& [name, value] : reply.headers) {
+        CHECK(value.find(secret) == std::string::npos);
+      }
+    }
+  }
+}
+
+}  // namespace market::fault

@@ -5,9 +5,11 @@
 #include <string>
 #include <string_view>
 
+#include "audit.hpp"
 #include "http_types.hpp"
 #include "market/build_service.hpp"
 #include "market/error.hpp"
+#include "market/identity.hpp"
 #include "market/plugin_registry.hpp"
 #include "market/project_service.hpp"
 #include "market/project_store.hpp"
@@ -22,11 +24,16 @@ struct ApiDependencies {
   BuildService* builds = nullptr;
   const PluginRegistry* plugins = nullptr;
   Registry* registry = nullptr;  // null: no registry configured
+  AuditLog* audit = nullptr;     // null: changes are not audited
+  IdentityStore* identity = nullptr;
+  const Clock* clock = nullptr;  // null: the system clock
+  bool auth_enabled = false;     // whether requests carry a verified identity
 };
 
 class Api {
  public:
-  explicit Api(ApiDependencies deps) : deps_(deps) {}
+  explicit Api(ApiDependencies deps)
+      : deps_(deps), auditor_(deps.audit, deps.clock != nullptr ? *deps.clock : system_clock_) {}
 
   // project_handlers.cpp
   HandlerResult NewProject(const RequestContext& context);
@@ -59,14 +66,28 @@ class Api {
   HandlerResult Healthz(const RequestContext& context);
   HandlerResult Readyz(const RequestContext& context);
 
+  // identity_handlers.cpp
+  HandlerResult WhoAmI(const RequestContext& context);
+  HandlerResult AuditList(const RequestContext& context);
+
  private:
+  nlohmann::json ProjectSnapshot(const std::string& name) const;
+
   ApiDependencies deps_;
+  SystemClock system_clock_;
+  Auditor auditor_;
 };
 
 // Helpers shared by the handler files.
 Result<RequestParams> DecodeParams(const RequestContext& context);
-// The authenticated user; else `operator`; else a bare `Authorization: <user>` header (the
-// original's client). Validated with market::ValidateOperator; kInvalid when there is none.
+// Who acts and who is recorded. Authentication on: the authenticated user; an `operator` naming
+// someone else is kForbidden unless the user is an admin (then the change records that operator
+// and the audit both). Off: `operator`; else a bare `Authorization: <user>` header (the
+// original's client). Validated with market::ValidateOperator; kInvalid when there is none and
+// `required` (else the actor is "anonymous").
+Result<Acting> ActingOf(const RequestContext& context, const RequestParams& params,
+                        bool required = true);
+// ActingOf(...).operator_name.
 Result<std::string> OperatorOf(const RequestContext& context, const RequestParams& params);
 // Whether the client asked for `type` (e.g. "text/plain") in Accept.
 bool Accepts(const RequestContext& context, std::string_view type);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <optional>
 
@@ -37,7 +38,7 @@ struct ServerApp::Parts {
   SourceCheckoutPtr checkout;
   std::unique_ptr<ProjectService> projects;
   std::unique_ptr<BuildService> builds;
-  std::optional<Authenticator> auth;
+  std::unique_ptr<Authenticator> auth;
   std::unique_ptr<boost::asio::thread_pool> blocking;
   std::unique_ptr<Api> api;
   std::unique_ptr<Router> router;
@@ -116,16 +117,29 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   parts->builds = std::make_unique<BuildService>(deps, build_options);
 
   if (config.auth) {
-    Result<Authenticator> auth = Authenticator::FromFile(config.auth_users_file);
+    Result<std::unique_ptr<Authenticator>> auth = Authenticator::Create(
+        parts->stores.identity.get(), config.auth_users_file, config.auth_cache_ttl);
     if (!auth) return std::unexpected(auth.error());
-    parts->auth.emplace(std::move(*auth));
+    parts->auth = std::move(*auth);
+    Result<std::int64_t> users = parts->stores.identity->CountUsers();
+    if (users && *users == 0 && config.auth_users_file.empty()) {
+      spdlog::warn("authentication is on but there are no users: every request will be refused; "
+                   "create the first admin with `market-server user add NAME --role admin`");
+    }
   }
 
   parts->blocking = std::make_unique<boost::asio::thread_pool>(config.blocking_threads);
-  parts->api = std::make_unique<Api>(ApiDependencies{parts->projects.get(),
-                                                     parts->stores.projects.get(),
-                                                     parts->builds.get(), parts->plugins.get(),
-                                                     parts->registry.get()});
+  ApiDependencies api_deps;
+  api_deps.projects = parts->projects.get();
+  api_deps.project_store = parts->stores.projects.get();
+  api_deps.builds = parts->builds.get();
+  api_deps.plugins = parts->plugins.get();
+  api_deps.registry = parts->registry.get();
+  api_deps.audit = parts->stores.audit.get();
+  api_deps.identity = parts->stores.identity.get();
+  api_deps.clock = &parts->clock;
+  api_deps.auth_enabled = config.auth;
+  parts->api = std::make_unique<Api>(api_deps);
   parts->router = std::make_unique<Router>(MakeRoutes(*parts->api));
 
   HttpServerOptions http_options;
@@ -137,8 +151,13 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   http_options.header_timeout = config.header_timeout;
   http_options.idle_timeout = config.idle_timeout;
   http_options.shutdown_grace = config.shutdown_grace;
+  http_options.rate_limit_per_second = config.rate_limit;
+  http_options.rate_limit_burst =
+      config.rate_limit_burst > 0
+          ? config.rate_limit_burst
+          : std::max(1, static_cast<int>(std::ceil(config.rate_limit * 2)));
   parts->http = std::make_unique<HttpServer>(http_options, *parts->router, *parts->blocking,
-                                             parts->auth ? &*parts->auth : nullptr);
+                                             parts->auth.get());
   if (auto listening = parts->http->Listen(); !listening) {
     return std::unexpected(listening.error());
   }

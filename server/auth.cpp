@@ -1,5 +1,7 @@
 #include "auth.hpp"
 
+#include <openssl/evp.h>
+
 #include <fstream>
 
 #include <fmt/format.h>
@@ -9,8 +11,9 @@ namespace market::server {
 
 namespace {
 
-constexpr std::size_t kMaxCachedHeaders = 1024;
+constexpr std::size_t kMaxCachedHeaders = 4096;
 
+// A keyed digest would add nothing: the cache lives in this process only.
 std::string HeaderDigest(std::string_view header) {
   unsigned char digest[crypto_generichash_BYTES];
   crypto_generichash(digest, sizeof digest, reinterpret_cast<const unsigned char*>(header.data()),
@@ -18,46 +21,103 @@ std::string HeaderDigest(std::string_view header) {
   return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
 }
 
-}  // namespace
-
-Authenticator::Authenticator(Authenticator&& other) noexcept
-    : hashes_(std::move(other.hashes_)), verified_(std::move(other.verified_)) {}
-
-Result<Authenticator> Authenticator::FromFile(const std::string& path) {
-  if (sodium_init() < 0) return Fail(Errc::kInternal, "libsodium cannot be initialised");
+Result<void> ParseUsersFile(const std::string& path,
+                            std::map<std::string, std::string, std::less<>>& hashes,
+                            std::map<std::string, Role, std::less<>>& roles) {
   std::ifstream in(path);
   if (!in) return Fail(Errc::kInvalid, fmt::format("auth-users-file {} cannot be read", path));
-  Authenticator auth;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty() || line.front() == '#') continue;
-    std::size_t colon = line.find(':');
-    if (colon == 0 || colon == std::string::npos || !line.substr(colon + 1).starts_with("$argon2")) {
+    auto bad = [&] {
       return Fail(Errc::kInvalid,
-                  fmt::format("auth-users-file {} line {}: expected user:$argon2id$... (make "
-                              "the hash with market-server --hash-password)",
+                  fmt::format("auth-users-file {} line {}: expected user:$argon2id$...[:role] "
+                              "(make the hash with market-server --hash-password; role is "
+                              "viewer, developer or admin)",
                               path, number));
+    };
+    std::size_t colon = line.find(':');
+    if (colon == 0 || colon == std::string::npos) return bad();
+    std::string rest = line.substr(colon + 1);
+    // argon2 hashes never contain ':', so a third field is unambiguous.
+    std::size_t second = rest.find(':');
+    std::string hash = rest.substr(0, second);
+    Role role = Role::kAdmin;
+    if (second != std::string::npos) {
+      std::optional<Role> parsed = ParseRole(rest.substr(second + 1));
+      if (!parsed) return bad();
+      role = *parsed;
     }
-    auth.hashes_[line.substr(0, colon)] = line.substr(colon + 1);
+    if (!hash.starts_with("$argon2")) return bad();
+    hashes[line.substr(0, colon)] = hash;
+    roles[line.substr(0, colon)] = role;
   }
-  if (auth.hashes_.empty()) {
+  if (hashes.empty()) {
     return Fail(Errc::kInvalid, fmt::format("auth-users-file {} has no users", path));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Authenticator>> Authenticator::Create(IdentityStore* store,
+                                                             const std::string& users_file,
+                                                             std::chrono::seconds cache_ttl) {
+  if (sodium_init() < 0) return Fail(Errc::kInternal, "libsodium cannot be initialised");
+  if (store == nullptr && users_file.empty()) {
+    return Fail(Errc::kInvalid, "authentication needs a user database or a users file");
+  }
+  std::unique_ptr<Authenticator> auth(new Authenticator());
+  auth->store_ = store;
+  auth->cache_ttl_ = cache_ttl;
+  if (!users_file.empty()) {
+    std::map<std::string, std::string, std::less<>> hashes;
+    std::map<std::string, Role, std::less<>> roles;
+    if (auto parsed = ParseUsersFile(users_file, hashes, roles); !parsed) {
+      return std::unexpected(parsed.error());
+    }
+    for (auto& [name, hash] : hashes) auth->file_users_[name] = FileUser{hash, roles[name]};
   }
   return auth;
 }
 
-Result<std::string> Authenticator::Verify(std::string_view authorization) const {
+Result<Principal> Authenticator::Verify(std::string_view authorization) const {
   constexpr std::string_view kBasic = "Basic ";
-  if (!authorization.starts_with(kBasic)) {
-    return Fail(Errc::kUnauthorized, "authentication required (HTTP Basic)");
+  constexpr std::string_view kBearer = "Bearer ";
+  bool basic = authorization.starts_with(kBasic);
+  bool bearer = authorization.starts_with(kBearer);
+  if (!basic && !bearer) {
+    return Fail(Errc::kUnauthorized,
+                "authentication required (HTTP Basic, or Authorization: Bearer TOKEN)");
   }
   std::string digest = HeaderDigest(authorization);
+  auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mutex_);
-    if (auto it = verified_.find(digest); it != verified_.end()) return it->second;
+    if (auto it = verified_.find(digest); it != verified_.end()) {
+      if (it->second.expires > now) return it->second.principal;
+      verified_.erase(it);
+    }
   }
-  std::string_view encoded = authorization.substr(kBasic.size());
+  Result<Principal> principal = basic ? VerifyBasic(authorization.substr(kBasic.size()))
+                                      : VerifyBearer(authorization.substr(kBearer.size()));
+  if (!principal) return principal;
+  std::lock_guard lock(mutex_);
+  if (verified_.size() >= kMaxCachedHeaders) {
+    std::erase_if(verified_, [&](const auto& entry) { return entry.second.expires <= now; });
+    if (verified_.size() >= kMaxCachedHeaders) verified_.clear();
+  }
+  verified_[digest] = Cached{*principal, now + cache_ttl_};
+  return principal;
+}
+
+void Authenticator::Forget() const {
+  std::lock_guard lock(mutex_);
+  verified_.clear();
+}
+
+Result<Principal> Authenticator::VerifyBasic(std::string_view encoded) const {
   std::string decoded(encoded.size(), '\0');
   std::size_t length = 0;
   if (sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(),
@@ -67,19 +127,49 @@ Result<std::string> Authenticator::Verify(std::string_view authorization) const 
   }
   decoded.resize(length);
   std::size_t colon = decoded.find(':');
-  if (colon == std::string::npos) return Fail(Errc::kUnauthorized, "malformed Basic credentials");
+  if (colon == std::string::npos) {
+    sodium_memzero(decoded.data(), decoded.size());
+    return Fail(Errc::kUnauthorized, "malformed Basic credentials");
+  }
   std::string user = decoded.substr(0, colon);
   std::string password = decoded.substr(colon + 1);
   sodium_memzero(decoded.data(), decoded.size());
-  auto it = hashes_.find(user);
-  bool ok = it != hashes_.end() &&
-            crypto_pwhash_str_verify(it->second.c_str(), password.data(), password.size()) == 0;
+
+  // The database first; the users file is the fallback for a name the database lacks.
+  std::string hash;
+  std::optional<Principal> principal;
+  if (store_ != nullptr) {
+    auto found = store_->FindUser(user);
+    if (!found) {
+      sodium_memzero(password.data(), password.size());
+      return std::unexpected(found.error());  // kUnavailable: a 503, not a wrong password
+    }
+    if (*found) {
+      hash = (*found)->password_hash;
+      principal = Principal{(*found)->user.name, (*found)->user.role};
+    }
+  }
+  if (!principal) {
+    if (auto it = file_users_.find(user); it != file_users_.end()) {
+      hash = it->second.hash;
+      principal = Principal{user, it->second.role};
+    }
+  }
+  bool ok = principal.has_value() &&
+            crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
   sodium_memzero(password.data(), password.size());
   if (!ok) return Fail(Errc::kUnauthorized, "wrong user name or password");
-  std::lock_guard lock(mutex_);
-  if (verified_.size() >= kMaxCachedHeaders) verified_.clear();
-  verified_[digest] = user;
-  return user;
+  return *principal;
+}
+
+Result<Principal> Authenticator::VerifyBearer(std::string_view token) const {
+  if (!token.starts_with(kTokenPrefix) || store_ == nullptr) {
+    return Fail(Errc::kUnauthorized, "unknown or revoked token");
+  }
+  auto found = store_->FindByTokenDigest(Sha256Hex(token));
+  if (!found) return std::unexpected(found.error());
+  if (!*found) return Fail(Errc::kUnauthorized, "unknown or revoked token");
+  return Principal{(*found)->name, (*found)->role};
 }
 
 Result<std::string> HashPassword(std::string_view password) {
@@ -91,6 +181,37 @@ Result<std::string> HashPassword(std::string_view password) {
     return Fail(Errc::kInternal, "out of memory hashing the password");
   }
   return std::string(hash);
+}
+
+Result<NewToken> GenerateToken() {
+  if (sodium_init() < 0) return Fail(Errc::kInternal, "libsodium cannot be initialised");
+  unsigned char random[32];
+  randombytes_buf(random, sizeof random);
+  char encoded[sodium_base64_ENCODED_LEN(sizeof random,
+                                         sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  sodium_bin2base64(encoded, sizeof encoded, random, sizeof random,
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  sodium_memzero(random, sizeof random);
+  NewToken token;
+  token.secret = std::string(kTokenPrefix) + encoded;
+  sodium_memzero(encoded, sizeof encoded);
+  token.prefix = token.secret.substr(0, kTokenPrefix.size() + 6);
+  token.digest = Sha256Hex(token.secret);
+  return token;
+}
+
+std::string Sha256Hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xf];
+  }
+  return out;
 }
 
 }  // namespace market::server

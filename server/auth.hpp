@@ -1,35 +1,81 @@
 #pragma once
-// HTTP Basic authentication against a users file of `user:HASH` lines (argon2id hashes from
-// libsodium's crypto_pwhash_str, made with `market-server --hash-password`).
+// Authentication: HTTP Basic for people (users in the database, argon2id hashes; optionally
+// also a users file of `user:HASH[:role]` lines) and `Authorization: Bearer` API tokens (stored
+// as SHA-256 digests). Also the helpers that make password hashes and tokens.
 
+#include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 
 #include "market/error.hpp"
+#include "market/identity.hpp"
 
 namespace market::server {
 
+// Who a request comes from once its credentials are verified.
+struct Principal {
+  std::string name;
+  Role role = Role::kViewer;
+};
+
 class Authenticator {
  public:
-  // kInvalid naming the file and line for a malformed file.
-  static Result<Authenticator> FromFile(const std::string& path);
-  Authenticator(Authenticator&& other) noexcept;
+  // Verified credentials are remembered this long, so argon2id (tens of milliseconds) and the
+  // token lookup are not paid on every request. It bounds how long a token revoked, a user
+  // deleted, or a role changed by another process (`market-server user|token`, another server
+  // instance) keeps working here: entries expire, nothing else invalidates them across
+  // processes. A change made inside this process should call Forget() to apply at once.
+  static constexpr std::chrono::seconds kDefaultCacheTtl{10};
 
-  // The user named by a valid `Authorization: Basic ...` header; kUnauthorized otherwise.
-  // Runs argon2id (tens of milliseconds): call it on the blocking pool only.
-  Result<std::string> Verify(std::string_view authorization) const;
+  // `store` may be null only when `users_file` is given. kInvalid naming the file and line for a
+  // malformed users file.
+  static Result<std::unique_ptr<Authenticator>> Create(
+      IdentityStore* store, const std::string& users_file,
+      std::chrono::seconds cache_ttl = kDefaultCacheTtl);
+
+  // The principal of a valid `Basic ...` or `Bearer ...` header; kUnauthorized otherwise.
+  // May run argon2id or a database query: call it on the blocking pool only.
+  Result<Principal> Verify(std::string_view authorization) const;
+  // Drops every remembered credential (after a user, role or token change).
+  void Forget() const;
 
  private:
   Authenticator() = default;
-  std::map<std::string, std::string, std::less<>> hashes_;  // user -> argon2id hash
-  // Header digests that verified, so a client's every request does not pay argon2id again.
+  Result<Principal> VerifyBasic(std::string_view encoded) const;
+  Result<Principal> VerifyBearer(std::string_view token) const;
+
+  struct FileUser {
+    std::string hash;
+    Role role = Role::kAdmin;
+  };
+  IdentityStore* store_ = nullptr;
+  std::map<std::string, FileUser, std::less<>> file_users_;
+  std::chrono::seconds cache_ttl_{kDefaultCacheTtl};
+
+  struct Cached {
+    Principal principal;
+    std::chrono::steady_clock::time_point expires;
+  };
   mutable std::mutex mutex_;
-  mutable std::map<std::string, std::string> verified_;
+  mutable std::map<std::string, Cached> verified_;  // header digest -> principal
 };
 
-// An argon2id hash of `password` for the users file.
+// An argon2id hash (libsodium's crypto_pwhash_str) of `password`.
 Result<std::string> HashPassword(std::string_view password);
+
+// API tokens look like `mkt_` + 43 base64url characters (32 random bytes): the prefix makes a
+// leaked token easy to recognise (and to scan for); only the digest is stored.
+inline constexpr std::string_view kTokenPrefix = "mkt_";
+struct NewToken {
+  std::string secret;  // shown once to the user, never stored or logged
+  std::string prefix;  // the first characters, stored to tell tokens apart in lists
+  std::string digest;  // hex SHA-256 of `secret`
+};
+Result<NewToken> GenerateToken();
+// Lower-case hex SHA-256 (OpenSSL EVP).
+std::string Sha256Hex(std::string_view text);
 
 }  // namespace market::server

@@ -126,12 +126,14 @@ HandlerResult Api::StartBuild(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::string raw_name, params.Required("projectName"));
     MARKET_ASSIGN_OR_RETURN(std::string name, NormalizeProjectName("projectName", raw_name));
-    MARKET_ASSIGN_OR_RETURN(std::string operator_name, OperatorOf(context, params));
+    MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
     MARKET_ASSIGN_OR_RETURN(std::string tag, params.Text("tag"));
     if (!tag.empty()) {
       MARKET_ASSIGN_OR_RETURN(tag, ValidateTag("tag", tag));
     }
-    MARKET_ASSIGN_OR_RETURN(Build build, deps_.builds->Enqueue(name, tag, operator_name));
+    MARKET_ASSIGN_OR_RETURN(Build build, deps_.builds->Enqueue(name, tag, acting.operator_name));
+    auditor_.Record(context, acting, "build.start", "project:" + name, nullptr,
+                    BuildToJson(build));
     return Ok(nlohmann::json{{"idStr", std::to_string(build.id)}});
   });
 }
@@ -216,8 +218,11 @@ HandlerResult Api::CancelBuild(const RequestContext& context) {
   return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::int64_t id, BuildIdParam(params));
-    MARKET_ASSIGN_OR_RETURN(std::string operator_name, OperatorOf(context, params));
-    MARKET_ASSIGN_OR_RETURN(Build build, deps_.builds->Cancel(id, operator_name));
+    MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
+    Result<Build> before = deps_.builds->Get(id);
+    MARKET_ASSIGN_OR_RETURN(Build build, deps_.builds->Cancel(id, acting.operator_name));
+    auditor_.Record(context, acting, "build.cancel", "project:" + build.project,
+                    before ? BuildToJson(*before) : nlohmann::json(nullptr), BuildToJson(build));
     return Ok(BuildToJson(build));
   });
 }

@@ -44,7 +44,14 @@ constexpr KeySpec kKeys[] = {
     {"build-workers", "builds run at once (default 2)"},
     {"workspace", "build contexts and builder storage (default: a folder beside the database)"},
     {"auth", "on or off (default off; a non-loopback listener requires on)"},
-    {"auth-users-file", "lines user:HASH (hashes from `market-server --hash-password`)"},
+    {"auth-users-file",
+     "optional users besides the database's: lines user:HASH[:role] (hash from "
+     "`market-server --hash-password`; role admin when omitted)"},
+    {"auth-cache-seconds",
+     "seconds a verified credential is remembered; bounds how long a token revoked elsewhere "
+     "keeps working (default 10)"},
+    {"rate-limit", "requests per second per client (user, else IP address); 0: off (default 0)"},
+    {"rate-limit-burst", "requests a client may make at once (default twice rate-limit)"},
     {"default-cluster", "Cluster of new projects (default default_cluster)"},
     {"max-body-bytes", "largest request body (default 1048576)"},
     {"max-connections", "open connections at most (default 1024)"},
@@ -305,17 +312,30 @@ Result<void> Apply(const Sources& sources, const EnvLookup& env, ServerConfig& c
     if (!value) return Bad(sources, "auth", "expected on or off");
     config.auth = *value;
   }
-  if (config.auth && config.auth_users_file.empty()) {
-    return Bad(sources, "auth-users-file",
-               "authentication is on but no users file is given (lines user:HASH; make a hash "
-               "with `market-server --hash-password`)");
-  }
   if (!config.auth && !IsLoopbackHost(config.listen_host)) {
     return Bad(sources, "listen",
                fmt::format("{} is not a loopback address and authentication is off; enable it "
-                           "with --auth on --auth-users-file FILE (or MARKET_AUTH=on and "
-                           "MARKET_AUTH_USERS_FILE), or listen on 127.0.0.1",
+                           "with --auth on (or MARKET_AUTH=on) and create the first admin with "
+                           "`market-server user add NAME --role admin` (users may also come "
+                           "from --auth-users-file FILE), or listen on 127.0.0.1",
                            config.listen_host));
+  }
+  std::int64_t cache_seconds = config.auth_cache_ttl.count();
+  if (auto r = IntSetting(sources, "auth-cache-seconds", 0, 3600, cache_seconds); !r) return r;
+  config.auth_cache_ttl = std::chrono::seconds(cache_seconds);
+  if (const RawValue* raw = sources.Get("rate-limit")) {
+    double value = 0;
+    auto [ptr, ec] = std::from_chars(raw->text.data(), raw->text.data() + raw->text.size(), value);
+    if (ec != std::errc() || ptr != raw->text.data() + raw->text.size() || raw->text.empty() ||
+        !(value >= 0 && value <= 1e6)) {
+      return Bad(sources, "rate-limit",
+                 fmt::format("'{}' is not a number of requests per second 0..1000000", raw->text));
+    }
+    config.rate_limit = value;
+  }
+  if (auto r = IntSetting(sources, "rate-limit-burst", 0, 1'000'000, config.rate_limit_burst);
+      !r) {
+    return r;
   }
 
   if (const RawValue* raw = sources.Get("default-cluster")) {

@@ -33,7 +33,10 @@ struct ServerConfig {
   std::filesystem::path workspace;  // resolved: never empty after LoadConfig
 
   bool auth = false;
-  std::string auth_users_file;
+  std::string auth_users_file;  // optional: users of a file besides the database's
+  std::chrono::seconds auth_cache_ttl{10};
+  double rate_limit = 0;  // requests per second per client; 0: no limit
+  int rate_limit_burst = 0;  // 0: twice rate-limit (at least 1)
 
   std::string default_cluster = "default_cluster";
   std::int64_t max_body_bytes = 1 << 20;

@@ -20,6 +20,7 @@
 
 #include "auth.hpp"
 #include "logging.hpp"
+#include "rate_limit.hpp"
 #include "responses.hpp"
 
 namespace market::server {
@@ -41,6 +42,7 @@ struct ServerState {
   const Router& router;
   net::thread_pool& blocking;
   const Authenticator* auth;
+  RateLimiter limiter;
   std::atomic<bool> stopping{false};
   std::mutex mutex;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
@@ -50,7 +52,12 @@ struct ServerState {
   net::io_context io;
 
   ServerState(HttpServerOptions o, const Router& r, net::thread_pool& b, const Authenticator* a)
-      : options(std::move(o)), router(r), blocking(b), auth(a), io(options.io_threads) {}
+      : options(std::move(o)),
+        router(r),
+        blocking(b),
+        auth(a),
+        limiter(options.rate_limit_per_second, options.rate_limit_burst),
+        io(options.io_threads) {}
 
   void Remove(Session* session);
 };
@@ -73,7 +80,10 @@ class Session : public std::enable_shared_from_this<Session> {
       : stream_(std::move(socket)), state_(state), poll_timer_(stream_.get_executor()) {
     beast::error_code ec;
     tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_ = fmt::format("{}:{}", peer.address().to_string(), peer.port());
+    if (!ec) {
+      remote_ip_ = peer.address().to_string();
+      remote_ = fmt::format("{}:{}", remote_ip_, peer.port());
+    }
   }
 
   ~Session() { state_.Remove(this); }
@@ -223,9 +233,13 @@ class Session : public std::enable_shared_from_this<Session> {
       return Send(HandlerResult{std::move(response), nullptr});
     }
     const Route* route = match.route;
-    if (route->run_on == RunOn::kIoThread && !(route->requires_auth && state_.auth != nullptr)) {
-      return Send(Handle(*route));
+    bool authenticate = route->access != Access::kPublic && state_.auth != nullptr;
+    if (!authenticate && route->access != Access::kPublic) {
+      // Authentication off: the client is its address. With it on, the limit is taken after
+      // the credentials are known (on the pool).
+      if (auto refused = Limit("ip:" + remote_ip_)) return Send(std::move(*refused));
     }
+    if (route->run_on == RunOn::kIoThread && !authenticate) return Send(Handle(*route));
     net::post(state_.blocking, [self = shared_from_this(), route] {
       HandlerResult result = self->Handle(*route);
       net::post(self->Executor(), [self, result = std::move(result)]() mutable {
@@ -234,17 +248,49 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // 429 with Retry-After when `key`'s bucket is empty; nullopt to go on.
+  std::optional<HandlerResult> Limit(const std::string& key) {
+    RateLimiter::Decision decision = state_.limiter.Take(key);
+    if (decision.allowed) return std::nullopt;
+    HandlerResult result = ErrorResult(
+        Error{Errc::kTooManyRequests,
+              fmt::format("too many requests; retry in {}s", decision.retry_after.count())});
+    result.response.set(http::field::retry_after, std::to_string(decision.retry_after.count()));
+    return result;
+  }
+
   // Runs a handler (on whichever thread the route says) and turns an escaping exception into
   // 10100: the exception's text goes to the log, never to the client.
   HandlerResult Handle(const Route& route) {
     RequestIdScope scope(request_id_);
-    RequestContext context{*request_, path_, query_, request_id_, remote_, std::nullopt};
+    RequestContext context{*request_, path_, query_, request_id_, remote_, std::nullopt,
+                           std::nullopt};
     try {
-      if (route.requires_auth && state_.auth != nullptr) {
-        Result<std::string> user =
+      if (route.access != Access::kPublic && state_.auth != nullptr) {
+        Result<Principal> principal =
             state_.auth->Verify(Header(*request_, http::field::authorization));
-        if (!user) return ErrorResult(user.error());
-        context.user = std::move(*user);
+        if (!principal) {
+          // Failed attempts count against the address: guessing passwords is rate limited.
+          if (auto refused = Limit("ip:" + remote_ip_)) return std::move(*refused);
+          HandlerResult result = ErrorResult(principal.error());
+          // A browser script says so (X-Requested-With); it then gets a challenge the browser
+          // does not answer with its own login dialog, and the page shows its login form.
+          if (principal.error().code == Errc::kUnauthorized &&
+              !Header(*request_, "X-Requested-With").empty()) {
+            result.response.set(http::field::www_authenticate, "Bearer realm=\"market\"");
+          }
+          return result;
+        }
+        if (auto refused = Limit("user:" + principal->name)) return std::move(*refused);
+        if (static_cast<int>(principal->role) < static_cast<int>(route.access)) {
+          return ErrorResult(Error{
+              Errc::kForbidden,
+              fmt::format("{} {} needs the {} role; {} is {}", method_, path_,
+                          ToString(static_cast<Role>(static_cast<int>(route.access))),
+                          principal->name, ToString(principal->role))});
+        }
+        context.user = principal->name;
+        context.role = principal->role;
       }
       return route.handler(context);
     } catch (const std::exception& e) {
@@ -406,6 +452,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Phase phase_ = Phase::kIdle;
   bool keep_alive_ = true;
   std::string remote_ = "-";
+  std::string remote_ip_ = "-";
   std::string request_id_;
   std::string method_;
   std::string path_;

@@ -28,6 +28,10 @@ struct HttpServerOptions {
   std::chrono::seconds body_timeout{60};
   std::chrono::seconds write_timeout{60};
   std::chrono::seconds shutdown_grace{30};
+  // Per client (authenticated user, else IP address) token bucket; <= 0: no limit. Public
+  // routes (probes, static files) are not limited.
+  double rate_limit_per_second = 0;
+  int rate_limit_burst = 0;
 };
 
 class HttpServer {

@@ -11,6 +11,8 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "market/identity.hpp"
+
 namespace market::server {
 
 namespace http = boost::beast::http;
@@ -24,6 +26,7 @@ struct RequestContext {
   std::string request_id;
   std::string remote;               // peer address, for logs
   std::optional<std::string> user;  // the authenticated identity when authentication is on
+  std::optional<Role> role;         // its role (set together with `user`)
 };
 
 // A body produced piece by piece (a followed build log). Pull runs on the blocking pool; when a

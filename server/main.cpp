@@ -15,6 +15,7 @@
 #include "app.hpp"
 #include "auth.hpp"
 #include "config.hpp"
+#include "identity_commands.hpp"
 #include "logging.hpp"
 
 namespace {
@@ -56,6 +57,10 @@ void RaiseDescriptorLimit(int max_connections) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() == 1 && args[0] == "--hash-password") return HashPasswordCommand();
+  if (market::server::IsIdentityCommand(args)) {
+    return market::server::RunIdentityCommand(args, market::server::ProcessEnv(), stdin, stdout,
+                                              stderr);
+  }
 
   auto outcome = market::server::LoadConfig(args, market::server::ProcessEnv());
   if (!outcome) {

@@ -58,7 +58,10 @@ HandlerResult Api::ConfigPage(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::string raw_name, params.Required("projectName"));
     MARKET_ASSIGN_OR_RETURN(std::string name, NormalizeProjectName("projectName", raw_name));
-    MARKET_RETURN_IF_ERROR(deps_.projects->Info(name));
+    // Without authentication the page says at once that a project does not exist. With it on,
+    // the route is public (the page must load to ask for a login), so existence is not
+    // revealed here: the page's script learns it from /api/project/info with credentials.
+    if (!deps_.auth_enabled) MARKET_RETURN_IF_ERROR(deps_.projects->Info(name));
     return web::ConfigPageHtml(name);
   };
   Result<std::string> html = page();

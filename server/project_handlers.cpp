@@ -54,12 +54,21 @@ HandlerResult DockerfileResult(const RequestContext& context, std::string text) 
 
 }  // namespace
 
+// The project as the audit log keeps it (secrets redacted); null when it does not exist.
+nlohmann::json Api::ProjectSnapshot(const std::string& name) const {
+  Result<Project> project = deps_.projects->Info(name);
+  if (!project) return nullptr;
+  return ProjectToJson(*project, deps_.plugins);
+}
+
 HandlerResult Api::NewProject(const RequestContext& context) {
   return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::string name, ProjectNameParam(params, "projectName"));
-    MARKET_ASSIGN_OR_RETURN(std::string operator_name, OperatorOf(context, params));
-    MARKET_RETURN_IF_ERROR(deps_.projects->Create(name, operator_name));
+    MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
+    MARKET_RETURN_IF_ERROR(deps_.projects->Create(name, acting.operator_name));
+    auditor_.Record(context, acting, "project.new", "project:" + name, nullptr,
+                    ProjectSnapshot(name));
     return Ok();
   });
 }
@@ -68,8 +77,10 @@ HandlerResult Api::DeleteProject(const RequestContext& context) {
   return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::string name, ProjectNameParam(params, "projectName"));
-    MARKET_ASSIGN_OR_RETURN(std::string operator_name, OperatorOf(context, params));
-    MARKET_RETURN_IF_ERROR(deps_.projects->Delete(name, operator_name));
+    MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
+    nlohmann::json before = ProjectSnapshot(name);
+    MARKET_RETURN_IF_ERROR(deps_.projects->Delete(name, acting.operator_name));
+    auditor_.Record(context, acting, "project.delete", "project:" + name, before, nullptr);
     return Ok();
   });
 }
@@ -79,8 +90,11 @@ HandlerResult Api::CloneProject(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::string source, ProjectNameParam(params, "srcProjectName"));
     MARKET_ASSIGN_OR_RETURN(std::string destination, ProjectNameParam(params, "dstProjectName"));
-    MARKET_ASSIGN_OR_RETURN(std::string operator_name, OperatorOf(context, params));
-    MARKET_RETURN_IF_ERROR(deps_.projects->Clone(source, destination, operator_name));
+    MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
+    MARKET_RETURN_IF_ERROR(deps_.projects->Clone(source, destination, acting.operator_name));
+    nlohmann::json after = ProjectSnapshot(destination);
+    if (after.is_object()) after["clonedFrom"] = source;
+    auditor_.Record(context, acting, "project.clone", "project:" + destination, nullptr, after);
     return Ok();
   });
 }
@@ -129,8 +143,14 @@ HandlerResult Api::SaveProject(const RequestContext& context) {
                   fmt::format("addOrUpdate must be add or update, not '{}'", request.add_or_update));
     }
     MARKET_ASSIGN_OR_RETURN(request.pipeline, params.PipelineParam());
-    MARKET_ASSIGN_OR_RETURN(request.operator_name, OperatorOf(context, params));
+    MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
+    request.operator_name = acting.operator_name;
+    // Read before and after rather than inside the store's transaction: a save racing this one
+    // may show up in either snapshot, but each snapshot is a state the project really had.
+    nlohmann::json before = ProjectSnapshot(request.name);
     MARKET_RETURN_IF_ERROR(deps_.projects->Save(request));
+    auditor_.Record(context, acting, "project.save", "project:" + request.name, before,
+                    ProjectSnapshot(request.name));
     return Ok();
   });
 }

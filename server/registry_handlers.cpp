@@ -145,7 +145,12 @@ HandlerResult Api::RegistryDeleteTag(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(std::string tag, params.Required("repoName"));
     MARKET_ASSIGN_OR_RETURN(std::string repository, params.Required("projectName"));
     MARKET_ASSIGN_OR_RETURN(bool force, params.Flag("force"));
-    return registry->DeleteTag(repository, tag, force);
+    MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params, /*required=*/false));
+    MARKET_RETURN_IF_ERROR(registry->DeleteTag(repository, tag, force));
+    auditor_.Record(context, acting, "registry.tag.delete",
+                    fmt::format("registry:{}:{}", repository, tag),
+                    {{"repository", repository}, {"tag", tag}, {"force", force}}, nullptr);
+    return Result<void>{};
   };
   Result<void> result = run();
   if (result) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "http_types.hpp"
+#include "market/identity.hpp"
 
 namespace market::server {
 
@@ -13,12 +14,17 @@ namespace market::server {
 // others on the blocking pool.
 enum class RunOn { kIoThread, kBlockingPool };
 
+// Who may call a route when authentication is on: anyone (probes, static files), or a user with
+// at least this role. With authentication off, every route is open (loopback only).
+// The numbers are market::Role's, so a role compares with an access level directly.
+enum class Access { kPublic = 0, kViewer = 1, kDeveloper = 2, kAdmin = 3 };
+
 struct Route {
   http::verb method = http::verb::get;
   std::string path;     // exact, or a prefix when `prefix`
   bool prefix = false;  // "/static/" serves everything below it
   RunOn run_on = RunOn::kBlockingPool;
-  bool requires_auth = true;  // when authentication is on
+  Access access = Access::kViewer;
   Handler handler;
 };
 

@@ -9,34 +9,42 @@ std::vector<Route> MakeRoutes(Api& api) {
   auto bind = [&api](HandlerResult (Api::*method)(const RequestContext&)) -> Handler {
     return [&api, method](const RequestContext& context) { return (api.*method)(context); };
   };
-  // method, path, prefix, where it runs, needs authentication (when on), handler
+  constexpr Access kPublic = Access::kPublic;
+  constexpr Access kViewer = Access::kViewer;
+  constexpr Access kDeveloper = Access::kDeveloper;
+  constexpr Access kAdmin = Access::kAdmin;
+  // method, path, prefix, where it runs, who may call it (when authentication is on), handler.
+  // Reads: viewer. Edits and builds: developer. Deletes and the audit: admin.
   return {
-      {verb::post, "/api/project/new", false, kPool, true, bind(&Api::NewProject)},
-      {verb::post, "/api/project/delete", false, kPool, true, bind(&Api::DeleteProject)},
-      {verb::post, "/api/project/clone", false, kPool, true, bind(&Api::CloneProject)},
-      {verb::get, "/api/project/info", false, kPool, true, bind(&Api::ProjectInfo)},
-      {verb::get, "/api/project/list", false, kPool, true, bind(&Api::ListProjects)},
-      {verb::post, "/api/project/list", false, kPool, true, bind(&Api::ListProjects)},
-      {verb::post, "/api/project/save", false, kPool, true, bind(&Api::SaveProject)},
-      {verb::get, "/api/project/dockerfile", false, kPool, true, bind(&Api::ProjectDockerfile)},
-      {verb::post, "/api/project/dockerfile", false, kPool, true, bind(&Api::PreviewDockerfile)},
-      {verb::post, "/api/project/build", false, kPool, true, bind(&Api::StartBuild)},
-      {verb::get, "/api/project/buildHistory", false, kPool, true, bind(&Api::BuildHistory)},
-      {verb::get, "/api/project/buildLog", false, kPool, true, bind(&Api::BuildLog)},
-      {verb::post, "/api/project/buildCancel", false, kPool, true, bind(&Api::CancelBuild)},
-      {verb::get, "/api/plugin/schemas", false, kIo, true, bind(&Api::PluginSchemas)},
-      {verb::post, "/api/plugin/extension/interface", false, kPool, true,
+      {verb::post, "/api/project/new", false, kPool, kDeveloper, bind(&Api::NewProject)},
+      {verb::post, "/api/project/delete", false, kPool, kAdmin, bind(&Api::DeleteProject)},
+      {verb::post, "/api/project/clone", false, kPool, kDeveloper, bind(&Api::CloneProject)},
+      {verb::get, "/api/project/info", false, kPool, kViewer, bind(&Api::ProjectInfo)},
+      {verb::get, "/api/project/list", false, kPool, kViewer, bind(&Api::ListProjects)},
+      {verb::post, "/api/project/list", false, kPool, kViewer, bind(&Api::ListProjects)},
+      {verb::post, "/api/project/save", false, kPool, kDeveloper, bind(&Api::SaveProject)},
+      {verb::get, "/api/project/dockerfile", false, kPool, kViewer, bind(&Api::ProjectDockerfile)},
+      {verb::post, "/api/project/dockerfile", false, kPool, kViewer, bind(&Api::PreviewDockerfile)},
+      {verb::post, "/api/project/build", false, kPool, kDeveloper, bind(&Api::StartBuild)},
+      {verb::get, "/api/project/buildHistory", false, kPool, kViewer, bind(&Api::BuildHistory)},
+      {verb::get, "/api/project/buildLog", false, kPool, kViewer, bind(&Api::BuildLog)},
+      {verb::post, "/api/project/buildCancel", false, kPool, kDeveloper, bind(&Api::CancelBuild)},
+      {verb::get, "/api/plugin/schemas", false, kIo, kViewer, bind(&Api::PluginSchemas)},
+      {verb::post, "/api/plugin/extension/interface", false, kPool, kViewer,
        bind(&Api::PluginExtension)},
-      {verb::get, "/view/config/independent", false, kPool, true, bind(&Api::ConfigPage)},
-      {verb::get, "/static/", true, kIo, false, bind(&Api::StaticAsset)},
-      {verb::get, "/projects", false, kPool, true, bind(&Api::RegistryProjects)},
-      {verb::get, "/repositories", false, kPool, true, bind(&Api::RegistryRepositories)},
-      {verb::delete_, "/repositories", false, kPool, true, bind(&Api::RegistryDeleteTag)},
-      {verb::post, "/repositories", false, kPool, true, bind(&Api::RegistryDeleteTag)},
-      {verb::get, "/repositories/tags", false, kPool, true, bind(&Api::RegistryTags)},
-      {verb::get, "/repositories/manifests", false, kPool, true, bind(&Api::RegistryManifest)},
-      {verb::get, "/healthz", false, kIo, false, bind(&Api::Healthz)},
-      {verb::get, "/readyz", false, kPool, false, bind(&Api::Readyz)},
+      {verb::get, "/api/whoami", false, kPool, kViewer, bind(&Api::WhoAmI)},
+      {verb::get, "/api/audit", false, kPool, kAdmin, bind(&Api::AuditList)},
+      // The page's HTML holds no data; its script asks for a login when the API answers 401.
+      {verb::get, "/view/config/independent", false, kPool, kPublic, bind(&Api::ConfigPage)},
+      {verb::get, "/static/", true, kIo, kPublic, bind(&Api::StaticAsset)},
+      {verb::get, "/projects", false, kPool, kViewer, bind(&Api::RegistryProjects)},
+      {verb::get, "/repositories", false, kPool, kViewer, bind(&Api::RegistryRepositories)},
+      {verb::delete_, "/repositories", false, kPool, kAdmin, bind(&Api::RegistryDeleteTag)},
+      {verb::post, "/repositories", false, kPool, kAdmin, bind(&Api::RegistryDeleteTag)},
+      {verb::get, "/repositories/tags", false, kPool, kViewer, bind(&Api::RegistryTags)},
+      {verb::get, "/repositories/manifests", false, kPool, kViewer, bind(&Api::RegistryManifest)},
+      {verb::get, "/healthz", false, kIo, kPublic, bind(&Api::Healthz)},
+      {verb::get, "/readyz", false, kPool, kPublic, bind(&Api::Readyz)},
   };
 }
 

@@ -85,8 +85,74 @@
 
   // ---- the API --------------------------------------------------------------------------
 
+  // ---- authentication ---------------------------------------------------------------------
+
+  // The Authorization header of this tab's sign-in (sessionStorage: gone with the tab). Sent
+  // with X-Requested-With, so a 401 carries no Basic challenge and the browser shows no dialog
+  // of its own: the page's form asks instead.
+  const AUTH_KEY = 'market.authorization';
+  let pendingLogin = null;
+
+  function authHeaders() {
+    const headers = {'X-Requested-With': 'XMLHttpRequest'};
+    const stored = sessionStorage.getItem(AUTH_KEY);
+    if (stored) headers.Authorization = stored;
+    return headers;
+  }
+
+  function basicHeader(user, password) {
+    const bytes = new TextEncoder().encode(user + ':' + password);
+    let binary = '';
+    for (const b of bytes) binary += String.fromCharCode(b);
+    return 'Basic ' + btoa(binary);
+  }
+
+  // Shows the sign-in form until credentials work; resolves once they do. Concurrent 401s share
+  // one form.
+  function login() {
+    if (pendingLogin) return pendingLogin;
+    pendingLogin = new Promise((resolve) => {
+      const form = byId('login-form');
+      sessionStorage.removeItem(AUTH_KEY);
+      form.hidden = false;
+      setMessage('');
+      byId('login-user').focus();
+      form.onsubmit = async (event) => {
+        event.preventDefault();
+        const token = byId('login-token').value.trim();
+        const user = byId('login-user').value.trim();
+        const header = token ? 'Bearer ' + token : basicHeader(user, byId('login-password').value);
+        setStatus('login-status', 'Checking… 验证中…');
+        let answer = null;
+        try {
+          const response = await fetch('/api/whoami', {
+            headers: {Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest',
+                      Authorization: header}});
+          answer = response.ok ? await response.json() : null;
+        } catch (_) {
+          answer = null;
+        }
+        if (!answer || answer.code !== 10000) {
+          setStatus('login-status', 'Wrong user, password or token. · 用户名、密码或令牌错误。', 'error');
+          return;
+        }
+        sessionStorage.setItem(AUTH_KEY, header);
+        byId('login-password').value = '';
+        byId('login-token').value = '';
+        setStatus('login-status', '');
+        form.hidden = true;
+        // With authentication on, the operator is the signed-in user.
+        if (answer.content && answer.content.name) byId('operator').value = answer.content.name;
+        pendingLogin = null;
+        resolve();
+      };
+    });
+    return pendingLogin;
+  }
+
   // Every /api answer is the envelope {code, errMsg, content}; a transport failure or a body
-  // that is not the envelope becomes one with code -1, so callers handle a single shape.
+  // that is not the envelope becomes one with code -1, so callers handle a single shape. A 401
+  // asks for a sign-in and sends the request again.
   async function api(method, path, form) {
     const init = {method, headers: {Accept: 'application/json'}};
     if (form !== undefined) {
@@ -95,7 +161,12 @@
     }
     let response;
     try {
-      response = await fetch(path, init);
+      for (;;) {
+        Object.assign(init.headers, authHeaders());
+        response = await fetch(path, init);
+        if (response.status !== 401) break;
+        await login();
+      }
     } catch (error) {
       return {code: -1, errMsg: 'network error: ' + error.message, content: null, status: 0};
     }
@@ -762,7 +833,8 @@
     try {
       // text/plain, not text/event-stream: the raw log as it grows.
       response = await fetch('/api/project/buildLog?' + q({id, follow: '1'}),
-                             {signal: abort.signal, headers: {Accept: 'text/plain'}});
+                             {signal: abort.signal,
+                              headers: Object.assign({Accept: 'text/plain'}, authHeaders())});
     } catch (error) {
       if (abort.signal.aborted) return;
       setStatus('log-state', 'Log unavailable: ' + error.message, 'error');
@@ -851,6 +923,9 @@
     state.schemaList = list;
     state.schemas = new Map(list.map((schema) => [schema.name, schema]));
     applyInfo(info.content);
+    // With authentication on, changes are recorded as the signed-in user: show that name.
+    const me = await api('GET', '/api/whoami');
+    if (ok(me) && me.content && me.content.authentication) byId('operator').value = me.content.name;
     byId('editor').hidden = false;
     setMessage('');
     document.body.dataset.state = 'ready';

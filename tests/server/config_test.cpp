@@ -174,9 +174,13 @@ TEST_CASE("a non-loopback listener needs authentication", "[config]") {
   REQUIRE_FALSE(refused);
   CHECK_THAT(refused.error().message, Catch::Contains("--auth on"));
 
-  auto no_users = Load({"--listen", "0.0.0.0:8080", "--auth", "on"});
-  REQUIRE_FALSE(no_users);
-  CHECK_THAT(no_users.error().message, Catch::Contains("auth-users-file"));
+  CHECK_THAT(refused.error().message, Catch::Contains("market-server user add"));
+
+  // Users live in the database; a users file is optional.
+  auto database_users = Load({"--listen", "0.0.0.0:8080", "--auth", "on"});
+  REQUIRE(database_users);
+  CHECK(database_users->config.auth);
+  CHECK(database_users->config.auth_users_file.empty());
 
   auto ok = Load({"--listen", "0.0.0.0:8080", "--auth", "on", "--auth-users-file", "/x"});
   REQUIRE(ok);
@@ -186,6 +190,26 @@ TEST_CASE("a non-loopback listener needs authentication", "[config]") {
   CHECK(IsLoopbackHost("::1"));
   CHECK_FALSE(IsLoopbackHost("0.0.0.0"));
   CHECK_FALSE(IsLoopbackHost("10.1.2.3"));
+}
+
+TEST_CASE("rate limit and credential cache settings", "[config]") {
+  auto defaults = Load({});
+  REQUIRE(defaults);
+  CHECK(defaults->config.rate_limit == 0);
+  CHECK(defaults->config.auth_cache_ttl == std::chrono::seconds(10));
+
+  auto set = Load({"--rate-limit", "2.5", "--rate-limit-burst", "7"},
+                  {{"MARKET_AUTH_CACHE_SECONDS", "3"}});
+  REQUIRE(set);
+  CHECK(set->config.rate_limit == 2.5);
+  CHECK(set->config.rate_limit_burst == 7);
+  CHECK(set->config.auth_cache_ttl == std::chrono::seconds(3));
+
+  auto bad = Load({"--rate-limit", "fast"});
+  REQUIRE_FALSE(bad);
+  CHECK_THAT(bad.error().message, Catch::Contains("--rate-limit"));
+  auto negative = Load({"--rate-limit", "-1"});
+  REQUIRE_FALSE(negative);
 }
 
 TEST_CASE("the docker builder is refused clearly", "[config]") {

@@ -132,7 +132,7 @@ TEST_CASE("with authentication on, the identity is the operator", "[http][auth]"
   {
     auto hash = HashPassword("pa55word");
     REQUIRE(hash);
-    std::ofstream(users) << "# users\ndave:" << *hash << "\n";
+    std::ofstream(users) << "# users\ndave:" << *hash << ":developer\n";
   }
   TestServer server(market::testing::Backend::kSqlite, [&](ServerConfig& config) {
     config.auth = true;
@@ -148,7 +148,10 @@ TEST_CASE("with authentication on, the identity is the operator", "[http][auth]"
   CHECK(wrong.status == 401);
   // dave:pa55word
   std::map<std::string, std::string> auth = {{"Authorization", "Basic ZGF2ZTpwYTU1d29yZA=="}};
-  Reply created = client.PostJson("/api/project/new", {{"projectName", "a"}, {"operator", "x"}}, auth);
+  // Naming another operator is for admins only.
+  Reply spoofed = client.PostJson("/api/project/new", {{"projectName", "a"}, {"operator", "x"}}, auth);
+  CHECK(spoofed.Code() == 10019);
+  Reply created = client.PostJson("/api/project/new", {{"projectName", "a"}}, auth);
   CHECK(created.Code() == 10000);
   Reply info = client.Get("/api/project/info?projectName=a", auth);
   CHECK(info.Json()["content"]["creator"] == "dave");

@@ -33,7 +33,8 @@ std::string Reply::Header(const std::string& lower_name) const {
 }
 
 TestServer::TestServer(market::testing::Backend backend,
-                       const std::function<void(ServerConfig&)>& tweak)
+                       const std::function<void(ServerConfig&)>& tweak,
+                       const std::function<void(Stores&)>& prepare)
     : database_(backend) {
   static bool logging = [] {
     SetUpLogging("warn");
@@ -52,6 +53,11 @@ TestServer::TestServer(market::testing::Backend backend,
   config.idle_timeout = std::chrono::seconds(10);
   config.shutdown_grace = std::chrono::seconds(10);
   if (tweak) tweak(config);
+  if (prepare) {
+    auto stores = database_.Open(1);
+    if (!stores) FAIL("database: " << stores.error().message);
+    prepare(*stores);
+  }
   auto app = ServerApp::Create(config);
   if (!app) FAIL("server did not start: " << app.error().message);
   app_ = std::move(*app);

@@ -36,14 +36,17 @@ struct Reply {
 
 class TestServer {
  public:
-  // `tweak` may change the configuration before the server starts.
+  // `tweak` may change the configuration before the server starts; `prepare` may fill the
+  // (already migrated) database before the server starts.
   explicit TestServer(market::testing::Backend backend = market::testing::Backend::kSqlite,
-                      const std::function<void(ServerConfig&)>& tweak = {});
+                      const std::function<void(ServerConfig&)>& tweak = {},
+                      const std::function<void(Stores&)>& prepare = {});
   ~TestServer();
   TestServer(const TestServer&) = delete;
   TestServer& operator=(const TestServer&) = delete;
 
   std::uint16_t port() const { return port_; }
+  const market::testing::TestDatabase& database() const { return database_; }
   void Shutdown();  // graceful; the destructor calls it too
 
  private:

@@ -1,0 +1,47 @@
+#pragma once
+// A token bucket per client (an authenticated user, else the peer's IP address): each key may
+// make `burst` requests at once and `per_second` on average after that.
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace market::server {
+
+class RateLimiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // `per_second` <= 0 turns the limiter off (every request passes).
+  RateLimiter(double per_second, int burst);
+
+  struct Decision {
+    bool allowed = true;
+    std::chrono::seconds retry_after{0};  // when refused: whole seconds until one token is back
+  };
+  // Takes one token from `key`'s bucket. Thread-safe.
+  Decision Take(std::string_view key, Clock::time_point now = Clock::now());
+  bool enabled() const { return per_second_ > 0; }
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    Clock::time_point updated{};
+  };
+  // Buckets that have refilled completely carry no state: they are dropped when a shard's map
+  // grows, so a flood of distinct addresses costs memory only while they are being limited.
+  static constexpr std::size_t kShards = 16;
+  struct Shard {
+    std::mutex mutex;
+    std::unordered_map<std::string, Bucket> buckets;
+    std::size_t sweep_at = 1024;
+  };
+  double per_second_;
+  double burst_;
+  Shard shards_[kShards];
+};
+
+}  // namespace market::server

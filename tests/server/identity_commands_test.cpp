@@ -1,0 +1,292 @@
+// `market-server user ...` and `market-server token ...` through the real binary, then the
+// server using what they made: first admin, tokens shown once, revocation, deletion.
+
+#include <catch2/catch.hpp>
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "support/test_env.hpp"
+
+#ifndef MARKET_SERVER_BINARY
+#error "MARKET_SERVER_BINARY must name the market-server binary"
+#endif
+
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+std::string Binary() {
+  const char* from_env = std::getenv("MARKET_SERVER_BIN");
+  return from_env != nullptr && *from_env != '\0' ? from_env : MARKET_SERVER_BINARY;
+}
+
+struct Outcome {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the binary with `input` on its standard input and collects both outputs.
+Outcome Run(const std::vector<std::string>& args, const std::string& input = "") {
+  int in[2], out[2], err[2];
+  REQUIRE(pipe(in) == 0);
+  REQUIRE(pipe(out) == 0);
+  REQUIRE(pipe(err) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(in[0], STDIN_FILENO);
+    dup2(out[1], STDOUT_FILENO);
+    dup2(err[1], STDERR_FILENO);
+    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) close(fd);
+    std::string binary = Binary();
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv{binary.data()};
+    for (std::string& arg : copy) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  if (!input.empty()) REQUIRE(write(in[1], input.data(), input.size()) == ssize_t(input.size()));
+  close(in[1]);
+  Outcome outcome;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  std::string* sinks[2] = {&outcome.out, &outcome.err};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    REQUIRE(poll(fds, 2, 60'000) > 0);
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buffer[4096];
+      ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      } else {
+        sinks[i]->append(buffer, static_cast<std::size_t>(n));
+      }
+    }
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  outcome.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return outcome;
+}
+
+// The server as a child; stops with SIGTERM.
+class Server {
+ public:
+  explicit Server(const std::vector<std::string>& args) {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    pid_ = fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      dup2(fds[1], STDERR_FILENO);
+      close(fds[0]);
+      close(fds[1]);
+      std::string binary = Binary();
+      std::vector<std::string> copy = args;
+      std::vector<char*> argv{binary.data()};
+      for (std::string& arg : copy) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      execv(binary.c_str(), argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    fd_ = fds[0];
+    std::regex listening(R"(listening on 127\.0\.0\.1:(\d+))");
+    char buffer[4096];
+    for (;;) {
+      ssize_t n = read(fd_, buffer, sizeof buffer);
+      if (n <= 0) break;
+      log_.append(buffer, static_cast<std::size_t>(n));
+      std::smatch match;
+      if (std::regex_search(log_, match, listening)) {
+        port_ = std::stoi(match[1]);
+        break;
+      }
+    }
+  }
+  ~Server() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+    if (fd_ >= 0) close(fd_);
+  }
+  int port() const { return port_; }
+  const std::string& log() const { return log_; }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  int port_ = -1;
+  std::string log_;
+};
+
+struct Reply {
+  unsigned status = 0;
+  std::string body;
+};
+
+Reply Call(int port, http::verb method, const std::string& target, const std::string& auth,
+           const std::string& body = "") {
+  net::io_context io;
+  beast::tcp_stream stream(io);
+  stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"),
+                                        static_cast<unsigned short>(port)));
+  http::request<http::string_body> request{method, target, 11};
+  request.set(http::field::host, "127.0.0.1");
+  if (!auth.empty()) request.set(http::field::authorization, auth);
+  if (!body.empty()) request.set(http::field::content_type, "application/json");
+  request.body() = body;
+  request.prepare_payload();
+  http::write(stream, request);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(stream, buffer, response);
+  return Reply{response.result_int(), response.body()};
+}
+
+std::string Basic(const std::string& user_password) {
+  // Small enough to encode by hand: RFC 4648 base64.
+  static const char* kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  unsigned value = 0;
+  int bits = -6;
+  for (unsigned char c : user_password) {
+    value = (value << 8) + c;
+    bits += 8;
+    while (bits >= 0) {
+      out += kAlphabet[(value >> bits) & 0x3f];
+      bits -= 6;
+    }
+  }
+  if (bits > -6) out += kAlphabet[((value << 8) >> (bits + 8)) & 0x3f];
+  while (out.size() % 4 != 0) out += '=';
+  return "Basic " + out;
+}
+
+std::string Trim(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("user and token commands manage what the server accepts", "[process][auth]") {
+  market::testing::TempDir dir;
+  std::string database = "sqlite:" + (dir.path() / "market.db").string();
+  std::vector<std::string> db = {"--database", database};
+  auto with_db = [&](std::vector<std::string> args) {
+    args.insert(args.end(), db.begin(), db.end());
+    return args;
+  };
+
+  Outcome admin = Run(with_db({"user", "add", "ada", "--role", "admin"}), "ada-password-1\n");
+  INFO("stderr: " << admin.err);
+  REQUIRE(admin.status == 0);
+  CHECK_THAT(admin.out, Catch::Contains("user ada added (admin)"));
+
+  Outcome short_password = Run(with_db({"user", "add", "dev", "--role", "developer"}), "short\n");
+  CHECK(short_password.status == 2);
+  CHECK_THAT(short_password.err, Catch::Contains("at least 8"));
+  Outcome no_password = Run(with_db({"user", "add", "dev", "--role", "developer"}));
+  CHECK(no_password.status == 2);
+  CHECK_THAT(no_password.err, Catch::Contains("standard input"));
+  Outcome bad_role = Run(with_db({"user", "add", "dev", "--role", "root"}), "dev-password-1\n");
+  CHECK(bad_role.status == 2);
+  REQUIRE(Run(with_db({"user", "add", "dev", "--role", "developer"}), "dev-password-1\n").status ==
+          0);
+  Outcome twice = Run(with_db({"user", "add", "ada"}), "ada-password-2\n");
+  CHECK(twice.status == 1);
+  CHECK_THAT(twice.err, Catch::Contains("already exists"));
+
+  // The settings come from a config file as they do for the server.
+  std::string config = (dir.path() / "market.toml").string();
+  std::ofstream(config) << "database = \"" << database << "\"\n";
+  Outcome listed = Run({"user", "list", "--config", config});
+  REQUIRE(listed.status == 0);
+  CHECK(std::regex_search(listed.out, std::regex(R"(ada\s+admin)")));
+  CHECK(std::regex_search(listed.out, std::regex(R"(dev\s+developer)")));
+  CHECK(listed.out.find("argon2") == std::string::npos);
+
+  Outcome created = Run(with_db({"token", "create", "--user", "dev", "--name", "ci"}));
+  REQUIRE(created.status == 0);
+  std::string token = Trim(created.out);
+  REQUIRE(token.starts_with("mkt_"));
+  CHECK(token.size() == 4 + 43);
+  CHECK(token.find('\n') == std::string::npos);
+  CHECK_THAT(created.err, Catch::Contains("shown only now"));
+  CHECK(Run(with_db({"token", "create", "--user", "nobody"})).status == 1);
+
+  Outcome tokens = Run(with_db({"token", "list"}));
+  REQUIRE(tokens.status == 0);
+  CHECK(tokens.out.find(token) == std::string::npos);
+  CHECK_THAT(tokens.out, Catch::Contains(token.substr(0, 10)));
+  std::smatch row;
+  REQUIRE(std::regex_search(tokens.out, row, std::regex(R"((\d+)\s+dev\s+ci\s+\S+\s+\S+\s+active)")));
+  std::string token_id = row[1];
+
+  Server server(with_db({"--listen", "127.0.0.1:0", "--auth", "on", "--auth-cache-seconds", "0"}));
+  INFO("server log: " << server.log());
+  REQUIRE(server.port() > 0);
+  std::string bearer = "Bearer " + token;
+  std::string ada = Basic("ada:ada-password-1");
+  CHECK(Call(server.port(), http::verb::get, "/api/project/list", "").status == 401);
+  CHECK(Call(server.port(), http::verb::get, "/api/project/list", bearer).status == 200);
+  Reply made = Call(server.port(), http::verb::post, "/api/project/new", bearer,
+                    R"({"projectName": "svc"})");
+  CHECK(made.status == 200);
+  Reply audit = Call(server.port(), http::verb::get, "/api/audit?target=user%3Adev", ada);
+  REQUIRE(audit.status == 200);
+  auto entries = nlohmann::json::parse(audit.body)["content"];
+  REQUIRE(entries.size() == 2);
+  CHECK(entries[0]["action"] == "token.create");
+  CHECK(entries[1]["action"] == "user.add");
+  CHECK_THAT(entries[1]["actor"].get<std::string>(), Catch::StartsWith("cli:"));
+  CHECK(audit.body.find(token) == std::string::npos);
+
+  Outcome revoked = Run(with_db({"token", "revoke", token_id}));
+  REQUIRE(revoked.status == 0);
+  CHECK(Call(server.port(), http::verb::get, "/api/project/list", bearer).status == 401);
+  CHECK_THAT(Run(with_db({"token", "list"})).out, Catch::Contains("revoked"));
+  CHECK(Run(with_db({"token", "revoke", "abc"})).status == 2);
+
+  CHECK(Call(server.port(), http::verb::get, "/api/project/list", ada).status == 200);
+  REQUIRE(Run(with_db({"user", "delete", "ada"})).status == 0);
+  CHECK(Call(server.port(), http::verb::get, "/api/project/list", ada).status == 401);
+  CHECK(Run(with_db({"user", "delete", "ada"})).status == 1);
+}
+
+TEST_CASE("a non-loopback listener without authentication refuses to start", "[process][auth]") {
+  market::testing::TempDir dir;
+  Outcome refused = Run({"--listen", "0.0.0.0:0", "--database",
+                         "sqlite:" + (dir.path() / "market.db").string()});
+  CHECK(refused.status == 2);
+  CHECK_THAT(refused.err, Catch::Contains("--auth on"));
+  CHECK_THAT(refused.err, Catch::Contains("market-server user add"));
+}

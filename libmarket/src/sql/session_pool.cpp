@@ -117,6 +117,7 @@ Result<std::size_t> SessionPool::Acquire() {
   Slot& slot = slots_[index];
   if (slot.broken || slot.session == nullptr || !LooksAlive(*slot.session)) {
     try {
+      slot.statements.clear();  // before the session they were prepared on
       slot.session.reset();
       slot.session = Connect();
       slot.broken = false;
@@ -128,6 +129,11 @@ Result<std::size_t> SessionPool::Acquire() {
     }
   }
   return index;
+}
+
+SessionPool::Slot*& SessionPool::CurrentSlot() {
+  thread_local Slot* current = nullptr;
+  return current;
 }
 
 SessionPool::Usage SessionPool::CurrentUsage() {

@@ -8,8 +8,10 @@
 #include <condition_variable>
 #include <cstddef>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -31,6 +33,14 @@ struct ConnectionConfig {
 
 // Why a statement failed, as far as the stores' logic cares.
 bool IsUniqueViolation(const soci::soci_error& error);
+
+// A statement prepared once on a session and executed many times (SQLite skips the parse,
+// PostgreSQL the parse and plan and a round trip). Subclasses hold the soci::statement and the
+// variables it binds; they live with their session and go before it does.
+class CachedStatement {
+ public:
+  virtual ~CachedStatement() = default;
+};
 
 class SessionPool {
  public:
@@ -59,15 +69,34 @@ class SessionPool {
     auto slot = Acquire();
     if (!slot) return std::unexpected(slot.error());
     bool broken = false;
+    LeasedSlot leased(&slots_[*slot]);
     try {
       auto result = fn(*slots_[*slot].session);
       Release(*slot, false);
       return result;
     } catch (const std::exception& e) {
       Error error = Classify(what, e, *slots_[*slot].session, broken);
+      // A statement that threw may be mid-result: prepare afresh next time.
+      slots_[*slot].statements.clear();
       Release(*slot, broken);
       return std::unexpected(std::move(error));
     }
+  }
+
+  // The statement `key` of the session this thread holds inside Run, made by `make()` on
+  // first use. Only for `session`, the one Run passed in.
+  template <class T, class Make>
+  T& Prepared(soci::session& session, std::string_view key, Make&& make) {
+    Slot* slot = CurrentSlot();
+    if (slot == nullptr || slot->session.get() != &session) {
+      throw std::logic_error("SessionPool::Prepared outside Run");
+    }
+    auto it = slot->statements.find(key);
+    if (it == slot->statements.end()) {
+      it = slot->statements.emplace(std::string(key), std::unique_ptr<CachedStatement>(make()))
+               .first;
+    }
+    return static_cast<T&>(*it->second);
   }
 
   SessionPool(const SessionPool&) = delete;
@@ -78,6 +107,20 @@ class SessionPool {
   struct Slot {
     std::unique_ptr<soci::session> session;
     bool broken = false;
+    // After `session`: destroyed first, since the statements use it.
+    std::map<std::string, std::unique_ptr<CachedStatement>, std::less<>> statements;
+  };
+  // The slot this thread leased in Run (nested Runs restore the outer one).
+  static Slot*& CurrentSlot();
+  class LeasedSlot {
+   public:
+    explicit LeasedSlot(Slot* slot) : previous_(CurrentSlot()) { CurrentSlot() = slot; }
+    ~LeasedSlot() { CurrentSlot() = previous_; }
+    LeasedSlot(const LeasedSlot&) = delete;
+    LeasedSlot& operator=(const LeasedSlot&) = delete;
+
+   private:
+    Slot* previous_;
   };
 
   explicit SessionPool(ConnectionConfig config);

@@ -75,21 +75,41 @@ Result<Project> ToProject(const ProjectRow& row) {
 }
 
 // Reads one project by name on `sql`; nullopt when missing.
-std::optional<ProjectRow> SelectProject(soci::session& sql, const std::string& name) {
-  ProjectRow row;
-  std::string key = name;
-  soci::statement st(sql);
-  IntoRow(st, row);
-  st.exchange(soci::use(key, "name"));
-  st.alloc();
-  // A one-time query is one round trip (PQexecParams). SOCI's default, a repeatable query,
-  // is three on PostgreSQL: PQprepare, PQexecPrepared and DEALLOCATE, for a statement that
-  // runs once.
-  st.prepare(std::string("SELECT ") + kProjectColumns + " FROM projects WHERE name = :name",
-             soci::details::st_one_time_query);
-  st.define_and_bind();
-  if (!st.execute(true)) return std::nullopt;
-  return row;
+// The point read by name, prepared once per session: info is the hottest call, and a fresh
+// statement cost more than the rest of the request (SQLite's parser; PostgreSQL's parse and
+// plan). Callers run it inside SessionPool::Run.
+class ProjectByName final : public CachedStatement {
+ public:
+  explicit ProjectByName(soci::session& sql) : st_(sql) {
+    IntoRow(st_, row_);
+    st_.exchange(soci::use(key_, "name"));
+    st_.alloc();
+    st_.prepare(std::string("SELECT ") + kProjectColumns + " FROM projects WHERE name = :name");
+    st_.define_and_bind();
+  }
+
+  std::optional<ProjectRow> Find(const std::string& name) {
+    key_ = name;
+    const bool found = st_.execute(true);
+    // Run the statement to its end (the name is unique: no second row), so that SQLite ends
+    // the statement's read snapshot now rather than at its next use.
+    while (found && st_.fetch()) {
+    }
+    if (!found) return std::nullopt;
+    return row_;
+  }
+
+ private:
+  std::string key_;
+  ProjectRow row_;
+  soci::statement st_;  // last: it binds key_ and row_
+};
+
+std::optional<ProjectRow> SelectProject(SessionPool& pool, soci::session& sql,
+                                        const std::string& name) {
+  auto& query = pool.Prepared<ProjectByName>(
+      sql, "project by name", [&sql] { return std::make_unique<ProjectByName>(sql); });
+  return query.Find(name);
 }
 
 // Inserts `project` with `pipeline` text; throws soci_error (a unique violation when taken).
@@ -165,7 +185,7 @@ Result<void> SqlProjectStore::Insert(const Project& project) {
 
 Result<Project> SqlProjectStore::Get(std::string_view name) {
   return pool_->Run("project get", [&](soci::session& sql) -> Result<Project> {
-    auto row = SelectProject(sql, std::string(name));
+    auto row = SelectProject(*pool_, sql, std::string(name));
     if (!row) return Fail(Errc::kNotFound, "project not found: " + std::string(name));
     return ToProject(*row);
   });
@@ -203,7 +223,7 @@ Result<Project> SqlProjectStore::Save(const Project& project, SaveMode mode) {
           soci::use(name), soci::use(creator), soci::use(create_time), soci::use(modify_time),
           soci::use(modify_operator), soci::use(cluster), soci::use(type), soci::use(pipeline_text);
     }
-    auto row = SelectProject(sql, project.name);
+    auto row = SelectProject(*pool_, sql, project.name);
     tx.Commit();
     if (!row) return Fail(Errc::kInternal, "saved project vanished: " + project.name);
     return ToProject(*row);
@@ -267,7 +287,7 @@ Result<Project> SqlProjectStore::Clone(std::string_view source, const Project& c
       if (IsUniqueViolation(e)) return Fail(Errc::kAlreadyExists, AlreadyExists(copy.name));
       throw;
     }
-    auto row = SelectProject(sql, copy.name);
+    auto row = SelectProject(*pool_, sql, copy.name);
     tx.Commit();
     if (!row) return Fail(Errc::kInternal, "cloned project vanished: " + copy.name);
     return ToProject(*row);

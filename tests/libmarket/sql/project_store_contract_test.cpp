@@ -102,6 +102,31 @@ TEST_CASE("project store: insert, get and their error codes", "[sql][project]") 
   CHECK(store.Ping().has_value());
 }
 
+TEST_CASE("project store: a reused read statement sees other sessions' writes at once",
+          "[sql][project]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  // Two processes' worth of stores on one database, one session each: the reader's prepared
+  // point read must not keep an old snapshot between calls.
+  auto reader = OpenOrFail(db, 1);
+  auto writer = OpenOrFail(db, 1);
+  Project p = MakeProject("shared");
+  REQUIRE(writer.projects->Insert(p));
+  for (int round = 0; round < 3; ++round) {
+    auto seen = reader.projects->Get("shared");
+    REQUIRE(seen);
+    CHECK(seen->cluster == p.cluster);
+    p.cluster = "team-" + std::to_string(round);
+    p.last_modify_time += std::chrono::seconds(1);
+    REQUIRE(writer.projects->Save(p, market::SaveMode::kUpdate));
+  }
+  CHECK(reader.projects->Get("shared")->cluster == "team-2");
+  REQUIRE(writer.projects->Remove("shared"));
+  CHECK(reader.projects->Get("shared").error().code == Errc::kNotFound);
+  CHECK(reader.projects->Get("nope").error().code == Errc::kNotFound);
+}
+
 TEST_CASE("project store: values with quotes and unicode round-trip unchanged", "[sql][project]") {
   Backend backend = PickBackend();
   CAPTURE(market::testing::ToString(backend));

@@ -18,12 +18,15 @@
 
 namespace market::server {
 
+class ServiceMetrics;
+
 struct ApiDependencies {
   ProjectService* projects = nullptr;
   ProjectStore* project_store = nullptr;  // for /readyz
   BuildService* builds = nullptr;
   const PluginRegistry* plugins = nullptr;
   Registry* registry = nullptr;  // null: no registry configured
+  const ServiceMetrics* metrics = nullptr;  // null: /metrics answers 404
   AuditLog* audit = nullptr;     // null: changes are not audited
   IdentityStore* identity = nullptr;
   const Clock* clock = nullptr;  // null: the system clock
@@ -65,6 +68,8 @@ class Api {
   HandlerResult StaticAsset(const RequestContext& context);
   HandlerResult Healthz(const RequestContext& context);
   HandlerResult Readyz(const RequestContext& context);
+  // metrics_service.cpp: the Prometheus exposition.
+  HandlerResult Metrics(const RequestContext& context);
 
   // identity_handlers.cpp
   HandlerResult WhoAmI(const RequestContext& context);

@@ -13,12 +13,14 @@
 #include "api.hpp"
 #include "auth.hpp"
 #include "http_server.hpp"
+#include "metrics_service.hpp"
 #include "market/build_service.hpp"
 #include "market/buildah_builder.hpp"
 #include "market/command_source_checkout.hpp"
 #include "market/plugin_registry.hpp"
 #include "market/project_service.hpp"
 #include "market/store.hpp"
+#include "market/store_monitor.hpp"
 #include "market/time.hpp"
 #include "router.hpp"
 #include "routes.hpp"
@@ -32,6 +34,8 @@ struct ServerApp::Parts {
   ServerConfig config;
   SystemClock clock;
   Stores stores;
+  std::unique_ptr<ServiceMetrics> metrics;        // before what it instruments
+  std::unique_ptr<BuildStore> instrumented_builds;  // stores.builds, counted
   std::unique_ptr<PluginRegistry> plugins;
   RegistryPtr registry;
   ImageBuilderPtr builder;
@@ -85,11 +89,14 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
     return Fail(stores.error().code, fmt::format("database: {}", stores.error().message));
   }
   parts->stores = std::move(*stores);
+  parts->metrics =
+      std::make_unique<ServiceMetrics>(MakeStoreMonitor(parts->stores), config.build_workers);
+  parts->instrumented_builds = parts->metrics->Instrument(*parts->stores.builds);
   parts->plugins = MakeBuiltinPluginRegistry();
 
   Result<RegistryPtr> registry = OpenRegistry(config);
   if (!registry) return std::unexpected(registry.error());
-  parts->registry = std::move(*registry);
+  parts->registry = parts->metrics->Instrument(std::move(*registry));
 
   BuildahOptions buildah;
   buildah.root = config.workspace / "storage" / "root";
@@ -104,7 +111,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
 
   BuildDependencies deps;
   deps.projects = parts->stores.projects.get();
-  deps.builds = parts->stores.builds.get();
+  deps.builds = parts->instrumented_builds.get();
   deps.plugins = parts->plugins.get();
   deps.builder = parts->builder.get();
   deps.checkout = parts->checkout.get();
@@ -135,12 +142,14 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   api_deps.builds = parts->builds.get();
   api_deps.plugins = parts->plugins.get();
   api_deps.registry = parts->registry.get();
+  api_deps.metrics = parts->metrics.get();
   api_deps.audit = parts->stores.audit.get();
   api_deps.identity = parts->stores.identity.get();
   api_deps.clock = &parts->clock;
   api_deps.auth_enabled = config.auth;
   parts->api = std::make_unique<Api>(api_deps);
   parts->router = std::make_unique<Router>(MakeRoutes(*parts->api));
+  parts->metrics->BindRoutes(parts->router->Routes());
 
   HttpServerOptions http_options;
   http_options.host = config.listen_host;
@@ -151,6 +160,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   http_options.header_timeout = config.header_timeout;
   http_options.idle_timeout = config.idle_timeout;
   http_options.shutdown_grace = config.shutdown_grace;
+  http_options.observer = parts->metrics.get();
   http_options.rate_limit_per_second = config.rate_limit;
   http_options.rate_limit_burst =
       config.rate_limit_burst > 0

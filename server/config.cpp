@@ -56,6 +56,7 @@ constexpr KeySpec kKeys[] = {
     {"max-body-bytes", "largest request body (default 1048576)"},
     {"max-connections", "open connections at most (default 1024)"},
     {"log-level", "trace, debug, info, warn, error or off (default info)"},
+    {"log-format", "text or json: one JSON object a line (default text)"},
     {"io-threads", "threads doing socket I/O (default 2)"},
     {"blocking-threads", "threads for database, registry and other blocking calls (default 8)"},
     {"header-timeout", "seconds a client has to send a request's headers (default 10)"},
@@ -355,6 +356,11 @@ Result<void> Apply(const Sources& sources, const EnvLookup& env, ServerConfig& c
   if (std::find(std::begin(kLevels), std::end(kLevels), config.log_level) == std::end(kLevels)) {
     return Bad(sources, "log-level", "expected trace, debug, info, warn, error or off");
   }
+  text("log-format", config.log_format);
+  config.log_format = Lower(config.log_format);
+  if (config.log_format != "text" && config.log_format != "json") {
+    return Bad(sources, "log-format", "expected text or json");
+  }
   if (auto r = IntSetting(sources, "io-threads", 1, 64, config.io_threads); !r) return r;
   if (auto r = IntSetting(sources, "blocking-threads", 1, 256, config.blocking_threads); !r) {
     return r;
@@ -380,6 +386,17 @@ std::string HelpFooter() {
 }
 
 }  // namespace
+
+std::span<const ConfigKey> ConfigKeys() {
+  static const std::vector<ConfigKey> keys = [] {
+    std::vector<ConfigKey> out;
+    for (const KeySpec& spec : kKeys) out.push_back(ConfigKey{spec.key, spec.help, spec.is_bool});
+    return out;
+  }();
+  return keys;
+}
+
+std::string EnvVarName(std::string_view key) { return EnvName(key); }
 
 EnvLookup ProcessEnv() {
   return [](std::string_view name) -> std::optional<std::string> {

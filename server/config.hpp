@@ -42,6 +42,7 @@ struct ServerConfig {
   std::int64_t max_body_bytes = 1 << 20;
   int max_connections = 1024;
   std::string log_level = "info";
+  std::string log_format = "text";  // text or json (one JSON object a line)
 
   int io_threads = 2;
   int blocking_threads = 8;
@@ -64,6 +65,17 @@ EnvLookup ProcessEnv();
 // `args` excludes the program name. kInvalid with a message naming the key (and where its value
 // came from) for anything wrong; the caller prints it and exits.
 Result<ConfigOutcome> LoadConfig(std::span<const std::string> args, const EnvLookup& env);
+
+// Every setting LoadConfig accepts: its flag is --KEY, its file key KEY (or key_with_underscores)
+// and its environment variable EnvVarName(KEY). docs/configuration.md documents each (a test
+// checks that).
+struct ConfigKey {
+  std::string_view key;
+  std::string_view help;
+  bool is_bool = false;
+};
+std::span<const ConfigKey> ConfigKeys();
+std::string EnvVarName(std::string_view key);  // "registry-user" -> "MARKET_REGISTRY_USER"
 
 // Whether `host` (an IP literal or "localhost") only accepts local connections.
 bool IsLoopbackHost(std::string_view host);

@@ -191,12 +191,17 @@ class Session : public std::enable_shared_from_this<Session> {
   // Answers and closes: after a refused request the rest of its body is still on the wire.
   void SendFinal(HttpResponse response) {
     keep_alive_ = false;
+    route_ = nullptr;
+    bytes_ = 0;
     if (request_id_.empty()) {
       std::string_view given = parser_ ? Header(parser_->get(), "X-Request-Id") : std::string_view{};
       request_id_ = IsUsableRequestId(given) ? std::string(given) : NewRequestId();
     }
     method_ = parser_ ? std::string(parser_->get().method_string()) : "-";
-    path_ = parser_ ? std::string(parser_->get().target()) : "-";
+    // Without the query string: it may carry secrets, and the access log prints the path.
+    path_ = parser_ ? std::string(parser_->get().target().substr(
+                          0, parser_->get().target().find('?')))
+                    : "-";
     started_ = std::chrono::steady_clock::now();
     Send(HandlerResult{std::move(response), nullptr});
   }
@@ -205,6 +210,8 @@ class Session : public std::enable_shared_from_this<Session> {
     phase_ = Phase::kHandling;
     stream_.expires_never();
     started_ = std::chrono::steady_clock::now();
+    route_ = nullptr;
+    bytes_ = 0;
     request_.emplace(parser_->release());
     parser_.reset();
     keep_alive_ = request_->keep_alive() && !state_.stopping;
@@ -233,6 +240,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return Send(HandlerResult{std::move(response), nullptr});
     }
     const Route* route = match.route;
+    route_ = route;
     bool authenticate = route->access != Access::kPublic && state_.auth != nullptr;
     if (!authenticate && route->access != Access::kPublic) {
       // Authentication off: the client is its address. With it on, the limit is taken after
@@ -294,10 +302,9 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       return route.handler(context);
     } catch (const std::exception& e) {
-      spdlog::error("[rid={}] {} {} failed: {}", request_id_, method_, path_, e.what());
+      spdlog::error("{} {} failed: {}", method_, path_, e.what());
     } catch (...) {
-      spdlog::error("[rid={}] {} {} failed with an unknown exception", request_id_, method_,
-                    path_);
+      spdlog::error("{} {} failed with an unknown exception", method_, path_);
     }
     return ErrorResult(Error{Errc::kInternal, DefaultMessage(Errc::kInternal)});
   }
@@ -320,7 +327,8 @@ class Session : public std::enable_shared_from_this<Session> {
       head_serializer_.emplace(*head_);
       stream_.expires_after(state_.options.write_timeout);
       http::async_write_header(stream_, *head_serializer_,
-                               [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                               [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                 self->bytes_ += n;
                                  if (ec) return self->Close();
                                  self->phase_ = Phase::kStreaming;
                                  self->Pull();
@@ -332,7 +340,8 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.emplace(std::move(response));
     stream_.expires_after(state_.options.write_timeout);
     http::async_write(stream_, *response_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                        self->bytes_ += n;
                         self->OnWritten(ec);
                       });
   }
@@ -347,11 +356,23 @@ class Session : public std::enable_shared_from_this<Session> {
     WaitForData();
   }
 
+  // The access log line and the metrics of one answered request. Never the query string or
+  // any header: either may carry credentials.
   void LogAccess() {
-    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - started_);
-    spdlog::info("[rid={}] {} {} {} {} {}ms", request_id_, remote_, method_, path_, status_,
-                 elapsed.count());
+    std::chrono::steady_clock::duration elapsed = std::chrono::steady_clock::now() - started_;
+    if (state_.options.observer != nullptr) {
+      state_.options.observer->OnRequest(RequestRecord{route_, status_, elapsed, bytes_});
+    }
+    RequestIdScope scope(request_id_);
+    AccessRecord record;
+    record.method = method_;
+    record.path = path_;
+    record.route = route_ != nullptr ? std::string_view(route_->path) : std::string_view();
+    record.status = status_;
+    record.duration_ms = std::chrono::duration<double, std::milli>(elapsed).count();
+    record.bytes = bytes_;
+    record.client = remote_;
+    WriteAccessLog(record);
   }
 
   // Streaming: pull a piece on the blocking pool, write it as a chunk, wait, repeat.
@@ -361,11 +382,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     net::post(state_.blocking, [self = shared_from_this()] {
       ChunkSource::Piece piece;
+      RequestIdScope scope(self->request_id_);
       try {
-        RequestIdScope scope(self->request_id_);
         piece = self->stream_source_->Pull();
       } catch (const std::exception& e) {
-        spdlog::error("[rid={}] stream failed: {}", self->request_id_, e.what());
+        spdlog::error("stream failed: {}", e.what());
         piece = ChunkSource::Piece{"", true};
       }
       net::post(self->Executor(), [self, piece = std::move(piece)]() mutable {
@@ -386,7 +407,8 @@ class Session : public std::enable_shared_from_this<Session> {
     bool done = piece.done;
     stream_.expires_after(state_.options.write_timeout);
     net::async_write(stream_, http::make_chunk(net::buffer(chunk_data_)),
-                     [self = shared_from_this(), done](beast::error_code ec, std::size_t) {
+                     [self = shared_from_this(), done](beast::error_code ec, std::size_t n) {
+                       self->bytes_ += n;
                        if (ec) return self->Close();
                        if (done) return self->WriteLastChunk();
                        self->Pull();
@@ -396,7 +418,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void WriteLastChunk() {
     stream_.expires_after(state_.options.write_timeout);
     net::async_write(stream_, http::make_chunk_last(),
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                     [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                       self->bytes_ += n;
                        self->stream_source_.reset();
                        self->OnWritten(ec);
                      });
@@ -458,6 +481,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string path_;
   std::string query_;
   unsigned status_ = 0;
+  const Route* route_ = nullptr;  // the matched route, for the access log and metrics
+  std::uint64_t bytes_ = 0;       // response bytes written so far
   std::chrono::steady_clock::time_point started_{};
 };
 

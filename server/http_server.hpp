@@ -17,6 +17,21 @@ namespace market::server {
 
 class Authenticator;
 
+// One answered request, as metrics see it.
+struct RequestRecord {
+  const Route* route = nullptr;  // null: no route matched (404, 405, refused before routing)
+  unsigned status = 0;
+  std::chrono::steady_clock::duration elapsed{};  // from the full request to the last byte out
+  std::uint64_t bytes = 0;                          // response bytes written, headers included
+};
+
+// Told about every answered request, on an I/O thread: must be cheap and thread-safe.
+class RequestObserver {
+ public:
+  virtual ~RequestObserver() = default;
+  virtual void OnRequest(const RequestRecord& record) = 0;
+};
+
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: any free port (see Port())
@@ -28,6 +43,7 @@ struct HttpServerOptions {
   std::chrono::seconds body_timeout{60};
   std::chrono::seconds write_timeout{60};
   std::chrono::seconds shutdown_grace{30};
+  RequestObserver* observer = nullptr;  // must outlive the server; null: none
   // Per client (authenticated user, else IP address) token bucket; <= 0: no limit. Public
   // routes (probes, static files) are not limited.
   double rate_limit_per_second = 0;

@@ -73,7 +73,10 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  market::server::SetUpLogging(outcome->config.log_level);
+  market::server::SetUpLogging(
+      outcome->config.log_level,
+      market::server::ParseLogFormat(outcome->config.log_format).value_or(
+          market::server::LogFormat::kText));
   RaiseDescriptorLimit(outcome->config.max_connections);
   auto app = market::server::ServerApp::Create(outcome->config);
   if (!app) {

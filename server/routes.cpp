@@ -45,6 +45,7 @@ std::vector<Route> MakeRoutes(Api& api) {
       {verb::get, "/repositories/manifests", false, kPool, kViewer, bind(&Api::RegistryManifest)},
       {verb::get, "/healthz", false, kIo, kPublic, bind(&Api::Healthz)},
       {verb::get, "/readyz", false, kPool, kPublic, bind(&Api::Readyz)},
+      {verb::get, "/metrics", false, kPool, kPublic, bind(&Api::Metrics)},
   };
 }
 

@@ -10,7 +10,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libboost1.81-dev libssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev \
   libtomlplusplus-dev libcli11-dev libsodium-dev \
   libsoci-dev libsqlite3-dev libpq-dev sqlite3 \
-  catch2 \
+  catch2 libyaml-cpp-dev \
   postgresql-15 postgresql-contrib \
   buildah fuse-overlayfs uidmap docker-registry busybox-static apache2-utils \
   wrk chromium fonts-wqy-microhei

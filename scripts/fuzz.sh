@@ -18,9 +18,12 @@ cxx=${MARKET_FUZZ_CXX:-clang++-16}
 cc=${cxx/clang++/clang}
 out=${MARKET_FUZZ_OUT:-$build/findings}
 
+launcher=()
+# Rebuilds in CI and on a developer's machine come from the cache when ccache is there.
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_C_COMPILER="$cc" -DMARKET_FUZZ=ON \
-  -DCMAKE_PROJECT_INCLUDE="$root/cmake/MarketFuzz.cmake"
+  -DCMAKE_PROJECT_INCLUDE="$root/cmake/MarketFuzz.cmake" "${launcher[@]}"
 targets=()
 for h in $harnesses; do targets+=(--target "${h}_fuzzer"); done
 cmake --build "$build" -j"$(nproc)" "${targets[@]}"

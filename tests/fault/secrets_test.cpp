@@ -209,6 +209,10 @@ TEST_CASE("planted secrets appear in no log, response or command line",
   get("/api/audit?page=1&page_size=50");
   get("/metrics");
 
+  // The search itself works: the one place the registry password must be is the server's
+  // environment, where this test put it.
+  CHECK(ReadFile("/proc/" + std::to_string(server.pid()) + "/environ").find(registry_password) !=
+        std::string::npos);
   server.Signal(SIGTERM);
   REQUIRE(server.Wait(60s).has_value());
   watch.Stop();

@@ -51,10 +51,18 @@ struct ServerApp::Parts {
 
 namespace {
 
-std::string WorkerPrefix() {
+// Builds are claimed under this name. It is stable across restarts when it can be (the
+// configured id, or host and fixed listen address), so that a restarted instance fails the
+// builds its previous life left running at once; else host:pid, and leases recover them.
+std::string WorkerPrefix(const ServerConfig& config) {
+  if (!config.worker_id.empty()) return config.worker_id;
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-  return fmt::format("{}:{}", host[0] != '\0' ? host : "market", getpid());
+  const std::string_view name = host[0] != '\0' ? host : "market";
+  if (config.listen_port != 0) {
+    return fmt::format("{}/{}:{}", name, config.listen_host, config.listen_port);
+  }
+  return fmt::format("{}:{}", name, getpid());
 }
 
 Result<RegistryPtr> OpenRegistry(const ServerConfig& config) {
@@ -65,6 +73,9 @@ Result<RegistryPtr> OpenRegistry(const ServerConfig& config) {
                                                    : harbor::RegistryKind::kDistribution;
   registry.credentials = RegistryCredentials{config.registry_user, config.registry_password};
   registry.insecure = config.registry_insecure;
+  registry.request_timeout = config.registry_timeout;
+  registry.connect_timeout = std::min<std::chrono::milliseconds>(registry.connect_timeout,
+                                                                config.registry_timeout);
   return harbor::MakeRegistry(registry);
 }
 
@@ -120,7 +131,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   BuildServiceOptions build_options;
   build_options.workers = config.build_workers;
   build_options.workspace = config.workspace / "builds";
-  build_options.worker_prefix = WorkerPrefix();
+  build_options.worker_prefix = WorkerPrefix(config);
   parts->builds = std::make_unique<BuildService>(deps, build_options);
 
   if (config.auth) {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <vector>
 
@@ -40,9 +41,11 @@ constexpr KeySpec kKeys[] = {
     {"registry-password-file",
      "file holding the registry password (else MARKET_REGISTRY_PASSWORD)"},
     {"registry-insecure", "plain HTTP or unverified TLS to the registry", true},
+    {"registry-timeout", "seconds a registry call may take before it fails with 504 (default 30)"},
     {"builder", "image builder: buildah or docker (default buildah)"},
     {"build-workers", "builds run at once (default 2)"},
     {"workspace", "build contexts and builder storage (default: a folder beside the database)"},
+    {"worker-id", "this instance's stable build worker name (default HOSTNAME/LISTEN)"},
     {"auth", "on or off (default off; a non-loopback listener requires on)"},
     {"auth-users-file",
      "optional users besides the database's: lines user:HASH[:role] (hash from "
@@ -306,6 +309,14 @@ Result<void> Apply(const Sources& sources, const EnvLookup& env, ServerConfig& c
   // Build steps run in other working directories (buildah gets the context path), so a
   // relative workspace is fixed against the directory the server was started in.
   config.workspace = std::filesystem::absolute(config.workspace).lexically_normal();
+  if (const RawValue* raw = sources.Get("worker-id")) {
+    // It names this instance's builds in the database and must survive restarts.
+    static const std::regex kWorkerId(R"([A-Za-z0-9._:/@-]{1,100})");
+    if (!std::regex_match(raw->text, kWorkerId)) {
+      return Bad(sources, "worker-id", "expected 1 to 100 of A-Z a-z 0-9 . _ : / @ -");
+    }
+    config.worker_id = raw->text;
+  }
 
   text("auth-users-file", config.auth_users_file);
   if (const RawValue* raw = sources.Get("auth")) {
@@ -365,7 +376,10 @@ Result<void> Apply(const Sources& sources, const EnvLookup& env, ServerConfig& c
   if (auto r = IntSetting(sources, "blocking-threads", 1, 256, config.blocking_threads); !r) {
     return r;
   }
-  std::int64_t seconds = config.header_timeout.count();
+  std::int64_t seconds = config.registry_timeout.count();
+  if (auto r = IntSetting(sources, "registry-timeout", 1, 3600, seconds); !r) return r;
+  config.registry_timeout = std::chrono::seconds(seconds);
+  seconds = config.header_timeout.count();
   if (auto r = IntSetting(sources, "header-timeout", 1, 3600, seconds); !r) return r;
   config.header_timeout = std::chrono::seconds(seconds);
   seconds = config.idle_timeout.count();

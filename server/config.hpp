@@ -27,10 +27,15 @@ struct ServerConfig {
   std::string registry_password;  // secret: from MARKET_REGISTRY_PASSWORD or the file only
   std::string registry_password_file;
   bool registry_insecure = false;
+  std::chrono::seconds registry_timeout{30};  // per registry request; connecting takes at most 5 s
 
   std::string builder = "buildah";
   int build_workers = 2;
   std::filesystem::path workspace;  // resolved: never empty after LoadConfig
+  // Stable across restarts, unique among instances: a restarted instance fails the builds its
+  // previous life left running at once instead of waiting for their leases to end.
+  // Empty: HOSTNAME/LISTEN when the port is fixed, else HOSTNAME:PID.
+  std::string worker_id;
 
   bool auth = false;
   std::string auth_users_file;  // optional: users of a file besides the database's

@@ -212,6 +212,27 @@ TEST_CASE("rate limit and credential cache settings", "[config]") {
   REQUIRE_FALSE(negative);
 }
 
+TEST_CASE("worker id and registry timeout settings", "[config]") {
+  auto defaults = Load({});
+  REQUIRE(defaults);
+  CHECK(defaults->config.worker_id.empty());  // the server derives one from host and listener
+  CHECK(defaults->config.registry_timeout == std::chrono::seconds(30));
+
+  auto set = Load({"--worker-id", "node-a/1"}, {{"MARKET_REGISTRY_TIMEOUT", "4"}});
+  REQUIRE(set);
+  CHECK(set->config.worker_id == "node-a/1");
+  CHECK(set->config.registry_timeout == std::chrono::seconds(4));
+
+  for (const char* bad : {"", "has space", "new\nline"}) {
+    auto outcome = Load({"--worker-id", bad});
+    REQUIRE_FALSE(outcome);
+    CHECK_THAT(outcome.error().message, Catch::Contains("--worker-id"));
+  }
+  auto zero = Load({"--registry-timeout", "0"});
+  REQUIRE_FALSE(zero);
+  CHECK_THAT(zero.error().message, Catch::Contains("--registry-timeout"));
+}
+
 TEST_CASE("the docker builder is refused clearly", "[config]") {
   auto outcome = Load({"--builder", "docker"});
   REQUIRE_FALSE(outcome);

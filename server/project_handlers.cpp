@@ -116,6 +116,7 @@ HandlerResult Api::ListProjects(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(request.page_size, params.NumberText("page_size"));
     MARKET_ASSIGN_OR_RETURN(request.name_filter, params.Text("projectName"));
     MARKET_ASSIGN_OR_RETURN(request.after, params.Text("after"));
+    request.with_pipeline = false;  // the list shows no plugins
     MARKET_ASSIGN_OR_RETURN(ProjectListing listing, deps_.projects->List(request));
     nlohmann::json content = nlohmann::json::array();
     for (const Project& project : listing.page.projects) {

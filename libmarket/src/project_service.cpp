@@ -137,6 +137,7 @@ Result<ProjectListing> ProjectService::List(const ListRequest& request) {
   query.page = *page;
   query.page_size = *page_size;
   query.name_filter = std::move(*filter);
+  query.with_pipeline = request.with_pipeline;
   if (!request.after.empty()) {
     auto after = NormalizeProjectName("after", request.after);
     if (!after) return std::unexpected(after.error());

@@ -70,6 +70,7 @@ Result<ProjectPage> InMemoryProjectStore::List(const ProjectListQuery& query) {
       query.after ? 0 : static_cast<std::size_t>(query.page - 1) * query.page_size;
   for (std::size_t i = offset; i < matching.size() && i < offset + query.page_size; ++i) {
     page.projects.push_back(*matching[i]);
+    if (!query.with_pipeline) page.projects.back().pipeline.clear();
   }
   return page;
 }

@@ -33,6 +33,7 @@ struct ListRequest {
   std::string page_size;  // text as received; empty = default
   std::string name_filter;
   std::string after;  // keyset cursor (optional)
+  bool with_pipeline = true;  // see ProjectListQuery::with_pipeline
 };
 
 struct ProjectListing {

@@ -18,6 +18,9 @@ struct ProjectListQuery {
   int page_size = 10;  // 1..100
   std::string name_filter;           // literal substring; empty = all
   std::optional<std::string> after;  // keyset cursor: names strictly greater than this
+  // false: the projects come with empty pipelines (a listing that shows no plugins skips
+  // decoding them: most of a page's cost).
+  bool with_pipeline = true;
 };
 
 struct ProjectPage {

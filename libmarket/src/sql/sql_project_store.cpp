@@ -47,7 +47,7 @@ Result<std::string> PipelineText(const Pipeline& pipeline) {
   }
 }
 
-Result<Project> ToProject(const ProjectRow& row) {
+Result<Project> ToProject(const ProjectRow& row, bool with_pipeline = true) {
   Project project;
   project.name = row.name;
   project.creator = row.creator;
@@ -61,6 +61,7 @@ Result<Project> ToProject(const ProjectRow& row) {
                 "stored project " + row.name + " has an unknown define_type " + row.define_type);
   }
   project.define_type = *type;
+  if (!with_pipeline) return project;
   nlohmann::json json = nlohmann::json::parse(row.pipeline, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {
     return Fail(Errc::kInternal, "stored pipeline of project " + row.name + " is not JSON");
@@ -382,7 +383,7 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
     st.define_and_bind();
     st.execute(false);
     while (st.fetch()) {
-      auto project = ToProject(row);
+      auto project = ToProject(row, query.with_pipeline);
       if (!project) return std::unexpected(project.error());
       page.projects.push_back(std::move(*project));
     }

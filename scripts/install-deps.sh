@@ -13,4 +13,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
   catch2 libyaml-cpp-dev \
   postgresql-15 postgresql-contrib \
   buildah fuse-overlayfs uidmap docker-registry busybox-static apache2-utils \
-  wrk chromium fonts-wqy-microhei
+  wrk chromium fonts-wqy-microhei \
+  clang-16 libclang-rt-16-dev debootstrap binutils

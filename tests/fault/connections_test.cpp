@@ -2,10 +2,10 @@
 // memory stays bounded, does not grow with further requests on them, and other clients are
 // still served.
 
-#include <catch2/catch.hpp>
-
 #include <signal.h>
 #include <sys/resource.h>
+
+#include <catch2/catch.hpp>
 
 #include "fault/fault_support.hpp"
 
@@ -37,10 +37,10 @@ TEST_CASE("1,000 keep-alive connections: bounded memory, other clients still ser
           "[fault][connections]") {
   RaiseOwnFileLimit(kConnections + 512);
   market::testing::TempDir dir;
-  ServerProcess server({"--listen", "127.0.0.1:0", "--database",
-                        "sqlite:" + (dir.path() / "market.db").string(), "--workspace",
-                        (dir.path() / "ws").string(), "--log-level", "info"},
-                       dir.path() / "server.log");
+  ServerProcess server(
+      {"--listen", "127.0.0.1:0", "--database", "sqlite:" + (dir.path() / "market.db").string(),
+       "--workspace", (dir.path() / "ws").string(), "--log-level", "info"},
+      dir.path() / "server.log");
   const bool sanitized = Sanitized(server.pid());
 
   // Warm up the paths the connections use, then measure.

@@ -2,8 +2,6 @@
 
 // The listener below needs Catch's reporter interfaces.
 #define CATCH_CONFIG_EXTERNAL_INTERFACES
-#include <catch2/catch.hpp>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -15,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -121,8 +120,9 @@ bool ReadMore(int fd, std::string& buffer, std::string& error) {
       return false;
     }
     if (errno == EINTR) continue;
-    error = (errno == EAGAIN || errno == EWOULDBLOCK) ? "timed out waiting for the answer"
-                                                      : std::string("recv: ") + std::strerror(errno);
+    error = (errno == EAGAIN || errno == EWOULDBLOCK)
+                ? "timed out waiting for the answer"
+                : std::string("recv: ") + std::strerror(errno);
     return false;
   }
 }
@@ -424,8 +424,7 @@ HttpConn::HttpConn(int port, std::chrono::milliseconds timeout) : port_(port), t
 HttpConn::~HttpConn() { Close(); }
 
 HttpConn::HttpConn(HttpConn&& other) noexcept
-    : port_(other.port_), timeout_(other.timeout_), fd_(other.fd_),
-      reconnects_(other.reconnects_) {
+    : port_(other.port_), timeout_(other.timeout_), fd_(other.fd_), reconnects_(other.reconnects_) {
   other.fd_ = -1;
 }
 
@@ -715,8 +714,9 @@ void GitHttpServer::Handle(int client) {
     skip = 2;
   }
   if (split == std::string::npos) {
-    WriteAll(client, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
-                     "Connection: close\r\n\r\n");
+    WriteAll(client,
+             "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+             "Connection: close\r\n\r\n");
     return;
   }
   std::string cgi_head = cgi.substr(0, split);

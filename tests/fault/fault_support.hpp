@@ -12,13 +12,12 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "support/test_env.hpp"
 
@@ -79,14 +78,14 @@ class PgCluster {
 };
 
 struct Reply {
-  int status = 0;      // 0: no answer (error says why)
-  std::string error;   // transport error
+  int status = 0;     // 0: no answer (error says why)
+  std::string error;  // transport error
   std::string body;
   std::map<std::string, std::string> headers;  // lower-case names
   std::chrono::milliseconds elapsed{0};
 
   bool answered() const { return status != 0; }
-  int Code() const;  // the envelope's code, -1 when the body is not one
+  int Code() const;             // the envelope's code, -1 when the body is not one
   nlohmann::json Json() const;  // discarded json when the body is not JSON
 };
 

@@ -3,9 +3,9 @@
 // on the same keep-alive connections, and the server holds no more database sessions than its
 // pool.
 
-#include <catch2/catch.hpp>
-
 #include <signal.h>
+
+#include <catch2/catch.hpp>
 
 #include "fault/fault_support.hpp"
 
@@ -120,9 +120,9 @@ TEST_CASE("PostgreSQL restarted under load: fast 503/10017 during the outage, th
   Reply list = probe.Get("/api/project/list?page=1&page_size=10&projectName=pgload");
   CHECK(list.Code() == 10000);
   CHECK(list.Json()["total_count"] == 3);
-  int sessions = std::stoi(pg.Query(
-      "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
-      "AND pid <> pg_backend_pid()"));
+  int sessions = std::stoi(
+      pg.Query("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+               "AND pid <> pg_backend_pid()"));
   CHECK(sessions <= 10);
   CHECK(sessions >= 1);
 

@@ -1,11 +1,10 @@
 // The registry a build pushes to goes away while the build runs: the build ends failed with a
 // reason naming the push or the registry, and the server stays healthy and keeps serving.
 
-#include <catch2/catch.hpp>
-
 #include <signal.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <optional>
 
 #include "fault/fault_support.hpp"
@@ -37,23 +36,23 @@ TEST_CASE("the registry down during a build: failed with a clear reason, the ser
       std::in_place, market::testing::RegistryProcess::Options{});
   ServerProcess server(
       {"--listen", "127.0.0.1:0", "--database", "sqlite:" + (dir.path() / "market.db").string(),
-       "--workspace", (dir.path() / "ws").string(), "--registry", target->Url(),
-       "--registry-kind", "distribution", "--registry-insecure", "--build-workers", "1",
-       "--log-level", "info"},
+       "--workspace", (dir.path() / "ws").string(), "--registry", target->Url(), "--registry-kind",
+       "distribution", "--registry-insecure", "--build-workers", "1", "--log-level", "info"},
       dir.path() / "server.log");
 
   HttpConn client(server.port(), 30s);
-  json pipeline = json::array(
-      {{{"$$plugin", "base_image_choose_from_harbor"},
-        {"handleInput", *base_registry + "/base/busybox:latest"}},
-       {{"$$plugin", "run"}, {"value", json::array({"echo built-before-the-push"})}}});
-  REQUIRE(client.PostJson("/api/project/save", {{"project", "regdown"},
-                                                {"addOrUpdate", "add"},
-                                                {"operator", "fault"},
-                                                {"$$plugin", pipeline}})
+  json pipeline =
+      json::array({{{"$$plugin", "base_image_choose_from_harbor"},
+                    {"handleInput", *base_registry + "/base/busybox:latest"}},
+                   {{"$$plugin", "run"}, {"value", json::array({"echo built-before-the-push"})}}});
+  REQUIRE(client
+              .PostJson("/api/project/save", {{"project", "regdown"},
+                                              {"addOrUpdate", "add"},
+                                              {"operator", "fault"},
+                                              {"$$plugin", pipeline}})
               .Code() == 10000);
-  Reply queued = client.PostJson("/api/project/build",
-                                 {{"projectName", "regdown"}, {"operator", "fault"}, {"tag", "v1"}});
+  Reply queued = client.PostJson(
+      "/api/project/build", {{"projectName", "regdown"}, {"operator", "fault"}, {"tag", "v1"}});
   INFO(queued.body);
   REQUIRE(queued.Code() == 10000);
   const std::string id = queued.Json()["content"]["idStr"];

@@ -3,10 +3,9 @@
 // API token. A real build uses them all; none may appear in the server's log (at debug level),
 // in any response, or on the command line of any process while the build runs.
 
-#include <catch2/catch.hpp>
-
 #include <signal.h>
 
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <random>
 #include <set>
@@ -119,11 +118,23 @@ TEST_CASE("planted secrets appear in no log, response or command line",
   std::vector<std::string> secrets = {registry_password, git_password, user_password};
   if (!token.empty()) secrets.push_back(token);
 
-  std::vector<std::string> args = {
-      "--listen", "127.0.0.1:0", "--database", database, "--workspace",
-      (dir.path() / "ws").string(), "--registry", registry.Url(), "--registry-kind",
-      "distribution", "--registry-user", "pusher", "--registry-insecure", "--build-workers", "1",
-      "--log-level", "debug"};
+  std::vector<std::string> args = {"--listen",
+                                   "127.0.0.1:0",
+                                   "--database",
+                                   database,
+                                   "--workspace",
+                                   (dir.path() / "ws").string(),
+                                   "--registry",
+                                   registry.Url(),
+                                   "--registry-kind",
+                                   "distribution",
+                                   "--registry-user",
+                                   "pusher",
+                                   "--registry-insecure",
+                                   "--build-workers",
+                                   "1",
+                                   "--log-level",
+                                   "debug"};
   args.insert(args.end(), auth_args.begin(), auth_args.end());
   CommandLineWatch watch(secrets);
   ServerProcess server(args, dir.path() / "server.log",
@@ -131,8 +142,8 @@ TEST_CASE("planted secrets appear in no log, response or command line",
 
   std::vector<std::pair<std::string, Reply>> replies;
   HttpConn client(server.port(), 30s);
-  const std::pair<std::string, std::string> basic = {
-      "Authorization", "Basic " + Base64("admin:" + user_password)};
+  const std::pair<std::string, std::string> basic = {"Authorization",
+                                                     "Basic " + Base64("admin:" + user_password)};
   const std::pair<std::string, std::string> bearer = {
       "Authorization", token.empty() ? basic.second : "Bearer " + token};
   auto get = [&](const std::string& target, bool use_token = false) {
@@ -153,10 +164,11 @@ TEST_CASE("planted secrets appear in no log, response or command line",
                  {"username", "deploy"},
                  {"password", git_password},
                  {"containerPath", "/src"}};
-  json pipeline = json::array({{{"$$plugin", "base_image_choose_from_harbor"},
-                                {"handleInput", *base_registry + "/base/busybox:latest"}},
-                               source,
-                               {{"$$plugin", "run"}, {"value", json::array({"cat /src/file.txt"})}}});
+  json pipeline =
+      json::array({{{"$$plugin", "base_image_choose_from_harbor"},
+                    {"handleInput", *base_registry + "/base/busybox:latest"}},
+                   source,
+                   {{"$$plugin", "run"}, {"value", json::array({"cat /src/file.txt"})}}});
   Reply saved = post("/api/project/save", {{"project", "secrets"},
                                            {"addOrUpdate", "add"},
                                            {"operator", "admin"},
@@ -175,11 +187,12 @@ TEST_CASE("planted secrets appear in no log, response or command line",
   CHECK(get("/api/project/dockerfile?projectName=secrets").Code() == 10000);
   get("/api/project/list?page=1&page_size=10", true);
   // Refused credentials: the answer does not repeat what was sent.
-  replies.emplace_back("wrong password",
-                       client.Get("/api/project/list", {{"Authorization",
-                                                         "Basic " + Base64("admin:x" + user_password)}}));
-  replies.emplace_back("wrong token",
-                       client.Get("/api/project/list", {{"Authorization", "Bearer " + token + "x"}}));
+  replies.emplace_back(
+      "wrong password",
+      client.Get("/api/project/list",
+                 {{"Authorization", "Basic " + Base64("admin:x" + user_password)}}));
+  replies.emplace_back(
+      "wrong token", client.Get("/api/project/list", {{"Authorization", "Bearer " + token + "x"}}));
 
   Reply queued = post("/api/project/build",
                       {{"projectName", "secrets"}, {"operator", "admin"}, {"tag", "v1"}}, true);

@@ -3,13 +3,12 @@
 // success, every write it acknowledged is there after a restart, including one whose body
 // arrived after the signal, and no build is left running, neither as a process nor as a state.
 
-#include <catch2/catch.hpp>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <catch2/catch.hpp>
 #include <set>
 
 #include "fault/fault_support.hpp"
@@ -23,10 +22,8 @@ std::string SaveBody(const std::string& project) {
   json pipeline = json::array(
       {{{"$$plugin", "base_image_choose_from_harbor"}, {"handleInput", "busybox:latest"}},
        {{"$$plugin", "run"}, {"value", json::array({"echo " + project})}}});
-  return json{{"project", project},
-              {"addOrUpdate", "add"},
-              {"operator", "load"},
-              {"$$plugin", pipeline}}
+  return json{
+      {"project", project}, {"addOrUpdate", "add"}, {"operator", "load"}, {"$$plugin", pipeline}}
       .dump();
 }
 
@@ -56,12 +53,12 @@ TEST_CASE("SIGTERM under load: answers complete, acknowledged writes survive, no
   const std::string database = "sqlite:" + (dir.path() / "market.db").string();
   const std::string workspace = (dir.path() / "ws").string();
   std::optional<std::string> registry = market::testing::RegistryHost();
-  std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--database", database,
-                                   "--workspace", workspace, "--build-workers", "1",
+  std::vector<std::string> args = {"--listen",    "127.0.0.1:0", "--database",      database,
+                                   "--workspace", workspace,     "--build-workers", "1",
                                    "--log-level", "info"};
   if (registry) {
-    args.insert(args.end(), {"--registry", "http://" + *registry, "--registry-kind",
-                             "distribution", "--registry-insecure"});
+    args.insert(args.end(), {"--registry", "http://" + *registry, "--registry-kind", "distribution",
+                             "--registry-insecure"});
   } else {
     WARN("MARKET_TEST_REGISTRY is not set: SIGTERM under load without a running build");
   }
@@ -70,14 +67,14 @@ TEST_CASE("SIGTERM under load: answers complete, acknowledged writes survive, no
 
   std::string build_id;
   if (registry) {
-    json pipeline = json::array(
-        {{{"$$plugin", "base_image_choose_from_harbor"},
-          {"handleInput", *registry + "/base/busybox:latest"}},
-         {{"$$plugin", "run"}, {"value", json::array({"sleep 300"})}}});
-    REQUIRE(client.PostJson("/api/project/save", {{"project", "longbuild"},
-                                                  {"addOrUpdate", "add"},
-                                                  {"operator", "fault"},
-                                                  {"$$plugin", pipeline}})
+    json pipeline = json::array({{{"$$plugin", "base_image_choose_from_harbor"},
+                                  {"handleInput", *registry + "/base/busybox:latest"}},
+                                 {{"$$plugin", "run"}, {"value", json::array({"sleep 300"})}}});
+    REQUIRE(client
+                .PostJson("/api/project/save", {{"project", "longbuild"},
+                                                {"addOrUpdate", "add"},
+                                                {"operator", "fault"},
+                                                {"$$plugin", pipeline}})
                 .Code() == 10000);
     Reply queued = client.PostJson("/api/project/build",
                                    {{"projectName", "longbuild"}, {"operator", "fault"}});
@@ -98,9 +95,10 @@ TEST_CASE("SIGTERM under load: answers complete, acknowledged writes survive, no
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<std::uint16_t>(server->port()));
   REQUIRE(::connect(raw, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  const std::string head = "POST /api/project/save HTTP/1.1\r\nHost: x\r\n"
-                           "Content-Type: application/json\r\nContent-Length: " +
-                           std::to_string(inflight_body.size()) + "\r\n\r\n";
+  const std::string head =
+      "POST /api/project/save HTTP/1.1\r\nHost: x\r\n"
+      "Content-Type: application/json\r\nContent-Length: " +
+      std::to_string(inflight_body.size()) + "\r\n\r\n";
   const std::string first = head + inflight_body.substr(0, 20);
   REQUIRE(::send(raw, first.data(), first.size(), MSG_NOSIGNAL) ==
           static_cast<ssize_t>(first.size()));
@@ -110,8 +108,7 @@ TEST_CASE("SIGTERM under load: answers complete, acknowledged writes survive, no
   server->Signal(SIGTERM);
   std::this_thread::sleep_for(300ms);
   const std::string rest = inflight_body.substr(20);
-  REQUIRE(::send(raw, rest.data(), rest.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(rest.size()));
+  REQUIRE(::send(raw, rest.data(), rest.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(rest.size()));
   std::string response;
   char buffer[4096];
   timeval tv{30, 0};
@@ -149,7 +146,8 @@ TEST_CASE("SIGTERM under load: answers complete, acknowledged writes survive, no
     }
   }
   CHECK(acknowledged.size() >= 4);
-  INFO("answers to requests sent after SIGTERM: " << answered_after_signal << "; exit took "
+  INFO("answers to requests sent after SIGTERM: "
+       << answered_after_signal << "; exit took "
        << std::chrono::duration_cast<std::chrono::milliseconds>(exited - signalled).count()
        << " ms");
 

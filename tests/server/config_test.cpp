@@ -239,7 +239,7 @@ TEST_CASE("the docker builder is refused clearly", "[config]") {
   CHECK_THAT(outcome.error().message, Catch::Contains("not available in this build"));
 }
 
-TEST_CASE("--help and --version", "[config]") {
+TEST_CASE("the help and version flags", "[config]") {
   auto help = Load({"--help"});
   REQUIRE(help);
   CHECK(help->action == ConfigOutcome::Action::kHelp);

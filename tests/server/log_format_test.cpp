@@ -108,7 +108,7 @@ std::string RunOnce(const std::vector<std::string>& extra_args) {
 
 }  // namespace
 
-TEST_CASE("--log-format json writes one JSON object a line with the request id", "[process][log]") {
+TEST_CASE("log-format json writes one JSON object a line with the request id", "[process][log]") {
   std::string log = RunOnce({"--log-format", "json"});
   INFO("server log: " << log);
   CHECK(log.find("hunter2") == std::string::npos);

@@ -74,6 +74,8 @@ Result<sql::ConnectionConfig> PostgresConfig(std::string_view url) {
   }
   std::string host, port, dbname;
   bool has_application_name = false;
+  bool has_connect_timeout = false;
+  bool has_tcp_user_timeout = false;
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
     if (o->val == nullptr) continue;
     std::string_view key = o->keyword;
@@ -81,12 +83,20 @@ Result<sql::ConnectionConfig> PostgresConfig(std::string_view url) {
     if (key == "port") port = o->val;
     if (key == "dbname") dbname = o->val;
     if (key == "application_name") has_application_name = true;
+    if (key == "connect_timeout") has_connect_timeout = true;
+    if (key == "tcp_user_timeout") has_tcp_user_timeout = true;
   }
   PQconninfoFree(options);
-  if (!has_application_name) {
+  // Defaults the URL may override. Without them an unreachable host or a network partition
+  // holds a request (and its pooled session) for minutes: connecting gives up after 5 s, and
+  // the kernel drops a connection whose sent data stays unacknowledged for 30 s.
+  auto add_parameter = [&uri](std::string_view parameter) {
     uri += (uri.find('?') == std::string::npos ? "?" : "&");
-    uri += "application_name=image-market";
-  }
+    uri += parameter;
+  };
+  if (!has_application_name) add_parameter("application_name=image-market");
+  if (!has_connect_timeout) add_parameter("connect_timeout=5");
+  if (!has_tcp_user_timeout) add_parameter("tcp_user_timeout=30000");
   sql::ConnectionConfig config;
   config.dialect = sql::Dialect::kPostgres;
   config.connect_string = std::move(uri);

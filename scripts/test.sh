@@ -5,6 +5,10 @@
 #   MARKET_SKIP_INSTALL=1   do not (re)install Debian packages
 #   MARKET_BUILD_DIR=DIR    build folder (default: build)
 #   MARKET_CMAKE_ARGS=...   extra CMake arguments (e.g. -DMARKET_SANITIZE=ON)
+#   MARKET_FUZZ_SECONDS=N   run time of each libFuzzer harness after the suite (default 60; 0 skips)
+#   MARKET_SKIP_CONTAINER=1 do not build and run the server's image (deploy/Containerfile)
+#   MARKET_WITH_SANITIZERS=1 also build and run the whole suite under ASan and UBSan
+#                           (scripts/sanitize.sh; about three times the normal build)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,7 +35,24 @@ export MARKET_SERVER_BIN="$build/server/market-server"
 # Every build test starts FROM <registry>/base/busybox:latest; push it once, before any runs.
 "$root/scripts/make-base-image.sh" "$MARKET_TEST_REGISTRY"
 
+stage() { echo "== $1 ($(date -u +%H:%M:%S))"; }
+stage "test suite"
 # A test that fails is run once more before the suite counts it as failed: CI machines are
 # shared and the suite drives real buildah, PostgreSQL and a browser. A failure on both runs
 # still fails the suite, and the first failure's output stays in the log.
 ctest --test-dir "$build" --output-on-failure --timeout 900 -j2 --repeat until-pass:2
+
+if [ "${MARKET_SKIP_CONTAINER:-0}" != 1 ]; then
+  stage "server image (deploy/Containerfile)"
+  "$root/scripts/check-container.sh" "$MARKET_TEST_REGISTRY" "$build/server/market-server"
+fi
+if [ "${MARKET_FUZZ_SECONDS:-60}" != 0 ]; then
+  stage "fuzzing, ${MARKET_FUZZ_SECONDS:-60} s per harness"
+  MARKET_FUZZ_SECONDS=${MARKET_FUZZ_SECONDS:-60} MARKET_FUZZ_BUILD_DIR="$build-fuzz" \
+    "$root/scripts/fuzz-ci.sh"
+fi
+if [ "${MARKET_WITH_SANITIZERS:-0}" = 1 ]; then
+  stage "the suite under AddressSanitizer and UndefinedBehaviorSanitizer"
+  MARKET_BUILD_DIR="$build-asan" "$root/scripts/sanitize.sh"
+fi
+stage "done"

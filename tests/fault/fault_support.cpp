@@ -1,5 +1,7 @@
 #include "fault/fault_support.hpp"
 
+#include "buildah/base64.hpp"
+
 // The listener below needs Catch's reporter interfaces.
 #define CATCH_CONFIG_EXTERNAL_INTERFACES
 #include <arpa/inet.h>
@@ -189,36 +191,6 @@ bool WaitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeo
     if (Clock::now() >= deadline) return false;
     std::this_thread::sleep_for(step);
   }
-}
-
-std::string Base64(std::string_view text) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < text.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(text[i]) << 16) |
-                 (static_cast<unsigned char>(text[i + 1]) << 8) |
-                 static_cast<unsigned char>(text[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i + 1 == text.size()) {
-    unsigned v = static_cast<unsigned char>(text[i]) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == text.size()) {
-    unsigned v = (static_cast<unsigned char>(text[i]) << 16) |
-                 (static_cast<unsigned char>(text[i + 1]) << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
 }
 
 std::string UrlEncode(std::string_view text) {
@@ -653,7 +625,7 @@ void GitHttpServer::Handle(int client) {
     }
     body = *decoded;
   }
-  if (head.headers["authorization"] != "Basic " + Base64(user_ + ":" + password_)) {
+  if (head.headers["authorization"] != "Basic " + market::Base64Encode(user_ + ":" + password_)) {
     ++refused_;
     WriteAll(client,
              "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\n"

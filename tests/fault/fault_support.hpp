@@ -164,7 +164,6 @@ struct CommandResult {
   std::string err;
 };
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input = "");
-std::string Base64(std::string_view text);
 std::string UrlEncode(std::string_view text);
 
 // A git repository served over smart HTTP (git http-backend as CGI) behind HTTP Basic auth, on

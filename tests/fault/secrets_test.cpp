@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "buildah/base64.hpp"
 #include "fault/fault_support.hpp"
 #include "harbor_client/registry_process.hpp"
 
@@ -142,8 +143,8 @@ TEST_CASE("planted secrets appear in no log, response or command line",
 
   std::vector<std::pair<std::string, Reply>> replies;
   HttpConn client(server.port(), 30s);
-  const std::pair<std::string, std::string> basic = {"Authorization",
-                                                     "Basic " + Base64("admin:" + user_password)};
+  const std::pair<std::string, std::string> basic = {
+      "Authorization", "Basic " + market::Base64Encode("admin:" + user_password)};
   const std::pair<std::string, std::string> bearer = {
       "Authorization", token.empty() ? basic.second : "Bearer " + token};
   auto get = [&](const std::string& target, bool use_token = false) {
@@ -190,7 +191,7 @@ TEST_CASE("planted secrets appear in no log, response or command line",
   replies.emplace_back(
       "wrong password",
       client.Get("/api/project/list",
-                 {{"Authorization", "Basic " + Base64("admin:x" + user_password)}}));
+                 {{"Authorization", "Basic " + market::Base64Encode("admin:x" + user_password)}}));
   replies.emplace_back(
       "wrong token", client.Get("/api/project/list", {{"Authorization", "Bearer " + token + "x"}}));
 

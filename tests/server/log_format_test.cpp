@@ -1,75 +1,36 @@
 // The binary's logs: with --log-format json every line is a JSON object, the access line carries
 // the request id and the route, and no secret from the request reaches the log.
 
-#include <catch2/catch.hpp>
-
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <regex>
-#include <sstream>
-
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
 
+#include "server_child.hpp"
 #include "support/test_env.hpp"
-
-#ifndef MARKET_SERVER_BINARY
-#error "MARKET_SERVER_BINARY must name the market-server binary"
-#endif
 
 namespace {
 
+using market::server::testing::Child;
+using market::server::testing::Spawn;
+using market::server::testing::WaitForPort;
+
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-
-struct Child {
-  pid_t pid = -1;
-  int stderr_fd = -1;
-};
-
-Child Spawn(const std::vector<std::string>& args) {
-  int pipe_fds[2];
-  REQUIRE(pipe(pipe_fds) == 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(pipe_fds[1], STDERR_FILENO);
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
-    std::vector<char*> argv;
-    std::string binary = MARKET_SERVER_BINARY;
-    argv.push_back(binary.data());
-    std::vector<std::string> copy = args;
-    for (std::string& arg : copy) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  close(pipe_fds[1]);
-  return Child{pid, pipe_fds[0]};
-}
-
-int WaitForPort(int fd, std::string& log) {
-  std::regex listening(R"(listening on 127\.0\.0\.1:(\d+))");
-  char buffer[4096];
-  for (;;) {
-    ssize_t n = read(fd, buffer, sizeof buffer);
-    if (n <= 0) return -1;
-    log.append(buffer, static_cast<std::size_t>(n));
-    std::smatch match;
-    if (std::regex_search(log, match, listening)) return std::stoi(match[1]);
-  }
-}
 
 // One request on its own connection, with headers that hold secrets; returns the status line.
 std::string Send(int port, const std::string& target) {
   net::io_context io;
   tcp::socket socket(io);
-  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+  socket.connect(
+      tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
   std::string request = "GET " + target +
                         " HTTP/1.1\r\nHost: x\r\nX-Request-Id: trace-me-123\r\n"
                         "Authorization: Basic c2VjcmV0LXZhbHVl\r\nConnection: close\r\n\r\n";
@@ -83,8 +44,8 @@ std::string Send(int port, const std::string& target) {
 // Runs the server with `args`, sends one request, stops it; returns everything it logged.
 std::string RunOnce(const std::vector<std::string>& extra_args) {
   market::testing::TempDir dir;
-  std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--database",
-                                   "sqlite:" + (dir.path() / "market.db").string(),
+  std::vector<std::string> args = {"--listen",    "127.0.0.1:0",
+                                   "--database",  "sqlite:" + (dir.path() / "market.db").string(),
                                    "--log-level", "info"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   Child child = Spawn(args);
@@ -153,6 +114,7 @@ TEST_CASE("text logs carry the request id and the route on the access line", "[p
   INFO("server log: " << log);
   CHECK(log.find("hunter2") == std::string::npos);
   CHECK(log.find("c2VjcmV0") == std::string::npos);
-  std::regex access(R"([^\n]* info \[\d+\] \[rid=trace-me-123\] 127\.0\.0\.1:\d+ GET /api/project/info 404 [0-9.]+ms \d+B route=/api/project/info\n)");
+  std::regex access(
+      R"([^\n]* info \[\d+\] \[rid=trace-me-123\] 127\.0\.0\.1:\d+ GET /api/project/info 404 [0-9.]+ms \d+B route=/api/project/info\n)");
   CHECK(std::regex_search(log, access));
 }

@@ -1,70 +1,28 @@
 // The binary as a subprocess: SIGTERM lets a request in flight finish, then the process exits 0.
 
-#include <catch2/catch.hpp>
-
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <regex>
-#include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <thread>
 
+#include "server_child.hpp"
 #include "support/test_env.hpp"
-
-#ifndef MARKET_SERVER_BINARY
-#error "MARKET_SERVER_BINARY must name the market-server binary"
-#endif
 
 namespace {
 
+using market::server::testing::Child;
+using market::server::testing::Spawn;
+using market::server::testing::WaitForPort;
+
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-
-struct Child {
-  pid_t pid = -1;
-  int stderr_fd = -1;
-};
-
-Child Spawn(const std::vector<std::string>& args) {
-  int pipe_fds[2];
-  REQUIRE(pipe(pipe_fds) == 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(pipe_fds[1], STDERR_FILENO);
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
-    std::vector<char*> argv;
-    std::string binary = MARKET_SERVER_BINARY;
-    argv.push_back(binary.data());
-    std::vector<std::string> copy = args;
-    for (std::string& arg : copy) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  close(pipe_fds[1]);
-  return Child{pid, pipe_fds[0]};
-}
-
-// Reads the child's log until the "listening on HOST:PORT" line; returns the port.
-int WaitForPort(int fd, std::string& log) {
-  std::regex listening(R"(listening on 127\.0\.0\.1:(\d+))");
-  char buffer[4096];
-  for (;;) {
-    ssize_t n = read(fd, buffer, sizeof buffer);
-    if (n <= 0) return -1;
-    log.append(buffer, static_cast<std::size_t>(n));
-    std::smatch match;
-    if (std::regex_search(log, match, listening)) return std::stoi(match[1]);
-  }
-}
 
 }  // namespace
 
@@ -79,10 +37,13 @@ TEST_CASE("SIGTERM finishes the request in flight and exits 0", "[process]") {
 
   net::io_context io;
   tcp::socket socket(io);
-  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+  socket.connect(
+      tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
   std::string body = R"({"projectName": "inflight", "operator": "root"})";
-  std::string head = "POST /api/project/new HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  std::string head =
+      "POST /api/project/new HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
   // Headers and half the body, then SIGTERM: the request is in flight.
   net::write(socket, net::buffer(head + body.substr(0, 10)));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));

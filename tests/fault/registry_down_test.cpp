@@ -82,6 +82,8 @@ TEST_CASE("the registry down during a build: failed with a clear reason, the ser
   CHECK(build["state"] == "failed");
   const std::string reason = LowerCopy(build.value("reason", ""));
   CHECK((reason.find("push") != std::string::npos || reason.find("registry") != std::string::npos));
+  // The cause too, from buildah's own error line, not only its exit status.
+  CHECK_THAT(reason, Catch::Contains("connection refused"));
   CHECK(health_checks >= 1);
 
   Reply log = client.Get("/api/project/buildLog?id=" + id);

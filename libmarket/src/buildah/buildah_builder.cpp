@@ -17,6 +17,9 @@ namespace market {
 
 namespace {
 
+// The longest part of buildah's own error line a build's reason repeats.
+constexpr std::size_t kMaxCauseLength = 400;
+
 class BuildahBuilder final : public ImageBuilder {
  public:
   explicit BuildahBuilder(BuildahOptions options)
@@ -77,11 +80,26 @@ Result<void> BuildahBuilder::RunStep(std::string_view what, std::vector<std::str
   spec.argv = std::move(argv);
   // Nothing from the server's own environment may redirect credentials or storage.
   spec.unset_env = {"REGISTRY_AUTH_FILE", "DOCKER_CONFIG"};
-  auto outcome = process::Run(spec, log, stop);
+  // buildah ends a failure with "Error: <cause>" (the registry refused the connection, the
+  // base image is missing, ...): the build's reason names it, not only the exit status. The
+  // service redacts the reason like the log.
+  std::string cause;
+  auto remember = [&](std::string_view line) {
+    log(line);
+    if (line.starts_with("Error: ") || line.starts_with("error: ")) {
+      // Its innermost cause comes last ("...: dial tcp ...: connection refused"): keep the end.
+      cause = line.size() <= kMaxCauseLength
+                  ? std::string(line)
+                  : "..." + std::string(line.substr(line.size() - kMaxCauseLength));
+    }
+  };
+  auto outcome = process::Run(spec, remember, stop);
   if (!outcome) return std::unexpected(outcome.error());
   if (outcome->cancelled) return Fail(Errc::kInternal, "cancelled");
   if (!outcome->Succeeded()) {
-    return Fail(Errc::kInternal, fmt::format("buildah {} failed: {}", what, outcome->Describe()));
+    std::string reason = fmt::format("buildah {} failed: {}", what, outcome->Describe());
+    if (!cause.empty()) reason += ": " + cause;
+    return Fail(Errc::kInternal, std::move(reason));
   }
   return {};
 }

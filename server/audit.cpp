@@ -32,11 +32,11 @@ void Auditor::Record(const RequestContext& context, const Acting& acting,
   entry.after_json = Dump(after);
   Result<AuditEntry> recorded = log_->Record(entry);
   if (!recorded) {
+    // Record runs inside the request's handler: the log format adds its request id.
     spdlog::error(
-        "[rid={}] audit entry not recorded ({}): actor={} for={} action={} target={} before={} "
-        "after={}",
-        entry.request_id, recorded.error().message, entry.actor, entry.on_behalf_of, entry.action,
-        entry.target, entry.before_json, entry.after_json);
+        "audit entry not recorded ({}): actor={} for={} action={} target={} before={} after={}",
+        recorded.error().message, entry.actor, entry.on_behalf_of, entry.action, entry.target,
+        entry.before_json, entry.after_json);
   }
 }
 

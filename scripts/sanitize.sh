@@ -36,7 +36,11 @@ fi
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 start=$(date +%s)
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+# -Og -g1, not RelWithDebInfo: g++ takes six times as long on this code base with the
+# sanitizers at -O2 -g, and 1.2 times at -Og -g1, which still gives file:line stack traces.
+# Debug keeps assertions on.
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+  -DCMAKE_CXX_FLAGS_DEBUG="-Og -g1" -DCMAKE_C_FLAGS_DEBUG="-Og -g1" \
   -DCMAKE_CXX_COMPILER="${CXX:-g++}" -DCMAKE_C_COMPILER="${CC:-gcc}" -DMARKET_SANITIZE=ON \
   "${launcher[@]}"
 cmake --build "$build" -j"$(nproc)"

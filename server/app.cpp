@@ -95,6 +95,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   StoreOptions store_options;
   store_options.url = config.database;
   store_options.pool_size = std::max(4, config.blocking_threads + config.build_workers);
+  store_options.call_timeout_ms = static_cast<int>(config.database_timeout.count() * 1000);
   Result<Stores> stores = OpenStores(store_options);
   if (!stores) {
     return Fail(stores.error().code, fmt::format("database: {}", stores.error().message));

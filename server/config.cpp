@@ -35,6 +35,9 @@ struct KeySpec {
 constexpr KeySpec kKeys[] = {
     {"listen", "HOST:PORT to serve (default 127.0.0.1:8080)"},
     {"database", "sqlite:PATH or postgresql://... (default sqlite:market.db)"},
+    {"database-timeout",
+     "seconds one PostgreSQL call may take before its connection is cut and the request fails "
+     "with 503; 0: no limit (default 30)"},
     {"registry", "registry URL: http://127.0.0.1:5000, https://harbor.example.com (default none)"},
     {"registry-kind", "harbor or distribution (default distribution)"},
     {"registry-user", "registry user name"},
@@ -376,7 +379,10 @@ Result<void> Apply(const Sources& sources, const EnvLookup& env, ServerConfig& c
   if (auto r = IntSetting(sources, "blocking-threads", 1, 256, config.blocking_threads); !r) {
     return r;
   }
-  std::int64_t seconds = config.registry_timeout.count();
+  std::int64_t seconds = config.database_timeout.count();
+  if (auto r = IntSetting(sources, "database-timeout", 0, 3600, seconds); !r) return r;
+  config.database_timeout = std::chrono::seconds(seconds);
+  seconds = config.registry_timeout.count();
   if (auto r = IntSetting(sources, "registry-timeout", 1, 3600, seconds); !r) return r;
   config.registry_timeout = std::chrono::seconds(seconds);
   seconds = config.header_timeout.count();

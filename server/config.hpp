@@ -19,6 +19,8 @@ struct ServerConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
   std::string database = "sqlite:market.db";
+  // PostgreSQL: a call taking longer has its connection cut (503); 0: no limit.
+  std::chrono::seconds database_timeout{30};
   std::string config_file;  // empty: none
 
   std::string registry_url;  // empty: no registry

@@ -348,6 +348,7 @@ PgCluster::PgCluster() {
 }
 
 PgCluster::~PgCluster() {
+  if (frozen_) Thaw();
   if (running_) {
     try {
       Stop("immediate");
@@ -374,6 +375,38 @@ void PgCluster::Stop(const std::string& mode) {
   Shell(AsPostgres(std::string(kPgBin) + "/pg_ctl -D " + (dir_.path() / "pg" / "data").string() +
                    " -m " + mode + " -w -t 60 stop"));
   running_ = false;
+}
+
+void PgCluster::Freeze() {
+  SignalAll(SIGSTOP);
+  frozen_ = true;
+}
+
+void PgCluster::Thaw() {
+  SignalAll(SIGCONT);
+  frozen_ = false;
+}
+
+void PgCluster::SignalAll(int signal_number) {
+  // The postmaster's PID is the first line of postmaster.pid; the backends are its children.
+  std::string pid_file = ReadFile(dir_.path() / "pg" / "data" / "postmaster.pid");
+  pid_t postmaster = static_cast<pid_t>(std::stol(pid_file.substr(0, pid_file.find('\n'))));
+  std::vector<pid_t> pids{postmaster};
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat = ReadFile(entry.path() / "stat");
+    // pid (comm) state ppid ...: comm may hold spaces, so parse after the last ')'.
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 1));
+    std::string state;
+    long ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == postmaster) pids.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  // Children first on SIGSTOP, so none sees its parent stopped while it still runs.
+  for (auto it = pids.rbegin(); it != pids.rend(); ++it) ::kill(*it, signal_number);
 }
 
 std::string PgCluster::Query(const std::string& sql) const {

@@ -68,13 +68,21 @@ class PgCluster {
   std::string Url() const;
   void Start();
   void Stop(const std::string& mode = "fast");
+  // SIGSTOP / SIGCONT to the postmaster and every backend: the server hangs with its TCP
+  // connections up (the kernel still acknowledges), as a hung or swapped-out host does.
+  // The destructor thaws a frozen cluster before stopping it.
+  void Freeze();
+  void Thaw();
   // One value from psql -Atc `sql` (throws when psql fails).
   std::string Query(const std::string& sql) const;
 
  private:
+  void SignalAll(int signal_number);
+
   market::testing::TempDir dir_;
   int port_ = 0;
   bool running_ = false;
+  bool frozen_ = false;
 };
 
 struct Reply {

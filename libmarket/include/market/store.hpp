@@ -16,6 +16,9 @@ struct StoreOptions {
   std::string url = "sqlite:market.db";
   int pool_size = 8;          // database sessions shared by all callers
   int busy_timeout_ms = 5000;  // SQLite: wait for a lock this long
+  // PostgreSQL: one database call taking longer has its connection cut and fails with
+  // kUnavailable (a stopped server keeps TCP up, so nothing else ends the wait). 0: no limit.
+  int call_timeout_ms = 30000;
 };
 
 // The stores share one session pool on one database; schema migrations run on open.

@@ -259,7 +259,8 @@ Result<void> ApplyAll(SessionPool& pool, soci::session& sql) {
 }  // namespace
 
 Result<void> Migrate(SessionPool& pool) {
-  return pool.Run("schema migration", [&](soci::session& sql) -> Result<void> {
+  // Unbounded: building an index on a large table may rightly take minutes.
+  return pool.RunUnbounded("schema migration", [&](soci::session& sql) -> Result<void> {
     if (!pool.is_postgres()) return ApplyAll(pool, sql);
     // Two servers starting at once would both try CREATE TABLE; the session-level advisory
     // lock makes the second wait and then find every migration applied.

@@ -112,6 +112,9 @@ Result<Stores> OpenStores(const StoreOptions& options) {
   if (options.busy_timeout_ms < 0) {
     return Fail(Errc::kInvalid, "database: busy timeout must not be negative");
   }
+  if (options.call_timeout_ms < 0) {
+    return Fail(Errc::kInvalid, "database: call timeout must not be negative");
+  }
   std::string_view url = options.url;
   Result<sql::ConnectionConfig> config;
   if (url.starts_with(kSqlitePrefix)) {
@@ -125,6 +128,7 @@ Result<Stores> OpenStores(const StoreOptions& options) {
                                     "' (use sqlite:PATH or postgresql://...)");
   }
   if (!config) return std::unexpected(config.error());
+  config->call_timeout = std::chrono::milliseconds(options.call_timeout_ms);
 
   std::string display = config->display;
   auto pool = sql::SessionPool::Open(std::move(*config), options.pool_size);

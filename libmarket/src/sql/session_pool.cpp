@@ -1,9 +1,12 @@
 #include "sql/session_pool.hpp"
 
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.hpp"
 
@@ -44,23 +47,87 @@ bool IsUniqueViolation(const soci::soci_error& error) {
   return false;
 }
 
+// The watchdog's tick: how late after its deadline a stuck call is cut at most.
+constexpr auto kWatchTick = std::chrono::milliseconds(250);
+
 SessionPool::SessionPool(ConnectionConfig config) : config_(std::move(config)) {}
 
-SessionPool::~SessionPool() = default;
+SessionPool::~SessionPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  stop_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
+  for (Slot& slot : slots_) {
+    if (slot.watch_fd >= 0) close(slot.watch_fd);
+  }
+}
 
 Result<std::unique_ptr<SessionPool>> SessionPool::Open(ConnectionConfig config, int size) {
   std::unique_ptr<SessionPool> pool(new SessionPool(std::move(config)));
   pool->slots_.resize(static_cast<std::size_t>(size));
   for (std::size_t i = 0; i < pool->slots_.size(); ++i) {
     try {
-      pool->slots_[i].session = pool->Connect();
+      pool->Reconnect(pool->slots_[i], std::chrono::milliseconds::zero());
     } catch (const std::exception& e) {
       return Fail(Errc::kUnavailable, "database " + pool->config_.display +
                                           " cannot be opened: " + std::string(e.what()));
     }
     pool->free_.push_back(i);
   }
+  if (pool->is_postgres() && pool->config_.call_timeout > std::chrono::milliseconds::zero()) {
+    pool->watchdog_ = std::thread([p = pool.get()] { p->Watch(); });
+  }
   return pool;
+}
+
+void SessionPool::Reconnect(Slot& slot, std::chrono::milliseconds timeout) {
+  slot.statements.clear();  // before the session they were prepared on
+  slot.session.reset();
+  auto session = Connect();
+  int fd = -1;
+  if (is_postgres()) {
+    PGconn* conn = PgConnection(*session);
+    if (conn != nullptr && PQsocket(conn) >= 0) fd = fcntl(PQsocket(conn), F_DUPFD_CLOEXEC, 0);
+  }
+  std::lock_guard lock(mutex_);
+  if (slot.watch_fd >= 0) close(slot.watch_fd);
+  slot.watch_fd = fd;
+  slot.session = std::move(session);
+  slot.broken = false;
+  // The lease's time starts now: a cut during a slow connect concerned the old connection.
+  slot.cut = false;
+  slot.deadline = timeout > std::chrono::milliseconds::zero() ? Clock::now() + timeout
+                                                               : Clock::time_point::max();
+}
+
+void SessionPool::Watch() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    auto now = Clock::now();
+    for (Slot& slot : slots_) {
+      if (slot.cut || slot.deadline > now || slot.watch_fd < 0) continue;
+      // Wakes the blocked libpq call with end-of-file; the session is then broken and is
+      // replaced before its next use. The server rolls back whatever transaction was open.
+      shutdown(slot.watch_fd, SHUT_RDWR);
+      slot.cut = true;
+      MARKET_LOG_WARN("database {}: no answer within {} ms; connection cut", config_.display,
+                      config_.call_timeout.count());
+    }
+    stop_.wait_for(lock, kWatchTick);
+  }
+}
+
+bool SessionPool::WasCut(std::size_t slot) {
+  std::lock_guard lock(mutex_);
+  return slots_[slot].cut;
+}
+
+Error SessionPool::CutError(std::string_view what) const {
+  return Error{Errc::kUnavailable, "database did not answer within " +
+                                       std::to_string(config_.call_timeout.count()) +
+                                       " ms during " + std::string(what) + "; retry"};
 }
 
 std::unique_ptr<soci::session> SessionPool::Connect() const {
@@ -100,7 +167,7 @@ bool SessionPool::LooksAlive(soci::session& session) const {
   return PQstatus(conn) == CONNECTION_OK;
 }
 
-Result<std::size_t> SessionPool::Acquire() {
+Result<std::size_t> SessionPool::Acquire(std::chrono::milliseconds timeout) {
   std::size_t index = 0;
   {
     std::unique_lock lock(mutex_);
@@ -113,14 +180,14 @@ Result<std::size_t> SessionPool::Acquire() {
     }
     index = free_.back();
     free_.pop_back();
+    if (timeout > std::chrono::milliseconds::zero()) {
+      slots_[index].deadline = Clock::now() + timeout;
+    }
   }
   Slot& slot = slots_[index];
   if (slot.broken || slot.session == nullptr || !LooksAlive(*slot.session)) {
     try {
-      slot.statements.clear();  // before the session they were prepared on
-      slot.session.reset();
-      slot.session = Connect();
-      slot.broken = false;
+      Reconnect(slot, timeout);
       MARKET_LOG_INFO("database {}: session reconnected", config_.display);
     } catch (const std::exception& e) {
       Release(index, true);
@@ -145,7 +212,11 @@ SessionPool::Usage SessionPool::CurrentUsage() {
 void SessionPool::Release(std::size_t slot, bool broken) {
   {
     std::lock_guard lock(mutex_);
-    if (broken) slots_[slot].broken = true;
+    Slot& s = slots_[slot];
+    // A call that finished just as the watchdog cut it still leaves a dead connection.
+    if (broken || s.cut) s.broken = true;
+    s.cut = false;
+    s.deadline = Clock::time_point::max();
     free_.push_back(slot);
   }
   available_.notify_one();

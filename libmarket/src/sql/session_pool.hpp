@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -29,6 +30,9 @@ struct ConnectionConfig {
   std::string connect_string;  // what SOCI's backend gets; may hold a password: never logged
   std::string display;         // safe to show: path, or host:port/dbname
   int busy_timeout_ms = 5000;
+  // PostgreSQL: how long one Run may hold its session before the watchdog cuts the connection
+  // (a stopped or hung server keeps TCP alive, so nothing else ends the wait). 0: no limit.
+  std::chrono::milliseconds call_timeout{30000};
 };
 
 // Why a statement failed, as far as the stores' logic cares.
@@ -64,23 +68,16 @@ class SessionPool {
   // Runs `fn(soci::session&)` (which returns a Result) on a leased session. A SOCI exception
   // becomes kUnavailable (connection lost, lock timeout) or kInternal; a session whose
   // connection broke is replaced before its next use.
+  // On PostgreSQL a call that outlasts the configured call timeout has its connection cut and
+  // fails with kUnavailable; RunUnbounded is for work that may rightly take longer (migrations).
   template <class Fn>
   auto Run(std::string_view what, Fn&& fn) -> std::invoke_result_t<Fn&, soci::session&> {
-    auto slot = Acquire();
-    if (!slot) return std::unexpected(slot.error());
-    bool broken = false;
-    LeasedSlot leased(&slots_[*slot]);
-    try {
-      auto result = fn(*slots_[*slot].session);
-      Release(*slot, false);
-      return result;
-    } catch (const std::exception& e) {
-      Error error = Classify(what, e, *slots_[*slot].session, broken);
-      // A statement that threw may be mid-result: prepare afresh next time.
-      slots_[*slot].statements.clear();
-      Release(*slot, broken);
-      return std::unexpected(std::move(error));
-    }
+    return RunWithin(config_.call_timeout, what, std::forward<Fn>(fn));
+  }
+  template <class Fn>
+  auto RunUnbounded(std::string_view what, Fn&& fn)
+      -> std::invoke_result_t<Fn&, soci::session&> {
+    return RunWithin(std::chrono::milliseconds::zero(), what, std::forward<Fn>(fn));
   }
 
   // The statement `key` of the session this thread holds inside Run, made by `make()` on
@@ -104,12 +101,41 @@ class SessionPool {
   ~SessionPool();
 
  private:
+  using Clock = std::chrono::steady_clock;
+
   struct Slot {
     std::unique_ptr<soci::session> session;
     bool broken = false;
     // After `session`: destroyed first, since the statements use it.
     std::map<std::string, std::unique_ptr<CachedStatement>, std::less<>> statements;
+    // The watchdog's view, guarded by mutex_. `watch_fd` is a dup of the PostgreSQL socket: it
+    // keeps the socket's number from being reused by anything else while the watchdog may
+    // still shut it down, even after libpq closed its own descriptor.
+    int watch_fd = -1;
+    Clock::time_point deadline = Clock::time_point::max();  // max: idle or unbounded
+    bool cut = false;  // the watchdog shut the connection down during this lease
   };
+
+  template <class Fn>
+  auto RunWithin(std::chrono::milliseconds timeout, std::string_view what, Fn&& fn)
+      -> std::invoke_result_t<Fn&, soci::session&> {
+    auto slot = Acquire(timeout);
+    if (!slot) return std::unexpected(slot.error());
+    bool broken = false;
+    LeasedSlot leased(&slots_[*slot]);
+    try {
+      auto result = fn(*slots_[*slot].session);
+      Release(*slot, false);
+      return result;
+    } catch (const std::exception& e) {
+      Error error = Classify(what, e, *slots_[*slot].session, broken);
+      if (WasCut(*slot)) error = CutError(what);
+      // A statement that threw may be mid-result: prepare afresh next time.
+      slots_[*slot].statements.clear();
+      Release(*slot, broken);
+      return std::unexpected(std::move(error));
+    }
+  }
   // The slot this thread leased in Run (nested Runs restore the outer one).
   static Slot*& CurrentSlot();
   class LeasedSlot {
@@ -127,9 +153,19 @@ class SessionPool {
 
   // A connected session with the per-connection settings applied; throws soci_error.
   std::unique_ptr<soci::session> Connect() const;
-  // Leases a slot, reconnecting it first when it is broken or its server went away.
-  Result<std::size_t> Acquire();
+  // Leases a slot, reconnecting it first when it is broken or its server went away, and arms
+  // the watchdog for `timeout` (0: not at all).
+  Result<std::size_t> Acquire(std::chrono::milliseconds timeout);
+  // Gives the slot back; a slot the watchdog cut is reconnected before its next use.
   void Release(std::size_t slot, bool broken);
+  // Replaces the slot's session with a new connection (called outside mutex_) and arms the
+  // watchdog for `timeout` from now (0: not at all). Throws soci_error.
+  void Reconnect(Slot& slot, std::chrono::milliseconds timeout);
+  bool WasCut(std::size_t slot);
+  Error CutError(std::string_view what) const;
+  // The watchdog thread (PostgreSQL pools with a call timeout): cuts the connection of any
+  // lease past its deadline.
+  void Watch();
   bool LooksAlive(soci::session& session) const;
   Error Classify(std::string_view what, const std::exception& e, soci::session& session,
                  bool& broken) const;
@@ -140,6 +176,9 @@ class SessionPool {
   std::vector<Slot> slots_;
   std::vector<std::size_t> free_;
   int waiting_ = 0;  // guarded by mutex_
+  bool stopping_ = false;  // guarded by mutex_
+  std::condition_variable stop_;
+  std::thread watchdog_;  // last: started after everything it reads
 };
 
 // BEGIN ... COMMIT with rollback on scope exit. SQLite write transactions take the write lock

@@ -36,14 +36,43 @@ bool ReadDigits(std::string_view text, std::size_t pos, std::size_t count, unsig
   return true;
 }
 
+// Writes `value` as exactly `width` decimal digits.
+char* PutDigits(char* out, unsigned value, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    out[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  return out + width;
+}
+
 }  // namespace
 
+// Every listed project and build carries two of these: digits by hand, since snprintf's
+// format parsing cost more than the rest of the conversion (3.6k instructions a call).
 std::string FormatIso8601(TimePoint t) {
   const Civil c = ToCivil(t);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", c.year, c.month, c.day,
-                c.hour, c.minute, c.second, c.millis);
-  return buf;
+  if (c.year < 0 || c.year > 9999) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", c.year, c.month,
+                  c.day, c.hour, c.minute, c.second, c.millis);
+    return buf;
+  }
+  char buf[24];  // YYYY-MM-DDTHH:MM:SS.mmmZ
+  char* p = PutDigits(buf, static_cast<unsigned>(c.year), 4);
+  *p++ = '-';
+  p = PutDigits(p, c.month, 2);
+  *p++ = '-';
+  p = PutDigits(p, c.day, 2);
+  *p++ = 'T';
+  p = PutDigits(p, c.hour, 2);
+  *p++ = ':';
+  p = PutDigits(p, c.minute, 2);
+  *p++ = ':';
+  p = PutDigits(p, c.second, 2);
+  *p++ = '.';
+  p = PutDigits(p, c.millis, 3);
+  *p++ = 'Z';
+  return std::string(buf, static_cast<std::size_t>(p - buf));
 }
 
 std::string FormatCompactUtc(TimePoint t) {

@@ -166,6 +166,147 @@ std::string IndexPattern(std::string_view filter) {
   return "%" + EscapeLike(best.size() >= 3 ? best : filter) + "%";
 }
 
+// Which of the list's statements a query needs. Each shape's statements are prepared once per
+// pooled session (SessionPool::Prepared), as the point read is: SQLite's parser cost more than
+// the rest of a list request.
+struct ListShape {
+  bool postgres = false;
+  bool filtered = false;  // a name substring
+  bool after = false;     // a keyset cursor
+  bool offset = false;    // a page past the first without a cursor
+
+  std::string Key() const {
+    return std::string("project page ") + (filtered ? "f" : "-") + (after ? "a" : "-") +
+           (offset ? "o" : "-");
+  }
+  // The filter is a literal substring: strpos()/instr() give `%` and `_` no meaning. On
+  // PostgreSQL a LIKE on a piece of it is added for the trigram index (migration 3) to serve;
+  // see IndexPattern. SQLite scans.
+  std::string Match(const std::string& suffix) const {
+    return postgres ? "name LIKE :pat" + suffix + R"( ESCAPE '\' AND strpos(name, :lit)" +
+                          suffix + ") > 0"
+                    : "instr(name, :lit" + suffix + ") > 0";
+  }
+};
+
+// The values a list statement binds.
+struct ListArguments {
+  std::string literal;
+  std::string pattern;  // PostgreSQL's LIKE pattern for the trigram index
+  std::string after;
+  long long offset = 0;
+  long long limit = 0;
+};
+
+// The page's total: unfiltered, the counter the triggers of migration 3 keep, not a scan of the
+// table. Filtered: an exact count of the matches (the trigram index on PostgreSQL), whose cost
+// grows with the number of matches, not with the table; see docs/performance.md.
+class ProjectCountQuery final : public CachedStatement {
+ public:
+  ProjectCountQuery(soci::session& sql, const ListShape& shape, bool one_time) : st_(sql) {
+    st_.exchange(soci::into(total_));
+    std::string text;
+    if (shape.filtered) {
+      if (shape.postgres) st_.exchange(soci::use(pattern_, "pat"));
+      st_.exchange(soci::use(literal_, "lit"));
+      text = "SELECT COUNT(*) FROM projects WHERE " + shape.Match("");
+    } else if (shape.postgres) {
+      text = "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM project_count";
+    } else {
+      text = "SELECT n FROM project_count WHERE id = 1";
+    }
+    st_.alloc();
+    st_.prepare(text, one_time ? soci::details::st_one_time_query
+                               : soci::details::st_repeatable_query);
+    st_.define_and_bind();
+  }
+
+  long long Count(const ListArguments& arguments) {
+    literal_ = arguments.literal;
+    pattern_ = arguments.pattern;
+    total_ = 0;
+    // One row: fetch to the end so SQLite ends the statement's snapshot now.
+    if (st_.execute(true)) {
+      while (st_.fetch()) {
+      }
+    }
+    return total_;
+  }
+
+ private:
+  std::string literal_;
+  std::string pattern_;
+  long long total_ = 0;
+  soci::statement st_;  // last: it binds the members above
+};
+
+// One page of rows in name order. A page past the first skips `offset` names in the name
+// index alone (an index-only scan on PostgreSQL once the table is vacuumed, the covering unique
+// index on SQLite) and then reads only the rows it returns, instead of reading every skipped
+// row in full.
+class ProjectPageQuery final : public CachedStatement {
+ public:
+  ProjectPageQuery(soci::session& sql, const ListShape& shape, bool one_time) : st_(sql) {
+    std::string where;
+    auto and_where = [&where](const std::string& condition) {
+      where += (where.empty() ? " WHERE " : " AND ") + condition;
+    };
+    if (shape.filtered) and_where(shape.Match(""));
+    if (shape.after) and_where("name > :after");
+    if (shape.offset) {
+      and_where("name >= (SELECT name FROM projects" +
+                (shape.filtered ? " WHERE " + shape.Match("2") : std::string()) +
+                " ORDER BY name LIMIT 1 OFFSET :off)");
+    }
+    IntoRow(st_, row_);
+    if (shape.filtered) {
+      if (shape.postgres) st_.exchange(soci::use(pattern_, "pat"));
+      st_.exchange(soci::use(literal_, "lit"));
+    }
+    if (shape.after) st_.exchange(soci::use(after_, "after"));
+    if (shape.offset) {
+      if (shape.filtered) {
+        // The same values under second names: a named parameter binds once per use.
+        if (shape.postgres) st_.exchange(soci::use(pattern2_, "pat2"));
+        st_.exchange(soci::use(literal2_, "lit2"));
+      }
+      st_.exchange(soci::use(offset_, "off"));
+    }
+    st_.exchange(soci::use(limit_, "lim"));
+    st_.alloc();
+    st_.prepare(std::string("SELECT ") + kProjectColumns + " FROM projects" + where +
+                    " ORDER BY name LIMIT :lim",
+                one_time ? soci::details::st_one_time_query : soci::details::st_repeatable_query);
+    st_.define_and_bind();
+  }
+
+  // Calls `on_row` for each row of the page, in order; stops at its first error.
+  template <class OnRow>
+  Result<void> Fetch(const ListArguments& arguments, OnRow&& on_row) {
+    literal_ = literal2_ = arguments.literal;
+    pattern_ = pattern2_ = arguments.pattern;
+    after_ = arguments.after;
+    offset_ = arguments.offset;
+    limit_ = arguments.limit;
+    st_.execute(false);
+    Result<void> result;
+    // Every row is fetched even after an error, so the statement ends before its next use.
+    while (st_.fetch()) {
+      if (result) result = on_row(row_);
+    }
+    return result;
+  }
+
+ private:
+  std::string literal_, literal2_;
+  std::string pattern_, pattern2_;
+  std::string after_;
+  long long offset_ = 0;
+  long long limit_ = 0;
+  ProjectRow row_;
+  soci::statement st_;  // last: it binds the members above
+};
+
 }  // namespace
 
 Result<void> SqlProjectStore::Insert(const Project& project) {
@@ -300,24 +441,21 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
     return Fail(Errc::kInvalid, "page and page_size must be positive");
   }
   const bool pg = pool_->is_postgres();
-  const bool filtered = !query.name_filter.empty();
-  // The filter is a literal substring: strpos()/instr() give `%` and `_` no meaning. On
-  // PostgreSQL a LIKE on a piece of it is added for the trigram index (migration 3) to serve;
-  // see IndexPattern. SQLite scans.
-  auto match = [pg](const std::string& suffix) {
-    return pg ? "name LIKE :pat" + suffix + R"( ESCAPE '\' AND strpos(name, :lit)" + suffix +
-                    ") > 0"
-              : "instr(name, :lit" + suffix + ") > 0";
-  };
-  std::string literal = query.name_filter;
-  std::string literal2 = literal;
-  std::string pattern = pg ? IndexPattern(query.name_filter) : std::string();
-  std::string pattern2 = pattern;
-  std::string after = query.after.value_or("");
-  long long limit = query.page_size;
+  ListShape shape;
+  shape.postgres = pg;
+  shape.filtered = !query.name_filter.empty();
+  shape.after = query.after.has_value();
   // With a keyset cursor the page number is not used: the cursor already says where the
   // page starts, and its cost does not grow with the depth.
-  long long offset = query.after ? 0 : static_cast<long long>(query.page - 1) * query.page_size;
+  const long long offset =
+      query.after ? 0 : static_cast<long long>(query.page - 1) * query.page_size;
+  shape.offset = offset > 0;
+  ListArguments arguments;
+  arguments.literal = query.name_filter;
+  arguments.pattern = pg && shape.filtered ? IndexPattern(query.name_filter) : std::string();
+  arguments.after = query.after.value_or("");
+  arguments.offset = offset;
+  arguments.limit = query.page_size;
 
   return pool_->Run("project list", [&](soci::session& sql) -> Result<ProjectPage> {
     // SQLite: one read transaction, so the count and the page come from one snapshot. On
@@ -325,68 +463,30 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
     std::optional<Transaction> tx;
     if (!pg) tx.emplace(sql, pool_->dialect(), Transaction::Kind::kRead);
     ProjectPage page;
-    {
-      // Unfiltered: the counter the triggers of migration 3 keep, not a scan of the table.
-      // Filtered: an exact count of the matches (the trigram index on PostgreSQL), whose
-      // cost grows with the number of matches, not with the table; see docs/performance.md.
-      long long total = 0;
-      if (filtered) {
-        if (pg) {
-          sql << "SELECT COUNT(*) FROM projects WHERE " << match(""), soci::use(pattern, "pat"),
-              soci::use(literal, "lit"), soci::into(total);
-        } else {
-          sql << "SELECT COUNT(*) FROM projects WHERE " << match(""), soci::use(literal, "lit"),
-              soci::into(total);
-        }
-      } else if (pg) {
-        sql << "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM project_count", soci::into(total);
-      } else {
-        sql << "SELECT n FROM project_count WHERE id = 1", soci::into(total);
-      }
-      page.total_count = total;
-    }
-
-    // A page past the first skips `offset` names in the name index alone (an index-only scan
-    // on PostgreSQL once the table is vacuumed, the covering unique index on SQLite) and then
-    // reads only the rows it returns, instead of reading every skipped row in full.
-    std::string where;
-    auto and_where = [&where](const std::string& condition) {
-      where += (where.empty() ? " WHERE " : " AND ") + condition;
-    };
-    if (filtered) and_where(match(""));
-    if (query.after) and_where("name > :after");
-    if (offset > 0) {
-      and_where("name >= (SELECT name FROM projects" +
-                (filtered ? " WHERE " + match("2") : std::string()) +
-                " ORDER BY name LIMIT 1 OFFSET :off)");
-    }
-    ProjectRow row;
-    soci::statement st(sql);
-    IntoRow(st, row);
-    if (filtered) {
-      if (pg) st.exchange(soci::use(pattern, "pat"));
-      st.exchange(soci::use(literal, "lit"));
-    }
-    if (query.after) st.exchange(soci::use(after, "after"));
-    if (offset > 0) {
-      if (filtered) {
-        if (pg) st.exchange(soci::use(pattern2, "pat2"));
-        st.exchange(soci::use(literal2, "lit2"));
-      }
-      st.exchange(soci::use(offset, "off"));
-    }
-    st.exchange(soci::use(limit, "lim"));
-    st.alloc();
-    st.prepare(std::string("SELECT ") + kProjectColumns + " FROM projects" + where +
-                   " ORDER BY name LIMIT :lim",
-               soci::details::st_one_time_query);
-    st.define_and_bind();
-    st.execute(false);
-    while (st.fetch()) {
+    auto on_row = [&](const ProjectRow& row) -> Result<void> {
       auto project = ToProject(row, query.with_pipeline);
       if (!project) return std::unexpected(project.error());
       page.projects.push_back(std::move(*project));
+      return {};
+    };
+    Result<void> fetched;
+    if (pg && shape.filtered) {
+      // Planned afresh each time: a prepared statement would soon get PostgreSQL's generic
+      // plan, which cannot see how selective the pattern is and may walk the name index
+      // instead of asking the trigram index.
+      page.total_count = ProjectCountQuery(sql, shape, true).Count(arguments);
+      fetched = ProjectPageQuery(sql, shape, true).Fetch(arguments, on_row);
+    } else {
+      auto& count = pool_->Prepared<ProjectCountQuery>(
+          sql, shape.filtered ? "project count filtered" : "project count",
+          [&] { return std::make_unique<ProjectCountQuery>(sql, shape, false); });
+      page.total_count = count.Count(arguments);
+      auto& rows = pool_->Prepared<ProjectPageQuery>(sql, shape.Key(), [&] {
+        return std::make_unique<ProjectPageQuery>(sql, shape, false);
+      });
+      fetched = rows.Fetch(arguments, on_row);
     }
+    if (!fetched) return std::unexpected(fetched.error());
     if (tx) tx->Commit();
     return page;
   });

@@ -365,6 +365,55 @@ TEST_CASE("project store: list pages, filters literally, counts", "[sql][project
   CHECK(bad.error().code == Errc::kInvalid);
 }
 
+TEST_CASE("project store: reused list statements take each call's arguments", "[sql][project]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  // One session: every list of one shape runs the same prepared statement again.
+  auto reader = OpenOrFail(db, 1);
+  auto writer = OpenOrFail(db, 1);
+  for (std::string name : {"app-1", "app-2", "app-3", "web-1", "web-2"}) {
+    REQUIRE(writer.projects->Insert(MakeProject(name)));
+  }
+  auto names = [](const market::ProjectPage& page) {
+    std::vector<std::string> out;
+    for (const auto& p : page.projects) out.push_back(p.name);
+    return out;
+  };
+  for (int round = 0; round < 2; ++round) {
+    auto app = reader.projects->List(Query(1, 10, "app"));
+    REQUIRE(app);
+    CHECK(app->total_count == 3);
+    CHECK(names(*app) == std::vector<std::string>{"app-1", "app-2", "app-3"});
+    auto web = reader.projects->List(Query(1, 10, "web"));
+    REQUIRE(web);
+    CHECK(web->total_count == 2);
+    CHECK(names(*web) == std::vector<std::string>{"web-1", "web-2"});
+    auto second = reader.projects->List(Query(2, 2));
+    REQUIRE(second);
+    CHECK(names(*second) == std::vector<std::string>{"app-3", "web-1"});
+    auto third = reader.projects->List(Query(3, 2));
+    REQUIRE(third);
+    CHECK(names(*third) == std::vector<std::string>{"web-2"});
+    auto after = reader.projects->List(Query(1, 2, "", "app-2"));
+    REQUIRE(after);
+    CHECK(names(*after) == std::vector<std::string>{"app-3", "web-1"});
+    auto filtered_deep = reader.projects->List(Query(2, 2, "app"));
+    REQUIRE(filtered_deep);
+    CHECK(names(*filtered_deep) == std::vector<std::string>{"app-3"});
+    CHECK(reader.projects->List(Query(1, 10, "zzz"))->projects.empty());
+  }
+  // A write through another session shows in the next call of the same statements.
+  REQUIRE(writer.projects->Insert(MakeProject("app-0")));
+  auto app = reader.projects->List(Query(1, 10, "app"));
+  REQUIRE(app);
+  CHECK(app->total_count == 4);
+  CHECK(names(*app).front() == "app-0");
+  auto all = reader.projects->List(Query(1, 10));
+  REQUIRE(all);
+  CHECK(all->total_count == 6);
+}
+
 TEST_CASE("project store: total_count follows inserts, saves, clones and removes",
           "[sql][project]") {
   // The unfiltered count is kept by triggers (migration 3), not counted on each call.

@@ -12,14 +12,20 @@ nlohmann::json OptionalTime(const std::optional<TimePoint>& t) {
 }  // namespace
 
 nlohmann::json ProjectToJson(const Project& project, const PluginRegistry* plugins) {
-  nlohmann::json out = {{"creator", project.creator},
-                        {"name", project.name},
-                        {"createTime", FormatIso8601(project.create_time)},
-                        {"lastModifyTime", FormatIso8601(project.last_modify_time)},
-                        {"lastModifyOperator", project.last_modify_operator},
-                        {"Cluster", project.cluster},
-                        {"DefineDockerFileType", ToString(project.define_type)}};
-  if (plugins != nullptr) out["plugins"] = PipelineToJson(plugins->Redact(project.pipeline));
+  // Filled key by key: an initializer list builds a two-element array per pair first, and a
+  // list page makes ten of these per request.
+  nlohmann::json out(nlohmann::json::value_t::object);
+  auto& fields = out.get_ref<nlohmann::json::object_t&>();
+  fields.emplace("creator", project.creator);
+  fields.emplace("name", project.name);
+  fields.emplace("createTime", FormatIso8601(project.create_time));
+  fields.emplace("lastModifyTime", FormatIso8601(project.last_modify_time));
+  fields.emplace("lastModifyOperator", project.last_modify_operator);
+  fields.emplace("Cluster", project.cluster);
+  fields.emplace("DefineDockerFileType", ToString(project.define_type));
+  if (plugins != nullptr) {
+    fields.emplace("plugins", PipelineToJson(plugins->Redact(project.pipeline)));
+  }
   return out;
 }
 

@@ -19,20 +19,31 @@ HttpResponse TextResponse(http::status status, std::string_view content_type, st
   return response;
 }
 
+namespace {
+
+// The success envelope around `content`, which is moved in: an initializer list would copy
+// the whole content tree.
+nlohmann::json OkEnvelope(nlohmann::json content) {
+  nlohmann::json body(nlohmann::json::value_t::object);
+  auto& fields = body.get_ref<nlohmann::json::object_t&>();
+  fields.emplace("code", static_cast<int>(Errc::kOk));
+  fields.emplace("errMsg", DefaultMessage(Errc::kOk));
+  fields.emplace("content", std::move(content));
+  return body;
+}
+
+}  // namespace
+
 HandlerResult Ok(nlohmann::json content) {
-  nlohmann::json body = {{"code", static_cast<int>(Errc::kOk)},
-                         {"errMsg", DefaultMessage(Errc::kOk)},
-                         {"content", std::move(content)}};
-  return HandlerResult{JsonResponse(http::status::ok, body), nullptr};
+  return HandlerResult{JsonResponse(http::status::ok, OkEnvelope(std::move(content))), nullptr};
 }
 
 HandlerResult OkList(nlohmann::json content, int page, int page_size, std::int64_t total_count) {
-  nlohmann::json body = {{"code", static_cast<int>(Errc::kOk)},
-                         {"errMsg", DefaultMessage(Errc::kOk)},
-                         {"content", std::move(content)},
-                         {"page", page},
-                         {"page_size", page_size},
-                         {"total_count", total_count}};
+  nlohmann::json body = OkEnvelope(std::move(content));
+  auto& fields = body.get_ref<nlohmann::json::object_t&>();
+  fields.emplace("page", page);
+  fields.emplace("page_size", page_size);
+  fields.emplace("total_count", total_count);
   return HandlerResult{JsonResponse(http::status::ok, body), nullptr};
 }
 

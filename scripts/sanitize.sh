@@ -54,8 +54,17 @@ export MARKET_SERVER_BIN="$build/server/market-server"
 exclude=()
 [ -n "${MARKET_SANITIZE_EXCLUDE:-}" ] && exclude=(-E "$MARKET_SANITIZE_EXCLUDE")
 status=0
+# As in scripts/test.sh, a failed test runs once more (the suite drives real services and is
+# slower here), but a sanitizer report fails the step even when the second run passed.
+log=$(mktemp /tmp/market-sanitize.XXXXXX.log)
 ctest --test-dir "$build" --output-on-failure --timeout 1800 -j"${MARKET_SANITIZE_JOBS:-2}" \
-  "${exclude[@]}" || status=$?
+  --repeat until-pass:2 "${exclude[@]}" 2>&1 | tee "$log" || status=$?
+if grep -qE '(ERROR|WARNING): (AddressSanitizer|LeakSanitizer)|runtime error:' "$log"; then
+  echo "sanitize: sanitizer reports in the run:"
+  grep -nE '(ERROR|WARNING): (AddressSanitizer|LeakSanitizer)|runtime error:' "$log" | head -20
+  status=1
+fi
+rm -f "$log"
 done_at=$(date +%s)
 echo "sanitize: build $((built - start))s, tests $((done_at - built))s, status $status"
 exit "$status"

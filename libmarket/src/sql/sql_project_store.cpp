@@ -142,13 +142,14 @@ std::string EscapeLike(std::string_view text) {
   return out;
 }
 
-// The LIKE pattern the trigram index is asked with, for a literal substring filter: the
-// longest run of ASCII letters and digits in it, when it has at least 3 (one trigram). pg_trgm
-// cuts a pattern into words at every other character, and a word's edges become trigrams of
-// their own ("  0", "ch "): in names like `team-service-0042` those edges are in most rows,
-// and the index would read their whole posting lists. The run is a substring of the filter,
-// so the LIKE on it is a necessary condition; strpos() then checks the filter exactly.
-std::string IndexPattern(std::string_view filter) {
+// The piece of a literal substring filter a trigram index is asked for: the longest run of
+// ASCII letters and digits in it, when it has at least 3 (one trigram), else the filter.
+// pg_trgm cuts a pattern into words at every other character, and a word's edges become
+// trigrams of their own ("  0", "ch "); with FTS5 the separators' trigrams ("ch-", "-00")
+// are what every name like `team-service-0042` has. Either way the index would read posting
+// lists as long as the table. The run is a substring of the filter, so matching it is a
+// necessary condition; strpos()/instr() then check the filter exactly.
+std::string_view IndexedPiece(std::string_view filter) {
   auto word = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
   };
@@ -163,7 +164,11 @@ std::string IndexPattern(std::string_view filter) {
     if (j - i > best.size()) best = filter.substr(i, j - i);
     i = j;
   }
-  return "%" + EscapeLike(best.size() >= 3 ? best : filter) + "%";
+  return best.size() >= 3 ? best : filter;
+}
+
+std::string IndexPattern(std::string_view filter) {
+  return "%" + EscapeLike(IndexedPiece(filter)) + "%";
 }
 
 // Which of the list's statements a query needs. Each shape's statements are prepared once per
@@ -172,20 +177,37 @@ std::string IndexPattern(std::string_view filter) {
 struct ListShape {
   bool postgres = false;
   bool filtered = false;  // a name substring
+  bool trigram = false;   // SQLite: the filter is long enough for the trigram index
   bool after = false;     // a keyset cursor
   bool offset = false;    // a page past the first without a cursor
 
   std::string Key() const {
-    return std::string("project page ") + (filtered ? "f" : "-") + (after ? "a" : "-") +
-           (offset ? "o" : "-");
+    return std::string("project page ") + (filtered ? "f" : "-") + (trigram ? "t" : "-") +
+           (after ? "a" : "-") + (offset ? "o" : "-");
+  }
+  std::string CountKey() const {
+    return std::string("project count ") + (filtered ? "f" : "-") + (trigram ? "t" : "-");
   }
   // The filter is a literal substring: strpos()/instr() give `%` and `_` no meaning. On
   // PostgreSQL a LIKE on a piece of it is added for the trigram index (migration 3) to serve;
-  // see IndexPattern. SQLite scans.
+  // see IndexPattern. On SQLite a filter of three characters or more asks the FTS5 trigram
+  // index (migration 5) for candidates; a shorter one scans.
   std::string Match(const std::string& suffix) const {
-    return postgres ? "name LIKE :pat" + suffix + R"( ESCAPE '\' AND strpos(name, :lit)" +
-                          suffix + ") > 0"
-                    : "instr(name, :lit" + suffix + ") > 0";
+    if (postgres) {
+      return "name LIKE :pat" + suffix + R"( ESCAPE '\' AND strpos(name, :lit)" + suffix +
+             ") > 0";
+    }
+    std::string exact = "instr(name, :lit" + suffix + ") > 0";
+    if (!trigram) return exact;
+    return "id IN (SELECT rowid FROM project_names WHERE project_names MATCH :fts" + suffix +
+           ") AND " + exact;
+  }
+  // Binds the filter's values under their names in `st`.
+  template <class Arguments>
+  void BindFilter(soci::statement& st, Arguments& a, const std::string& suffix) const {
+    if (postgres) st.exchange(soci::use(a.pattern, "pat" + suffix));
+    if (trigram) st.exchange(soci::use(a.fts, "fts" + suffix));
+    st.exchange(soci::use(a.literal, "lit" + suffix));
   }
 };
 
@@ -193,10 +215,30 @@ struct ListShape {
 struct ListArguments {
   std::string literal;
   std::string pattern;  // PostgreSQL's LIKE pattern for the trigram index
+  std::string fts;      // SQLite's FTS5 query: the filter as one quoted string
   std::string after;
   long long offset = 0;
   long long limit = 0;
 };
+
+// Characters, not bytes: the trigram tokenizer works on Unicode characters.
+std::size_t Utf8Length(std::string_view text) {
+  std::size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
+// The filter as an FTS5 string literal: within double quotes every character is literal, and
+// a double quote is written twice.
+std::string FtsPhrase(std::string_view filter) {
+  std::string out = "\"";
+  for (char c : filter) {
+    out += c;
+    if (c == '"') out += '"';
+  }
+  out += '"';
+  return out;
+}
 
 // The page's total: unfiltered, the counter the triggers of migration 3 keep, not a scan of the
 // table. Filtered: an exact count of the matches (the trigram index on PostgreSQL), whose cost
@@ -207,8 +249,7 @@ class ProjectCountQuery final : public CachedStatement {
     st_.exchange(soci::into(total_));
     std::string text;
     if (shape.filtered) {
-      if (shape.postgres) st_.exchange(soci::use(pattern_, "pat"));
-      st_.exchange(soci::use(literal_, "lit"));
+      shape.BindFilter(st_, bound_, "");
       text = "SELECT COUNT(*) FROM projects WHERE " + shape.Match("");
     } else if (shape.postgres) {
       text = "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM project_count";
@@ -222,8 +263,7 @@ class ProjectCountQuery final : public CachedStatement {
   }
 
   long long Count(const ListArguments& arguments) {
-    literal_ = arguments.literal;
-    pattern_ = arguments.pattern;
+    bound_ = arguments;
     total_ = 0;
     // One row: fetch to the end so SQLite ends the statement's snapshot now.
     if (st_.execute(true)) {
@@ -234,8 +274,7 @@ class ProjectCountQuery final : public CachedStatement {
   }
 
  private:
-  std::string literal_;
-  std::string pattern_;
+  ListArguments bound_;
   long long total_ = 0;
   soci::statement st_;  // last: it binds the members above
 };
@@ -259,20 +298,14 @@ class ProjectPageQuery final : public CachedStatement {
                 " ORDER BY name LIMIT 1 OFFSET :off)");
     }
     IntoRow(st_, row_);
-    if (shape.filtered) {
-      if (shape.postgres) st_.exchange(soci::use(pattern_, "pat"));
-      st_.exchange(soci::use(literal_, "lit"));
-    }
-    if (shape.after) st_.exchange(soci::use(after_, "after"));
+    if (shape.filtered) shape.BindFilter(st_, bound_, "");
+    if (shape.after) st_.exchange(soci::use(bound_.after, "after"));
     if (shape.offset) {
-      if (shape.filtered) {
-        // The same values under second names: a named parameter binds once per use.
-        if (shape.postgres) st_.exchange(soci::use(pattern2_, "pat2"));
-        st_.exchange(soci::use(literal2_, "lit2"));
-      }
-      st_.exchange(soci::use(offset_, "off"));
+      // The same values under second names: a named parameter binds once per use.
+      if (shape.filtered) shape.BindFilter(st_, bound2_, "2");
+      st_.exchange(soci::use(bound_.offset, "off"));
     }
-    st_.exchange(soci::use(limit_, "lim"));
+    st_.exchange(soci::use(bound_.limit, "lim"));
     st_.alloc();
     st_.prepare(std::string("SELECT ") + kProjectColumns + " FROM projects" + where +
                     " ORDER BY name LIMIT :lim",
@@ -283,11 +316,7 @@ class ProjectPageQuery final : public CachedStatement {
   // Calls `on_row` for each row of the page, in order; stops at its first error.
   template <class OnRow>
   Result<void> Fetch(const ListArguments& arguments, OnRow&& on_row) {
-    literal_ = literal2_ = arguments.literal;
-    pattern_ = pattern2_ = arguments.pattern;
-    after_ = arguments.after;
-    offset_ = arguments.offset;
-    limit_ = arguments.limit;
+    bound_ = bound2_ = arguments;
     st_.execute(false);
     Result<void> result;
     // Every row is fetched even after an error, so the statement ends before its next use.
@@ -298,11 +327,7 @@ class ProjectPageQuery final : public CachedStatement {
   }
 
  private:
-  std::string literal_, literal2_;
-  std::string pattern_, pattern2_;
-  std::string after_;
-  long long offset_ = 0;
-  long long limit_ = 0;
+  ListArguments bound_, bound2_;
   ProjectRow row_;
   soci::statement st_;  // last: it binds the members above
 };
@@ -444,6 +469,7 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
   ListShape shape;
   shape.postgres = pg;
   shape.filtered = !query.name_filter.empty();
+  shape.trigram = !pg && Utf8Length(IndexedPiece(query.name_filter)) >= 3;
   shape.after = query.after.has_value();
   // With a keyset cursor the page number is not used: the cursor already says where the
   // page starts, and its cost does not grow with the depth.
@@ -453,6 +479,7 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
   ListArguments arguments;
   arguments.literal = query.name_filter;
   arguments.pattern = pg && shape.filtered ? IndexPattern(query.name_filter) : std::string();
+  arguments.fts = shape.trigram ? FtsPhrase(IndexedPiece(query.name_filter)) : std::string();
   arguments.after = query.after.value_or("");
   arguments.offset = offset;
   arguments.limit = query.page_size;
@@ -478,7 +505,7 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
       fetched = ProjectPageQuery(sql, shape, true).Fetch(arguments, on_row);
     } else {
       auto& count = pool_->Prepared<ProjectCountQuery>(
-          sql, shape.filtered ? "project count filtered" : "project count",
+          sql, shape.CountKey(),
           [&] { return std::make_unique<ProjectCountQuery>(sql, shape, false); });
       page.total_count = count.Count(arguments);
       auto& rows = pool_->Prepared<ProjectPageQuery>(sql, shape.Key(), [&] {

@@ -414,6 +414,54 @@ TEST_CASE("project store: reused list statements take each call's arguments", "[
   CHECK(all->total_count == 6);
 }
 
+TEST_CASE("project store: the trigram-served filter stays exact and follows every write",
+          "[sql][project]") {
+  // Filters of three characters or more are served by a trigram index on both backends
+  // (pg_trgm; SQLite FTS5, which folds case): the answers must still be exact substrings,
+  // case included, and follow inserts, saves, clones and removes at once.
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& store = *stores.projects;
+  for (std::string name :
+       {"Alpha-1", "alpha-2", "ALPHA-3", "beta-alpha", "q\"uote\"d", "ünïcödé"}) {
+    REQUIRE(store.Insert(MakeProject(name)));
+  }
+  auto names = [&](const std::string& filter, int page = 1, int size = 10) {
+    auto listed = store.List(Query(page, size, filter));
+    REQUIRE(listed);
+    std::vector<std::string> out;
+    for (const auto& p : listed->projects) out.push_back(p.name);
+    out.push_back("total=" + std::to_string(listed->total_count));
+    return out;
+  };
+  CHECK(names("alpha") == std::vector<std::string>{"alpha-2", "beta-alpha", "total=2"});
+  CHECK(names("ALPHA") == std::vector<std::string>{"ALPHA-3", "total=1"});
+  CHECK(names("lpha-") == std::vector<std::string>{"Alpha-1", "alpha-2", "total=2"});
+  CHECK(names("\"uote\"") == std::vector<std::string>{"q\"uote\"d", "total=1"});
+  CHECK(names("ïcö") == std::vector<std::string>{"ünïcödé", "total=1"});
+  CHECK(names("xyz") == std::vector<std::string>{"total=0"});
+  // A page past the first of a filtered list, as offset and as cursor.
+  CHECK(names("lpha", 2, 2) == std::vector<std::string>{"beta-alpha", "total=3"});
+  auto after = store.List(Query(1, 2, "lpha", "Alpha-1"));
+  REQUIRE(after);
+  REQUIRE(after->projects.size() == 2);
+  CHECK(after->projects[0].name == "alpha-2");
+
+  REQUIRE(store.Remove("alpha-2"));
+  REQUIRE(store.Save(MakeProject("gamma-alpha"), market::SaveMode::kUpdate));  // creates it
+  REQUIRE(store.Save(MakeProject("beta-alpha"), market::SaveMode::kUpdate));   // updates it
+  REQUIRE(store.Clone("beta-alpha", MakeProject("delta-alpha")));
+  CHECK(names("alpha") ==
+        std::vector<std::string>{"beta-alpha", "delta-alpha", "gamma-alpha", "total=3"});
+  // and the index survives reopening
+  auto reopened = OpenOrFail(db);
+  auto again = reopened.projects->List(Query(1, 10, "-alpha"));
+  REQUIRE(again);
+  CHECK(again->total_count == 3);
+}
+
 TEST_CASE("project store: total_count follows inserts, saves, clones and removes",
           "[sql][project]") {
   // The unfiltered count is kept by triggers (migration 3), not counted on each call.

@@ -246,7 +246,7 @@ long long NowMs() {
 
 Result<void> ApplyAll(SessionPool& pool, soci::session& sql) {
   {
-    Transaction tx(sql, pool.dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, pool, Transaction::Kind::kWrite);
     sql << "CREATE TABLE IF NOT EXISTS schema_migrations ("
            "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)";
     tx.Commit();
@@ -260,7 +260,7 @@ Result<void> ApplyAll(SessionPool& pool, soci::session& sql) {
                                         std::to_string(kSchemaVersion) + "); upgrade the program");
   }
   for (const Migration& migration : Migrations()) {
-    Transaction tx(sql, pool.dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, pool, Transaction::Kind::kWrite);
     long long applied = 0;
     int version = migration.version;
     sql << "SELECT COUNT(*) FROM schema_migrations WHERE version = :v", soci::use(version),

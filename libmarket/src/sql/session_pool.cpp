@@ -247,8 +247,10 @@ Error SessionPool::Classify(std::string_view what, const std::exception& e, soci
   return Error{Errc::kInternal, "database error during " + std::string(what) + ": " + message};
 }
 
-Transaction::Transaction(soci::session& session, Dialect dialect, Kind kind) : session_(session) {
-  if (dialect == Dialect::kSqlite && kind == Kind::kWrite) {
+Transaction::Transaction(soci::session& session, SessionPool& pool, Kind kind)
+    : session_(session) {
+  if (pool.dialect() == Dialect::kSqlite && kind == Kind::kWrite) {
+    writer_ = std::unique_lock(pool.sqlite_writer());
     session_ << "BEGIN IMMEDIATE";
   } else {
     session_ << "BEGIN";
@@ -268,6 +270,7 @@ Transaction::~Transaction() {
 void Transaction::Commit() {
   session_ << "COMMIT";
   open_ = false;
+  if (writer_.owns_lock()) writer_.unlock();
 }
 
 }  // namespace market::sql

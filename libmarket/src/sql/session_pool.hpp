@@ -55,6 +55,8 @@ class SessionPool {
   static Result<std::unique_ptr<SessionPool>> Open(ConnectionConfig config, int size);
 
   Dialect dialect() const { return config_.dialect; }
+  // SQLite: held by this process's write transaction (see Transaction).
+  std::mutex& sqlite_writer() { return sqlite_writer_; }
   bool is_postgres() const { return config_.dialect == Dialect::kPostgres; }
 
   // For monitoring: sessions in the pool, leased now, and callers waiting for one.
@@ -177,17 +179,21 @@ class SessionPool {
   std::vector<std::size_t> free_;
   int waiting_ = 0;  // guarded by mutex_
   bool stopping_ = false;  // guarded by mutex_
+  std::mutex sqlite_writer_;
   std::condition_variable stop_;
   std::thread watchdog_;  // last: started after everything it reads
 };
 
 // BEGIN ... COMMIT with rollback on scope exit. SQLite write transactions take the write lock
-// up front (BEGIN IMMEDIATE) so concurrent writers queue on the busy timeout instead of failing
-// to upgrade a read lock with "database is locked".
+// up front (BEGIN IMMEDIATE) so concurrent writers queue instead of failing to upgrade a read
+// lock with "database is locked". Within this process they queue on the pool's writer mutex
+// first: SQLite's busy handler polls with sleeps of up to 100 ms and serves no one in order,
+// so under many writers some waited seconds and a few ran out the busy timeout. The busy
+// timeout still covers other processes on the same file.
 class Transaction {
  public:
   enum class Kind { kRead, kWrite };
-  Transaction(soci::session& session, Dialect dialect, Kind kind);
+  Transaction(soci::session& session, SessionPool& pool, Kind kind);
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
@@ -195,6 +201,7 @@ class Transaction {
 
  private:
   soci::session& session_;
+  std::unique_lock<std::mutex> writer_;  // SQLite write transactions only
   bool open_ = true;
 };
 

@@ -176,7 +176,7 @@ std::string BuildIdText(std::int64_t id) { return "build not found: " + std::to_
 Result<Build> SqlBuildStore::Enqueue(const Build& build) {
   return pool_->Run("build enqueue", [&](soci::session& sql) -> Result<Build> {
     const bool pg = pool_->is_postgres();
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     std::string project = build.project;
     long long project_id = 0;
     // FOR KEY SHARE: a concurrent Remove (FOR UPDATE) waits until this build is committed and
@@ -215,7 +215,7 @@ Result<BuildPage> SqlBuildStore::ListForProject(std::string_view project, int pa
     std::string name(project);
     long long limit = page_size;
     long long offset = static_cast<long long>(page - 1) * page_size;
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kRead);
+    Transaction tx(sql, *pool_, Transaction::Kind::kRead);
     BuildPage result;
     long long total = 0;
     sql << "SELECT COUNT(*) FROM builds WHERE project_id = "
@@ -259,7 +259,7 @@ Result<std::optional<Build>> SqlBuildStore::ClaimNext(std::string_view worker, T
     // repeated under the project lock, because the candidate query's snapshot may predate a
     // claim that committed while we waited. A few rounds settle any such race.
     for (int round = 0; round < 8; ++round) {
-      Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+      Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
       long long id = 0;
       long long project_id = 0;
       if (pg) {
@@ -318,7 +318,7 @@ Result<bool> SqlBuildStore::Heartbeat(std::int64_t id, std::string_view worker,
 Result<void> SqlBuildStore::AppendLog(std::int64_t id, std::string_view text) {
   std::string clean = SanitizeUtf8(text);
   return pool_->Run("build log append", [&](soci::session& sql) -> Result<void> {
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     long long key = id;
     long long bytes = static_cast<long long>(clean.size());
     long long size = 0;
@@ -421,7 +421,7 @@ Result<Build> SqlBuildStore::Finish(std::int64_t id, const BuildResult& result, 
   }
   return pool_->Run("build finish", [&](soci::session& sql) -> Result<Build> {
     const bool pg = pool_->is_postgres();
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     long long key = id;
     std::string state(ToString(result.state));
     std::string digest = result.digest;
@@ -452,7 +452,7 @@ Result<Build> SqlBuildStore::RequestCancel(std::int64_t id, std::string_view rea
                                            TimePoint now) {
   return pool_->Run("build cancel", [&](soci::session& sql) -> Result<Build> {
     const bool pg = pool_->is_postgres();
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     // Locked so a concurrent claim either happened before (we see running) or waits.
     auto row = SelectBuild(sql, id, /*for_update=*/true, pg);
     if (!row) return Fail(Errc::kBuildNotFound, BuildIdText(id));

@@ -164,7 +164,7 @@ Result<User> SqlIdentityStore::AddUser(std::string_view name, Role role,
   if (name.empty()) return Fail(Errc::kInvalid, "user name is empty");
   if (password_hash.empty()) return Fail(Errc::kInvalid, "password hash is empty");
   return pool_->Run("user add", [&](soci::session& sql) -> Result<User> {
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     std::string user(name), role_text(ToString(role)), hash(password_hash);
     long long created = ToMs(now);
     long long id = 0;
@@ -187,7 +187,7 @@ Result<User> SqlIdentityStore::SetPassword(std::string_view name, std::string_vi
                                            const AuditActor& by, TimePoint now) {
   if (password_hash.empty()) return Fail(Errc::kInvalid, "password hash is empty");
   return pool_->Run("user password", [&](soci::session& sql) -> Result<User> {
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     std::optional<UserRow> row = SelectUser(sql, name);
     if (!row) return Fail(Errc::kNotFound, NoSuchUser(name));
     std::string hash(password_hash);
@@ -206,7 +206,7 @@ Result<User> SqlIdentityStore::SetPassword(std::string_view name, std::string_vi
 Result<User> SqlIdentityStore::SetRole(std::string_view name, Role role, const AuditActor& by,
                                        TimePoint now) {
   return pool_->Run("user role", [&](soci::session& sql) -> Result<User> {
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     std::optional<UserRow> row = SelectUser(sql, name);
     if (!row) return Fail(Errc::kNotFound, NoSuchUser(name));
     Result<User> user = ToUser(*row);
@@ -225,7 +225,7 @@ Result<User> SqlIdentityStore::SetRole(std::string_view name, Role role, const A
 Result<void> SqlIdentityStore::DeleteUser(std::string_view name, const AuditActor& by,
                                           TimePoint now) {
   return pool_->Run("user delete", [&](soci::session& sql) -> Result<void> {
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     std::optional<UserRow> row = SelectUser(sql, name);
     if (!row) return Fail(Errc::kNotFound, NoSuchUser(name));
     Result<User> user = ToUser(*row);
@@ -289,7 +289,7 @@ Result<ApiToken> SqlIdentityStore::AddToken(std::string_view user, std::string_v
                                             TimePoint now) {
   if (token_digest.empty()) return Fail(Errc::kInvalid, "token digest is empty");
   return pool_->Run("token add", [&](soci::session& sql) -> Result<ApiToken> {
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     std::optional<UserRow> row = SelectUser(sql, user);
     if (!row) return Fail(Errc::kNotFound, NoSuchUser(user));
     std::string label_text(label), prefix_text(prefix), digest(token_digest);
@@ -340,7 +340,7 @@ Result<std::vector<ApiToken>> SqlIdentityStore::ListTokens(std::string_view user
 Result<ApiToken> SqlIdentityStore::RevokeToken(std::int64_t id, const AuditActor& by,
                                                TimePoint now) {
   return pool_->Run("token revoke", [&](soci::session& sql) -> Result<ApiToken> {
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     std::optional<ApiToken> token = SelectToken(sql, id);
     if (!token) return Fail(Errc::kNotFound, "no such token: " + std::to_string(id));
     if (token->revoked_at) return *token;
@@ -374,7 +374,7 @@ Result<std::optional<User>> SqlIdentityStore::FindByTokenDigest(std::string_view
 
 Result<AuditEntry> SqlAuditLog::Record(const AuditEntry& entry) {
   return pool_->Run("audit record", [&](soci::session& sql) -> Result<AuditEntry> {
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     long long id = InsertAudit(sql, entry);
     tx.Commit();
     AuditEntry out = entry;

@@ -338,7 +338,7 @@ Result<void> SqlProjectStore::Insert(const Project& project) {
   auto pipeline = PipelineText(project.pipeline);
   if (!pipeline) return std::unexpected(pipeline.error());
   return pool_->Run("project insert", [&](soci::session& sql) -> Result<void> {
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     try {
       InsertRow(sql, project, *pipeline);
     } catch (const soci::soci_error& e) {
@@ -362,7 +362,7 @@ Result<Project> SqlProjectStore::Save(const Project& project, SaveMode mode) {
   auto pipeline = PipelineText(project.pipeline);
   if (!pipeline) return std::unexpected(pipeline.error());
   return pool_->Run("project save", [&](soci::session& sql) -> Result<Project> {
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     if (mode == SaveMode::kAdd) {
       try {
         InsertRow(sql, project, *pipeline);
@@ -399,7 +399,7 @@ Result<Project> SqlProjectStore::Save(const Project& project, SaveMode mode) {
 
 Result<void> SqlProjectStore::Remove(std::string_view name) {
   return pool_->Run("project remove", [&](soci::session& sql) -> Result<void> {
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     std::string key(name);
     long long id = 0;
     // PostgreSQL: FOR UPDATE waits for an Enqueue that holds the row (FOR KEY SHARE) to
@@ -429,7 +429,7 @@ Result<void> SqlProjectStore::Remove(std::string_view name) {
 
 Result<Project> SqlProjectStore::Clone(std::string_view source, const Project& copy) {
   return pool_->Run("project clone", [&](soci::session& sql) -> Result<Project> {
-    Transaction tx(sql, pool_->dialect(), Transaction::Kind::kWrite);
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     std::string key(source);
     std::string cluster, type, pipeline;
     // FOR SHARE keeps the source from changing or vanishing until the copy commits.
@@ -488,7 +488,7 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
     // SQLite: one read transaction, so the count and the page come from one snapshot. On
     // PostgreSQL (READ COMMITTED) a BEGIN would not give that, only two more round trips.
     std::optional<Transaction> tx;
-    if (!pg) tx.emplace(sql, pool_->dialect(), Transaction::Kind::kRead);
+    if (!pg) tx.emplace(sql, *pool_, Transaction::Kind::kRead);
     ProjectPage page;
     auto on_row = [&](const ProjectRow& row) -> Result<void> {
       auto project = ToProject(row, query.with_pipeline);

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <thread>
@@ -541,6 +542,35 @@ TEST_CASE("project store: filters with separators, wildcards and deep pages", "[
   auto cursor = store.List(Query(1, 10, "ha-be", std::string("alpha-beta")));
   REQUIRE(cursor.has_value());
   CHECK(names(*cursor) == std::vector<std::string>{"xha-bex", "zha-be"});
+}
+
+TEST_CASE("stores: a SQLite database of schema 4 gets its names indexed by migration 5",
+          "[sql]") {
+  // Back to schema 4 with the sqlite3 shell: no trigram index, and projects written without
+  // one. Reopening must index the names already there, not only new ones.
+  TestDatabase db(Backend::kSqlite);
+  OpenOrFail(db);
+  const std::string path = db.url().substr(std::string("sqlite:").size());
+  const std::string downgrade =
+      "sqlite3 '" + path +
+      "' \"DROP TRIGGER projects_names_insert; DROP TRIGGER projects_names_delete; "
+      "DROP TRIGGER projects_names_update; DROP TABLE project_names; "
+      "DELETE FROM schema_migrations WHERE version = 5; "
+      "INSERT INTO projects (name, creator, create_time, last_modify_time, "
+      "last_modify_operator, cluster, define_type, pipeline) VALUES "
+      "('payments-api', 'a', 0, 0, 'a', 'c', 'tool', '[]'), "
+      "('payments-web', 'a', 0, 0, 'a', 'c', 'tool', '[]'), "
+      "('billing-core', 'a', 0, 0, 'a', 'c', 'tool', '[]');\"";
+  REQUIRE(std::system(downgrade.c_str()) == 0);
+  auto stores = OpenOrFail(db);
+  auto listed = stores.projects->List(Query(1, 10, "payments"));
+  REQUIRE(listed);
+  CHECK(listed->total_count == 2);
+  REQUIRE(stores.projects->Remove("payments-web"));
+  listed = stores.projects->List(Query(1, 10, "payments"));
+  REQUIRE(listed);
+  REQUIRE(listed->projects.size() == 1);
+  CHECK(listed->projects[0].name == "payments-api");
 }
 
 TEST_CASE("stores: migrations are idempotent and data survives reopening", "[sql]") {

@@ -11,6 +11,15 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/libmarket/include/market"
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/harbor_client/include/market"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT market_development)
 
+# A sanitized build's static libraries need the sanitizer runtimes wherever they are linked:
+# the installed targets say so, so an embedder's link of such a build just works.
+if(MARKET_SANITIZE)
+  foreach(target market_core market_harbor_client)
+    target_link_options(${target} INTERFACE
+      "$<INSTALL_INTERFACE:-fsanitize=address,undefined;-fno-sanitize=vptr>")
+  endforeach()
+endif()
+
 install(TARGETS market_core market_harbor_client EXPORT marketTargets
         ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT market_development
         LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT market_development

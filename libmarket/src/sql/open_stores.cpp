@@ -128,7 +128,9 @@ Result<Stores> OpenStores(const StoreOptions& options) {
                                     "' (use sqlite:PATH or postgresql://...)");
   }
   if (!config) return std::unexpected(config.error());
-  config->call_timeout = std::chrono::milliseconds(options.call_timeout_ms);
+  if (config->dialect == sql::Dialect::kPostgres) {
+    config->call_timeout = std::chrono::milliseconds(options.call_timeout_ms);
+  }
 
   std::string display = config->display;
   auto pool = sql::SessionPool::Open(std::move(*config), options.pool_size);

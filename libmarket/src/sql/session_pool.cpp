@@ -76,7 +76,7 @@ Result<std::unique_ptr<SessionPool>> SessionPool::Open(ConnectionConfig config, 
     }
     pool->free_.push_back(i);
   }
-  if (pool->is_postgres() && pool->config_.call_timeout > std::chrono::milliseconds::zero()) {
+  if (pool->config_.call_timeout > std::chrono::milliseconds::zero()) {
     pool->watchdog_ = std::thread([p = pool.get()] { p->Watch(); });
   }
   return pool;

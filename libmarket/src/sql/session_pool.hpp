@@ -31,8 +31,9 @@ struct ConnectionConfig {
   std::string display;         // safe to show: path, or host:port/dbname
   int busy_timeout_ms = 5000;
   // PostgreSQL: how long one Run may hold its session before the watchdog cuts the connection
-  // (a stopped or hung server keeps TCP alive, so nothing else ends the wait). 0: no limit.
-  std::chrono::milliseconds call_timeout{30000};
+  // (a stopped or hung server keeps TCP alive, so nothing else ends the wait). 0: no limit,
+  // and always 0 for SQLite, whose calls wait at most the busy timeout.
+  std::chrono::milliseconds call_timeout{0};
 };
 
 // Why a statement failed, as far as the stores' logic cares.

@@ -171,6 +171,16 @@ std::string IndexPattern(std::string_view filter) {
   return "%" + EscapeLike(IndexedPiece(filter)) + "%";
 }
 
+// The values a list statement binds.
+struct ListArguments {
+  std::string literal;
+  std::string pattern;  // PostgreSQL's LIKE pattern for the trigram index
+  std::string fts;      // SQLite's FTS5 query: the filter as one quoted string
+  std::string after;
+  long long offset = 0;
+  long long limit = 0;
+};
+
 // Which of the list's statements a query needs. Each shape's statements are prepared once per
 // pooled session (SessionPool::Prepared), as the point read is: SQLite's parser cost more than
 // the rest of a list request.
@@ -203,22 +213,11 @@ struct ListShape {
            ") AND " + exact;
   }
   // Binds the filter's values under their names in `st`.
-  template <class Arguments>
-  void BindFilter(soci::statement& st, Arguments& a, const std::string& suffix) const {
+  void BindFilter(soci::statement& st, ListArguments& a, const std::string& suffix) const {
     if (postgres) st.exchange(soci::use(a.pattern, "pat" + suffix));
     if (trigram) st.exchange(soci::use(a.fts, "fts" + suffix));
     st.exchange(soci::use(a.literal, "lit" + suffix));
   }
-};
-
-// The values a list statement binds.
-struct ListArguments {
-  std::string literal;
-  std::string pattern;  // PostgreSQL's LIKE pattern for the trigram index
-  std::string fts;      // SQLite's FTS5 query: the filter as one quoted string
-  std::string after;
-  long long offset = 0;
-  long long limit = 0;
 };
 
 // Characters, not bytes: the trigram tokenizer works on Unicode characters.

@@ -2,7 +2,6 @@
 // memory stays bounded, does not grow with further requests on them, and other clients are
 // still served.
 
-#include <signal.h>
 #include <sys/resource.h>
 
 #include <catch2/catch.hpp>
@@ -96,11 +95,7 @@ TEST_CASE("1,000 keep-alive connections: bounded memory, other clients still ser
 
   held.clear();
   CHECK(other.Get("/healthz").status == 200);
-  server.Signal(SIGTERM);
-  auto status = server.Wait(60s);
-  REQUIRE(status.has_value());
-  CHECK(WIFEXITED(*status));
-  CHECK(WEXITSTATUS(*status) == 0);
+  ExpectCleanStop(server);
 }
 
 }  // namespace market::fault

@@ -414,6 +414,14 @@ std::string PgCluster::Query(const std::string& sql) const {
                     " -U postgres -d postgres -Atc \"" + sql + "\""));
 }
 
+void ExpectCleanStop(ServerProcess& server) {
+  server.Signal(SIGTERM);
+  auto status = server.Wait(60s);
+  REQUIRE(status.has_value());
+  CHECK(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 0);
+}
+
 // ---- Reply, HttpConn ----
 
 int Reply::Code() const {

@@ -156,6 +156,9 @@ class Load {
   std::vector<std::thread> threads_;
 };
 
+// SIGTERM to `server`, then checks that it exits with status 0 within 60 s.
+void ExpectCleanStop(ServerProcess& server);
+
 // The command lines (NUL bytes as spaces) of every process on the machine but this one.
 std::vector<std::pair<pid_t, std::string>> CommandLines();
 

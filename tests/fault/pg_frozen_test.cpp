@@ -4,8 +4,6 @@
 // ends with 503 / 10017 within a bound, /healthz keeps answering, and once the database runs
 // again the same clients succeed and nothing acknowledged before the freeze is lost.
 
-#include <signal.h>
-
 #include <catch2/catch.hpp>
 
 #include "fault/fault_support.hpp"
@@ -107,11 +105,7 @@ TEST_CASE("PostgreSQL frozen: calls cut after database-timeout and recovery afte
   CHECK(probe.Get("/api/project/info?projectName=frozen1").body.find("echo after") !=
         std::string::npos);
 
-  server.Signal(SIGTERM);
-  auto status = server.Wait(60s);
-  REQUIRE(status.has_value());
-  CHECK(WIFEXITED(*status));
-  CHECK(WEXITSTATUS(*status) == 0);
+  ExpectCleanStop(server);
 }
 
 }  // namespace market::fault

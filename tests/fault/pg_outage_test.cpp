@@ -3,8 +3,6 @@
 // on the same keep-alive connections, and the server holds no more database sessions than its
 // pool.
 
-#include <signal.h>
-
 #include <catch2/catch.hpp>
 
 #include "fault/fault_support.hpp"
@@ -126,11 +124,7 @@ TEST_CASE("PostgreSQL restarted under load: fast 503/10017 during the outage, th
   CHECK(sessions <= 10);
   CHECK(sessions >= 1);
 
-  server.Signal(SIGTERM);
-  auto status = server.Wait(60s);
-  REQUIRE(status.has_value());
-  CHECK(WIFEXITED(*status));
-  CHECK(WEXITSTATUS(*status) == 0);
+  ExpectCleanStop(server);
 }
 
 }  // namespace market::fault

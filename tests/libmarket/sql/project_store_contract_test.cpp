@@ -42,6 +42,13 @@ Project MakeProject(const std::string& name) {
   return p;
 }
 
+// The names of a page's projects, in order.
+std::vector<std::string> Names(const market::ProjectPage& page) {
+  std::vector<std::string> out;
+  for (const auto& p : page.projects) out.push_back(p.name);
+  return out;
+}
+
 market::Stores OpenOrFail(const TestDatabase& db, int pool_size = 8) {
   auto stores = db.Open(pool_size);
   if (!stores) FAIL("OpenStores: " << stores.error().message);
@@ -303,9 +310,7 @@ TEST_CASE("project store: list pages, filters literally, counts", "[sql][project
   auto all = store.List(Query(1, 100));
   REQUIRE(all.has_value());
   CHECK(all->total_count == 8);
-  std::vector<std::string> names;
-  for (const auto& p : all->projects) names.push_back(p.name);
-  CHECK(names ==
+  CHECK(Names(*all) ==
         std::vector<std::string>{"100%", "1000", "a_b", "alpha", "axb", "beta", "delta", "gamma"});
   CHECK(all->projects.front() == MakeProject("100%"));
 
@@ -376,32 +381,27 @@ TEST_CASE("project store: reused list statements take each call's arguments", "[
   for (std::string name : {"app-1", "app-2", "app-3", "web-1", "web-2"}) {
     REQUIRE(writer.projects->Insert(MakeProject(name)));
   }
-  auto names = [](const market::ProjectPage& page) {
-    std::vector<std::string> out;
-    for (const auto& p : page.projects) out.push_back(p.name);
-    return out;
-  };
   for (int round = 0; round < 2; ++round) {
     auto app = reader.projects->List(Query(1, 10, "app"));
     REQUIRE(app);
     CHECK(app->total_count == 3);
-    CHECK(names(*app) == std::vector<std::string>{"app-1", "app-2", "app-3"});
+    CHECK(Names(*app) == std::vector<std::string>{"app-1", "app-2", "app-3"});
     auto web = reader.projects->List(Query(1, 10, "web"));
     REQUIRE(web);
     CHECK(web->total_count == 2);
-    CHECK(names(*web) == std::vector<std::string>{"web-1", "web-2"});
+    CHECK(Names(*web) == std::vector<std::string>{"web-1", "web-2"});
     auto second = reader.projects->List(Query(2, 2));
     REQUIRE(second);
-    CHECK(names(*second) == std::vector<std::string>{"app-3", "web-1"});
+    CHECK(Names(*second) == std::vector<std::string>{"app-3", "web-1"});
     auto third = reader.projects->List(Query(3, 2));
     REQUIRE(third);
-    CHECK(names(*third) == std::vector<std::string>{"web-2"});
+    CHECK(Names(*third) == std::vector<std::string>{"web-2"});
     auto after = reader.projects->List(Query(1, 2, "", "app-2"));
     REQUIRE(after);
-    CHECK(names(*after) == std::vector<std::string>{"app-3", "web-1"});
+    CHECK(Names(*after) == std::vector<std::string>{"app-3", "web-1"});
     auto filtered_deep = reader.projects->List(Query(2, 2, "app"));
     REQUIRE(filtered_deep);
-    CHECK(names(*filtered_deep) == std::vector<std::string>{"app-3"});
+    CHECK(Names(*filtered_deep) == std::vector<std::string>{"app-3"});
     CHECK(reader.projects->List(Query(1, 10, "zzz"))->projects.empty());
   }
   // A write through another session shows in the next call of the same statements.
@@ -409,7 +409,7 @@ TEST_CASE("project store: reused list statements take each call's arguments", "[
   auto app = reader.projects->List(Query(1, 10, "app"));
   REQUIRE(app);
   CHECK(app->total_count == 4);
-  CHECK(names(*app).front() == "app-0");
+  CHECK(Names(*app).front() == "app-0");
   auto all = reader.projects->List(Query(1, 10));
   REQUIRE(all);
   CHECK(all->total_count == 6);
@@ -432,8 +432,7 @@ TEST_CASE("project store: the trigram-served filter stays exact and follows ever
   auto names = [&](const std::string& filter, int page = 1, int size = 10) {
     auto listed = store.List(Query(page, size, filter));
     REQUIRE(listed);
-    std::vector<std::string> out;
-    for (const auto& p : listed->projects) out.push_back(p.name);
+    std::vector<std::string> out = Names(*listed);
     out.push_back("total=" + std::to_string(listed->total_count));
     return out;
   };
@@ -508,40 +507,35 @@ TEST_CASE("project store: filters with separators, wildcards and deep pages", "[
   for (std::string name : {"alpha-beta", "alphabeta", "xha-bex", "ha_be", "a\\b", "ab", "zha-be"}) {
     REQUIRE(store.Insert(MakeProject(name)).has_value());
   }
-  auto names = [](const market::ProjectPage& page) {
-    std::vector<std::string> out;
-    for (const auto& p : page.projects) out.push_back(p.name);
-    return out;
-  };
   // "ha-be": the separator matters (alphabeta does not match), `_` is not a wildcard
   auto sep = store.List(Query(1, 10, "ha-be"));
   REQUIRE(sep.has_value());
   CHECK(sep->total_count == 3);
-  CHECK(names(*sep) == std::vector<std::string>{"alpha-beta", "xha-bex", "zha-be"});
+  CHECK(Names(*sep) == std::vector<std::string>{"alpha-beta", "xha-bex", "zha-be"});
   auto backslash = store.List(Query(1, 10, "\\"));
   REQUIRE(backslash.has_value());
-  CHECK(names(*backslash) == std::vector<std::string>{"a\\b"});
+  CHECK(Names(*backslash) == std::vector<std::string>{"a\\b"});
   auto underscore = store.List(Query(1, 10, "a_b"));
   REQUIRE(underscore.has_value());
-  CHECK(names(*underscore) == std::vector<std::string>{"ha_be"});
+  CHECK(Names(*underscore) == std::vector<std::string>{"ha_be"});
   // deep pages, filtered and not, past the end, and the cursor on a filter
   auto second = store.List(Query(2, 1, "ha-be"));
   REQUIRE(second.has_value());
   CHECK(second->total_count == 3);
-  CHECK(names(*second) == std::vector<std::string>{"xha-bex"});
+  CHECK(Names(*second) == std::vector<std::string>{"xha-bex"});
   auto all = store.List(Query(1, 10));
   REQUIRE(all.has_value());
   REQUIRE(all->projects.size() == 7);
   auto third = store.List(Query(3, 2));
   REQUIRE(third.has_value());
-  CHECK(names(*third) == std::vector<std::string>{all->projects[4].name, all->projects[5].name});
+  CHECK(Names(*third) == std::vector<std::string>{all->projects[4].name, all->projects[5].name});
   auto beyond = store.List(Query(4, 3));
   REQUIRE(beyond.has_value());
   CHECK(beyond->projects.empty());
   CHECK(beyond->total_count == 7);
   auto cursor = store.List(Query(1, 10, "ha-be", std::string("alpha-beta")));
   REQUIRE(cursor.has_value());
-  CHECK(names(*cursor) == std::vector<std::string>{"xha-bex", "zha-be"});
+  CHECK(Names(*cursor) == std::vector<std::string>{"xha-bex", "zha-be"});
 }
 
 TEST_CASE("stores: a SQLite database of schema 4 gets its names indexed by migration 5",

@@ -331,6 +331,71 @@ class ProjectPageQuery final : public CachedStatement {
   soci::statement st_;  // last: it binds the members above
 };
 
+// A filtered page and its total from one pass over the matches, instead of a count and a page
+// that each ask the trigram index (about half the cost: the index read is most of a selective
+// filter's). The matches' names, at most kFilterScanCap of them, are materialized once; the
+// count and the page's names come from that set, then only the page's rows are read. When the
+// cap is reached, or the page is empty (past the end: no row carries the count), Fetch says so
+// and the caller runs the count and the page separately; a filter that matches much of the
+// table pays a capped scan more, a selective one half.
+constexpr long long kFilterScanCap = 10000;
+
+class FilteredPageQuery final : public CachedStatement {
+ public:
+  FilteredPageQuery(soci::session& sql, const ListShape& shape, bool one_time) : st_(sql) {
+    std::string page = "SELECT name FROM m";
+    if (shape.after) page += " WHERE name > :after";
+    page += " ORDER BY name LIMIT :lim";
+    if (shape.offset) page += " OFFSET :off";
+    std::string columns;
+    for (std::string_view column : {"name", "creator", "create_time", "last_modify_time",
+                                    "last_modify_operator", "cluster", "define_type",
+                                    "pipeline"}) {
+      columns += std::string(", q.") + std::string(column);
+    }
+    st_.exchange(soci::into(total_));
+    IntoRow(st_, row_);
+    shape.BindFilter(st_, bound_, "");
+    st_.exchange(soci::use(cap_, "cap"));
+    if (shape.after) st_.exchange(soci::use(bound_.after, "after"));
+    st_.exchange(soci::use(bound_.limit, "lim"));
+    if (shape.offset) st_.exchange(soci::use(bound_.offset, "off"));
+    st_.alloc();
+    st_.prepare("WITH m AS MATERIALIZED (SELECT name FROM projects WHERE " + shape.Match("") +
+                    " LIMIT :cap) SELECT (SELECT COUNT(*) FROM m)" + columns + " FROM (" + page +
+                    ") k JOIN projects q ON q.name = k.name ORDER BY q.name",
+                one_time ? soci::details::st_one_time_query : soci::details::st_repeatable_query);
+    st_.define_and_bind();
+  }
+
+  // The total when the page was read whole from the capped set (`on_row` then saw each row in
+  // order); nullopt when the caller must count and read the page separately.
+  template <class OnRow>
+  Result<std::optional<long long>> Fetch(const ListArguments& arguments, OnRow&& on_row) {
+    bound_ = arguments;
+    total_ = 0;
+    Result<void> result;
+    bool any = false;
+    if (st_.execute(true)) {
+      // Every row is fetched, so the statement ends before its next use.
+      do {
+        any = true;
+        if (result && total_ < cap_) result = on_row(row_);
+      } while (st_.fetch());
+    }
+    if (!result) return std::unexpected(result.error());
+    if (!any || total_ >= cap_) return std::optional<long long>();
+    return std::optional<long long>(total_);
+  }
+
+ private:
+  ListArguments bound_;
+  long long cap_ = kFilterScanCap;
+  long long total_ = 0;
+  ProjectRow row_;
+  soci::statement st_;  // last: it binds the members above
+};
+
 }  // namespace
 
 Result<void> SqlProjectStore::Insert(const Project& project) {
@@ -496,6 +561,20 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
       return {};
     };
     Result<void> fetched;
+    if (shape.filtered) {
+      // PostgreSQL: planned afresh each time (see below).
+      auto one_pass =
+          pg ? FilteredPageQuery(sql, shape, true).Fetch(arguments, on_row)
+             : pool_->Prepared<FilteredPageQuery>(sql, "filtered " + shape.Key(), [&] {
+                 return std::make_unique<FilteredPageQuery>(sql, shape, false);
+               }).Fetch(arguments, on_row);
+      if (!one_pass) return std::unexpected(one_pass.error());
+      if (one_pass->has_value()) {
+        page.total_count = **one_pass;
+        if (tx) tx->Commit();
+        return page;
+      }
+    }
     if (pg && shape.filtered) {
       // Planned afresh each time: a prepared statement would soon get PostgreSQL's generic
       // plan, which cannot see how selective the pattern is and may walk the name index

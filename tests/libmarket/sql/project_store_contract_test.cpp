@@ -538,6 +538,61 @@ TEST_CASE("project store: filters with separators, wildcards and deep pages", "[
   CHECK(Names(*cursor) == std::vector<std::string>{"xha-bex", "zha-be"});
 }
 
+TEST_CASE("project store: a filter matching more names than one pass takes stays exact",
+          "[sql][project]") {
+  // A filtered page is read from one capped pass over the matches (10,000 names); past the
+  // cap, or past the end, the store counts and reads the page separately. Both must agree.
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  // 10,050 names cap-00000 ... cap-10049 and 5 others, written in bulk with SQL.
+  const std::string columns =
+      "INSERT INTO projects (name, creator, create_time, last_modify_time, "
+      "last_modify_operator, cluster, define_type, pipeline) ";
+  if (backend == Backend::kPostgres) {
+    db.Exec(columns +
+            "SELECT 'cap-' || lpad(i::text, 5, '0'), 'a', 0, 0, 'a', 'c', 'tool', '[]' "
+            "FROM generate_series(0, 10049) AS i");
+  } else {
+    const std::string path = db.url().substr(std::string("sqlite:").size());
+    const std::string load =
+        "sqlite3 '" + path + "' \"WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 " +
+        "FROM s WHERE i < 10049) " + columns +
+        "SELECT printf('cap-%05d', i), 'a', 0, 0, 'a', 'c', 'tool', '[]' FROM s;\"";
+    REQUIRE(std::system(load.c_str()) == 0);
+  }
+  for (std::string name : {"other-1", "other-2", "other-3", "other-4", "other-5"}) {
+    REQUIRE(stores.projects->Insert(MakeProject(name)));
+  }
+  auto list = [&](const market::ProjectListQuery& query) {
+    auto page = stores.projects->List(query);
+    REQUIRE(page);
+    std::vector<std::string> out = Names(*page);
+    out.push_back("total=" + std::to_string(page->total_count));
+    return out;
+  };
+  // Past the cap: the separate count and page.
+  CHECK(list(Query(1, 2, "cap-")) == std::vector<std::string>{"cap-00000", "cap-00001",
+                                                               "total=10050"});
+  CHECK(list(Query(5025, 2, "cap-")) == std::vector<std::string>{"cap-10048", "cap-10049",
+                                                                  "total=10050"});
+  CHECK(list(Query(1, 2, "cap-", "cap-10000")) ==
+        std::vector<std::string>{"cap-10001", "cap-10002", "total=10050"});
+  CHECK(list(Query(5026, 2, "cap-")) == std::vector<std::string>{"total=10050"});
+  // Under the cap: the one pass, a first page, a deep page, a cursor and past the end.
+  CHECK(list(Query(1, 3, "cap-1")) ==
+        std::vector<std::string>{"cap-10000", "cap-10001", "cap-10002", "total=50"});
+  CHECK(list(Query(17, 3, "cap-1")) == std::vector<std::string>{"cap-10048", "cap-10049",
+                                                                 "total=50"});
+  CHECK(list(Query(1, 3, "cap-1", "cap-10047")) ==
+        std::vector<std::string>{"cap-10048", "cap-10049", "total=50"});
+  CHECK(list(Query(18, 3, "cap-1")) == std::vector<std::string>{"total=50"});
+  CHECK(list(Query(1, 3, "cap-1", "cap-10049")) == std::vector<std::string>{"total=50"});
+  CHECK(list(Query(2, 2, "other")) == std::vector<std::string>{"other-3", "other-4", "total=5"});
+  CHECK(list(Query(1, 10, "nothing")) == std::vector<std::string>{"total=0"});
+}
+
 TEST_CASE("stores: a SQLite database of schema 4 gets its names indexed by migration 5",
           "[sql]") {
   // Back to schema 4 with the sqlite3 shell: no trigram index, and projects written without

@@ -2,11 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <thread>
 
-#include <boost/asio/thread_pool.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -24,6 +25,7 @@
 #include "market/time.hpp"
 #include "router.hpp"
 #include "routes.hpp"
+#include "worker_pool.hpp"
 
 #include "market/harbor_client/registry_factory.hpp"
 
@@ -43,7 +45,7 @@ struct ServerApp::Parts {
   std::unique_ptr<ProjectService> projects;
   std::unique_ptr<BuildService> builds;
   std::unique_ptr<Authenticator> auth;
-  std::unique_ptr<boost::asio::thread_pool> blocking;
+  std::unique_ptr<WorkerPool> blocking;
   std::unique_ptr<Api> api;
   std::unique_ptr<Router> router;
   std::unique_ptr<HttpServer> http;
@@ -147,7 +149,14 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
     }
   }
 
-  parts->blocking = std::make_unique<boost::asio::thread_pool>(config.blocking_threads);
+  // A sleeping thread is woken at once for as many jobs as there are cores (twice that on
+  // PostgreSQL, whose calls mostly wait on the network); see WorkerPool.
+  WorkerPool::Options pool_options;
+  pool_options.threads = config.blocking_threads;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  pool_options.eager = std::min(config.blocking_threads,
+                                config.database.starts_with("sqlite:") ? cores : 2 * cores);
+  parts->blocking = std::make_unique<WorkerPool>(pool_options);
   ApiDependencies api_deps;
   api_deps.projects = parts->projects.get();
   api_deps.project_store = parts->stores.projects.get();
@@ -190,7 +199,7 @@ ServerApp::ServerApp(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 
 ServerApp::~ServerApp() {
   // Requests still queued on the pool use the services: let them finish first.
-  if (parts_ && parts_->blocking) parts_->blocking->join();
+  if (parts_ && parts_->blocking) parts_->blocking->Join();
 }
 
 std::uint16_t ServerApp::Port() const { return parts_->http->Port(); }
@@ -204,7 +213,7 @@ void ServerApp::Run() {
                config.registry_url.empty() ? "none" : config.registry_url, config.build_workers);
   parts_->http->Run();
   spdlog::info("HTTP server stopped; waiting for blocking work and stopping builds");
-  parts_->blocking->join();
+  parts_->blocking->Join();
   parts_->builds->Stop();
   spdlog::info("market-server stopped");
 }

@@ -40,7 +40,7 @@ class Session;
 struct ServerState {
   HttpServerOptions options;
   const Router& router;
-  net::thread_pool& blocking;
+  WorkerPool& blocking;
   const Authenticator* auth;
   RateLimiter limiter;
   std::atomic<bool> stopping{false};
@@ -51,7 +51,7 @@ struct ServerState {
   // destructors use the members above.
   net::io_context io;
 
-  ServerState(HttpServerOptions o, const Router& r, net::thread_pool& b, const Authenticator* a)
+  ServerState(HttpServerOptions o, const Router& r, WorkerPool& b, const Authenticator* a)
       : options(std::move(o)),
         router(r),
         blocking(b),
@@ -248,7 +248,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (auto refused = Limit("ip:" + remote_ip_)) return Send(std::move(*refused));
     }
     if (route->run_on == RunOn::kIoThread && !authenticate) return Send(Handle(*route));
-    net::post(state_.blocking, [self = shared_from_this(), route] {
+    state_.blocking.Post([self = shared_from_this(), route] {
       HandlerResult result = self->Handle(*route);
       net::post(self->Executor(), [self, result = std::move(result)]() mutable {
         self->Send(std::move(result));
@@ -380,7 +380,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (state_.stopping) {
       return WriteChunk(ChunkSource::Piece{stream_source_->OnServerStopping(), true});
     }
-    net::post(state_.blocking, [self = shared_from_this()] {
+    state_.blocking.Post([self = shared_from_this()] {
       ChunkSource::Piece piece;
       RequestIdScope scope(self->request_id_);
       try {
@@ -501,7 +501,7 @@ void ServerState::Remove(Session* session) {
 
 class HttpServer::Impl {
  public:
-  Impl(HttpServerOptions options, const Router& router, net::thread_pool& blocking,
+  Impl(HttpServerOptions options, const Router& router, WorkerPool& blocking,
        const Authenticator* auth)
       : state_(std::move(options), router, blocking, auth),
         acceptor_(net::make_strand(state_.io)) {}
@@ -608,7 +608,7 @@ class HttpServer::Impl {
 };
 
 HttpServer::HttpServer(HttpServerOptions options, const Router& router,
-                       net::thread_pool& blocking, const Authenticator* auth)
+                       WorkerPool& blocking, const Authenticator* auth)
     : impl_(std::make_unique<Impl>(std::move(options), router, blocking, auth)) {}
 HttpServer::~HttpServer() = default;
 Result<void> HttpServer::Listen() { return impl_->Listen(); }

@@ -8,10 +8,10 @@
 #include <string>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include "market/error.hpp"
 #include "router.hpp"
+#include "worker_pool.hpp"
 
 namespace market::server {
 
@@ -53,7 +53,7 @@ struct HttpServerOptions {
 class HttpServer {
  public:
   // `auth` null: no authentication. Router, pool and authenticator must outlive the server.
-  HttpServer(HttpServerOptions options, const Router& router, boost::asio::thread_pool& blocking,
+  HttpServer(HttpServerOptions options, const Router& router, WorkerPool& blocking,
              const Authenticator* auth);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;

@@ -1,14 +1,15 @@
 #include "responses.hpp"
 
 #include "error_mapping.hpp"
+#include "json_text.hpp"
 
 namespace market::server {
 
 HttpResponse JsonResponse(http::status status, const nlohmann::json& body) {
   HttpResponse response{status, 11};
   response.set(http::field::content_type, "application/json; charset=utf-8");
-  // Replace, do not throw, on invalid UTF-8 (a registry or a log may hand us any bytes).
-  response.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // Replaces, does not throw on, invalid UTF-8 (a registry or a log may hand us any bytes).
+  response.body() = JsonText(body);
   return response;
 }
 

@@ -234,6 +234,16 @@ const std::vector<Migration>& Migrations() {
              INSERT INTO project_names (rowid, name) VALUES (new.id, new.name);
            END)"},
        {}},
+      {6,
+       "the name filter's trigram index without a pending list (PostgreSQL)",
+       // GIN's fastupdate queues new names in a pending list that every search reads whole
+       // until a vacuum flushes it: 5,000 new names made a selective filter twice as slow at
+       // a million projects (2.1 -> 4.4 ms; 2.0 -> 2.1 ms without the list). Projects are
+       // created far less often than listed, so each insert now updates the index itself
+       // (about 50 us more per name); the entries already queued go in now.
+       {},
+       {"ALTER INDEX projects_name_trgm SET (fastupdate = off)",
+        "SELECT gin_clean_pending_list('projects_name_trgm')"}},
   };
   return migrations;
 }

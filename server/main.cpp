@@ -1,10 +1,12 @@
 // market-server: reads its configuration, assembles the service and serves until SIGINT/SIGTERM.
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <csignal>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -52,9 +54,19 @@ void RaiseDescriptorLimit(int max_connections) {
   }
 }
 
+// glibc gives each thread that meets a busy allocator an arena of its own, up to 8 per core,
+// and each keeps the memory freed into it. Requests allocate on an I/O thread and free on a
+// worker and back, so the server's peak RSS grew with every burst: 49.7 MiB after three rounds
+// of the SQLite benchmark at a million projects, 40.6 MiB with two arenas at the same speed.
+// MALLOC_ARENA_MAX, when set, still decides.
+void LimitMallocArenas() {
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  LimitMallocArenas();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() == 1 && args[0] == "--hash-password") return HashPasswordCommand();
   if (market::server::IsIdentityCommand(args)) {

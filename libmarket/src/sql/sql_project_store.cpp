@@ -343,16 +343,11 @@ constexpr long long kFilterScanCap = 10000;
 class FilteredPageQuery final : public CachedStatement {
  public:
   FilteredPageQuery(soci::session& sql, const ListShape& shape, bool one_time) : st_(sql) {
+    // The page's names; the statement then reads only those rows.
     std::string page = "SELECT name FROM m";
     if (shape.after) page += " WHERE name > :after";
     page += " ORDER BY name LIMIT :lim";
     if (shape.offset) page += " OFFSET :off";
-    std::string columns;
-    for (std::string_view column : {"name", "creator", "create_time", "last_modify_time",
-                                    "last_modify_operator", "cluster", "define_type",
-                                    "pipeline"}) {
-      columns += std::string(", q.") + std::string(column);
-    }
     st_.exchange(soci::into(total_));
     IntoRow(st_, row_);
     shape.BindFilter(st_, bound_, "");
@@ -362,8 +357,8 @@ class FilteredPageQuery final : public CachedStatement {
     if (shape.offset) st_.exchange(soci::use(bound_.offset, "off"));
     st_.alloc();
     st_.prepare("WITH m AS MATERIALIZED (SELECT name FROM projects WHERE " + shape.Match("") +
-                    " LIMIT :cap) SELECT (SELECT COUNT(*) FROM m)" + columns + " FROM (" + page +
-                    ") k JOIN projects q ON q.name = k.name ORDER BY q.name",
+                    " LIMIT :cap) SELECT (SELECT COUNT(*) FROM m), " + kProjectColumns +
+                    " FROM projects WHERE name IN (" + page + ") ORDER BY name",
                 one_time ? soci::details::st_one_time_query : soci::details::st_repeatable_query);
     st_.define_and_bind();
   }

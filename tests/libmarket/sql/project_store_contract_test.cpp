@@ -49,6 +49,16 @@ std::vector<std::string> Names(const market::ProjectPage& page) {
   return out;
 }
 
+// A listed page as its names, then "total=N": one value to compare in a CHECK.
+std::vector<std::string> ListedNames(market::ProjectStore& store,
+                                     const market::ProjectListQuery& query) {
+  auto listed = store.List(query);
+  REQUIRE(listed);
+  std::vector<std::string> out = Names(*listed);
+  out.push_back("total=" + std::to_string(listed->total_count));
+  return out;
+}
+
 market::Stores OpenOrFail(const TestDatabase& db, int pool_size = 8) {
   auto stores = db.Open(pool_size);
   if (!stores) FAIL("OpenStores: " << stores.error().message);
@@ -430,11 +440,7 @@ TEST_CASE("project store: the trigram-served filter stays exact and follows ever
     REQUIRE(store.Insert(MakeProject(name)));
   }
   auto names = [&](const std::string& filter, int page = 1, int size = 10) {
-    auto listed = store.List(Query(page, size, filter));
-    REQUIRE(listed);
-    std::vector<std::string> out = Names(*listed);
-    out.push_back("total=" + std::to_string(listed->total_count));
-    return out;
+    return ListedNames(store, Query(page, size, filter));
   };
   CHECK(names("alpha") == std::vector<std::string>{"alpha-2", "beta-alpha", "total=2"});
   CHECK(names("ALPHA") == std::vector<std::string>{"ALPHA-3", "total=1"});
@@ -566,11 +572,7 @@ TEST_CASE("project store: a filter matching more names than one pass takes stays
     REQUIRE(stores.projects->Insert(MakeProject(name)));
   }
   auto list = [&](const market::ProjectListQuery& query) {
-    auto page = stores.projects->List(query);
-    REQUIRE(page);
-    std::vector<std::string> out = Names(*page);
-    out.push_back("total=" + std::to_string(page->total_count));
-    return out;
+    return ListedNames(*stores.projects, query);
   };
   // Past the cap: the separate count and page.
   CHECK(list(Query(1, 2, "cap-")) == std::vector<std::string>{"cap-00000", "cap-00001",

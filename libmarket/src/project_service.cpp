@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "market/async_project_reads.hpp"
 #include "market/plugin_registry.hpp"
 #include "market/validation.hpp"
 
@@ -111,17 +112,36 @@ Result<Project> ProjectService::Clone(std::string_view source, std::string_view 
   return cloned;
 }
 
-Result<Project> ProjectService::Info(std::string_view name) {
-  auto project_name = NormalizeProjectName("projectName", name);
-  if (!project_name) return std::unexpected(project_name.error());
-  auto project = store_.Get(*project_name);
+namespace {
+
+// The store's answer to Get, with the seed's message for a missing project.
+Result<Project> InfoAnswer(Result<Project> project, std::string_view name) {
   if (!project && project.error().code == Errc::kNotFound) {
-    return Fail(Errc::kNotFound, fmt::format("project: {} not exist", *project_name));
+    return Fail(Errc::kNotFound, fmt::format("project: {} not exist", name));
   }
   return project;
 }
 
-Result<ProjectListing> ProjectService::List(const ListRequest& request) {
+}  // namespace
+
+Result<Project> ProjectService::Info(std::string_view name) {
+  auto project_name = NormalizeProjectName("projectName", name);
+  if (!project_name) return std::unexpected(project_name.error());
+  return InfoAnswer(store_.Get(*project_name), *project_name);
+}
+
+void ProjectService::InfoAsync(std::string_view name,
+                               std::function<void(Result<Project>)> done) {
+  auto project_name = NormalizeProjectName("projectName", name);
+  if (!project_name) return done(std::unexpected(project_name.error()));
+  std::string key = *project_name;
+  async_reads_->Get(std::move(key), [name = std::move(*project_name),
+                                     done = std::move(done)](Result<Project> project) {
+    done(InfoAnswer(std::move(project), name));
+  });
+}
+
+Result<ProjectListQuery> ProjectService::ListQuery(const ListRequest& request) {
   auto page = ParsePage("page", request.page);
   if (!page) return std::unexpected(page.error());
   auto page_size = ParsePageSize("page_size", request.page_size);
@@ -143,9 +163,33 @@ Result<ProjectListing> ProjectService::List(const ListRequest& request) {
     if (!after) return std::unexpected(after.error());
     query.after = std::move(*after);
   }
-  auto result = store_.List(query);
+  return query;
+}
+
+Result<ProjectListing> ProjectService::List(const ListRequest& request) {
+  auto query = ListQuery(request);
+  if (!query) return std::unexpected(query.error());
+  auto result = store_.List(*query);
   if (!result) return std::unexpected(result.error());
-  return ProjectListing{std::move(*result), *page, *page_size};
+  return ProjectListing{std::move(*result), query->page, query->page_size};
+}
+
+bool ProjectService::ListAsync(const ListRequest& request,
+                               std::function<void(Result<ProjectListing>)> done) {
+  if (async_reads_ == nullptr || !request.name_filter.empty()) return false;
+  auto query = ListQuery(request);
+  if (!query) {
+    done(std::unexpected(query.error()));
+    return true;
+  }
+  int page_number = query->page;
+  int page_size = query->page_size;
+  async_reads_->List(std::move(*query), [page_number, page_size, done = std::move(done)](
+                                            Result<ProjectPage> page) {
+    if (!page) return done(std::unexpected(page.error()));
+    done(ProjectListing{std::move(*page), page_number, page_size});
+  });
+  return true;
 }
 
 Result<Project> ProjectService::Save(const SaveRequest& request) {

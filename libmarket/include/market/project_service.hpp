@@ -1,6 +1,7 @@
 #pragma once
 // The project operations of the seed API: new, delete, clone, info, list, save.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 
 namespace market {
 
+class AsyncProjectReads;
 class PluginRegistry;
 
 struct ProjectServiceOptions {
@@ -53,14 +55,28 @@ class ProjectService {
   Result<Project> Clone(std::string_view source, std::string_view destination,
                         std::string_view operator_name);
   Result<Project> Info(std::string_view name);
+  // Info's answer given to `done` instead of returned, without blocking: on the reads'
+  // executor, or at once for a malformed name. Needs UseAsyncReads first.
+  void InfoAsync(std::string_view name, std::function<void(Result<Project>)> done);
   Result<ProjectListing> List(const ListRequest& request);
+  // List's answer given to `done` without blocking, as InfoAsync; false, without calling
+  // `done`, when it cannot be (no async reads, or a name filter: use List).
+  bool ListAsync(const ListRequest& request, std::function<void(Result<ProjectListing>)> done);
   Result<Project> Save(const SaveRequest& request);
 
+  // The store's non-blocking reads (see AsyncProjectReads); set before the service is shared.
+  void UseAsyncReads(AsyncProjectReads* reads) { async_reads_ = reads; }
+  bool HasAsyncReads() const { return async_reads_ != nullptr; }
+
  private:
+  // The store's query for `request`, its page number and page size checked.
+  static Result<ProjectListQuery> ListQuery(const ListRequest& request);
+
   ProjectStore& store_;
   const Clock& clock_;
   const PluginRegistry* plugins_;
   ProjectServiceOptions options_;
+  AsyncProjectReads* async_reads_ = nullptr;
 };
 
 }  // namespace market

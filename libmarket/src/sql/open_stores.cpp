@@ -8,7 +8,9 @@
 #include <system_error>
 
 #include "log.hpp"
+#include "market/async_project_reads.hpp"
 #include "market/store.hpp"
+#include "sql/pg_async_project_reads.hpp"
 #include "sql/migrations.hpp"
 #include "sql/sql_stores.hpp"
 
@@ -145,6 +147,22 @@ Result<Stores> OpenStores(const StoreOptions& options) {
   stores.identity = std::make_unique<sql::SqlIdentityStore>(shared);
   stores.audit = std::make_unique<sql::SqlAuditLog>(shared);
   return stores;
+}
+
+Result<AsyncProjectReadsPtr> OpenAsyncProjectReads(const StoreOptions& options,
+                                                   boost::asio::any_io_executor executor,
+                                                   int connections) {
+  if (connections < 1) {
+    return Fail(Errc::kInvalid, "database: asynchronous reads need at least one connection");
+  }
+  std::string_view url = options.url;
+  if (!url.starts_with("postgresql://") && !url.starts_with("postgres://")) {
+    return AsyncProjectReadsPtr{};
+  }
+  Result<sql::ConnectionConfig> config = PostgresConfig(url);
+  if (!config) return std::unexpected(config.error());
+  config->call_timeout = std::chrono::milliseconds(options.call_timeout_ms);
+  return sql::MakePgAsyncProjectReads(*config, std::move(executor), connections);
 }
 
 }  // namespace market

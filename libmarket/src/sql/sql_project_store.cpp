@@ -5,27 +5,12 @@
 #include <string_view>
 
 #include "market/pipeline_json.hpp"
+#include "sql/project_row.hpp"
 #include "sql/sql_stores.hpp"
 
 namespace market::sql {
 
 namespace {
-
-constexpr const char* kProjectColumns =
-    "name, creator, create_time, last_modify_time, last_modify_operator, cluster, define_type, "
-    "pipeline";
-
-// One projects row as SOCI binds it.
-struct ProjectRow {
-  std::string name;
-  std::string creator;
-  long long create_time = 0;
-  long long last_modify_time = 0;
-  std::string last_modify_operator;
-  std::string cluster;
-  std::string define_type;
-  std::string pipeline;
-};
 
 // The order of these into() calls matches kProjectColumns.
 void IntoRow(soci::statement& st, ProjectRow& row) {
@@ -45,34 +30,6 @@ Result<std::string> PipelineText(const Pipeline& pipeline) {
   } catch (const nlohmann::json::exception& e) {
     return Fail(Errc::kInvalid, std::string("pipeline cannot be stored: ") + e.what());
   }
-}
-
-Result<Project> ToProject(const ProjectRow& row, bool with_pipeline = true) {
-  Project project;
-  project.name = row.name;
-  project.creator = row.creator;
-  project.create_time = FromMs(row.create_time);
-  project.last_modify_time = FromMs(row.last_modify_time);
-  project.last_modify_operator = row.last_modify_operator;
-  project.cluster = row.cluster;
-  auto type = ParseDockerfileType(row.define_type);
-  if (!type) {
-    return Fail(Errc::kInternal,
-                "stored project " + row.name + " has an unknown define_type " + row.define_type);
-  }
-  project.define_type = *type;
-  if (!with_pipeline) return project;
-  nlohmann::json json = nlohmann::json::parse(row.pipeline, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) {
-    return Fail(Errc::kInternal, "stored pipeline of project " + row.name + " is not JSON");
-  }
-  auto pipeline = PipelineFromJson(json);
-  if (!pipeline) {
-    return Fail(Errc::kInternal,
-                "stored pipeline of project " + row.name + ": " + pipeline.error().message);
-  }
-  project.pipeline = std::move(*pipeline);
-  return project;
 }
 
 // Reads one project by name on `sql`; nullopt when missing.

@@ -43,7 +43,11 @@ class Api {
   HandlerResult DeleteProject(const RequestContext& context);
   HandlerResult CloneProject(const RequestContext& context);
   HandlerResult ProjectInfo(const RequestContext& context);
+  // ProjectInfo over the store's non-blocking reads; false when it has none.
+  bool ProjectInfoAsync(const RequestContext& context, Completion& done);
   HandlerResult ListProjects(const RequestContext& context);
+  // ListProjects over the store's non-blocking reads; false for a name filter or without them.
+  bool ListProjectsAsync(const RequestContext& context, Completion& done);
   HandlerResult SaveProject(const RequestContext& context);
   HandlerResult ProjectDockerfile(const RequestContext& context);
   HandlerResult PreviewDockerfile(const RequestContext& context);

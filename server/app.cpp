@@ -15,6 +15,7 @@
 #include "auth.hpp"
 #include "http_server.hpp"
 #include "metrics_service.hpp"
+#include "market/async_project_reads.hpp"
 #include "market/build_service.hpp"
 #include "market/buildah_builder.hpp"
 #include "market/command_source_checkout.hpp"
@@ -49,6 +50,7 @@ struct ServerApp::Parts {
   std::unique_ptr<Api> api;
   std::unique_ptr<Router> router;
   std::unique_ptr<HttpServer> http;
+  AsyncProjectReadsPtr async_reads;  // on http's I/O threads: goes before them
 };
 
 namespace {
@@ -192,6 +194,12 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   if (auto listening = parts->http->Listen(); !listening) {
     return std::unexpected(listening.error());
   }
+  // PostgreSQL: info reads on the I/O threads without blocking them, a connection per thread.
+  Result<AsyncProjectReadsPtr> reads = OpenAsyncProjectReads(
+      store_options, parts->http->Context().get_executor(), std::max(1, config.io_threads));
+  if (!reads) return std::unexpected(reads.error());
+  parts->async_reads = std::move(*reads);
+  if (parts->async_reads) parts->projects->UseAsyncReads(parts->async_reads.get());
   return std::unique_ptr<ServerApp>(new ServerApp(std::move(parts)));
 }
 

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -248,6 +249,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (auto refused = Limit("ip:" + remote_ip_)) return Send(std::move(*refused));
     }
     if (route->run_on == RunOn::kIoThread && !authenticate) return Send(Handle(*route));
+    if (route->async_handler && !authenticate && StartAsync(*route)) return;
     state_.blocking.Post([self = shared_from_this(), route] {
       HandlerResult result = self->Handle(*route);
       net::post(self->Executor(), [self, result = std::move(result)]() mutable {
@@ -265,6 +267,28 @@ class Session : public std::enable_shared_from_this<Session> {
               fmt::format("too many requests; retry in {}s", decision.retry_after.count())});
     result.response.set(http::field::retry_after, std::to_string(decision.retry_after.count()));
     return result;
+  }
+
+  // Starts the route's non-blocking handler on this I/O thread; false when it declines. Its
+  // completion may come on any thread and is sent from the session's executor.
+  bool StartAsync(const Route& route) {
+    RequestIdScope scope(request_id_);
+    RequestContext context{*request_, path_, query_, request_id_, remote_, std::nullopt,
+                           std::nullopt};
+    Completion done = [self = shared_from_this()](HandlerResult result) {
+      net::dispatch(self->Executor(), [self, result = std::move(result)]() mutable {
+        self->Send(std::move(result));
+      });
+    };
+    try {
+      return route.async_handler(context, done);
+    } catch (const std::exception& e) {
+      spdlog::error("{} {} failed: {}", method_, path_, e.what());
+    } catch (...) {
+      spdlog::error("{} {} failed with an unknown exception", method_, path_);
+    }
+    Send(ErrorResult(Error{Errc::kInternal, DefaultMessage(Errc::kInternal)}));
+    return true;
   }
 
   // Runs a handler (on whichever thread the route says) and turns an escaping exception into

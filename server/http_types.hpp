@@ -52,4 +52,11 @@ struct HandlerResult {
 
 using Handler = std::function<HandlerResult(const RequestContext&)>;
 
+// A handler that answers without blocking (its I/O waits on the event loop): it starts the work
+// on the I/O thread, copying what it needs of the context, and calls the completion once, from
+// any thread. It returns false, without calling the completion, when it cannot answer that way
+// here; the route's blocking handler then runs on the pool.
+using Completion = std::function<void(HandlerResult)>;
+using AsyncHandler = std::function<bool(const RequestContext&, Completion&)>;
+
 }  // namespace market::server

@@ -1,6 +1,7 @@
 // Handlers of /api/project/{new,delete,clone,info,list,save,dockerfile} and /api/plugin/*.
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "api.hpp"
 #include "json_codec.hpp"
@@ -41,6 +42,39 @@ Result<DockerfileType> TypeParam(const RequestParams& params) {
                 fmt::format("DefineDockerFileType must be tool, edit or download, not '{}'", *text));
   }
   return *type;
+}
+
+// What a list request asks for.
+Result<ListRequest> ListRequestOf(const RequestContext& context) {
+  MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
+  ListRequest request;
+  MARKET_ASSIGN_OR_RETURN(request.page, params.NumberText("page"));
+  MARKET_ASSIGN_OR_RETURN(request.page_size, params.NumberText("page_size"));
+  MARKET_ASSIGN_OR_RETURN(request.name_filter, params.Text("projectName"));
+  MARKET_ASSIGN_OR_RETURN(request.after, params.Text("after"));
+  request.with_pipeline = false;  // the list shows no plugins
+  return request;
+}
+
+HandlerResult ListResult(const ProjectListing& listing) {
+  nlohmann::json content = nlohmann::json::array();
+  for (const Project& project : listing.page.projects) {
+    content.push_back(ProjectToJson(project, nullptr));
+  }
+  return OkList(std::move(content), listing.page_number, listing.page_size,
+                listing.page.total_count);
+}
+
+// Builds an asynchronous answer; as on the blocking path, an exception's text goes to the log
+// and 10100 to the client.
+template <class Build>
+HandlerResult GuardedResult(std::string_view what, Build&& build) {
+  try {
+    return build();
+  } catch (const std::exception& e) {
+    spdlog::error("{} failed: {}", what, e.what());
+  }
+  return ErrorResult(Error{Errc::kInternal, DefaultMessage(Errc::kInternal)});
 }
 
 // The Dockerfile as the client asked for it: the envelope, or the text itself.
@@ -108,23 +142,45 @@ HandlerResult Api::ProjectInfo(const RequestContext& context) {
   });
 }
 
+bool Api::ProjectInfoAsync(const RequestContext& context, Completion& done) {
+  if (!deps_.projects->HasAsyncReads()) return false;
+  Result<std::string> name = [&]() -> Result<std::string> {
+    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
+    return ProjectNameParam(params, "projectName");
+  }();
+  if (!name) {
+    done(ErrorResult(name.error()));
+    return true;
+  }
+  deps_.projects->InfoAsync(
+      *name, [plugins = deps_.plugins, done = std::move(done)](Result<Project> project) {
+        done(GuardedResult("project info", [&]() -> HandlerResult {
+          return project ? Ok(ProjectToJson(*project, plugins)) : ErrorResult(project.error());
+        }));
+      });
+  return true;
+}
+
 HandlerResult Api::ListProjects(const RequestContext& context) {
   return Respond([&]() -> Result<HandlerResult> {
-    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
-    ListRequest request;
-    MARKET_ASSIGN_OR_RETURN(request.page, params.NumberText("page"));
-    MARKET_ASSIGN_OR_RETURN(request.page_size, params.NumberText("page_size"));
-    MARKET_ASSIGN_OR_RETURN(request.name_filter, params.Text("projectName"));
-    MARKET_ASSIGN_OR_RETURN(request.after, params.Text("after"));
-    request.with_pipeline = false;  // the list shows no plugins
+    MARKET_ASSIGN_OR_RETURN(ListRequest request, ListRequestOf(context));
     MARKET_ASSIGN_OR_RETURN(ProjectListing listing, deps_.projects->List(request));
-    nlohmann::json content = nlohmann::json::array();
-    for (const Project& project : listing.page.projects) {
-      content.push_back(ProjectToJson(project, nullptr));
-    }
-    return OkList(std::move(content), listing.page_number, listing.page_size,
-                  listing.page.total_count);
+    return ListResult(listing);
   });
+}
+
+bool Api::ListProjectsAsync(const RequestContext& context, Completion& done) {
+  Result<ListRequest> request = ListRequestOf(context);
+  if (!request) {
+    done(ErrorResult(request.error()));
+    return true;
+  }
+  return deps_.projects->ListAsync(
+      *request, [done = std::move(done)](Result<ProjectListing> listing) mutable {
+        done(GuardedResult("project list", [&]() -> HandlerResult {
+          return listing ? ListResult(*listing) : ErrorResult(listing.error());
+        }));
+      });
 }
 
 HandlerResult Api::SaveProject(const RequestContext& context) {

@@ -26,6 +26,7 @@ struct Route {
   RunOn run_on = RunOn::kBlockingPool;
   Access access = Access::kViewer;
   Handler handler;
+  AsyncHandler async_handler = nullptr;  // set: tried first, on the I/O thread
 };
 
 class Router {

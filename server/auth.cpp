@@ -92,14 +92,8 @@ Result<Principal> Authenticator::Verify(std::string_view authorization) const {
                 "authentication required (HTTP Basic, or Authorization: Bearer TOKEN)");
   }
   std::string digest = HeaderDigest(authorization);
+  if (std::optional<Principal> remembered = Lookup(digest)) return *remembered;
   auto now = std::chrono::steady_clock::now();
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = verified_.find(digest); it != verified_.end()) {
-      if (it->second.expires > now) return it->second.principal;
-      verified_.erase(it);
-    }
-  }
   Result<Principal> principal = basic ? VerifyBasic(authorization.substr(kBasic.size()))
                                       : VerifyBearer(authorization.substr(kBearer.size()));
   if (!principal) return principal;
@@ -110,6 +104,19 @@ Result<Principal> Authenticator::Verify(std::string_view authorization) const {
   }
   verified_[digest] = Cached{*principal, now + cache_ttl_};
   return principal;
+}
+
+std::optional<Principal> Authenticator::Remembered(std::string_view authorization) const {
+  return Lookup(HeaderDigest(authorization));
+}
+
+std::optional<Principal> Authenticator::Lookup(const std::string& digest) const {
+  std::lock_guard lock(mutex_);
+  auto it = verified_.find(digest);
+  if (it == verified_.end()) return std::nullopt;
+  if (it->second.expires > std::chrono::steady_clock::now()) return it->second.principal;
+  verified_.erase(it);
+  return std::nullopt;
 }
 
 void Authenticator::Forget() const {

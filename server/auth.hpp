@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,9 @@ class Authenticator {
   // The principal of a valid `Basic ...` or `Bearer ...` header; kUnauthorized otherwise.
   // May run argon2id or a database query: call it on the blocking pool only.
   Result<Principal> Verify(std::string_view authorization) const;
+  // The principal of `authorization` when it was verified within the cache's lifetime; nullopt
+  // otherwise (then Verify). Cheap: safe on an I/O thread.
+  std::optional<Principal> Remembered(std::string_view authorization) const;
   // Drops every remembered credential (after a user, role or token change).
   void Forget() const;
 
@@ -46,6 +50,7 @@ class Authenticator {
   Authenticator() = default;
   Result<Principal> VerifyBasic(std::string_view encoded) const;
   Result<Principal> VerifyBearer(std::string_view token) const;
+  std::optional<Principal> Lookup(const std::string& digest) const;
 
   struct FileUser {
     std::string hash;

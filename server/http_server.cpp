@@ -249,9 +249,20 @@ class Session : public std::enable_shared_from_this<Session> {
       if (auto refused = Limit("ip:" + remote_ip_)) return Send(std::move(*refused));
     }
     if (route->run_on == RunOn::kIoThread && !authenticate) return Send(Handle(*route));
-    if (route->async_handler && !authenticate && StartAsync(*route)) return;
-    state_.blocking.Post([self = shared_from_this(), route] {
-      HandlerResult result = self->Handle(*route);
+    // A non-blocking handler runs here when the caller needs no verifying, or was verified
+    // recently (verifying anew may run argon2id or query the database: the pool's work).
+    std::optional<Principal> admitted;
+    if (route->async_handler) {
+      if (authenticate) {
+        admitted = state_.auth->Remembered(Header(*request_, http::field::authorization));
+        if (admitted) {
+          if (auto refused = Admit(*route, *admitted)) return Send(std::move(*refused));
+        }
+      }
+      if ((!authenticate || admitted) && StartAsync(*route, admitted)) return;
+    }
+    state_.blocking.Post([self = shared_from_this(), route, admitted] {
+      HandlerResult result = self->Handle(*route, admitted);
       net::post(self->Executor(), [self, result = std::move(result)]() mutable {
         self->Send(std::move(result));
       });
@@ -271,10 +282,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Starts the route's non-blocking handler on this I/O thread; false when it declines. Its
   // completion may come on any thread and is sent from the session's executor.
-  bool StartAsync(const Route& route) {
+  bool StartAsync(const Route& route, const std::optional<Principal>& admitted) {
     RequestIdScope scope(request_id_);
     RequestContext context{*request_, path_, query_, request_id_, remote_, std::nullopt,
                            std::nullopt};
+    if (admitted) {
+      context.user = admitted->name;
+      context.role = admitted->role;
+    }
     Completion done = [self = shared_from_this()](HandlerResult result) {
       net::dispatch(self->Executor(), [self, result = std::move(result)]() mutable {
         self->Send(std::move(result));
@@ -291,14 +306,31 @@ class Session : public std::enable_shared_from_this<Session> {
     return true;
   }
 
+  // An authenticated caller's rate limit and role; the refusal, or nullopt to go on.
+  std::optional<HandlerResult> Admit(const Route& route, const Principal& principal) {
+    if (auto refused = Limit("user:" + principal.name)) return refused;
+    if (static_cast<int>(principal.role) < static_cast<int>(route.access)) {
+      return ErrorResult(Error{
+          Errc::kForbidden,
+          fmt::format("{} {} needs the {} role; {} is {}", method_, path_,
+                      ToString(static_cast<Role>(static_cast<int>(route.access))),
+                      principal.name, ToString(principal.role))});
+    }
+    return std::nullopt;
+  }
+
   // Runs a handler (on whichever thread the route says) and turns an escaping exception into
-  // 10100: the exception's text goes to the log, never to the client.
-  HandlerResult Handle(const Route& route) {
+  // 10100: the exception's text goes to the log, never to the client. `admitted`: the caller,
+  // already verified and admitted on the I/O thread.
+  HandlerResult Handle(const Route& route, const std::optional<Principal>& admitted = {}) {
     RequestIdScope scope(request_id_);
     RequestContext context{*request_, path_, query_, request_id_, remote_, std::nullopt,
                            std::nullopt};
     try {
-      if (route.access != Access::kPublic && state_.auth != nullptr) {
+      if (admitted) {
+        context.user = admitted->name;
+        context.role = admitted->role;
+      } else if (route.access != Access::kPublic && state_.auth != nullptr) {
         Result<Principal> principal =
             state_.auth->Verify(Header(*request_, http::field::authorization));
         if (!principal) {
@@ -313,14 +345,7 @@ class Session : public std::enable_shared_from_this<Session> {
           }
           return result;
         }
-        if (auto refused = Limit("user:" + principal->name)) return std::move(*refused);
-        if (static_cast<int>(principal->role) < static_cast<int>(route.access)) {
-          return ErrorResult(Error{
-              Errc::kForbidden,
-              fmt::format("{} {} needs the {} role; {} is {}", method_, path_,
-                          ToString(static_cast<Role>(static_cast<int>(route.access))),
-                          principal->name, ToString(principal->role))});
-        }
+        if (auto refused = Admit(route, *principal)) return std::move(*refused);
         context.user = principal->name;
         context.role = principal->role;
       }

@@ -80,8 +80,11 @@ std::string ReadAll(const std::filesystem::path& path) {
 
 TEST_CASE("every route asks for its role: viewer reads, developer edits, admin deletes",
           "[http][auth]") {
+  // On PostgreSQL, info and list of a remembered caller are answered on the I/O thread.
+  Backend backend = PickBackend();
+  INFO("backend " << market::testing::ToString(backend));
   People people;
-  TestServer server(Backend::kSqlite, AuthOnCached, [&](Stores& s) { AddPeople(s, people); });
+  TestServer server(backend, AuthOnCached, [&](Stores& s) { AddPeople(s, people); });
   Api unused{ApiDependencies{}};  // only to read the route table; never called
   std::vector<Route> routes = MakeRoutes(unused);
   std::map<std::string, Role> roles = {
@@ -287,9 +290,12 @@ TEST_CASE("every change is audited with before and after, secrets redacted",
 
 TEST_CASE("the rate limit answers 429 with Retry-After, per client, then recovers",
           "[http][limits]") {
+  // On PostgreSQL the cached caller's list is answered on the I/O thread: limited there too.
+  Backend backend = PickBackend();
+  INFO("backend " << market::testing::ToString(backend));
   People people;
   TestServer server(
-      Backend::kSqlite,
+      backend,
       [](ServerConfig& config) {
         AuthOnCached(config);
         config.rate_limit = 0.5;  // a token every 2 s

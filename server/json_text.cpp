@@ -7,21 +7,21 @@ namespace market::server {
 namespace {
 
 // Printable ASCII other than the quote and the backslash: written as it is.
-bool IsPlain(const std::string& text) {
+bool IsPlain(std::string_view text) {
   for (unsigned char c : text) {
     if (c < 0x20 || c > 0x7E || c == '"' || c == '\\') return false;
   }
   return true;
 }
 
-void AppendString(const std::string& text, std::string& out) {
+void AppendString(std::string_view text, std::string& out) {
   if (IsPlain(text)) {
     out += '"';
     out += text;
     out += '"';
     return;
   }
-  out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 template <class Integer>
@@ -77,6 +77,10 @@ void Append(const nlohmann::json& value, std::string& out) {
 }
 
 }  // namespace
+
+void AppendJsonString(std::string_view text, std::string& out) { AppendString(text, out); }
+
+void AppendJsonInteger(std::int64_t number, std::string& out) { AppendInteger(number, out); }
 
 std::string JsonText(const nlohmann::json& value) {
   std::string out;

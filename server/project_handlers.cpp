@@ -7,6 +7,7 @@
 #include "json_codec.hpp"
 #include "market/plugin_schema_json.hpp"
 #include "market/validation.hpp"
+#include "project_list_text.hpp"
 #include "responses.hpp"
 
 namespace market::server {
@@ -57,12 +58,9 @@ Result<ListRequest> ListRequestOf(const RequestContext& context) {
 }
 
 HandlerResult ListResult(const ProjectListing& listing) {
-  nlohmann::json content = nlohmann::json::array();
-  for (const Project& project : listing.page.projects) {
-    content.push_back(ProjectToJson(project, nullptr));
-  }
-  return OkList(std::move(content), listing.page_number, listing.page_size,
-                listing.page.total_count);
+  return HandlerResult{TextResponse(http::status::ok, "application/json; charset=utf-8",
+                                    ProjectListText(listing)),
+                       nullptr};
 }
 
 // Builds an asynchronous answer; as on the blocking path, an exception's text goes to the log

@@ -46,7 +46,8 @@ class Api {
   // ProjectInfo over the store's non-blocking reads; false when it has none.
   bool ProjectInfoAsync(const RequestContext& context, Completion& done);
   HandlerResult ListProjects(const RequestContext& context);
-  // ListProjects over the store's non-blocking reads; false for a name filter or without them.
+  // ListProjects over the store's non-blocking reads; false without them, or for a listing
+  // they do not take (a name filter, a deep page).
   bool ListProjectsAsync(const RequestContext& context, Completion& done);
   HandlerResult SaveProject(const RequestContext& context);
   HandlerResult ProjectDockerfile(const RequestContext& context);

@@ -176,12 +176,13 @@ Result<ProjectListing> ProjectService::List(const ListRequest& request) {
 
 bool ProjectService::ListAsync(const ListRequest& request,
                                std::function<void(Result<ProjectListing>)> done) {
-  if (async_reads_ == nullptr || !request.name_filter.empty()) return false;
+  if (async_reads_ == nullptr) return false;
   auto query = ListQuery(request);
   if (!query) {
     done(std::unexpected(query.error()));
     return true;
   }
+  if (!AsyncProjectReads::Takes(*query)) return false;
   int page_number = query->page;
   int page_size = query->page_size;
   async_reads_->List(std::move(*query), [page_number, page_size, done = std::move(done)](

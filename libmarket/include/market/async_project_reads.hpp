@@ -26,7 +26,14 @@ class AsyncProjectReads {
   // What ProjectStore::Get answers (kNotFound when missing; kUnavailable when the database is
   // unreachable or too slow), given to `done` on the executor's threads. `done` must not block.
   virtual void Get(std::string name, GetCallback done) = 0;
-  // What ProjectStore::List answers, for a query without a name filter (a filter: kInvalid).
+  // A connection answers its reads in order, so a slow one holds up those behind it: only
+  // reads whose cost is bounded are taken. A listing skipping more projects than this (a
+  // page number far from the first, without a cursor) is not.
+  static constexpr long long kMaxOffset = 1000;
+  // Whether List takes `query`: no name filter, and a cursor or an offset within kMaxOffset.
+  static bool Takes(const ProjectListQuery& query);
+
+  // What ProjectStore::List answers, for a query it Takes (others: kInvalid).
   virtual void List(ProjectListQuery query, ListCallback done) = 0;
 };
 using AsyncProjectReadsPtr = std::unique_ptr<AsyncProjectReads>;

@@ -60,7 +60,7 @@ class ProjectService {
   void InfoAsync(std::string_view name, std::function<void(Result<Project>)> done);
   Result<ProjectListing> List(const ListRequest& request);
   // List's answer given to `done` without blocking, as InfoAsync; false, without calling
-  // `done`, when it cannot be (no async reads, or a name filter: use List).
+  // `done`, when it cannot be (no async reads, or a listing they do not take: use List).
   bool ListAsync(const ListRequest& request, std::function<void(Result<ProjectListing>)> done);
   Result<Project> Save(const SaveRequest& request);
 

@@ -111,11 +111,12 @@ class PgAsyncProjectReads final : public AsyncProjectReads {
   }
 
   void List(ProjectListQuery query, ListCallback done) override {
-    if (!query.name_filter.empty()) {
-      return done(Fail(Errc::kInvalid, "asynchronous listing takes no name filter"));
-    }
     if (query.page < 1 || query.page_size < 1) {
       return done(Fail(Errc::kInvalid, "page and page_size must be positive"));
+    }
+    if (!Takes(query)) {
+      return done(Fail(Errc::kInvalid,
+                       "asynchronous listing takes no name filter and no deep page"));
     }
     // As SqlProjectStore::List: with a cursor the page number is not used.
     const long long offset =
@@ -158,6 +159,20 @@ class PgAsyncProjectReads final : public AsyncProjectReads {
 };
 
 }  // namespace
+
+}  // namespace market::sql
+
+namespace market {
+
+bool AsyncProjectReads::Takes(const ProjectListQuery& query) {
+  if (!query.name_filter.empty()) return false;
+  if (query.after) return true;
+  return (static_cast<long long>(query.page) - 1) * query.page_size <= kMaxOffset;
+}
+
+}  // namespace market
+
+namespace market::sql {
 
 AsyncProjectReadsPtr MakePgAsyncProjectReads(const ConnectionConfig& config,
                                              boost::asio::any_io_executor executor,

@@ -230,11 +230,25 @@ TEST_CASE("async reads: list pages and totals as the blocking store lists them",
   CHECK(Listed(f.List(queries[3])) ==
         std::vector<std::string>{"p10", "p11", "p12", "p13", "total=25"});
 
+  // A filter, or a page that skips more than kMaxOffset names, may be slow: not taken, since a
+  // connection answers in order and everything behind would wait.
   ProjectListQuery filtered;
   filtered.name_filter = "p1";
   Result<ProjectPage> refused = f.List(filtered);
   REQUIRE(!refused);
   CHECK(refused.error().code == Errc::kInvalid);
+  ProjectListQuery deep;
+  deep.page_size = 10;
+  deep.page = static_cast<int>(AsyncProjectReads::kMaxOffset / 10) + 2;
+  CHECK(!AsyncProjectReads::Takes(deep));
+  CHECK(f.List(deep).error().code == Errc::kInvalid);
+  deep.page -= 1;  // skips exactly kMaxOffset
+  CHECK(AsyncProjectReads::Takes(deep));
+  CHECK(Listed(f.List(deep)) == std::vector<std::string>{"total=25"});
+  deep.after = "p00";  // a cursor: the page number is not used
+  deep.page += 100;
+  CHECK(AsyncProjectReads::Takes(deep));
+  CHECK(!AsyncProjectReads::Takes(filtered));
   ProjectListQuery zero;
   zero.page_size = 0;
   CHECK(f.List(zero).error().code == Errc::kInvalid);

@@ -31,7 +31,11 @@ class AsyncProjectReads {
   // page number far from the first, without a cursor) is not.
   static constexpr long long kMaxOffset = 1000;
   // Whether List takes `query`: no name filter, and a cursor or an offset within kMaxOffset.
-  static bool Takes(const ProjectListQuery& query);
+  static bool Takes(const ProjectListQuery& query) {
+    if (!query.name_filter.empty()) return false;
+    if (query.after) return true;
+    return (static_cast<long long>(query.page) - 1) * query.page_size <= kMaxOffset;
+  }
 
   // What ProjectStore::List answers, for a query it Takes (others: kInvalid).
   virtual void List(ProjectListQuery query, ListCallback done) = 0;

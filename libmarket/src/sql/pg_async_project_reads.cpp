@@ -160,20 +160,6 @@ class PgAsyncProjectReads final : public AsyncProjectReads {
 
 }  // namespace
 
-}  // namespace market::sql
-
-namespace market {
-
-bool AsyncProjectReads::Takes(const ProjectListQuery& query) {
-  if (!query.name_filter.empty()) return false;
-  if (query.after) return true;
-  return (static_cast<long long>(query.page) - 1) * query.page_size <= kMaxOffset;
-}
-
-}  // namespace market
-
-namespace market::sql {
-
 AsyncProjectReadsPtr MakePgAsyncProjectReads(const ConnectionConfig& config,
                                              boost::asio::any_io_executor executor,
                                              int connections) {

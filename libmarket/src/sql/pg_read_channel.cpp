@@ -20,21 +20,10 @@ constexpr auto kTick = std::chrono::milliseconds(250);
 constexpr auto kConnectTimeout = std::chrono::seconds(10);
 constexpr std::size_t kMaxParameters = 8;
 
-void Notice(void* /*arg*/, const char* message) {
-  std::string_view text(message);
-  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-  MARKET_LOG_DEBUG("postgresql: {}", text);
-}
-
 std::string_view Trimmed(const char* message) {
   std::string_view text = message != nullptr ? message : "";
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
   return text;
-}
-
-// 08: connection exceptions; 57P01..57P03: the server shut down or is starting.
-bool ConnectionClass(std::string_view state) {
-  return state.starts_with("08") || state == "57P01" || state == "57P02" || state == "57P03";
 }
 
 }  // namespace
@@ -123,7 +112,7 @@ void PgReadChannel::Connect() {
     return Fail(Error{Errc::kUnavailable, "database: cannot connect: no memory"}, false);
   }
   if (PQstatus(conn_) == CONNECTION_BAD) return Fail(Lost("connecting"), true);
-  PQsetNoticeProcessor(conn_, Notice, nullptr);
+  PQsetNoticeProcessor(conn_, PgNotice, nullptr);
   // Before the first PQconnectPoll, libpq says to wait as if it had asked for writing.
   ContinueConnecting(PGRES_POLLING_WRITING);
 }
@@ -203,36 +192,24 @@ void PgReadChannel::WatchSocket() {
   socket_.emplace(strand_, fd);
 }
 
-void PgReadChannel::WaitReadable() {
-  if (reading_ || !socket_) return;
-  reading_ = true;
-  socket_->async_wait(net::posix::descriptor_base::wait_read,
-                      [self = shared_from_this(), generation = generation_](
-                          const boost::system::error_code& ec) {
-                        if (generation != self->generation_) return;
-                        self->reading_ = false;
-                        if (ec) return self->Fail(self->Lost("waiting for the server"), true);
-                        if (self->state_ == State::kConnecting) {
-                          return self->ContinueConnecting(PQconnectPoll(self->conn_));
-                        }
-                        self->OnReadable();
-                      });
-}
+void PgReadChannel::WaitReadable() { Await(net::posix::descriptor_base::wait_read, reading_); }
 
-void PgReadChannel::WaitWritable() {
-  if (writing_ || !socket_) return;
-  writing_ = true;
-  socket_->async_wait(net::posix::descriptor_base::wait_write,
-                      [self = shared_from_this(), generation = generation_](
-                          const boost::system::error_code& ec) {
-                        if (generation != self->generation_) return;
-                        self->writing_ = false;
-                        if (ec) return self->Fail(self->Lost("waiting for the server"), true);
-                        if (self->state_ == State::kConnecting) {
-                          return self->ContinueConnecting(PQconnectPoll(self->conn_));
-                        }
-                        self->Flush();
-                      });
+void PgReadChannel::WaitWritable() { Await(net::posix::descriptor_base::wait_write, writing_); }
+
+void PgReadChannel::Await(net::posix::descriptor_base::wait_type type, bool& waiting) {
+  if (waiting || !socket_) return;
+  waiting = true;
+  socket_->async_wait(type, [self = shared_from_this(), generation = generation_, type,
+                             &waiting](const boost::system::error_code& ec) {
+    if (generation != self->generation_) return;  // the socket was replaced or dropped
+    waiting = false;
+    if (ec) return self->Fail(self->Lost("waiting for the server"), true);
+    if (self->state_ == State::kConnecting) {
+      return self->ContinueConnecting(PQconnectPoll(self->conn_));
+    }
+    if (type == net::posix::descriptor_base::wait_read) return self->OnReadable();
+    self->Flush();
+  });
 }
 
 void PgReadChannel::OnReadable() {
@@ -294,7 +271,7 @@ void PgReadChannel::Finish(Waiting& waiting) {
     std::string message(Trimmed(result != nullptr ? PQresultErrorMessage(result)
                                                   : "the server sent no result"));
     const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-    lost = ConnectionClass(state != nullptr ? state : "");
+    lost = IsConnectionLossState(state != nullptr ? state : "");
     if (lost && !waiting.retried) {
       // The server is going away (shut down, or this session terminated): the read is tried
       // once more on a new connection.

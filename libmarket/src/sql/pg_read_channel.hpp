@@ -94,6 +94,9 @@ class PgReadChannel : public std::enable_shared_from_this<PgReadChannel> {
   void WatchSocket();
   void WaitReadable();
   void WaitWritable();
+  // One wait for the socket at a time per direction (`waiting` is reading_ or writing_). When
+  // it fires: the next connecting step, or reading answers, or sending the rest.
+  void Await(boost::asio::posix::descriptor_base::wait_type type, bool& waiting);
   void OnReadable();
   void ReadResults();
   void Finish(Waiting& waiting);

@@ -26,15 +26,18 @@ bool PgConnectionLost(soci::session& session) {
   return conn == nullptr || PQstatus(conn) != CONNECTION_OK;
 }
 
-// libpq prints server notices (and the FATAL of a terminated session) to stderr by default;
-// the library's log is the place for them.
+}  // namespace
+
 void PgNotice(void* /*arg*/, const char* message) {
   std::string_view text(message);
   while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
   MARKET_LOG_DEBUG("postgresql: {}", text);
 }
 
-}  // namespace
+bool IsConnectionLossState(std::string_view sqlstate) {
+  return sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" ||
+         sqlstate == "57P03";
+}
 
 bool IsUniqueViolation(const soci::soci_error& error) {
   if (const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&error)) {
@@ -228,9 +231,7 @@ Error SessionPool::Classify(std::string_view what, const std::exception& e, soci
   if (config_.dialect == Dialect::kPostgres) {
     const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e);
     std::string state = pg != nullptr ? pg->sqlstate() : std::string();
-    // 08: connection exceptions; 57P01..57P03: the server shut down or is starting.
-    bool lost = PgConnectionLost(session) || state.starts_with("08") || state == "57P01" ||
-                state == "57P02" || state == "57P03";
+    bool lost = PgConnectionLost(session) || IsConnectionLossState(state);
     if (lost) {
       broken = true;
       MARKET_LOG_WARN("database {}: connection lost during {}: {}", config_.display, what, message);

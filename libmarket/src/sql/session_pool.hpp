@@ -38,6 +38,12 @@ struct ConnectionConfig {
 
 // Why a statement failed, as far as the stores' logic cares.
 bool IsUniqueViolation(const soci::soci_error& error);
+// A PostgreSQL SQLSTATE that means the connection is gone: 08 (connection exceptions),
+// 57P01..57P03 (the server shut down or is starting).
+bool IsConnectionLossState(std::string_view sqlstate);
+// libpq's notice processor for every connection: server notices (and the FATAL of a terminated
+// session) go to the library's log, not stderr.
+void PgNotice(void* arg, const char* message);
 
 // A statement prepared once on a session and executed many times (SQLite skips the parse,
 // PostgreSQL the parse and plan and a round trip). Subclasses hold the soci::statement and the

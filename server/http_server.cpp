@@ -284,12 +284,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // completion may come on any thread and is sent from the session's executor.
   bool StartAsync(const Route& route, const std::optional<Principal>& admitted) {
     RequestIdScope scope(request_id_);
-    RequestContext context{*request_, path_, query_, request_id_, remote_, std::nullopt,
-                           std::nullopt};
-    if (admitted) {
-      context.user = admitted->name;
-      context.role = admitted->role;
-    }
+    RequestContext context = ContextFor(admitted);
     Completion done = [self = shared_from_this()](HandlerResult result) {
       net::dispatch(self->Executor(), [self, result = std::move(result)]() mutable {
         self->Send(std::move(result));
@@ -304,6 +299,17 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     Send(ErrorResult(Error{Errc::kInternal, DefaultMessage(Errc::kInternal)}));
     return true;
+  }
+
+  // What a handler sees of this request; `caller`: the authenticated identity, if known.
+  RequestContext ContextFor(const std::optional<Principal>& caller) const {
+    RequestContext context{*request_, path_, query_, request_id_, remote_, std::nullopt,
+                           std::nullopt};
+    if (caller) {
+      context.user = caller->name;
+      context.role = caller->role;
+    }
+    return context;
   }
 
   // An authenticated caller's rate limit and role; the refusal, or nullopt to go on.
@@ -324,13 +330,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // already verified and admitted on the I/O thread.
   HandlerResult Handle(const Route& route, const std::optional<Principal>& admitted = {}) {
     RequestIdScope scope(request_id_);
-    RequestContext context{*request_, path_, query_, request_id_, remote_, std::nullopt,
-                           std::nullopt};
+    RequestContext context = ContextFor(admitted);
     try {
-      if (admitted) {
-        context.user = admitted->name;
-        context.role = admitted->role;
-      } else if (route.access != Access::kPublic && state_.auth != nullptr) {
+      if (!admitted && route.access != Access::kPublic && state_.auth != nullptr) {
         Result<Principal> principal =
             state_.auth->Verify(Header(*request_, http::field::authorization));
         if (!principal) {

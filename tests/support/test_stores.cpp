@@ -23,7 +23,8 @@ std::string WithDatabase(const std::string& url, const std::string& name) {
   return url.substr(0, path) + "/" + name + rest;
 }
 
-void ExecOn(const std::string& url, const std::string& command) {
+// Runs `command` and returns its first row's first value ("" when it returns no rows).
+std::string ExecOn(const std::string& url, const std::string& command) {
   PGconn* conn = PQconnectdb(url.c_str());
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string message = PQerrorMessage(conn);
@@ -33,11 +34,16 @@ void ExecOn(const std::string& url, const std::string& command) {
   PGresult* result = PQexec(conn, command.c_str());
   ExecStatusType status = PQresultStatus(result);
   std::string message = PQresultErrorMessage(result);
+  std::string first;
+  if (status == PGRES_TUPLES_OK && PQntuples(result) > 0 && PQnfields(result) > 0) {
+    first = PQgetvalue(result, 0, 0);
+  }
   PQclear(result);
   PQfinish(conn);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     throw std::runtime_error("test PostgreSQL: " + command + ": " + message);
   }
+  return first;
 }
 
 }  // namespace
@@ -94,6 +100,11 @@ void TestDatabase::AdminExec(const std::string& command) const {
 void TestDatabase::Exec(const std::string& command) const {
   if (backend_ != Backend::kPostgres) throw std::runtime_error("Exec needs PostgreSQL");
   ExecOn(url_, command);
+}
+
+std::string TestDatabase::QueryText(const std::string& query) const {
+  if (backend_ != Backend::kPostgres) throw std::runtime_error("QueryText needs PostgreSQL");
+  return ExecOn(url_, query);
 }
 
 }  // namespace market::testing

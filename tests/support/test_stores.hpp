@@ -38,6 +38,9 @@ class TestDatabase {
   void AdminExec(const std::string& command) const;
   // PostgreSQL only: runs one SQL command on the test database itself, in its own session.
   void Exec(const std::string& command) const;
+  // PostgreSQL only: runs one query on the test database and returns its first row's first
+  // value as text ("" when it returns no rows).
+  std::string QueryText(const std::string& query) const;
 
  private:
   Backend backend_;

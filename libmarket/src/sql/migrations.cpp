@@ -244,6 +244,25 @@ const std::vector<Migration>& Migrations() {
        {},
        {"ALTER INDEX projects_name_trgm SET (fastupdate = off)",
         "SELECT gin_clean_pending_list('projects_name_trgm')"}},
+      {7,
+       "five-character grams for the name filter (PostgreSQL)",
+       // Trigrams of digits are in thousands of names each, and a filter like "00042" read
+       // three such posting lists (1.1 ms at a million projects). Every 5-character piece of
+       // a name's runs of ASCII letters and digits is in few names: the filter's pieces
+       // answer in 0.03 ms. pg_trgm still serves filters whose longest run is 3 or 4
+       // characters. An expression index, not a table: it keeps itself.
+       {},
+       {R"(CREATE FUNCTION project_name_grams(name text) RETURNS text[]
+           LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+             SELECT coalesce(array_agg(DISTINCT substr(run[1], i, 5)), '{}')
+             FROM regexp_matches(name, '[A-Za-z0-9]{5,}', 'g') AS run,
+                  generate_series(1, length(run[1]) - 4) AS i
+           $$)",
+        "CREATE INDEX projects_name_grams ON projects USING gin (project_name_grams(name)) "
+        "WITH (fastupdate = off)",
+        // The planner's statistics for the new expression; autovacuum would not gather them
+        // before the table changes.
+        "ANALYZE projects"}},
   };
   return migrations;
 }

@@ -99,6 +99,33 @@ std::string EscapeLike(std::string_view text) {
   return out;
 }
 
+// Calls `on_run` with each maximal run of ASCII letters and digits in `text`, in order.
+template <class OnRun>
+void ForEachWordRun(std::string_view text, OnRun&& on_run) {
+  auto word = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  for (std::size_t i = 0; i < text.size();) {
+    if (!word(text[i])) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < text.size() && word(text[j])) ++j;
+    on_run(text.substr(i, j - i));
+    i = j;
+  }
+}
+
+// The longest run of ASCII letters and digits in a filter (empty when it has none).
+std::string_view LongestWordRun(std::string_view filter) {
+  std::string_view best;
+  ForEachWordRun(filter, [&best](std::string_view run) {
+    if (run.size() > best.size()) best = run;
+  });
+  return best;
+}
+
 // The piece of a literal substring filter a trigram index is asked for: the longest run of
 // ASCII letters and digits in it, when it has at least 3 (one trigram), else the filter.
 // pg_trgm cuts a pattern into words at every other character, and a word's edges become
@@ -107,31 +134,40 @@ std::string EscapeLike(std::string_view text) {
 // lists as long as the table. The run is a substring of the filter, so matching it is a
 // necessary condition; strpos()/instr() then check the filter exactly.
 std::string_view IndexedPiece(std::string_view filter) {
-  auto word = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-  };
-  std::string_view best;
-  for (std::size_t i = 0; i < filter.size();) {
-    if (!word(filter[i])) {
-      ++i;
-      continue;
-    }
-    std::size_t j = i;
-    while (j < filter.size() && word(filter[j])) ++j;
-    if (j - i > best.size()) best = filter.substr(i, j - i);
-    i = j;
-  }
-  return best.size() >= 3 ? best : filter;
+  std::string_view run = LongestWordRun(filter);
+  return run.size() >= 3 ? run : filter;
 }
 
 std::string IndexPattern(std::string_view filter) {
   return "%" + EscapeLike(IndexedPiece(filter)) + "%";
 }
 
+// PostgreSQL indexes every 5-character piece of a name's runs of ASCII letters and digits
+// (project_name_grams, migration 7). A filter with such a run asks that index: a name holding
+// the filter holds each of its runs' pieces, and they are far rarer than trigrams.
+constexpr std::size_t kGramLength = 5;
+
+// The filter's pieces as a PostgreSQL text[] literal, "{bench,00042}": what
+// project_name_grams(filter) gives, cut here so that PostgreSQL does not plan and run that
+// SQL function on every list (that halved the statement's throughput). The pieces are letters
+// and digits only, so none needs quoting; a repeated piece is harmless to @>.
+std::string FilterGrams(std::string_view filter) {
+  std::string literal = "{";
+  ForEachWordRun(filter, [&literal](std::string_view run) {
+    for (std::size_t i = 0; i + kGramLength <= run.size(); ++i) {
+      if (literal.size() > 1) literal += ',';
+      literal += run.substr(i, kGramLength);
+    }
+  });
+  literal += '}';
+  return literal;
+}
+
 // The values a list statement binds.
 struct ListArguments {
   std::string literal;
   std::string pattern;  // PostgreSQL's LIKE pattern for the trigram index
+  std::string grams;    // PostgreSQL's text[] of the filter's 5-grams
   std::string fts;      // SQLite's FTS5 query: the filter as one quoted string
   std::string after;
   long long offset = 0;
@@ -145,25 +181,29 @@ struct ListShape {
   bool postgres = false;
   bool filtered = false;  // a name substring
   bool trigram = false;   // SQLite: the filter is long enough for the trigram index
+  bool grams = false;     // PostgreSQL: the filter has a run for the 5-gram index
   bool after = false;     // a keyset cursor
   bool offset = false;    // a page past the first without a cursor
 
   std::string Key() const {
     return std::string("project page ") + (filtered ? "f" : "-") + (trigram ? "t" : "-") +
-           (after ? "a" : "-") + (offset ? "o" : "-");
+           (grams ? "g" : "-") + (after ? "a" : "-") + (offset ? "o" : "-");
   }
   std::string CountKey() const {
-    return std::string("project count ") + (filtered ? "f" : "-") + (trigram ? "t" : "-");
+    return std::string("project count ") + (filtered ? "f" : "-") + (trigram ? "t" : "-") +
+           (grams ? "g" : "-");
   }
   // The filter is a literal substring: strpos()/instr() give `%` and `_` no meaning. On
-  // PostgreSQL a LIKE on a piece of it is added for the trigram index (migration 3) to serve;
-  // see IndexPattern. On SQLite a filter of three characters or more asks the FTS5 trigram
-  // index (migration 5) for candidates; a shorter one scans.
+  // PostgreSQL the filter's 5-grams ask their index (migration 7) for candidates, or, for a
+  // filter without a run that long, a LIKE on a piece of it asks the trigram index (migration
+  // 3); see IndexPattern. On SQLite a filter of three characters or more asks the FTS5
+  // trigram index (migration 5) for candidates; a shorter one scans.
   std::string Match(const std::string& suffix) const {
-    if (postgres) {
-      return "name LIKE :pat" + suffix + R"( ESCAPE '\' AND strpos(name, :lit)" + suffix +
-             ") > 0";
+    const std::string exact_pg = "strpos(name, :lit" + suffix + ") > 0";
+    if (postgres && grams) {
+      return "project_name_grams(name) @> CAST(:grm" + suffix + " AS text[]) AND " + exact_pg;
     }
+    if (postgres) return "name LIKE :pat" + suffix + R"( ESCAPE '\' AND )" + exact_pg;
     std::string exact = "instr(name, :lit" + suffix + ") > 0";
     if (!trigram) return exact;
     return "id IN (SELECT rowid FROM project_names WHERE project_names MATCH :fts" + suffix +
@@ -171,7 +211,8 @@ struct ListShape {
   }
   // Binds the filter's values under their names in `st`.
   void BindFilter(soci::statement& st, ListArguments& a, const std::string& suffix) const {
-    if (postgres) st.exchange(soci::use(a.pattern, "pat" + suffix));
+    if (postgres && grams) st.exchange(soci::use(a.grams, "grm" + suffix));
+    if (postgres && !grams) st.exchange(soci::use(a.pattern, "pat" + suffix));
     if (trigram) st.exchange(soci::use(a.fts, "fts" + suffix));
     st.exchange(soci::use(a.literal, "lit" + suffix));
   }
@@ -197,7 +238,7 @@ std::string FtsPhrase(std::string_view filter) {
 }
 
 // The page's total: unfiltered, the counter the triggers of migration 3 keep, not a scan of the
-// table. Filtered: an exact count of the matches (the trigram index on PostgreSQL), whose cost
+// table. Filtered: an exact count of the matches (found through a gram index), whose cost
 // grows with the number of matches, not with the table; see docs/performance.md.
 class ProjectCountQuery final : public CachedStatement {
  public:
@@ -486,6 +527,7 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
   shape.postgres = pg;
   shape.filtered = !query.name_filter.empty();
   shape.trigram = !pg && Utf8Length(IndexedPiece(query.name_filter)) >= 3;
+  shape.grams = pg && LongestWordRun(query.name_filter).size() >= kGramLength;
   shape.after = query.after.has_value();
   // With a keyset cursor the page number is not used: the cursor already says where the
   // page starts, and its cost does not grow with the depth.
@@ -494,7 +536,9 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
   shape.offset = offset > 0;
   ListArguments arguments;
   arguments.literal = query.name_filter;
-  arguments.pattern = pg && shape.filtered ? IndexPattern(query.name_filter) : std::string();
+  arguments.pattern =
+      pg && shape.filtered && !shape.grams ? IndexPattern(query.name_filter) : std::string();
+  arguments.grams = shape.grams ? FilterGrams(query.name_filter) : std::string();
   arguments.fts = shape.trigram ? FtsPhrase(IndexedPiece(query.name_filter)) : std::string();
   arguments.after = query.after.value_or("");
   arguments.offset = offset;
@@ -514,9 +558,12 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
     };
     Result<void> fetched;
     if (shape.filtered) {
-      // PostgreSQL: planned afresh each time (see below).
+      // PostgreSQL's trigram shapes are planned afresh each time (see below). With grams the
+      // statement is prepared: a GIN index answers `@>` whatever the pieces (a bitmap scan is
+      // the only plan it has), so the generic plan is the one a fresh plan would be.
       auto one_pass =
-          pg ? FilteredPageQuery(sql, shape, true).Fetch(arguments, on_row)
+          pg && !shape.grams
+             ? FilteredPageQuery(sql, shape, true).Fetch(arguments, on_row)
              : pool_->Prepared<FilteredPageQuery>(sql, "filtered " + shape.Key(), [&] {
                  return std::make_unique<FilteredPageQuery>(sql, shape, false);
                }).Fetch(arguments, on_row);

@@ -544,6 +544,77 @@ TEST_CASE("project store: filters with separators, wildcards and deep pages", "[
   CHECK(Names(*cursor) == std::vector<std::string>{"xha-bex", "zha-be"});
 }
 
+TEST_CASE("project store: filters with a run of five letters or digits stay exact",
+          "[sql][project]") {
+  // On PostgreSQL a filter with a run of 5 or more ASCII letters and digits asks the index of
+  // names' 5-character pieces (migration 7); shorter runs ask pg_trgm. The pieces are cut
+  // within runs, so the cases below put the filter's runs inside longer runs of the name, at
+  // a name's edges, next to separators and next to non-ASCII letters.
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& store = *stores.projects;
+  for (std::string name : {"bench-0004200", "bench-1000420", "x00042", "00042", "0004-2",
+                           "Bench-00042", "svc.payments-api", "payments", "paymentsapi",
+                           "xé12345é", "a1234b", "tenant-a-payments-v2"}) {
+    REQUIRE(store.Insert(MakeProject(name)));
+  }
+  auto names = [&](const std::string& filter) { return ListedNames(store, Query(1, 20, filter)); };
+  CHECK(names("00042") == std::vector<std::string>{"00042", "Bench-00042", "bench-0004200",
+                                                   "bench-1000420", "x00042", "total=5"});
+  CHECK(names("ch-00042") ==
+        std::vector<std::string>{"Bench-00042", "bench-0004200", "total=2"});  // both runs
+  CHECK(names("Bench-00042") == std::vector<std::string>{"Bench-00042", "total=1"});  // case
+  CHECK(names("0004200") == std::vector<std::string>{"bench-0004200", "total=1"});
+  CHECK(names("0004-2") == std::vector<std::string>{"0004-2", "total=1"});  // no run of 5
+  CHECK(names("payments") == std::vector<std::string>{"payments", "paymentsapi",
+                                                      "svc.payments-api",
+                                                      "tenant-a-payments-v2", "total=4"});
+  CHECK(names("payments-a") ==
+        std::vector<std::string>{"svc.payments-api", "total=1"});  // not "paymentsapi"
+  CHECK(names("s-api") == std::vector<std::string>{"svc.payments-api", "total=1"});
+  CHECK(names("12345") == std::vector<std::string>{"xé12345é", "total=1"});
+  CHECK(names("é12345é") == std::vector<std::string>{"xé12345é", "total=1"});
+  CHECK(names("1234b") == std::vector<std::string>{"a1234b", "total=1"});
+  CHECK(names("a1234b.") == std::vector<std::string>{"total=0"});
+  CHECK(names("99999") == std::vector<std::string>{"total=0"});
+  // A page past the first and a cursor, on the gram index.
+  CHECK(ListedNames(store, Query(2, 2, "00042")) ==
+        std::vector<std::string>{"bench-0004200", "bench-1000420", "total=5"});
+  CHECK(ListedNames(store, Query(1, 2, "00042", std::string("bench-1000420"))) ==
+        std::vector<std::string>{"x00042", "total=5"});
+  // Writes show at once: a rename by remove and insert, a clone.
+  REQUIRE(store.Remove("x00042"));
+  REQUIRE(store.Clone("payments", MakeProject("y00042z")));
+  CHECK(names("00042") == std::vector<std::string>{"00042", "Bench-00042", "bench-0004200",
+                                                   "bench-1000420", "y00042z", "total=5"});
+}
+
+TEST_CASE("stores: PostgreSQL's 5-gram index is what a long filter's statement can use",
+          "[sql]") {
+  // Migration 7. The store asks `project_name_grams(name) @> '{the filter's pieces}'`; with
+  // scans of the table and of the name index priced out, PostgreSQL must answer that from
+  // the gram index, which it can only when the expression is the index's own.
+  if (!market::testing::PostgresUrl()) {
+    WARN("MARKET_TEST_POSTGRES_URL is not set: the PostgreSQL index test is skipped");
+    return;
+  }
+  TestDatabase db(Backend::kPostgres);
+  auto stores = OpenOrFail(db);
+  CHECK(db.QueryText("SELECT array_to_string(project_name_grams('svc.Payments-api2'), ',')") ==
+        "Payme,aymen,ments,yment");
+  CHECK(db.QueryText("SELECT cardinality(project_name_grams('a-b.1234-xyz'))") == "0");
+  CHECK_NOTHROW(db.Exec(
+      "DO $$ DECLARE line text; plan text := ''; BEGIN SET LOCAL enable_seqscan = off; "
+      "SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; "
+      "FOR line IN EXECUTE 'EXPLAIN SELECT name FROM projects WHERE project_name_grams(name) "
+      "@> CAST($1 AS text[]) AND strpos(name, $2) > 0' USING '{00042}'::text, 'ch-00042'::text "
+      "LOOP plan := plan || line || ' / '; END LOOP; "
+      "IF plan NOT LIKE '%projects_name_grams%' THEN RAISE EXCEPTION 'plan: %', plan; END IF; "
+      "END $$"));
+}
+
 TEST_CASE("project store: a filter matching more names than one pass takes stays exact",
           "[sql][project]") {
   // A filtered page is read from one capped pass over the matches (10,000 names); past the

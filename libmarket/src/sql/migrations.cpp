@@ -20,6 +20,18 @@ struct Migration {
   std::vector<std::string> postgres;
 };
 
+// SQLite: the 5-character pieces of `name` (an SQL expression), space-separated, for the
+// pieces index of migration 8: every position whose 5 characters are all ASCII letters and
+// digits, what project_name_grams gives on PostgreSQL. Triggers cannot use a recursive CTE,
+// so json_each over an array of length(name) - 4 zeros gives the positions.
+std::string SqlitePiecesOf(const std::string& name) {
+  const std::string alnum = "[A-Za-z0-9]";
+  return "(SELECT group_concat(piece, ' ') FROM (SELECT DISTINCT substr(" + name +
+         ", key + 1, 5) AS piece FROM json_each('[' || substr(replace(hex(zeroblob(max(length(" +
+         name + ") - 4, 0))), '00', ',0'), 2) || ']') WHERE piece GLOB '" + alnum + alnum +
+         alnum + alnum + alnum + "'))";
+}
+
 // Times are epoch milliseconds (BIGINT) in both dialects: no time-zone conversions, and the
 // domain's TimePoint is milliseconds already.
 const std::vector<Migration>& Migrations() {
@@ -264,6 +276,31 @@ const std::vector<Migration>& Migrations() {
         // filter, but with statistics each prepared list would be planned afresh (a custom
         // plan looks cheaper than the generic one), which doubled PostgreSQL's CPU per list.
         "ALTER INDEX projects_name_grams ALTER COLUMN 1 SET STATISTICS 0"}},
+      {8,
+       "five-character pieces for the name filter (SQLite)",
+       // What migration 7 did for PostgreSQL: FTS5's trigram index read the long posting
+       // lists of digit trigrams too. A contentless FTS5 table holds each name's pieces as
+       // tokens (the ascii tokenizer folds case; instr() checks the filter exactly), kept by
+       // triggers; a contentless row is deleted by giving its tokens again.
+       {"CREATE VIRTUAL TABLE project_name_pieces USING fts5("
+        "pieces, content = '', tokenize = 'ascii')",
+        "INSERT INTO project_name_pieces (rowid, pieces) SELECT id, " + SqlitePiecesOf("name") +
+            " FROM projects",
+        "CREATE TRIGGER projects_pieces_insert AFTER INSERT ON projects BEGIN "
+        "INSERT INTO project_name_pieces (rowid, pieces) VALUES (new.id, " +
+            SqlitePiecesOf("new.name") + "); END",
+        "CREATE TRIGGER projects_pieces_delete AFTER DELETE ON projects BEGIN "
+        "INSERT INTO project_name_pieces (project_name_pieces, rowid, pieces) "
+        "VALUES ('delete', old.id, " +
+            SqlitePiecesOf("old.name") + "); END",
+        "CREATE TRIGGER projects_pieces_update AFTER UPDATE OF id, name ON projects BEGIN "
+        "INSERT INTO project_name_pieces (project_name_pieces, rowid, pieces) "
+        "VALUES ('delete', old.id, " +
+            SqlitePiecesOf("old.name") +
+            "); "
+            "INSERT INTO project_name_pieces (rowid, pieces) VALUES (new.id, " +
+            SqlitePiecesOf("new.name") + "); END"},
+       {}},
   };
   return migrations;
 }

@@ -7,7 +7,7 @@
 namespace market::sql {
 
 // The schema version this program writes; a database at a newer version is refused.
-inline constexpr int kSchemaVersion = 7;
+inline constexpr int kSchemaVersion = 8;
 
 // Applies each missing migration once, each in its own transaction. Safe when several
 // processes open the same database at once (PostgreSQL: an advisory lock; SQLite: BEGIN

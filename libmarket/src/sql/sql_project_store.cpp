@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "market/pipeline_json.hpp"
 #include "sql/project_row.hpp"
@@ -142,32 +143,52 @@ std::string IndexPattern(std::string_view filter) {
   return "%" + EscapeLike(IndexedPiece(filter)) + "%";
 }
 
-// PostgreSQL indexes every 5-character piece of a name's runs of ASCII letters and digits
-// (project_name_grams, migration 7). A filter with such a run asks that index: a name holding
-// the filter holds each of its runs' pieces, and they are far rarer than trigrams.
+// Both backends index every 5-character piece of a name's runs of ASCII letters and digits
+// (PostgreSQL: project_name_grams, migration 7; SQLite: project_name_pieces, migration 8). A
+// filter with such a run asks that index: a name holding the filter holds each of its runs'
+// pieces, and they are far rarer than trigrams.
 constexpr std::size_t kGramLength = 5;
 
-// The filter's pieces as a PostgreSQL text[] literal, "{bench,00042}": what
-// project_name_grams(filter) gives, cut here so that PostgreSQL does not plan and run that
-// SQL function on every list (that halved the statement's throughput). The pieces are letters
-// and digits only, so none needs quoting; a repeated piece is harmless to @>.
-std::string FilterGrams(std::string_view filter) {
-  std::string literal = "{";
-  ForEachWordRun(filter, [&literal](std::string_view run) {
+// The filter's pieces, in order (a repeated one is harmless to both indexes' queries).
+std::vector<std::string_view> FilterPieces(std::string_view filter) {
+  std::vector<std::string_view> pieces;
+  ForEachWordRun(filter, [&pieces](std::string_view run) {
     for (std::size_t i = 0; i + kGramLength <= run.size(); ++i) {
-      if (literal.size() > 1) literal += ',';
-      literal += run.substr(i, kGramLength);
+      pieces.push_back(run.substr(i, kGramLength));
     }
   });
-  literal += '}';
-  return literal;
+  return pieces;
+}
+
+// PostgreSQL: the pieces as a text[] literal, "{bench,00042}": what project_name_grams(filter)
+// gives, cut here so that PostgreSQL does not plan and run that SQL function on every list
+// (that halved the statement's throughput). Letters and digits need no quoting.
+std::string PgTextArray(const std::vector<std::string_view>& pieces) {
+  std::string literal = "{";
+  for (std::string_view piece : pieces) {
+    if (literal.size() > 1) literal += ',';
+    literal += piece;
+  }
+  return literal + '}';
+}
+
+// SQLite: an FTS5 query for rows holding every piece: "bench" "00042".
+std::string FtsAllOf(const std::vector<std::string_view>& pieces) {
+  std::string query;
+  for (std::string_view piece : pieces) {
+    if (!query.empty()) query += ' ';
+    query += '"';
+    query += piece;
+    query += '"';
+  }
+  return query;
 }
 
 // The values a list statement binds.
 struct ListArguments {
   std::string literal;
   std::string pattern;  // PostgreSQL's LIKE pattern for the trigram index
-  std::string grams;    // PostgreSQL's text[] of the filter's 5-grams
+  std::string grams;    // the filter's 5-character pieces: a text[] or an FTS5 query
   std::string fts;      // SQLite's FTS5 query: the filter as one quoted string
   std::string after;
   long long offset = 0;
@@ -180,8 +201,8 @@ struct ListArguments {
 struct ListShape {
   bool postgres = false;
   bool filtered = false;  // a name substring
-  bool trigram = false;   // SQLite: the filter is long enough for the trigram index
-  bool grams = false;     // PostgreSQL: the filter has a run for the 5-gram index
+  bool trigram = false;   // SQLite: the filter asks the trigram index
+  bool grams = false;     // the filter has a run for the index of 5-character pieces
   bool after = false;     // a keyset cursor
   bool offset = false;    // a page past the first without a cursor
 
@@ -193,11 +214,11 @@ struct ListShape {
     return std::string("project count ") + (filtered ? "f" : "-") + (trigram ? "t" : "-") +
            (grams ? "g" : "-");
   }
-  // The filter is a literal substring: strpos()/instr() give `%` and `_` no meaning. On
-  // PostgreSQL the filter's 5-grams ask their index (migration 7) for candidates, or, for a
-  // filter without a run that long, a LIKE on a piece of it asks the trigram index (migration
-  // 3); see IndexPattern. On SQLite a filter of three characters or more asks the FTS5
-  // trigram index (migration 5) for candidates; a shorter one scans.
+  // The filter is a literal substring: strpos()/instr() give `%` and `_` no meaning. A
+  // filter with a run of 5 letters or digits asks the index of pieces for candidates
+  // (migrations 7 and 8). Else, on PostgreSQL a LIKE on a piece of it asks the trigram index
+  // (migration 3; see IndexPattern), and on SQLite a filter of three characters or more asks
+  // the FTS5 trigram index (migration 5); a shorter one scans.
   std::string Match(const std::string& suffix) const {
     const std::string exact_pg = "strpos(name, :lit" + suffix + ") > 0";
     if (postgres && grams) {
@@ -205,13 +226,17 @@ struct ListShape {
     }
     if (postgres) return "name LIKE :pat" + suffix + R"( ESCAPE '\' AND )" + exact_pg;
     std::string exact = "instr(name, :lit" + suffix + ") > 0";
+    if (grams) {
+      return "id IN (SELECT rowid FROM project_name_pieces WHERE project_name_pieces MATCH :grm" +
+             suffix + ") AND " + exact;
+    }
     if (!trigram) return exact;
     return "id IN (SELECT rowid FROM project_names WHERE project_names MATCH :fts" + suffix +
            ") AND " + exact;
   }
   // Binds the filter's values under their names in `st`.
   void BindFilter(soci::statement& st, ListArguments& a, const std::string& suffix) const {
-    if (postgres && grams) st.exchange(soci::use(a.grams, "grm" + suffix));
+    if (grams) st.exchange(soci::use(a.grams, "grm" + suffix));
     if (postgres && !grams) st.exchange(soci::use(a.pattern, "pat" + suffix));
     if (trigram) st.exchange(soci::use(a.fts, "fts" + suffix));
     st.exchange(soci::use(a.literal, "lit" + suffix));
@@ -526,8 +551,8 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
   ListShape shape;
   shape.postgres = pg;
   shape.filtered = !query.name_filter.empty();
-  shape.trigram = !pg && Utf8Length(IndexedPiece(query.name_filter)) >= 3;
-  shape.grams = pg && LongestWordRun(query.name_filter).size() >= kGramLength;
+  shape.grams = LongestWordRun(query.name_filter).size() >= kGramLength;
+  shape.trigram = !pg && !shape.grams && Utf8Length(IndexedPiece(query.name_filter)) >= 3;
   shape.after = query.after.has_value();
   // With a keyset cursor the page number is not used: the cursor already says where the
   // page starts, and its cost does not grow with the depth.
@@ -538,7 +563,10 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
   arguments.literal = query.name_filter;
   arguments.pattern =
       pg && shape.filtered && !shape.grams ? IndexPattern(query.name_filter) : std::string();
-  arguments.grams = shape.grams ? FilterGrams(query.name_filter) : std::string();
+  if (shape.grams) {
+    const auto pieces = FilterPieces(query.name_filter);
+    arguments.grams = pg ? PgTextArray(pieces) : FtsAllOf(pieces);
+  }
   arguments.fts = shape.trigram ? FtsPhrase(IndexedPiece(query.name_filter)) : std::string();
   arguments.after = query.after.value_or("");
   arguments.offset = offset;

@@ -708,14 +708,47 @@ TEST_CASE("stores: a SQLite database of schema 4 gets its names indexed by migra
       "('billing-core', 'a', 0, 0, 'a', 'c', 'tool', '[]');\"";
   REQUIRE(std::system(downgrade.c_str()) == 0);
   auto stores = OpenOrFail(db);
-  auto listed = stores.projects->List(Query(1, 10, "payments"));
+  // "nts-": no run of 5, so the trigram index answers.
+  auto listed = stores.projects->List(Query(1, 10, "nts-"));
   REQUIRE(listed);
   CHECK(listed->total_count == 2);
   REQUIRE(stores.projects->Remove("payments-web"));
-  listed = stores.projects->List(Query(1, 10, "payments"));
+  listed = stores.projects->List(Query(1, 10, "nts-"));
   REQUIRE(listed);
   REQUIRE(listed->projects.size() == 1);
   CHECK(listed->projects[0].name == "payments-api");
+}
+
+TEST_CASE("stores: a SQLite database of schema 7 gets its names' pieces by migration 8",
+          "[sql]") {
+  // Back to schema 7 with the sqlite3 shell: no pieces index, and projects written without
+  // one. Reopening must index the names already there, and a removal must then find the
+  // pieces the backfill wrote (a contentless FTS5 row is deleted by giving its tokens again).
+  TestDatabase db(Backend::kSqlite);
+  OpenOrFail(db);
+  const std::string path = db.url().substr(std::string("sqlite:").size());
+  const std::string downgrade =
+      "sqlite3 '" + path +
+      "' \"DROP TRIGGER projects_pieces_insert; DROP TRIGGER projects_pieces_delete; "
+      "DROP TRIGGER projects_pieces_update; DROP TABLE project_name_pieces; "
+      "DELETE FROM schema_migrations WHERE version = 8; "
+      "INSERT INTO projects (name, creator, create_time, last_modify_time, "
+      "last_modify_operator, cluster, define_type, pipeline) VALUES "
+      "('payments-api', 'a', 0, 0, 'a', 'c', 'tool', '[]'), "
+      "('Payments-web', 'a', 0, 0, 'a', 'c', 'tool', '[]'), "
+      "('billing-00042', 'a', 0, 0, 'a', 'c', 'tool', '[]');\"";
+  REQUIRE(std::system(downgrade.c_str()) == 0);
+  auto stores = OpenOrFail(db);
+  auto names = [&](const std::string& filter) {
+    return ListedNames(*stores.projects, Query(1, 10, filter));
+  };
+  CHECK(names("ayments") == std::vector<std::string>{"Payments-web", "payments-api", "total=2"});
+  CHECK(names("payments") == std::vector<std::string>{"payments-api", "total=1"});
+  CHECK(names("g-00042") == std::vector<std::string>{"billing-00042", "total=1"});
+  REQUIRE(stores.projects->Remove("Payments-web"));
+  REQUIRE(stores.projects->Save(MakeProject("billing-00042"), market::SaveMode::kUpdate));
+  CHECK(names("ayments") == std::vector<std::string>{"payments-api", "total=1"});
+  CHECK(names("00042") == std::vector<std::string>{"billing-00042", "total=1"});
 }
 
 TEST_CASE("stores: migrations are idempotent and data survives reopening", "[sql]") {

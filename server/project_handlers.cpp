@@ -168,6 +168,7 @@ HandlerResult Api::ListProjects(const RequestContext& context) {
 }
 
 bool Api::ListProjectsAsync(const RequestContext& context, Completion& done) {
+  if (!deps_.projects->HasAsyncReads()) return false;  // SQLite: no decoding twice
   Result<ListRequest> request = ListRequestOf(context);
   if (!request) {
     done(ErrorResult(request.error()));

@@ -2,6 +2,8 @@
 
 #include <libpq-fe.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <random>
 #include <stdexcept>
 
@@ -98,8 +100,22 @@ void TestDatabase::AdminExec(const std::string& command) const {
 }
 
 void TestDatabase::Exec(const std::string& command) const {
-  if (backend_ != Backend::kPostgres) throw std::runtime_error("Exec needs PostgreSQL");
-  ExecOn(url_, command);
+  if (backend_ == Backend::kPostgres) {
+    ExecOn(url_, command);
+    return;
+  }
+  // The SQL goes through a file: no shell quoting of the statements.
+  const auto script = dir_->path() / "exec.sql";
+  {
+    std::ofstream out(script);
+    out << command << ";\n";
+    if (!out) throw std::runtime_error("test SQLite: cannot write " + script.string());
+  }
+  const std::string database = url_.substr(std::string("sqlite:").size());
+  const std::string shell = "sqlite3 -bail '" + database + "' < '" + script.string() + "'";
+  if (std::system(shell.c_str()) != 0) {
+    throw std::runtime_error("test SQLite: sqlite3 failed on: " + command);
+  }
 }
 
 std::string TestDatabase::QueryText(const std::string& query) const {

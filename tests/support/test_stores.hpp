@@ -36,7 +36,9 @@ class TestDatabase {
   // PostgreSQL only: runs one SQL command as the server's administrator (e.g. to terminate
   // sessions). Throws std::runtime_error on failure.
   void AdminExec(const std::string& command) const;
-  // PostgreSQL only: runs one SQL command on the test database itself, in its own session.
+  // Runs SQL on the test database itself, in its own session: on PostgreSQL one command, on
+  // SQLite any statements through the sqlite3 shell (another process, as an operator's or an
+  // older program's writes would be). Throws std::runtime_error on failure.
   void Exec(const std::string& command) const;
   // PostgreSQL only: runs one query on the test database and returns its first row's first
   // value as text ("" when it returns no rows).

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <thread>
@@ -82,6 +81,18 @@ market::ProjectListQuery Query(int page, int page_size, std::string filter = "",
   q.name_filter = std::move(filter);
   q.after = std::move(after);
   return q;
+}
+
+// An INSERT of bare project rows named `names`, written with SQL as an operator or an older
+// program would, past the store and its checks.
+std::string InsertRawProjects(const std::vector<std::string>& names) {
+  std::string sql =
+      "INSERT INTO projects (name, creator, create_time, last_modify_time, "
+      "last_modify_operator, cluster, define_type, pipeline) VALUES ";
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    sql += (i == 0 ? "('" : ", ('") + names[i] + "', 'a', 0, 0, 'a', 'c', 'tool', '[]')";
+  }
+  return sql;
 }
 
 market::Build MakeBuild(const std::string& project, const std::string& tag) {
@@ -546,10 +557,11 @@ TEST_CASE("project store: filters with separators, wildcards and deep pages", "[
 
 TEST_CASE("project store: filters with a run of five letters or digits stay exact",
           "[sql][project]") {
-  // On PostgreSQL a filter with a run of 5 or more ASCII letters and digits asks the index of
-  // names' 5-character pieces (migration 7); shorter runs ask pg_trgm. The pieces are cut
-  // within runs, so the cases below put the filter's runs inside longer runs of the name, at
-  // a name's edges, next to separators and next to non-ASCII letters.
+  // A filter with a run of 5 or more ASCII letters and digits asks the index of names'
+  // 5-character pieces (PostgreSQL migration 7, SQLite 8); shorter runs ask the trigram
+  // indexes. The pieces are cut within runs, so the cases below put the filter's runs inside
+  // longer runs of the name, at a name's edges, next to separators and next to non-ASCII
+  // letters.
   Backend backend = PickBackend();
   CAPTURE(market::testing::ToString(backend));
   TestDatabase db(backend);
@@ -635,12 +647,9 @@ TEST_CASE("project store: a filter matching more names than one pass takes stays
             "SELECT 'cap-' || lpad(i::text, 5, '0'), 'a', 0, 0, 'a', 'c', 'tool', '[]' "
             "FROM generate_series(0, 10049) AS i");
   } else {
-    const std::string path = db.url().substr(std::string("sqlite:").size());
-    const std::string load =
-        "sqlite3 '" + path + "' \"WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 " +
-        "FROM s WHERE i < 10049) " + columns +
-        "SELECT printf('cap-%05d', i), 'a', 0, 0, 'a', 'c', 'tool', '[]' FROM s;\"";
-    REQUIRE(std::system(load.c_str()) == 0);
+    REQUIRE_NOTHROW(db.Exec(
+        "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < 10049) " +
+        columns + "SELECT printf('cap-%05d', i), 'a', 0, 0, 'a', 'c', 'tool', '[]' FROM s"));
   }
   for (std::string name : {"other-1", "other-2", "other-3", "other-4", "other-5"}) {
     REQUIRE(stores.projects->Insert(MakeProject(name)));
@@ -695,18 +704,11 @@ TEST_CASE("stores: a SQLite database of schema 4 gets its names indexed by migra
   // one. Reopening must index the names already there, not only new ones.
   TestDatabase db(Backend::kSqlite);
   OpenOrFail(db);
-  const std::string path = db.url().substr(std::string("sqlite:").size());
-  const std::string downgrade =
-      "sqlite3 '" + path +
-      "' \"DROP TRIGGER projects_names_insert; DROP TRIGGER projects_names_delete; "
+  REQUIRE_NOTHROW(db.Exec(
+      "DROP TRIGGER projects_names_insert; DROP TRIGGER projects_names_delete; "
       "DROP TRIGGER projects_names_update; DROP TABLE project_names; "
-      "DELETE FROM schema_migrations WHERE version = 5; "
-      "INSERT INTO projects (name, creator, create_time, last_modify_time, "
-      "last_modify_operator, cluster, define_type, pipeline) VALUES "
-      "('payments-api', 'a', 0, 0, 'a', 'c', 'tool', '[]'), "
-      "('payments-web', 'a', 0, 0, 'a', 'c', 'tool', '[]'), "
-      "('billing-core', 'a', 0, 0, 'a', 'c', 'tool', '[]');\"";
-  REQUIRE(std::system(downgrade.c_str()) == 0);
+      "DELETE FROM schema_migrations WHERE version = 5; " +
+      InsertRawProjects({"payments-api", "payments-web", "billing-core"})));
   auto stores = OpenOrFail(db);
   // "nts-": no run of 5, so the trigram index answers.
   auto listed = stores.projects->List(Query(1, 10, "nts-"));
@@ -726,18 +728,11 @@ TEST_CASE("stores: a SQLite database of schema 7 gets its names' pieces by migra
   // pieces the backfill wrote (a contentless FTS5 row is deleted by giving its tokens again).
   TestDatabase db(Backend::kSqlite);
   OpenOrFail(db);
-  const std::string path = db.url().substr(std::string("sqlite:").size());
-  const std::string downgrade =
-      "sqlite3 '" + path +
-      "' \"DROP TRIGGER projects_pieces_insert; DROP TRIGGER projects_pieces_delete; "
+  REQUIRE_NOTHROW(db.Exec(
+      "DROP TRIGGER projects_pieces_insert; DROP TRIGGER projects_pieces_delete; "
       "DROP TRIGGER projects_pieces_update; DROP TABLE project_name_pieces; "
-      "DELETE FROM schema_migrations WHERE version = 8; "
-      "INSERT INTO projects (name, creator, create_time, last_modify_time, "
-      "last_modify_operator, cluster, define_type, pipeline) VALUES "
-      "('payments-api', 'a', 0, 0, 'a', 'c', 'tool', '[]'), "
-      "('Payments-web', 'a', 0, 0, 'a', 'c', 'tool', '[]'), "
-      "('billing-00042', 'a', 0, 0, 'a', 'c', 'tool', '[]');\"";
-  REQUIRE(std::system(downgrade.c_str()) == 0);
+      "DELETE FROM schema_migrations WHERE version = 8; " +
+      InsertRawProjects({"payments-api", "Payments-web", "billing-00042"})));
   auto stores = OpenOrFail(db);
   auto names = [&](const std::string& filter) {
     return ListedNames(*stores.projects, Query(1, 10, filter));

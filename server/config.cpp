@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "market/network_rules.hpp"
 #include "market/validation.hpp"
 
 #ifndef MARKET_VERSION
@@ -49,6 +50,34 @@ constexpr KeySpec kKeys[] = {
     {"build-workers", "builds run at once (default 2)"},
     {"workspace", "build contexts and builder storage (default: a folder beside the database)"},
     {"worker-id", "this instance's stable build worker name (default HOSTNAME/LISTEN)"},
+    {"build-isolation",
+     "oci: every RUN step in runc with a private network that reaches neither this host nor "
+     "link-local or denied networks; chroot: no network isolation (an opt-out, warned about) "
+     "(default oci)"},
+    {"build-deny-networks",
+     "comma-separated CIDRs that RUN steps and source checkouts may not reach, besides "
+     "loopback, link-local and this host's addresses (default none)"},
+    {"source-allow-networks",
+     "comma-separated CIDRs that source checkouts may reach even though the sandbox's rules "
+     "deny them, e.g. an internal git server (default none)"},
+    {"ssh-sources", "allow ssh:// and user@host:path sources (default off)", true},
+    {"ssh-known-hosts-file",
+     "known_hosts file that ssh sources' host keys are checked against (required with "
+     "ssh-sources)"},
+    {"ssh-identity-file", "private key ssh sources log in with (default none)"},
+    {"reserved-clusters",
+     "comma-separated Clusters (registry projects) only admins may build into (default base)"},
+    {"allowed-clusters",
+     "comma-separated Clusters builds may push into; empty: any (default empty)"},
+    {"build-memory",
+     "memory one build's RUN steps may use: N, Nk, Nm or Ng; 0: no limit (default 4g)"},
+    {"build-pids", "processes one build's RUN steps may run at once; 0: no limit (default 4096)"},
+    {"build-cpus", "CPUs one build's RUN steps may use, e.g. 1.5; 0: no limit (default 0)"},
+    {"build-timeout",
+     "seconds one build may take from checkout to push; 0: no limit (default 3600)"},
+    {"build-context-bytes",
+     "largest build context: checked-out sources and files together (default 8589934592)"},
+    {"build-log-bytes", "largest stored log of one build (default 33554432)"},
     {"auth", "on or off (default off; a non-loopback listener requires on)"},
     {"auth-users-file",
      "optional users besides the database's: lines user:HASH[:role] (hash from "
@@ -58,6 +87,22 @@ constexpr KeySpec kKeys[] = {
      "keeps working (default 10)"},
     {"rate-limit", "requests per second per client (user, else IP address); 0: off (default 0)"},
     {"rate-limit-burst", "requests a client may make at once (default twice rate-limit)"},
+    {"allowed-origins",
+     "comma-separated origins (https://console.example.com) whose pages may send "
+     "state-changing requests; requests of other sites are refused (default none)"},
+    {"allowed-hosts",
+     "comma-separated Host header values served (name or name:port); others are answered 421 "
+     "(default: the listen address, localhost, 127.0.0.1 and [::1])"},
+    {"signin-max-failures",
+     "failed sign-ins per address and per user name within signin-window before sign-ins "
+     "are refused with 429 (default 10)"},
+    {"signin-window", "seconds failed sign-ins are counted over (default 60)"},
+    {"signin-max-concurrent",
+     "password verifications at once; more are refused with 429 (default 2)"},
+    {"max-connections-per-address", "open connections from one IP address (default 256)"},
+    {"max-log-follows", "live build-log streams one caller may hold open (default 8)"},
+    {"max-queued-builds-per-project", "queued builds one project may have (default 20)"},
+    {"max-queued-builds-per-user", "queued builds one operator may have (default 100)"},
     {"default-cluster", "Cluster of new projects (default default_cluster)"},
     {"max-body-bytes", "largest request body (default 1048576)"},
     {"max-connections", "open connections at most (default 1024)"},
@@ -203,6 +248,177 @@ Result<void> IntSetting(const Sources& sources, std::string_view key, std::int64
   }
   out = static_cast<T>(*value);
   return {};
+}
+
+// Comma- or space-separated values, empty ones dropped.
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find_first_of(", \t", start);
+    if (end == std::string_view::npos) end = text.size();
+    if (end > start) out.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+Result<void> ClusterList(const Sources& sources, std::string_view key,
+                         std::vector<std::string>& out) {
+  const RawValue* raw = sources.Get(key);
+  if (raw == nullptr) return {};
+  out.clear();
+  for (const std::string& item : SplitList(raw->text)) {
+    Result<std::string> cluster = NormalizeClusterName(key, item);
+    if (!cluster) return Bad(sources, key, cluster.error().message);
+    out.push_back(*cluster);
+  }
+  return {};
+}
+
+Result<void> NetworkList(const Sources& sources, std::string_view key, std::string& out) {
+  const RawValue* raw = sources.Get(key);
+  if (raw == nullptr) return {};
+  if (auto ranges = ParseIpRanges(key, raw->text); !ranges) {
+    return Bad(sources, key, ranges.error().message);
+  }
+  out = raw->text;
+  return {};
+}
+
+// "https://console.example.com[:port]", lower-cased, as browsers send Origin.
+Result<void> OriginList(const Sources& sources, std::vector<std::string>& out) {
+  const RawValue* raw = sources.Get("allowed-origins");
+  if (raw == nullptr) return {};
+  static const std::regex kOrigin(R"(https?://[a-z0-9.\[\]:-]+)");
+  out.clear();
+  for (const std::string& item : SplitList(raw->text)) {
+    std::string origin = Lower(item);
+    if (!std::regex_match(origin, kOrigin)) {
+      return Bad(sources, "allowed-origins",
+                 fmt::format("'{}' is not an origin like https://console.example.com", item));
+    }
+    out.push_back(std::move(origin));
+  }
+  return {};
+}
+
+Result<void> HostList(const Sources& sources, std::vector<std::string>& out) {
+  const RawValue* raw = sources.Get("allowed-hosts");
+  if (raw == nullptr) return {};
+  static const std::regex kHost(R"([a-z0-9.\[\]:_-]+)");
+  out.clear();
+  for (const std::string& item : SplitList(raw->text)) {
+    std::string host = Lower(item);
+    if (!std::regex_match(host, kHost)) {
+      return Bad(sources, "allowed-hosts", fmt::format("'{}' is not a host name", item));
+    }
+    out.push_back(std::move(host));
+  }
+  return {};
+}
+
+// buildah's --memory: N, Nk, Nm or Ng; "0" means no limit.
+Result<void> MemorySetting(const Sources& sources, std::string& out) {
+  const RawValue* raw = sources.Get("build-memory");
+  if (raw == nullptr) return {};
+  std::string value = Lower(raw->text);
+  static const std::regex kMemory(R"([0-9]{1,15}[kmg]?)");
+  if (!std::regex_match(value, kMemory)) {
+    return Bad(sources, "build-memory", fmt::format("'{}' is not N, Nk, Nm or Ng", raw->text));
+  }
+  out = value == "0" ? std::string() : value;
+  if (!out.empty() && ParseInt(out.substr(0, out.find_first_of("kmg"))).value_or(0) == 0) {
+    out.clear();
+  }
+  return {};
+}
+
+Result<void> SandboxSettings(const Sources& sources, ServerConfig& config) {
+  if (const RawValue* raw = sources.Get("build-isolation")) {
+    config.build_isolation = Lower(raw->text);
+    if (config.build_isolation != "oci" && config.build_isolation != "chroot") {
+      return Bad(sources, "build-isolation", "expected oci or chroot");
+    }
+  }
+  if (auto r = NetworkList(sources, "build-deny-networks", config.build_deny_networks); !r) return r;
+  if (auto r = NetworkList(sources, "source-allow-networks", config.source_allow_networks); !r) {
+    return r;
+  }
+  if (const RawValue* raw = sources.Get("ssh-sources")) {
+    std::optional<bool> value = ParseBool(raw->text);
+    if (!value) return Bad(sources, "ssh-sources", "expected on or off");
+    config.ssh_sources = *value;
+  }
+  if (const RawValue* raw = sources.Get("ssh-known-hosts-file")) config.ssh_known_hosts_file = raw->text;
+  if (const RawValue* raw = sources.Get("ssh-identity-file")) config.ssh_identity_file = raw->text;
+  if (config.ssh_sources) {
+    std::error_code ec;
+    if (config.ssh_known_hosts_file.empty()) {
+      return Bad(sources, "ssh-sources",
+                 "ssh sources need ssh-known-hosts-file: host keys are always checked");
+    }
+    if (!std::filesystem::is_regular_file(config.ssh_known_hosts_file, ec)) {
+      return Bad(sources, "ssh-known-hosts-file", "is not a readable file");
+    }
+    if (!config.ssh_identity_file.empty() &&
+        !std::filesystem::is_regular_file(config.ssh_identity_file, ec)) {
+      return Bad(sources, "ssh-identity-file", "is not a readable file");
+    }
+  }
+  if (auto r = ClusterList(sources, "reserved-clusters", config.reserved_clusters); !r) return r;
+  if (auto r = ClusterList(sources, "allowed-clusters", config.allowed_clusters); !r) return r;
+  if (auto r = MemorySetting(sources, config.build_memory); !r) return r;
+  if (auto r = IntSetting(sources, "build-pids", 0, 1'000'000, config.build_pids); !r) return r;
+  if (const RawValue* raw = sources.Get("build-cpus")) {
+    double value = 0;
+    auto [ptr, ec] = std::from_chars(raw->text.data(), raw->text.data() + raw->text.size(), value);
+    if (ec != std::errc() || ptr != raw->text.data() + raw->text.size() || raw->text.empty() ||
+        !(value >= 0 && value <= 1024)) {
+      return Bad(sources, "build-cpus", fmt::format("'{}' is not a number 0..1024", raw->text));
+    }
+    config.build_cpus = value;
+  }
+  std::int64_t seconds = config.build_timeout.count();
+  if (auto r = IntSetting(sources, "build-timeout", 0, 7 * 86400, seconds); !r) return r;
+  config.build_timeout = std::chrono::seconds(seconds);
+  if (auto r = IntSetting(sources, "build-context-bytes", 1 << 20, 1LL << 42,
+                          config.build_context_bytes);
+      !r) {
+    return r;
+  }
+  return IntSetting(sources, "build-log-bytes", 64 << 10, 1LL << 32, config.build_log_bytes);
+}
+
+Result<void> AdmissionSettings(const Sources& sources, ServerConfig& config) {
+  if (auto r = OriginList(sources, config.allowed_origins); !r) return r;
+  if (auto r = HostList(sources, config.allowed_hosts); !r) return r;
+  if (auto r = IntSetting(sources, "signin-max-failures", 1, 1'000'000, config.signin_max_failures);
+      !r) {
+    return r;
+  }
+  std::int64_t seconds = config.signin_window.count();
+  if (auto r = IntSetting(sources, "signin-window", 1, 86400, seconds); !r) return r;
+  config.signin_window = std::chrono::seconds(seconds);
+  if (auto r = IntSetting(sources, "signin-max-concurrent", 1, 256, config.signin_max_concurrent);
+      !r) {
+    return r;
+  }
+  if (auto r = IntSetting(sources, "max-connections-per-address", 1, 1'000'000,
+                          config.max_connections_per_address);
+      !r) {
+    return r;
+  }
+  if (auto r = IntSetting(sources, "max-log-follows", 1, 10'000, config.max_log_follows); !r) {
+    return r;
+  }
+  if (auto r = IntSetting(sources, "max-queued-builds-per-project", 1, 1'000'000,
+                          config.max_queued_builds_per_project);
+      !r) {
+    return r;
+  }
+  return IntSetting(sources, "max-queued-builds-per-user", 1, 1'000'000,
+                    config.max_queued_builds_per_user);
 }
 
 Result<void> ParseListen(const Sources& sources, ServerConfig& config) {
@@ -394,7 +610,8 @@ Result<void> Apply(const Sources& sources, const EnvLookup& env, ServerConfig& c
   seconds = config.shutdown_grace.count();
   if (auto r = IntSetting(sources, "shutdown-grace", 0, 3600, seconds); !r) return r;
   config.shutdown_grace = std::chrono::seconds(seconds);
-  return {};
+  if (auto r = SandboxSettings(sources, config); !r) return r;
+  return AdmissionSettings(sources, config);
 }
 
 std::string HelpFooter() {

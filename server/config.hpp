@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "market/error.hpp"
 
@@ -39,11 +40,38 @@ struct ServerConfig {
   // Empty: HOSTNAME/LISTEN when the port is fixed, else HOSTNAME:PID.
   std::string worker_id;
 
+  // The build sandbox (docs/security.md).
+  std::string build_isolation = "oci";  // oci (runc, a private network) or chroot (opt-out)
+  std::string build_deny_networks;      // CIDRs no RUN step or checkout may reach
+  std::string source_allow_networks;    // CIDRs checkouts may reach despite the rules
+  bool ssh_sources = false;             // ssh:// and user@host:path sources
+  std::string ssh_known_hosts_file;     // required with ssh-sources
+  std::string ssh_identity_file;        // the key ssh sources log in with; empty: none
+  std::vector<std::string> reserved_clusters = {"base"};  // only admins build into these
+  std::vector<std::string> allowed_clusters;              // empty: any
+  std::string build_memory = "4g";      // buildah --memory; empty: no limit
+  int build_pids = 4096;                // processes of one build at once; 0: no limit
+  double build_cpus = 0;                // CPUs one build may use; 0: no limit
+  std::chrono::seconds build_timeout{3600};
+  std::int64_t build_context_bytes = 8LL << 30;  // the build's checked-out sources and files
+  std::int64_t build_log_bytes = 32LL << 20;
+
   bool auth = false;
   std::string auth_users_file;  // optional: users of a file besides the database's
   std::chrono::seconds auth_cache_ttl{10};
   double rate_limit = 0;  // requests per second per client; 0: no limit
   int rate_limit_burst = 0;  // 0: twice rate-limit (at least 1)
+
+  // Browser-borne requests and sign-in guessing (docs/security.md).
+  std::vector<std::string> allowed_origins;  // other sites whose pages may change state
+  std::vector<std::string> allowed_hosts;    // Host header values served; empty: the defaults
+  int signin_max_failures = 10;              // per address and per user name in the window
+  std::chrono::seconds signin_window{60};
+  int signin_max_concurrent = 2;             // password verifications at once
+  int max_connections_per_address = 256;
+  int max_log_follows = 8;                   // live log streams per caller
+  int max_queued_builds_per_project = 20;
+  int max_queued_builds_per_user = 100;
 
   std::string default_cluster = "default_cluster";
   std::int64_t max_body_bytes = 1 << 20;

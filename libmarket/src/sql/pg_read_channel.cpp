@@ -62,8 +62,8 @@ void PgReadChannel::Submit(std::size_t statement, std::vector<std::string> param
 
 void PgReadChannel::Enqueue(Waiting waiting) {
   if (unsent_.size() + sent_.size() >= kMaxWaiting) {
-    waiting.done(std::unexpected(Error{
-        Errc::kUnavailable, "database: too many reads waiting on one connection; retry"}));
+    waiting.done(std::unexpected(
+        Error{Errc::kUnavailable, "the database is busy (too many reads waiting); retry"}));
     return;
   }
   StartTicking();
@@ -109,7 +109,8 @@ void PgReadChannel::Connect() {
   connect_started_ = std::chrono::steady_clock::now();
   conn_ = PQconnectStart(config_.connect_string.c_str());
   if (conn_ == nullptr) {
-    return Fail(Error{Errc::kUnavailable, "database: cannot connect: no memory"}, false);
+    MARKET_LOG_ERROR("database {}: cannot connect: no memory", config_.display);
+    return Fail(Unavailable("connecting"), false);
   }
   if (PQstatus(conn_) == CONNECTION_BAD) return Fail(Lost("connecting"), true);
   PQsetNoticeProcessor(conn_, PgNotice, nullptr);
@@ -251,12 +252,10 @@ void PgReadChannel::Finish(Waiting& waiting) {
   ExecStatusType status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (waiting.kind == Kind::kPrepare) {
     if (status == PGRES_COMMAND_OK) return;
-    std::string message(Trimmed(result != nullptr ? PQresultErrorMessage(result) : nullptr));
-    MARKET_LOG_ERROR("database {}: preparing {} failed: {}", config_.display, statement.name,
-                     message);
-    return Fail(Error{Errc::kInternal,
-                      "database error preparing " + statement.name + ": " + message},
-                false);
+    // Preparing fails for good (kInternal) unless the connection is going away.
+    DriverFailure failure = FailureOf(result);
+    Error error = DatabaseFailure(config_.display, "preparing " + statement.name, failure);
+    return Fail(error, Classify(failure) == FailureKind::kConnectionLost);
   }
   if (status == PGRES_PIPELINE_ABORTED) {
     // An earlier query of its batch failed; this one never ran. It goes out again.
@@ -268,25 +267,15 @@ void PgReadChannel::Finish(Waiting& waiting) {
   if (status == PGRES_TUPLES_OK) {
     answer = std::move(waiting.result);
   } else {
-    std::string message(Trimmed(result != nullptr ? PQresultErrorMessage(result)
-                                                  : "the server sent no result"));
-    const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-    lost = IsConnectionLossState(state != nullptr ? state : "");
+    DriverFailure failure = FailureOf(result);
+    lost = Classify(failure) == FailureKind::kConnectionLost;
     if (lost && !waiting.retried) {
       // The server is going away (shut down, or this session terminated): the read is tried
       // once more on a new connection.
       sent_.push_front(std::move(waiting));
       return Fail(Lost("reading an answer"), true);
     }
-    if (lost) {
-      answer = std::unexpected(Error{Errc::kUnavailable, "database connection lost during " +
-                                                             statement.name + "; retry: " +
-                                                             message});
-    } else {
-      MARKET_LOG_ERROR("database {}: {} failed: {}", config_.display, statement.name, message);
-      answer = std::unexpected(
-          Error{Errc::kInternal, "database error during " + statement.name + ": " + message});
-    }
+    answer = std::unexpected(DatabaseFailure(config_.display, statement.name, failure));
   }
   try {
     waiting.done(std::move(answer));
@@ -312,7 +301,7 @@ void PgReadChannel::Tick() {
   if (state_ == State::kConnecting && now - connect_started_ > kConnectTimeout) {
     MARKET_LOG_WARN("database {}: connecting took longer than {} s; giving up", config_.display,
                     kConnectTimeout.count());
-    return Fail(Error{Errc::kUnavailable, "database: connecting timed out; retry"}, false);
+    return Fail(Unavailable("connecting timed out"), false);
   }
   // The oldest query: the front of what was sent (a sync marker there is not a query), or of
   // what waits for the connection.
@@ -329,22 +318,35 @@ void PgReadChannel::Tick() {
   if (oldest != nullptr && config_.call_timeout.count() > 0 &&
       now - oldest->since > config_.call_timeout) {
     // The same words as SessionPool's watchdog.
-    const std::string ms = std::to_string(config_.call_timeout.count());
-    MARKET_LOG_WARN("database {}: no answer within {} ms; connection cut", config_.display, ms);
-    return Fail(Error{Errc::kUnavailable, "database did not answer within " + ms +
-                                              " ms during " +
-                                              statements_[oldest->statement].name + "; retry"},
-                false);
+    MARKET_LOG_WARN("database {}: no answer within {} ms; connection cut", config_.display,
+                    config_.call_timeout.count());
+    return Fail(TimedOut(statements_[oldest->statement].name, config_.call_timeout), false);
   }
   StartTicking();
 }
 
 Error PgReadChannel::Lost(std::string_view what) const {
-  std::string message(Trimmed(conn_ != nullptr ? PQerrorMessage(conn_) : nullptr));
-  if (message.empty()) message = "connection closed";
-  MARKET_LOG_WARN("database {}: connection lost {}: {}", config_.display, what, message);
-  return Error{Errc::kUnavailable,
-               "database connection lost " + std::string(what) + "; retry: " + message};
+  // libpq's message names the server ("connection to server at ..."): the log's, not the caller's.
+  std::string_view message = Trimmed(conn_ != nullptr ? PQerrorMessage(conn_) : nullptr);
+  MARKET_LOG_WARN("database {}: connection lost {}: {}", config_.display, what,
+                  message.empty() ? "connection closed" : message);
+  return Unavailable("connection lost " + std::string(what));
+}
+
+DriverFailure PgReadChannel::FailureOf(const PGresult* result) const {
+  DriverFailure failure;
+  // No result at all for a query: libpq and the queue disagree, or the connection broke under
+  // libpq. Either way the query's outcome is unknown, so it counts as lost (and is read again).
+  failure.connection_bad =
+      result == nullptr || conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK;
+  if (result != nullptr) {
+    const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    if (state != nullptr) failure.sqlstate = state;
+    failure.detail = Trimmed(PQresultErrorMessage(result));
+  } else {
+    failure.detail = "the server sent no result";
+  }
+  return failure;
 }
 
 void PgReadChannel::Fail(const Error& error, bool retry) {

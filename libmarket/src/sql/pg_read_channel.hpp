@@ -106,6 +106,9 @@ class PgReadChannel : public std::enable_shared_from_this<PgReadChannel> {
   // not yet retried: they go to a new connection.
   void Fail(const Error& error, bool retry);
   Error Lost(std::string_view what) const;
+  // What libpq says about a query's failed `result` (null: none came), for db_failure.hpp.
+  // Views into `result`: valid while it is.
+  DriverFailure FailureOf(const PGresult* result) const;
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   ConnectionConfig config_;

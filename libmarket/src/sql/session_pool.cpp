@@ -34,11 +34,6 @@ void PgNotice(void* /*arg*/, const char* message) {
   MARKET_LOG_DEBUG("postgresql: {}", text);
 }
 
-bool IsConnectionLossState(std::string_view sqlstate) {
-  return sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" ||
-         sqlstate == "57P03";
-}
-
 bool IsUniqueViolation(const soci::soci_error& error) {
   if (const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&error)) {
     return pg->sqlstate() == "23505";
@@ -127,10 +122,19 @@ bool SessionPool::WasCut(std::size_t slot) {
   return slots_[slot].cut;
 }
 
-Error SessionPool::CutError(std::string_view what) const {
-  return Error{Errc::kUnavailable, "database did not answer within " +
-                                       std::to_string(config_.call_timeout.count()) +
-                                       " ms during " + std::string(what) + "; retry"};
+std::optional<Error> SessionPool::LostDuring(std::size_t slot, std::string_view what,
+                                             const Error& answer) {
+  std::optional<Error> lost;
+  if (WasCut(slot)) {
+    lost = TimedOut(what, config_.call_timeout);
+  } else if (is_postgres() && PgConnectionLost(*slots_[slot].session)) {
+    lost = Unavailable(what);
+  }
+  if (lost) {
+    MARKET_LOG_WARN("database {}: connection lost during {}; its answer {} ({}) is not trusted",
+                    config_.display, what, static_cast<int>(answer.code), answer.message);
+  }
+  return lost;
 }
 
 std::unique_ptr<soci::session> SessionPool::Connect() const {
@@ -170,7 +174,8 @@ bool SessionPool::LooksAlive(soci::session& session) const {
   return PQstatus(conn) == CONNECTION_OK;
 }
 
-Result<std::size_t> SessionPool::Acquire(std::chrono::milliseconds timeout) {
+Result<std::size_t> SessionPool::Acquire(std::chrono::milliseconds timeout,
+                                         std::string_view what) {
   std::size_t index = 0;
   {
     std::unique_lock lock(mutex_);
@@ -178,8 +183,10 @@ Result<std::size_t> SessionPool::Acquire(std::chrono::milliseconds timeout) {
     bool got = available_.wait_for(lock, kAcquireTimeout, [this] { return !free_.empty(); });
     --waiting_;
     if (!got) {
-      return Fail(Errc::kUnavailable, "database busy: no free session within " +
-                                          std::to_string(kAcquireTimeout.count()) + " ms");
+      MARKET_LOG_WARN("database {}: no free session within {} ms for {}", config_.display,
+                      kAcquireTimeout.count(), what);
+      return Fail(Errc::kUnavailable, "the database is busy (no free session within " +
+                                          std::to_string(kAcquireTimeout.count()) + " ms); retry");
     }
     index = free_.back();
     free_.pop_back();
@@ -194,8 +201,10 @@ Result<std::size_t> SessionPool::Acquire(std::chrono::milliseconds timeout) {
       MARKET_LOG_INFO("database {}: session reconnected", config_.display);
     } catch (const std::exception& e) {
       Release(index, true);
-      return Fail(Errc::kUnavailable,
-                  "database " + config_.display + " unavailable: " + std::string(e.what()));
+      // Whatever the driver said (refused, the server starting or shutting down, a file that
+      // cannot be opened), there is no session to answer with.
+      return std::unexpected(
+          DatabaseFailure(config_.display, what, {.connection_bad = true, .detail = e.what()}));
     }
   }
   return index;
@@ -227,25 +236,22 @@ void SessionPool::Release(std::size_t slot, bool broken) {
 
 Error SessionPool::Classify(std::string_view what, const std::exception& e, soci::session& session,
                             bool& broken) const {
-  std::string message(e.what());
+  DriverFailure failure;
+  failure.detail = e.what();
+  std::string state;
   if (config_.dialect == Dialect::kPostgres) {
-    const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e);
-    std::string state = pg != nullptr ? pg->sqlstate() : std::string();
-    bool lost = PgConnectionLost(session) || IsConnectionLossState(state);
-    if (lost) {
-      broken = true;
-      MARKET_LOG_WARN("database {}: connection lost during {}: {}", config_.display, what, message);
-      return Error{Errc::kUnavailable,
-                   "database connection lost during " + std::string(what) + "; retry: " + message};
+    if (const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e)) {
+      state = pg->sqlstate();
+      // SOCI pads a missing SQLSTATE with spaces.
+      if (state.find_first_not_of(' ') == std::string::npos) state.clear();
     }
+    failure.sqlstate = state;
+    failure.connection_bad = PgConnectionLost(session);
   } else if (const auto* lite = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
-    if (lite->result() == SQLITE_BUSY || lite->result() == SQLITE_LOCKED) {
-      return Error{Errc::kUnavailable,
-                   "database busy during " + std::string(what) + "; retry: " + message};
-    }
+    failure.sqlite_result = lite->result();
   }
-  MARKET_LOG_ERROR("database {}: {} failed: {}", config_.display, what, message);
-  return Error{Errc::kInternal, "database error during " + std::string(what) + ": " + message};
+  if (sql::Classify(failure) == FailureKind::kConnectionLost) broken = true;
+  return DatabaseFailure(config_.display, what, failure);
 }
 
 Transaction::Transaction(soci::session& session, SessionPool& pool, Kind kind)

@@ -1,6 +1,7 @@
 #pragma once
 // The database sessions both SQL stores share: a fixed-size pool that reconnects broken sessions,
-// the transaction guard, and the one place where SOCI exceptions become market::Error values.
+// the transaction guard, and the one place where SOCI exceptions become market::Error values
+// (through db_failure.hpp, as the non-blocking reads' failures do).
 
 #include <soci/soci.h>
 
@@ -11,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "market/error.hpp"
+#include "sql/db_failure.hpp"
 
 namespace market::sql {
 
@@ -38,9 +41,6 @@ struct ConnectionConfig {
 
 // Why a statement failed, as far as the stores' logic cares.
 bool IsUniqueViolation(const soci::soci_error& error);
-// A PostgreSQL SQLSTATE that means the connection is gone: 08 (connection exceptions),
-// 57P01..57P03 (the server shut down or is starting).
-bool IsConnectionLossState(std::string_view sqlstate);
 // libpq's notice processor for every connection: server notices (and the FATAL of a terminated
 // session) go to the library's log, not stderr.
 void PgNotice(void* arg, const char* message);
@@ -76,7 +76,10 @@ class SessionPool {
 
   // Runs `fn(soci::session&)` (which returns a Result) on a leased session. A SOCI exception
   // becomes kUnavailable (connection lost, lock timeout) or kInternal; a session whose
-  // connection broke is replaced before its next use.
+  // connection broke is replaced before its next use. An error value (kNotFound, ...) that
+  // `fn` returns while its connection broke becomes kUnavailable too: the statements it rests
+  // on may have failed without saying so, and a client must never hear "not found" for what
+  // the database could not answer.
   // On PostgreSQL a call that outlasts the configured call timeout has its connection cut and
   // fails with kUnavailable; RunUnbounded is for work that may rightly take longer (migrations).
   template <class Fn>
@@ -128,17 +131,23 @@ class SessionPool {
   template <class Fn>
   auto RunWithin(std::chrono::milliseconds timeout, std::string_view what, Fn&& fn)
       -> std::invoke_result_t<Fn&, soci::session&> {
-    auto slot = Acquire(timeout);
+    auto slot = Acquire(timeout, what);
     if (!slot) return std::unexpected(slot.error());
     bool broken = false;
     LeasedSlot leased(&slots_[*slot]);
     try {
       auto result = fn(*slots_[*slot].session);
-      Release(*slot, false);
+      if (!result) {
+        if (auto lost = LostDuring(*slot, what, result.error())) {
+          result = std::unexpected(std::move(*lost));
+          broken = true;
+        }
+      }
+      Release(*slot, broken);
       return result;
     } catch (const std::exception& e) {
       Error error = Classify(what, e, *slots_[*slot].session, broken);
-      if (WasCut(*slot)) error = CutError(what);
+      if (WasCut(*slot)) error = TimedOut(what, config_.call_timeout);
       // A statement that threw may be mid-result: prepare afresh next time.
       slots_[*slot].statements.clear();
       Release(*slot, broken);
@@ -163,15 +172,17 @@ class SessionPool {
   // A connected session with the per-connection settings applied; throws soci_error.
   std::unique_ptr<soci::session> Connect() const;
   // Leases a slot, reconnecting it first when it is broken or its server went away, and arms
-  // the watchdog for `timeout` (0: not at all).
-  Result<std::size_t> Acquire(std::chrono::milliseconds timeout);
+  // the watchdog for `timeout` (0: not at all). `what` names the call for its error.
+  Result<std::size_t> Acquire(std::chrono::milliseconds timeout, std::string_view what);
   // Gives the slot back; a slot the watchdog cut is reconnected before its next use.
   void Release(std::size_t slot, bool broken);
   // Replaces the slot's session with a new connection (called outside mutex_) and arms the
   // watchdog for `timeout` from now (0: not at all). Throws soci_error.
   void Reconnect(Slot& slot, std::chrono::milliseconds timeout);
   bool WasCut(std::size_t slot);
-  Error CutError(std::string_view what) const;
+  // After `fn` returned `answer` as an error value: the error the caller gets instead when the
+  // slot's connection was cut or lost meanwhile (nullopt: the answer stands).
+  std::optional<Error> LostDuring(std::size_t slot, std::string_view what, const Error& answer);
   // The watchdog thread (PostgreSQL pools with a call timeout): cuts the connection of any
   // lease past its deadline.
   void Watch();

@@ -1,5 +1,7 @@
 #include "error_mapping.hpp"
 
+#include "logging.hpp"
+
 namespace market::server {
 
 // One status per code (docs/api.md has the table). A body over the size limit is the single
@@ -43,6 +45,15 @@ boost::beast::http::status HttpStatusFor(Errc code) {
       return status::internal_server_error;
   }
   return status::internal_server_error;
+}
+
+std::string ClientMessage(const Error& error) {
+  std::string message =
+      error.message.empty() ? std::string(DefaultMessage(error.code)) : error.message;
+  if (error.code != Errc::kUnavailable && error.code != Errc::kInternal) return message;
+  std::string_view request_id = CurrentRequestId();
+  if (request_id.empty()) return message;
+  return message + " (request id " + std::string(request_id) + ")";
 }
 
 }  // namespace market::server

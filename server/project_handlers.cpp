@@ -5,6 +5,7 @@
 
 #include "api.hpp"
 #include "json_codec.hpp"
+#include "logging.hpp"
 #include "market/plugin_schema_json.hpp"
 #include "market/validation.hpp"
 #include "project_list_text.hpp"
@@ -63,10 +64,18 @@ HandlerResult ListResult(const ProjectListing& listing) {
                        nullptr};
 }
 
-// Builds an asynchronous answer; as on the blocking path, an exception's text goes to the log
-// and 10100 to the client.
+// Builds an asynchronous answer under the request's id, as the blocking path runs; as there,
+// an exception's text goes to the log and 10100 to the client. The answer comes on whichever
+// thread the database's did, so the id is set here. A failure on the server's side is logged
+// under it: the read's connection logged the driver's detail when it failed (without a request
+// id: one lost connection fails every read on it).
 template <class Build>
-HandlerResult GuardedResult(std::string_view what, Build&& build) {
+HandlerResult GuardedResult(const std::string& request_id, std::string_view what,
+                            const Error* error, Build&& build) {
+  RequestIdScope scope(request_id);
+  if (error != nullptr && (error->code == Errc::kUnavailable || error->code == Errc::kInternal)) {
+    spdlog::warn("{} failed: {}", what, error->message);
+  }
   try {
     return build();
   } catch (const std::exception& e) {
@@ -150,12 +159,14 @@ bool Api::ProjectInfoAsync(const RequestContext& context, Completion& done) {
     done(ErrorResult(name.error()));
     return true;
   }
-  deps_.projects->InfoAsync(
-      *name, [plugins = deps_.plugins, done = std::move(done)](Result<Project> project) {
-        done(GuardedResult("project info", [&]() -> HandlerResult {
-          return project ? Ok(ProjectToJson(*project, plugins)) : ErrorResult(project.error());
-        }));
-      });
+  deps_.projects->InfoAsync(*name, [plugins = deps_.plugins, request_id = context.request_id,
+                                     done = std::move(done)](Result<Project> project) {
+    done(GuardedResult(request_id, "project info", project ? nullptr : &project.error(),
+                       [&]() -> HandlerResult {
+                         return project ? Ok(ProjectToJson(*project, plugins))
+                                        : ErrorResult(project.error());
+                       }));
+  });
   return true;
 }
 
@@ -175,10 +186,12 @@ bool Api::ListProjectsAsync(const RequestContext& context, Completion& done) {
     return true;
   }
   return deps_.projects->ListAsync(
-      *request, [done = std::move(done)](Result<ProjectListing> listing) mutable {
-        done(GuardedResult("project list", [&]() -> HandlerResult {
-          return listing ? ListResult(*listing) : ErrorResult(listing.error());
-        }));
+      *request, [request_id = context.request_id,
+                 done = std::move(done)](Result<ProjectListing> listing) mutable {
+        done(GuardedResult(request_id, "project list", listing ? nullptr : &listing.error(),
+                           [&]() -> HandlerResult {
+                             return listing ? ListResult(*listing) : ErrorResult(listing.error());
+                           }));
       });
 }
 

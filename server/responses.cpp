@@ -51,7 +51,7 @@ HandlerResult OkList(nlohmann::json content, int page, int page_size, std::int64
 HttpResponse ErrorResponse(const Error& error, http::status status) {
   nlohmann::json body = {
       {"code", static_cast<int>(error.code)},
-      {"errMsg", error.message.empty() ? std::string(DefaultMessage(error.code)) : error.message},
+      {"errMsg", ClientMessage(error)},
       {"content", nullptr}};
   HttpResponse response = JsonResponse(status, body);
   if (error.code == Errc::kUnauthorized) {

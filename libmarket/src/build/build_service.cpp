@@ -18,6 +18,7 @@
 #include "build/log_redactor.hpp"
 #include "log.hpp"
 #include "market/validation.hpp"
+#include "source/context_paths.hpp"
 
 namespace market {
 
@@ -41,19 +42,25 @@ std::string DefaultWorkerPrefix() {
   return fmt::format("{}:{}", host[0] != '\0' ? host : "localhost", ::getpid());
 }
 
-// A path inside the build context given by the user: relative, no "..".
+// A path inside the build context given by the user, normalized as at save ("a//b" -> "a/b");
+// no '.', '..' or absolute path.
 Result<std::filesystem::path> ContextPath(std::string_view what, std::string_view rel) {
-  std::filesystem::path p = std::filesystem::path(rel).lexically_normal();
-  if (rel.empty() || p.is_absolute() || p.empty() || p == ".") {
-    return Fail(Errc::kInvalid, fmt::format("{} must be a relative path: '{}'", what, rel));
+  auto normal = source::NormalizeContextPath(rel);
+  if (!normal) return Fail(Errc::kInvalid, fmt::format("{} '{}' {}", what, rel, normal.error()));
+  return std::filesystem::path(*normal);
+}
+
+// Every folder of `rel` below the context a real directory, none reached through a link that an
+// earlier checkout put there; then the checkout may write at `rel`.
+Result<void> PrepareCheckout(const std::filesystem::path& context,
+                             const std::filesystem::path& rel) {
+  if (auto ok = source::PrepareCheckoutFolder(context, rel.string()); !ok) {
+    return Fail(ok.error().code,
+                fmt::format("checkoutAs {}: {} in the build context (checkouts do not follow "
+                            "links or write into files)",
+                            rel.string(), ok.error().message));
   }
-  for (const auto& part : p) {
-    if (part == "..") {
-      return Fail(Errc::kInvalid,
-                  fmt::format("{} must stay inside the build context: '{}'", what, rel));
-    }
-  }
-  return p;
+  return {};
 }
 
 // "host/cluster/project:tag" -> "cluster/project".
@@ -432,6 +439,7 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
     if (!src.checkout_as.empty()) {
       auto rel = ContextPath("checkoutAs", src.checkout_as);
       if (!rel) return std::unexpected(rel.error());
+      if (auto ok = PrepareCheckout(context, *rel); !ok) return std::unexpected(ok.error());
       context /= *rel;
     }
     if (auto ok = deps_.checkout->Checkout(src, context, options_.checkout_limits, line, stop);
@@ -444,9 +452,11 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
                     rendered->dockerfile_path.empty() ? "Dockerfile" : rendered->dockerfile_path);
     if (!rel) return std::unexpected(rel.error());
     dockerfile = context / *rel;
-    if (!std::filesystem::is_regular_file(dockerfile, ec)) {
-      return Fail(Errc::kInternal,
-                  fmt::format("the checkout has no Dockerfile at {}", rel->string()));
+    // The repository decides what is there: a link could make buildah read any file of the
+    // host as the Dockerfile (and show it in the log).
+    if (auto ok = source::CheckRegularFile(context, rel->string()); !ok) {
+      return Fail(ok.error().code, fmt::format("the Dockerfile {} of the checkout: {}",
+                                               rel->string(), ok.error().message));
     }
   } else {
     // Outside the context, so a source checked out as "Dockerfile" cannot replace it.
@@ -468,6 +478,7 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
   for (const auto& src : rendered->sources) {
     auto rel = ContextPath("checkoutAs", src.checkout_as);
     if (!rel) return std::unexpected(rel.error());
+    if (auto ok = PrepareCheckout(context, *rel); !ok) return std::unexpected(ok.error());
     if (auto ok =
             deps_.checkout->Checkout(src, context / *rel, options_.checkout_limits, line, stop);
         !ok) {

@@ -134,6 +134,9 @@ TEST_CASE("planted secrets appear in no log, response or command line",
                                    "--registry-insecure",
                                    "--build-workers",
                                    "1",
+                                   // The git server of the test listens on loopback.
+                                   "--source-allow-networks",
+                                   "127.0.0.0/8",
                                    "--log-level",
                                    "debug"};
   args.insert(args.end(), auth_args.begin(), auth_args.end());

@@ -1,7 +1,9 @@
 #pragma once
-// The default SourceCheckout: the git and svn commands, credentials through their environment.
+// The default SourceCheckout: the git and svn commands, credentials through their environment,
+// no configuration of the host or the service account, and a check of where the URL leads.
 
 #include <string>
+#include <vector>
 
 #include "market/source_checkout.hpp"
 
@@ -10,8 +12,28 @@ namespace market {
 struct CommandCheckoutOptions {
   std::string git_path = "git";
   std::string svn_path = "svn";
+  std::string ssh_path = "ssh";  // what GIT_SSH_COMMAND and svn's ssh tunnel run
+
+  // ssh:// , svn+ssh:// and user@host:path sources. Off: refused with kInvalid. On: ssh reads no
+  // configuration and no keys of the service account; it trusts only the hosts of
+  // `ssh_known_hosts_file` and logs in with `ssh_identity_file` (or no key at all).
+  bool allow_ssh = false;
+  std::string ssh_known_hosts_file{};
+  std::string ssh_identity_file{};
+
+  // file:// URLs and local paths. Never for users (a checkout would copy the server's files);
+  // tests and embedders check out repositories made on disk.
+  bool allow_file_urls = false;
+
+  // Every address a source's host resolves to is checked before git or svn runs: loopback,
+  // link-local, this host's addresses and `deny_networks` are refused unless in
+  // `allow_networks` (CIDR text, as NetworkRules; the server's build-deny-networks and
+  // source-allow-networks). Bad text makes MakeCommandSourceCheckout throw.
+  std::vector<std::string> deny_networks{};
+  std::vector<std::string> allow_networks{};
 };
 
+// std::invalid_argument when a network in the options is not a CIDR range.
 SourceCheckoutPtr MakeCommandSourceCheckout(CommandCheckoutOptions options = {});
 
 }  // namespace market

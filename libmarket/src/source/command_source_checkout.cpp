@@ -1,12 +1,21 @@
 #include "market/command_source_checkout.hpp"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
+#include <stdexcept>
 
 #include "log.hpp"
+#include "market/network_rules.hpp"
 #include "process/process.hpp"
+#include "source/context_paths.hpp"
+#include "source/source_url.hpp"
 
 namespace market {
 
@@ -63,9 +72,88 @@ void MoveUrlCredentials(SourceSpec& spec) {
   if (spec.password.empty()) spec.password = pass;
 }
 
+// One word for sh -c (GIT_SSH_COMMAND is run by a shell).
+std::string ShellQuote(std::string_view word) {
+  std::string out = "'";
+  for (char c : word) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+// ssh with none of the service account's configuration, keys, agent or known hosts: -F /dev/null
+// drops ~/.ssh/config and /etc/ssh/ssh_config; ssh finds ~/.ssh through the password database,
+// not HOME, so the default identities are switched off by name. The paths hold no whitespace
+// or quotes (checked at construction), so the words survive both sh and svn's tokenizer.
+std::string SshCommand(const CommandCheckoutOptions& o, bool for_shell) {
+  auto word = [&](std::string_view w) { return for_shell ? ShellQuote(w) : std::string(w); };
+  std::string cmd = word(o.ssh_path);
+  cmd += " -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes";
+  cmd += " -o " + word("UserKnownHostsFile=" +
+                       (o.ssh_known_hosts_file.empty() ? "/dev/null" : o.ssh_known_hosts_file));
+  cmd += " -o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o IdentityAgent=none";
+  cmd += " -o ProxyCommand=none -o ControlMaster=no -o ControlPath=none";
+  if (o.ssh_identity_file.empty()) {
+    cmd += " -o IdentityFile=none";
+  } else {
+    cmd += " -i " + word(o.ssh_identity_file);
+  }
+  return cmd;
+}
+
+// An address as curl's resolve list takes it: "1.2.3.4", "[::1]".
+std::string CurlAddress(const sockaddr* addr) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr->sa_family == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(addr)->sin_addr, text, sizeof text);
+    return text;
+  }
+  ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(addr)->sin6_addr, text,
+              sizeof text);
+  return fmt::format("[{}]", text);
+}
+
+IpRange ToRange(const sockaddr* addr) {
+  IpRange r;
+  if (addr->sa_family == AF_INET) {
+    const auto& a = reinterpret_cast<const sockaddr_in*>(addr)->sin_addr;
+    std::memcpy(r.bytes.data(), &a, 4);
+    r.prefix = 32;
+  } else {
+    const auto& a = reinterpret_cast<const sockaddr_in6*>(addr)->sin6_addr;
+    std::memcpy(r.bytes.data(), &a, 16);
+    r.v6 = true;
+    r.prefix = 128;
+  }
+  return r;
+}
+
+std::vector<IpRange> ParseNetworks(std::string_view field, const std::vector<std::string>& list) {
+  std::vector<IpRange> out;
+  for (const std::string& text : list) {
+    auto ranges = ParseIpRanges(field, text);
+    if (!ranges) throw std::invalid_argument(ranges.error().message);
+    out.insert(out.end(), ranges->begin(), ranges->end());
+  }
+  return out;
+}
+
 class CommandSourceCheckout final : public SourceCheckout {
  public:
-  explicit CommandSourceCheckout(CommandCheckoutOptions options) : options_(std::move(options)) {}
+  explicit CommandSourceCheckout(CommandCheckoutOptions options) : options_(std::move(options)) {
+    rules_.deny = ParseNetworks("build-deny-networks", options_.deny_networks);
+    rules_.allow = ParseNetworks("source-allow-networks", options_.allow_networks);
+    for (const std::string* path : {&options_.ssh_known_hosts_file, &options_.ssh_identity_file}) {
+      if (path->find_first_of(" \t\n\"'\\") != std::string::npos) {
+        throw std::invalid_argument("ssh files: '" + *path +
+                                    "' holds whitespace, quotes or a backslash");
+      }
+    }
+  }
 
   // SourceCheckout
   Result<void> Checkout(const SourceSpec& source, const std::filesystem::path& dest,
@@ -81,10 +169,15 @@ class CommandSourceCheckout final : public SourceCheckout {
     std::stop_token stop;
   };
   Result<void> Step(const Run& run, process::Spec spec, std::string_view what) const;
-  Result<void> Git(const SourceSpec& source, const Run& run) const;
+  // The URL's transport allowed and every address of its host allowed; git's extra -c
+  // settings (the addresses curl must use) on success.
+  Result<std::vector<std::string>> CheckDestination(const SourceSpec& source) const;
+  Result<void> Git(const SourceSpec& source, const Run& run,
+                   const std::vector<std::string>& pins) const;
   Result<void> Svn(const SourceSpec& source, const Run& run) const;
 
   CommandCheckoutOptions options_;
+  NetworkRules rules_;
 };
 
 Result<void> CommandSourceCheckout::Step(const Run& run, process::Spec spec,
@@ -117,7 +210,66 @@ Result<void> CommandSourceCheckout::Step(const Run& run, process::Spec spec,
   return {};
 }
 
-Result<void> CommandSourceCheckout::Git(const SourceSpec& source, const Run& run) const {
+Result<std::vector<std::string>> CommandSourceCheckout::CheckDestination(
+    const SourceSpec& source) const {
+  auto refuse = [&](std::string_view why) {
+    return Fail(Errc::kInvalid, fmt::format("source {}: {}", source.url, why));
+  };
+  auto endpoint = source::ParseSourceEndpoint(source.url);
+  if (!endpoint) return refuse("no host and port can be read from it");
+  const std::string& scheme = endpoint->scheme;
+  if (scheme == "file") {
+    if (options_.allow_file_urls) return std::vector<std::string>{};
+    return refuse("local files (file:// or a path) cannot be checked out");
+  }
+  const bool git = source.type == "git";
+  const bool known = scheme == "http" || scheme == "https" || endpoint->ssh ||
+                     (git && scheme == "git") || (!git && scheme == "svn");
+  if (!known || (git && scheme == "svn+ssh") || (!git && scheme != "svn+ssh" && endpoint->ssh)) {
+    return refuse(fmt::format("{} checkouts do not use {}://", source.type, scheme));
+  }
+  if (endpoint->ssh && !options_.allow_ssh) {
+    return Fail(Errc::kInvalid, "ssh sources are disabled (ssh-sources)");
+  }
+
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* list = nullptr;
+  if (int rc = ::getaddrinfo(endpoint->host.c_str(), nullptr, &hints, &list); rc != 0) {
+    return refuse(fmt::format("cannot resolve {}: {}", endpoint->host, ::gai_strerror(rc)));
+  }
+  std::vector<std::string> addresses;
+  std::string refusal;
+  for (const addrinfo* a = list; a != nullptr && refusal.empty(); a = a->ai_next) {
+    if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
+    refusal = rules_.Refusal(ToRange(a->ai_addr));
+    std::string text = CurlAddress(a->ai_addr);
+    if (std::find(addresses.begin(), addresses.end(), text) == addresses.end()) {
+      addresses.push_back(std::move(text));
+    }
+  }
+  ::freeaddrinfo(list);
+  // Any refused address refuses the source: the tool may pick any of them.
+  if (!refusal.empty()) {
+    return refuse(fmt::format("{} (source-allow-networks can allow it)", refusal));
+  }
+  if (addresses.empty()) return refuse(fmt::format("{} has no IP address", endpoint->host));
+
+  std::vector<std::string> pins;
+  const bool is_literal = ParseIpRange("", endpoint->host).has_value();
+  if (git && (scheme == "http" || scheme == "https") && !is_literal) {
+    // curl would resolve the name again; a second answer (DNS rebinding) could be a denied
+    // address. It connects to the addresses checked here instead (git >= 2.37).
+    pins.push_back("-c");
+    pins.push_back(fmt::format("http.curloptResolve={}:{}:{}", endpoint->host, endpoint->port,
+                               fmt::join(addresses, ",")));
+  }
+  return pins;
+}
+
+Result<void> CommandSourceCheckout::Git(const SourceSpec& source, const Run& run,
+                                        const std::vector<std::string>& pins) const {
   auto dir = process::PrivateDir::Create("market-git-");
   if (!dir) return std::unexpected(dir.error());
   const auto askpass = dir->path() / "askpass";
@@ -125,20 +277,45 @@ Result<void> CommandSourceCheckout::Git(const SourceSpec& source, const Run& run
     return std::unexpected(ok.error());
   }
   process::Spec base;
+  // Nothing of the host's or the service account's git configuration: no /etc/gitconfig, no
+  // ~/.gitconfig or $XDG_CONFIG_HOME/git/config (insteadOf, sshCommand, hooks, credential
+  // helpers...). Everything the child needs is named here, for the process runner passes only
+  // a short allowlist of the server's environment.
   base.env = {
+      {"HOME", dir->path().string()},
+      {"XDG_CONFIG_HOME", dir->path().string()},
+      {"GIT_CONFIG_NOSYSTEM", "1"},
+      {"GIT_CONFIG_GLOBAL", "/dev/null"},
       {"GIT_TERMINAL_PROMPT", "0"},
       {"GIT_ASKPASS", askpass.string()},
       {"SSH_ASKPASS", askpass.string()},
-      {"GIT_SSH_COMMAND", "ssh -o BatchMode=yes"},
+      {"GIT_SSH_COMMAND", SshCommand(options_, true)},
+      {"GIT_SSH_VARIANT", "ssh"},
       // ext:: and fd:: would run commands named by the URL.
-      {"GIT_ALLOW_PROTOCOL", "http:https:git:ssh:file"},
+      {"GIT_ALLOW_PROTOCOL", std::string("http:https:git") + (options_.allow_ssh ? ":ssh" : "") +
+                                 (options_.allow_file_urls ? ":file" : "")},
       {"MARKET_SOURCE_USERNAME", source.username},
       {"MARKET_SOURCE_PASSWORD", source.password},
   };
-  base.unset_env = {"GIT_DIR", "GIT_WORK_TREE", "GIT_CONFIG_PARAMETERS"};
-  // No credential helper may store or offer credentials.
-  const std::vector<std::string> git{options_.git_path, "-c", "credential.helper=", "-c",
-                                     "advice.detachedHead=false"};
+  base.unset_env = {"GIT_DIR",        "GIT_WORK_TREE",     "GIT_CONFIG_PARAMETERS",
+                    "GIT_CONFIG",     "GIT_CONFIG_COUNT",  "GIT_CONFIG_SYSTEM",
+                    "GIT_SSH",        "GIT_PROXY_COMMAND", "GIT_EXEC_PATH",
+                    "GIT_TEMPLATE_DIR"};
+  // No credential helper may store or offer credentials; no hook runs; a redirect is an error
+  // (its target was not checked).
+  std::vector<std::string> git{options_.git_path,
+                               "-c",
+                               "credential.helper=",
+                               "-c",
+                               "advice.detachedHead=false",
+                               "-c",
+                               "core.hooksPath=/dev/null",
+                               "-c",
+                               "http.followRedirects=false",
+                               "-c",
+                               options_.allow_file_urls ? "protocol.file.allow=always"
+                                                        : "protocol.file.allow=never"};
+  git.insert(git.end(), pins.begin(), pins.end());
   const std::string dest = run.dest->string();
 
   if (IsFullCommitId(source.ref)) {
@@ -177,7 +354,10 @@ Result<void> CommandSourceCheckout::Git(const SourceSpec& source, const Run& run
   }
 
   process::Spec head = base;
-  head.argv = {options_.git_path, "-C", dest, "rev-parse", "HEAD"};
+  head.argv = git;
+  for (const char* a : {"-C"}) head.argv.push_back(a);
+  head.argv.push_back(dest);
+  for (const char* a : {"rev-parse", "HEAD"}) head.argv.push_back(a);
   head.timeout = std::chrono::seconds(30);
   if (auto rev = process::RunCapture(head, {}, run.stop); rev && rev->outcome.Succeeded()) {
     std::string commit = rev->output;
@@ -196,10 +376,14 @@ Result<void> CommandSourceCheckout::Svn(const SourceSpec& source, const Run& run
   auto dir = process::PrivateDir::Create("market-svn-");
   if (!dir) return std::unexpected(dir.error());
   process::Spec spec;
+  spec.env = {{"HOME", dir->path().string()}};
+  spec.unset_env = {"SVN_SSH"};  // would replace the ssh tunnel below
   // A private config dir: nothing is read from or cached into the server user's ~/.subversion.
   spec.argv = {options_.svn_path,   "export",          "-q",
                "--non-interactive", "--no-auth-cache", "--config-dir",
-               dir->path().string()};
+               dir->path().string(),
+               "--config-option",
+               "config:tunnels:ssh=" + SshCommand(options_, false)};
   if (!source.ref.empty()) {
     spec.argv.push_back("-r");
     spec.argv.push_back(source.ref);
@@ -227,25 +411,32 @@ Result<void> CommandSourceCheckout::Checkout(const SourceSpec& source_in,
   if (source.url.empty() || source.url.front() == '-') {
     return Fail(Errc::kInvalid, fmt::format("bad source url: {}", source.url));
   }
-  std::error_code ec;
-  if (std::filesystem::exists(dest, ec) && !std::filesystem::is_empty(dest, ec)) {
-    return Fail(Errc::kInternal, fmt::format("checkout folder {} is not empty", dest.string()));
+  if (source.type != "git" && source.type != "svn") {
+    return Fail(Errc::kInvalid, fmt::format("unknown source type: {}", source.type));
   }
-  std::filesystem::remove(dest, ec);  // git and svn create it themselves
+  auto pins = CheckDestination(source);
+  if (!pins) return std::unexpected(pins.error());
+  // The caller made the folders above `dest` without following links (PrepareCheckoutFolder
+  // from the build context); `dest` itself must not be a link or hold anything.
+  std::error_code ec;
   std::filesystem::create_directories(dest.parent_path(), ec);
-  if (ec)
-    return Fail(Errc::kInternal, fmt::format("cannot create {}: {}", dest.string(), ec.message()));
+  if (ec) {
+    return Fail(Errc::kInternal,
+                fmt::format("cannot create {}: {}", dest.parent_path().string(), ec.message()));
+  }
+  if (auto ok = source::PrepareCheckoutFolder(dest.parent_path(), dest.filename().string()); !ok) {
+    return Fail(ok.error().code, fmt::format("checkout folder {}: {}", dest.string(),
+                                             ok.error().message));
+  }
 
   Run run{&dest, &limits, SteadyClock::now() + limits.timeout, &log, stop};
   log(fmt::format("checking out {} {}{}", source.type, source.url,
                   source.ref.empty() ? std::string() : " at " + source.ref));
   Result<void> done;
   if (source.type == "git") {
-    done = Git(source, run);
-  } else if (source.type == "svn") {
-    done = Svn(source, run);
+    done = Git(source, run, *pins);
   } else {
-    return Fail(Errc::kInvalid, fmt::format("unknown source type: {}", source.type));
+    done = Svn(source, run);
   }
   if (!done) return done;
   // The watchdog samples; a fast checkout can finish between two looks.

@@ -298,7 +298,8 @@ struct RealFixture {
     REQUIRE(opened);
     stores = std::move(*opened);
     builder = MakeBuildahBuilder(Storage().Options());
-    checkout = MakeCommandSourceCheckout();
+    // The test's git daemon listens on loopback.
+    checkout = MakeCommandSourceCheckout({.allow_networks = {"127.0.0.0/8"}});
     BuildDependencies deps{stores.projects.get(), stores.builds.get(), plugins.get(), builder.get(),
                            checkout.get(),        &registry,           &clock};
     BuildServiceOptions options;

@@ -43,3 +43,40 @@ RateLimiter::Decision RateLimiter::Take(std::string_view key, Clock::time_point 
 }
 
 }  // namespace market::server
+
+namespace market::server {
+
+SigninThrottle::SigninThrottle(int max_failures, std::chrono::seconds window)
+    : max_failures_(std::max(1, max_failures)), window_(std::max(window, std::chrono::seconds(1))) {}
+
+SigninThrottle::Shard& SigninThrottle::ShardOf(std::string_view key) {
+  return shards_[std::hash<std::string_view>{}(key) % kShards];
+}
+
+std::chrono::seconds SigninThrottle::RetryAfter(std::string_view key, Clock::time_point now) {
+  Shard& shard = ShardOf(key);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.windows.find(std::string(key));
+  if (it == shard.windows.end() || it->second.ends <= now ||
+      it->second.failures < max_failures_) {
+    return std::chrono::seconds(0);
+  }
+  auto left = std::chrono::ceil<std::chrono::seconds>(it->second.ends - now);
+  return std::max(left, std::chrono::seconds(1));
+}
+
+int SigninThrottle::Fail(std::string_view key, Clock::time_point now) {
+  Shard& shard = ShardOf(key);
+  std::lock_guard lock(shard.mutex);
+  Window& window = shard.windows[std::string(key)];
+  if (window.ends <= now) window = Window{0, now + window_};
+  ++window.failures;
+  int failures = window.failures;
+  if (shard.windows.size() >= shard.sweep_at) {
+    std::erase_if(shard.windows, [&](const auto& entry) { return entry.second.ends <= now; });
+    shard.sweep_at = std::max<std::size_t>(1024, shard.windows.size() * 2);
+  }
+  return failures;
+}
+
+}  // namespace market::server

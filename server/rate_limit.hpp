@@ -45,3 +45,41 @@ class RateLimiter {
 };
 
 }  // namespace market::server
+
+namespace market::server {
+
+// Failed sign-ins per key (a client address, a user name) in a fixed window that starts at a
+// key's first failure: after `max_failures` in it, the key is refused until the window ends,
+// whatever the password. Callers ask before verifying anything, so a refused guess costs no
+// argon2id. Thread-safe.
+class SigninThrottle {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  SigninThrottle(int max_failures, std::chrono::seconds window);
+
+  // Zero when `key` may try now; else whole seconds until its window ends (at least 1).
+  std::chrono::seconds RetryAfter(std::string_view key, Clock::time_point now = Clock::now());
+  // Counts a failure of `key`; returns its failures in the current window.
+  int Fail(std::string_view key, Clock::time_point now = Clock::now());
+
+ private:
+  struct Window {
+    int failures = 0;
+    Clock::time_point ends{};
+  };
+  // Windows that have ended carry no state: they are dropped when a shard's map grows.
+  static constexpr std::size_t kShards = 16;
+  struct Shard {
+    std::mutex mutex;
+    std::unordered_map<std::string, Window> windows;
+    std::size_t sweep_at = 1024;
+  };
+  Shard& ShardOf(std::string_view key);
+
+  int max_failures_;
+  std::chrono::seconds window_;
+  Shard shards_[kShards];
+};
+
+}  // namespace market::server

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -61,9 +62,16 @@ Result<void> ParseUsersFile(const std::string& path,
 
 }  // namespace
 
+struct Authenticator::Pending {
+  std::string digest;    // of the header, the key in in_flight_
+  bool started = false;  // a thread is verifying; others with this ticket wait for it
+  std::optional<Result<Principal>> result;
+};
+
 Result<std::unique_ptr<Authenticator>> Authenticator::Create(IdentityStore* store,
                                                              const std::string& users_file,
-                                                             std::chrono::seconds cache_ttl) {
+                                                             std::chrono::seconds cache_ttl,
+                                                             int max_verifications) {
   if (sodium_init() < 0) return Fail(Errc::kInternal, "libsodium cannot be initialised");
   if (store == nullptr && users_file.empty()) {
     return Fail(Errc::kInvalid, "authentication needs a user database or a users file");
@@ -71,6 +79,15 @@ Result<std::unique_ptr<Authenticator>> Authenticator::Create(IdentityStore* stor
   std::unique_ptr<Authenticator> auth(new Authenticator());
   auth->store_ = store;
   auth->cache_ttl_ = cache_ttl;
+  auth->max_verifications_ = static_cast<std::size_t>(std::max(1, max_verifications));
+  // A random password nobody knows, hashed with the parameters of every stored hash.
+  unsigned char random[32];
+  randombytes_buf(random, sizeof random);
+  Result<std::string> dummy =
+      HashPassword(std::string_view(reinterpret_cast<const char*>(random), sizeof random));
+  sodium_memzero(random, sizeof random);
+  if (!dummy) return std::unexpected(dummy.error());
+  auth->dummy_hash_ = std::move(*dummy);
   if (!users_file.empty()) {
     std::map<std::string, std::string, std::less<>> hashes;
     std::map<std::string, Role, std::less<>> roles;
@@ -82,7 +99,43 @@ Result<std::unique_ptr<Authenticator>> Authenticator::Create(IdentityStore* stor
   return auth;
 }
 
-Result<Principal> Authenticator::Verify(std::string_view authorization) const {
+Authenticator::Ticket Authenticator::Reserve(std::string_view authorization) const {
+  std::string digest = HeaderDigest(authorization);
+  std::lock_guard lock(mutex_);
+  if (auto it = in_flight_.find(digest); it != in_flight_.end()) return it->second;
+  if (in_flight_.size() >= max_verifications_) return nullptr;
+  auto ticket = std::make_shared<Pending>();
+  ticket->digest = digest;
+  in_flight_.emplace(std::move(digest), ticket);
+  return ticket;
+}
+
+Result<Principal> Authenticator::Verify(std::string_view authorization,
+                                        const Ticket& ticket) const {
+  std::string digest = HeaderDigest(authorization);
+  if (!ticket) return VerifyOnce(authorization, digest);
+  {
+    std::unique_lock lock(mutex_);
+    if (ticket->started) {
+      verified_cv_.wait(lock, [&] { return ticket->result.has_value(); });
+      return *ticket->result;
+    }
+    ticket->started = true;
+  }
+  Result<Principal> principal = VerifyOnce(authorization, digest);
+  {
+    std::lock_guard lock(mutex_);
+    ticket->result = principal;
+    if (auto it = in_flight_.find(ticket->digest); it != in_flight_.end() && it->second == ticket) {
+      in_flight_.erase(it);
+    }
+  }
+  verified_cv_.notify_all();
+  return principal;
+}
+
+Result<Principal> Authenticator::VerifyOnce(std::string_view authorization,
+                                            const std::string& digest) const {
   constexpr std::string_view kBasic = "Basic ";
   constexpr std::string_view kBearer = "Bearer ";
   bool basic = authorization.starts_with(kBasic);
@@ -91,7 +144,6 @@ Result<Principal> Authenticator::Verify(std::string_view authorization) const {
     return Fail(Errc::kUnauthorized,
                 "authentication required (HTTP Basic, or Authorization: Bearer TOKEN)");
   }
-  std::string digest = HeaderDigest(authorization);
   if (std::optional<Principal> remembered = Lookup(digest)) return *remembered;
   auto now = std::chrono::steady_clock::now();
   Result<Principal> principal = basic ? VerifyBasic(authorization.substr(kBasic.size()))
@@ -162,11 +214,17 @@ Result<Principal> Authenticator::VerifyBasic(std::string_view encoded) const {
       principal = Principal{user, it->second.role};
     }
   }
-  bool ok = principal.has_value() &&
-            crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+  // An unknown name is checked against the dummy hash: the same work, and always wrong.
+  bool matches = CheckPassword(principal ? hash : dummy_hash_, password);
+  bool ok = principal.has_value() && matches;
   sodium_memzero(password.data(), password.size());
   if (!ok) return Fail(Errc::kUnauthorized, "wrong user name or password");
   return *principal;
+}
+
+bool Authenticator::CheckPassword(const std::string& hash, std::string_view password) const {
+  password_verifications_.fetch_add(1, std::memory_order_relaxed);
+  return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
 }
 
 Result<Principal> Authenticator::VerifyBearer(std::string_view token) const {
@@ -177,6 +235,24 @@ Result<Principal> Authenticator::VerifyBearer(std::string_view token) const {
   if (!found) return std::unexpected(found.error());
   if (!*found) return Fail(Errc::kUnauthorized, "unknown or revoked token");
   return Principal{(*found)->name, (*found)->role};
+}
+
+std::optional<std::string> BasicUserName(std::string_view authorization) {
+  constexpr std::string_view kBasic = "Basic ";
+  if (!authorization.starts_with(kBasic)) return std::nullopt;
+  std::string_view encoded = authorization.substr(kBasic.size());
+  std::string decoded(encoded.size(), '\0');
+  std::size_t length = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(),
+                        encoded.data(), encoded.size(), nullptr, &length, nullptr,
+                        sodium_base64_VARIANT_ORIGINAL) != 0) {
+    return std::nullopt;
+  }
+  std::size_t colon = std::string_view(decoded.data(), length).find(':');
+  std::optional<std::string> user;
+  if (colon != std::string_view::npos) user = decoded.substr(0, colon);
+  sodium_memzero(decoded.data(), decoded.size());
+  return user;
 }
 
 Result<std::string> HashPassword(std::string_view password) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -84,8 +85,12 @@ void AddAttribute(PluginInstance& entry, const std::string& attr, const std::str
 
 namespace {
 
+constexpr std::string_view kBody = "request body";
+
 // `k=v&{"a": "b"}&k2=v2`: every piece a JSON object or a form pair, at least one of each.
-std::optional<std::pair<nlohmann::json, FormPairs>> DecodeMixed(std::string_view body) {
+// nullopt when the body is not of that shape; a piece nested too deeply is an error.
+Result<std::optional<std::pair<nlohmann::json, FormPairs>>> DecodeMixed(std::string_view body) {
+  using Mixed = std::optional<std::pair<nlohmann::json, FormPairs>>;
   nlohmann::json merged = nlohmann::json::object();
   FormPairs pairs;
   bool saw_json = false;
@@ -95,21 +100,50 @@ std::optional<std::pair<nlohmann::json, FormPairs>> DecodeMixed(std::string_view
     body = amp == std::string_view::npos ? std::string_view{} : body.substr(amp + 1);
     if (piece.empty()) continue;
     if (piece.starts_with('{')) {
-      nlohmann::json object = nlohmann::json::parse(piece, nullptr, false);
-      if (object.is_discarded() || !object.is_object()) return std::nullopt;
-      merged.update(object);
+      Result<std::optional<nlohmann::json>> object = ParseJsonBounded(piece, kBody);
+      if (!object) return std::unexpected(std::move(object).error());
+      if (!*object || !(*object)->is_object()) return Mixed{};
+      // Moved, not copied (json::update copies each value, recursively).
+      for (auto& [key, value] : (*object)->get_ref<nlohmann::json::object_t&>()) {
+        merged[key] = std::move(value);
+      }
       saw_json = true;
     } else {
       Result<FormPairs> form = ParseUrlEncoded(piece);
-      if (!form || piece.find('=') == std::string_view::npos) return std::nullopt;
-      pairs.insert(pairs.end(), form->begin(), form->end());
+      if (!form || piece.find('=') == std::string_view::npos) return Mixed{};
+      pairs.insert(pairs.end(), std::make_move_iterator(form->begin()),
+                   std::make_move_iterator(form->end()));
     }
   }
-  if (!saw_json || pairs.empty()) return std::nullopt;
+  if (!saw_json || pairs.empty()) return Mixed{};
   return std::make_pair(std::move(merged), std::move(pairs));
 }
 
 }  // namespace
+
+Result<std::optional<nlohmann::json>> ParseJsonBounded(std::string_view text,
+                                                       std::string_view what) {
+  using Event = nlohmann::json::parse_event_t;
+  bool too_deep = false;
+  // `depth` counts the containers around the one starting: a top-level array starts at 0.
+  // Discarding a container skips everything in it, so nothing deeper is built; the parser goes
+  // on to the end (iteratively, building nothing) and the text is refused afterwards.
+  nlohmann::json::parser_callback_t limit = [&too_deep](int depth, Event event,
+                                                        const nlohmann::json&) {
+    if ((event == Event::object_start || event == Event::array_start) && depth >= kMaxJsonDepth) {
+      too_deep = true;
+      return false;
+    }
+    return true;
+  };
+  nlohmann::json parsed = nlohmann::json::parse(text, limit, /*allow_exceptions=*/false);
+  if (too_deep) {
+    return Fail(Errc::kInvalid,
+                fmt::format("{}: JSON nesting deeper than {} levels", what, kMaxJsonDepth));
+  }
+  if (parsed.is_discarded()) return std::optional<nlohmann::json>{};
+  return std::optional<nlohmann::json>(std::move(parsed));
+}
 
 Result<FormPairs> ParseUrlEncoded(std::string_view text) {
   FormPairs pairs;
@@ -161,27 +195,30 @@ Result<RequestParams> RequestParams::Decode(std::string_view query, std::string_
                                             std::string_view body) {
   RequestParams params;
   std::string_view trimmed = Trim(body);
-  bool json = IsJsonContentType(content_type) ||
-              (!IsFormContentType(content_type) && trimmed.starts_with('{'));
-  if (!json && trimmed.starts_with('{')) {
-    // `curl -d '{...}'` labels JSON as a form; no real form starts with '{'.
-    nlohmann::json parsed = nlohmann::json::parse(trimmed, nullptr, false);
-    json = !parsed.is_discarded() && parsed.is_object();
-  }
-  if (json && !trimmed.empty()) {
-    nlohmann::json parsed = nlohmann::json::parse(trimmed, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded()) {
+  const bool json = IsJsonContentType(content_type) ||
+                    (!IsFormContentType(content_type) && trimmed.starts_with('{'));
+  // `curl -d '{...}'` labels JSON as a form; no real form starts with '{'.
+  const bool maybe_json = !json && trimmed.starts_with('{');
+  if ((json || maybe_json) && !trimmed.empty()) {
+    // Too deep is refused whatever the content type says: the text was meant as JSON.
+    Result<std::optional<nlohmann::json>> parsed = ParseJsonBounded(trimmed, kBody);
+    if (!parsed) return std::unexpected(std::move(parsed).error());
+    if (*parsed && (*parsed)->is_object()) {
+      params.json_ = std::move(**parsed);
+    } else if (maybe_json) {
+      Result<FormPairs> pairs = ParseUrlEncoded(body);
+      if (!pairs) return std::unexpected(pairs.error());
+      params.form_ = std::move(*pairs);
+    } else if (*parsed) {
+      return Fail(Errc::kInvalid, "body must be a JSON object");
+    } else {
       // The seed's own examples send `curl -d 'method=DELETE' -d '{"repoName":...}'`: curl
       // joins them with '&' under a JSON content type. Accept exactly that shape.
-      if (auto mixed = DecodeMixed(trimmed)) {
-        params.json_ = std::move(mixed->first);
-        params.form_ = std::move(mixed->second);
-      } else {
-        return Fail(Errc::kInvalid, "body is not valid JSON");
-      }
-    } else {
-      if (!parsed.is_object()) return Fail(Errc::kInvalid, "body must be a JSON object");
-      params.json_ = std::move(parsed);
+      Result<std::optional<std::pair<nlohmann::json, FormPairs>>> mixed = DecodeMixed(trimmed);
+      if (!mixed) return std::unexpected(std::move(mixed).error());
+      if (!*mixed) return Fail(Errc::kInvalid, "body is not valid JSON");
+      params.json_ = std::move((*mixed)->first);
+      params.form_ = std::move((*mixed)->second);
     }
   } else if (!json) {
     Result<FormPairs> pairs = ParseUrlEncoded(body);
@@ -190,7 +227,8 @@ Result<RequestParams> RequestParams::Decode(std::string_view query, std::string_
   }
   Result<FormPairs> query_pairs = ParseUrlEncoded(query);
   if (!query_pairs) return std::unexpected(query_pairs.error());
-  params.form_.insert(params.form_.end(), query_pairs->begin(), query_pairs->end());
+  params.form_.insert(params.form_.end(), std::make_move_iterator(query_pairs->begin()),
+                      std::make_move_iterator(query_pairs->end()));
   return params;
 }
 

@@ -18,6 +18,19 @@ namespace market::server {
 
 using FormPairs = std::vector<std::pair<std::string, std::string>>;
 
+// The deepest nesting of arrays and objects a request's JSON may have. nlohmann parses without
+// recursion, but copying, comparing and writing a value (dump) recurse once per level, and
+// about 600 KB of `[` overflow a thread's stack; 64 is far more than any request needs (a
+// pipeline is 3 levels deep).
+inline constexpr int kMaxJsonDepth = 64;
+
+// Parses client bytes as JSON, refusing nesting deeper than kMaxJsonDepth while parsing: no
+// value deeper than that is ever built. A value; nullopt when `text` is not JSON; kInvalid
+// "<what>: JSON nesting deeper than 64 levels" when it nests deeper (whether or not the rest
+// of it is valid JSON).
+Result<std::optional<nlohmann::json>> ParseJsonBounded(std::string_view text,
+                                                       std::string_view what);
+
 // Splits `a=1&b=x+y&c=%24` into decoded pairs, in order. kInvalid for a bad %-escape.
 Result<FormPairs> ParseUrlEncoded(std::string_view text);
 
@@ -30,6 +43,8 @@ class RequestParams {
  public:
   // A body is JSON when the content type says so, or when it starts with '{' and is a JSON
   // object (curl -d labels everything a form); otherwise form-urlencoded. Body parameters win over query parameters of the same name.
+  // JSON nested deeper than kMaxJsonDepth is kInvalid "request body: JSON nesting deeper than
+  // 64 levels". Forms do not nest: their pairs and pipeline entries are flat lists.
   static Result<RequestParams> Decode(std::string_view query, std::string_view content_type,
                                       std::string_view body);
 
@@ -47,7 +62,8 @@ class RequestParams {
   // The pipeline: JSON "$$plugin": [...] when the JSON body has it, else the form encoding of
   // the query and form body pairs.
   Result<Pipeline> PipelineParam() const;
-  // Every parameter except `excluded`, as text (JSON non-strings as their JSON text).
+  // Every parameter except `excluded`, as text (JSON non-strings as their JSON text: dump
+  // recurses, at most kMaxJsonDepth levels deep since Decode refuses deeper bodies).
   std::map<std::string, std::string> StringMap(const std::vector<std::string_view>& excluded) const;
 
  private:

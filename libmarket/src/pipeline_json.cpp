@@ -30,6 +30,9 @@ nlohmann::json PipelineToJson(const Pipeline& pipeline) {
   return out;
 }
 
+// Reads three levels (entries, attributes, array elements) and refuses anything deeper without
+// descending into it, copying it or writing it (ScalarText dumps scalars only): safe on a value
+// of any depth, though request bodies reach it at most kMaxJsonDepth (64) levels deep.
 Result<Pipeline> PipelineFromJson(const nlohmann::json& json, std::string_view field) {
   if (json.is_null()) return Pipeline{};
   if (!json.is_array()) {

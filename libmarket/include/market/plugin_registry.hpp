@@ -50,7 +50,13 @@ class PluginRegistry {
   std::map<std::string, PluginPtr, std::less<>> plugins_;
 };
 
+// What the source plugins (download_dockerfile, download_executable_source) accept, set by the
+// server from its settings. Saving a source against them is kInvalid naming the attribute.
+struct SourceRules {
+  bool allow_ssh = false;  // ssh://, svn+ssh:// and user@host:path URLs (ssh-sources)
+};
+
 // A registry holding the built-in plugins.
-std::unique_ptr<PluginRegistry> MakeBuiltinPluginRegistry();
+std::unique_ptr<PluginRegistry> MakeBuiltinPluginRegistry(SourceRules sources = {});
 
 }  // namespace market

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "market/plugin.hpp"
+#include "market/plugin_registry.hpp"
 
 namespace market::plugins {
 
@@ -18,8 +19,8 @@ inline constexpr std::string_view kDownloadSourcePlugin = "download_executable_s
 inline constexpr std::string_view kBaseImageProject = "base";
 
 PluginPtr MakeBaseImagePlugin();
-PluginPtr MakeDownloadDockerfilePlugin();
-PluginPtr MakeDownloadExecutableSourcePlugin();
+PluginPtr MakeDownloadDockerfilePlugin(const SourceRules& rules);
+PluginPtr MakeDownloadExecutableSourcePlugin(const SourceRules& rules);
 // run, env_set, copy, expose, entrypoint, work_dir, maintainer, static_dockerfile, label, user,
 // arg, cmd, healthcheck.
 std::vector<PluginPtr> MakeInstructionPlugins();

@@ -9,6 +9,7 @@
 #include "plugins/builtin_plugins.hpp"
 #include "plugins/plugin_support.hpp"
 #include "plugins/value_checks.hpp"
+#include "source/context_paths.hpp"
 
 namespace market {
 
@@ -170,24 +171,37 @@ Result<void> CheckPipelineRules(DockerfileType type, const Pipeline& pipeline) {
   return {};
 }
 
-// Two checkouts into one folder (or one inside the other) would overwrite each other.
-Result<void> CheckCheckoutFolders(const std::vector<const SourceSpec*>& sources) {
+// A source as rendered, and the pipeline entry it came from.
+struct RenderedSource {
+  const SourceSpec* spec;
+  std::string_view plugin;
+  std::size_t entry;
+};
+
+// Two checkouts into one folder, or one inside the other, would overwrite each other; worse,
+// the second would be written through a symbolic link the first repository put there. Paths are
+// compared normalized, so "a", "./a/sub" and "a//sub/" are seen for what they are.
+Result<void> CheckCheckoutFolders(const std::vector<RenderedSource>& sources) {
   std::vector<std::string> folders;
-  for (const SourceSpec* s : sources) {
-    std::string folder = s->checkout_as;
-    while (folder.size() > 1 && folder.back() == '/') folder.pop_back();
-    if (folder.starts_with("./")) folder.erase(0, 2);
-    for (const std::string& other : folders) {
-      bool overlap = other == folder || folder == "." || other == "." ||
-                     folder.starts_with(other + "/") || other.starts_with(folder + "/");
-      if (overlap) {
-        return Fail(Errc::kInvalid,
-                    fmt::format("checkoutAs: two sources check out into overlapping folders "
-                                "\"{}\" and \"{}\"",
-                                other, folder));
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    const RenderedSource& s = sources[i];
+    auto folder = source::NormalizeContextPath(s.spec->checkout_as);
+    if (!folder) {
+      return std::unexpected(
+          WithEntry(plugins::Invalid(s.plugin, "checkoutAs", folder.error()).error(), s.entry));
+    }
+    for (std::size_t j = 0; j < folders.size(); ++j) {
+      if (source::ContextPathsOverlap(folders[j], *folder)) {
+        return std::unexpected(WithEntry(
+            plugins::Invalid(s.plugin, "checkoutAs",
+                             fmt::format("\"{}\" overlaps \"{}\" of pipeline entry {}: two "
+                                         "checkouts may not share a folder or nest",
+                                         *folder, folders[j], sources[j].entry + 1))
+                .error(),
+            s.entry));
       }
     }
-    folders.push_back(std::move(folder));
+    folders.push_back(std::move(*folder));
   }
   return {};
 }
@@ -253,10 +267,12 @@ Result<Pipeline> PluginRegistry::Validate(DockerfileType type, const Pipeline& p
     out.push_back(std::move(*normalized));
   }
   if (Result<void> ok = CheckPipelineRules(type, out); !ok) return std::unexpected(ok.error());
-  std::vector<const SourceSpec*> sources;
-  for (const RenderContext& context : rendered) {
-    for (const SourceSpec& s : context.sources) sources.push_back(&s);
-    if (context.dockerfile_source) sources.push_back(context.dockerfile_source.get());
+  std::vector<RenderedSource> sources;
+  for (std::size_t i = 0; i < rendered.size(); ++i) {
+    for (const SourceSpec& s : rendered[i].sources) sources.push_back({&s, out[i].plugin, i});
+    if (rendered[i].dockerfile_source) {
+      sources.push_back({rendered[i].dockerfile_source.get(), out[i].plugin, i});
+    }
   }
   if (Result<void> ok = CheckCheckoutFolders(sources); !ok) return std::unexpected(ok.error());
   return out;
@@ -324,12 +340,12 @@ Pipeline PluginRegistry::Redact(const Pipeline& pipeline) const {
   return out;
 }
 
-std::unique_ptr<PluginRegistry> MakeBuiltinPluginRegistry() {
+std::unique_ptr<PluginRegistry> MakeBuiltinPluginRegistry(SourceRules sources) {
   auto registry = std::make_unique<PluginRegistry>();
   std::vector<PluginPtr> all = plugins::MakeInstructionPlugins();
   all.push_back(plugins::MakeBaseImagePlugin());
-  all.push_back(plugins::MakeDownloadDockerfilePlugin());
-  all.push_back(plugins::MakeDownloadExecutableSourcePlugin());
+  all.push_back(plugins::MakeDownloadDockerfilePlugin(sources));
+  all.push_back(plugins::MakeDownloadExecutableSourcePlugin(sources));
   for (PluginPtr& plugin : all) {
     // Built-in names are distinct; a clash is a programming error caught by the tests.
     (void)registry->Add(std::move(plugin));

@@ -3,6 +3,8 @@
 #include "plugins/dockerfile_text.hpp"
 #include "plugins/plugin_support.hpp"
 #include "plugins/value_checks.hpp"
+#include "source/context_paths.hpp"
+#include "source/source_url.hpp"
 
 namespace market::plugins {
 
@@ -35,8 +37,10 @@ void AddSourceAttributes(const SourceAttributes& names, std::vector<AttributeSch
       "http(s)://、svn://、svn+ssh://。地址中不要包含密码，请使用 password 属性。"));
   out.push_back(MakeAttribute(names.checkout_as, AttributeKind::kString, true,
                               "Folder inside the build context to check the repository out "
-                              "into (relative, no '..').",
-                              "检出到构建上下文中的目录（相对路径，不能包含 '..'）。"));
+                              "into (relative, no '.' or '..' parts); no two sources may share "
+                              "a folder or nest.",
+                              "检出到构建上下文中的目录（相对路径，不能包含 '.' 或 '..'）；"
+                              "两个源不能使用相同或相互嵌套的目录。"));
   out.push_back(
       MakeAttribute(names.ref, AttributeKind::kString, false,
                     "Branch, tag or commit (git) or revision (svn); empty for the "
@@ -51,13 +55,24 @@ void AddSourceAttributes(const SourceAttributes& names, std::vector<AttributeSch
                               "访问仓库的密码或令牌。保存后不会再显示。"));
 }
 
+// A checkout path as the build uses it ("a//b/" -> "a/b"); validated values normalize.
+std::string NormalPath(const std::string& path) {
+  auto normal = source::NormalizeContextPath(path);
+  return normal ? *normal : path;
+}
+
 Result<void> ValidateSource(const PluginSchema& schema, const SourceAttributes& names,
-                            const PluginInstance& entry) {
+                            const SourceRules& rules, const PluginInstance& entry) {
   const std::string& type = SingleValue(entry, names.type);
-  if (auto p = SourceUrlProblem(type, SingleValue(entry, names.url))) {
-    return Invalid(schema.name, names.url, *p);
+  const std::string& url = SingleValue(entry, names.url);
+  if (auto p = SourceUrlProblem(type, url)) return Invalid(schema.name, names.url, *p);
+  auto endpoint = source::ParseSourceEndpoint(url);
+  if (!endpoint) return Invalid(schema.name, names.url, "has no host and port that can be read");
+  if (endpoint->ssh && !rules.allow_ssh) {
+    return Invalid(schema.name, names.url,
+                   "is an ssh source, and ssh sources are disabled (ssh-sources)");
   }
-  if (auto p = ContextPathProblem(SingleValue(entry, names.checkout_as))) {
+  if (auto p = CheckoutPathProblem(SingleValue(entry, names.checkout_as))) {
     return Invalid(schema.name, names.checkout_as, *p);
   }
   if (const std::string& ref = SingleValue(entry, names.ref); !ref.empty()) {
@@ -74,7 +89,7 @@ SourceSpec MakeSource(const SourceAttributes& names, const PluginInstance& entry
   spec.type = SingleValue(entry, names.type);
   spec.url = SingleValue(entry, names.url);
   spec.ref = SingleValue(entry, names.ref);
-  spec.checkout_as = SingleValue(entry, names.checkout_as);
+  spec.checkout_as = NormalPath(SingleValue(entry, names.checkout_as));
   spec.username = SingleValue(entry, names.username);
   spec.password = SingleValue(entry, names.password);
   return spec;
@@ -82,22 +97,25 @@ SourceSpec MakeSource(const SourceAttributes& names, const PluginInstance& entry
 
 class DownloadDockerfilePlugin final : public BuiltinPlugin {
  public:
-  DownloadDockerfilePlugin() : BuiltinPlugin(MakeSchema()) {}
+  explicit DownloadDockerfilePlugin(const SourceRules& rules)
+      : BuiltinPlugin(MakeSchema()), rules_(rules) {}
 
   // Plugin
   Result<void> Validate(const PluginInstance& entry) const override {
-    if (auto ok = ValidateSource(Schema(), Names(), entry); !ok) return ok;
-    return CheckSingle(entry, "dockerfilePath", ContextPathProblem);
+    if (auto ok = ValidateSource(Schema(), Names(), rules_, entry); !ok) return ok;
+    return CheckSingle(entry, "dockerfilePath", CheckoutPathProblem);
   }
 
   Result<void> Render(const PluginInstance& entry, RenderContext& out) const override {
     out.dockerfile_source = std::make_unique<SourceSpec>(MakeSource(Names(), entry));
     const std::string& path = SingleValue(entry, "dockerfilePath");
-    out.dockerfile_path = path.empty() ? std::string(kDefaultDockerfilePath) : path;
+    out.dockerfile_path = path.empty() ? std::string(kDefaultDockerfilePath) : NormalPath(path);
     return {};
   }
 
  private:
+  SourceRules rules_;
+
   static SourceAttributes Names() { return {.type = "sourceType", .url = "sourceUrl"}; }
 
   static PluginSchema MakeSchema() {
@@ -117,11 +135,12 @@ class DownloadDockerfilePlugin final : public BuiltinPlugin {
 
 class DownloadExecutableSourcePlugin final : public BuiltinPlugin {
  public:
-  DownloadExecutableSourcePlugin() : BuiltinPlugin(MakeSchema()) {}
+  explicit DownloadExecutableSourcePlugin(const SourceRules& rules)
+      : BuiltinPlugin(MakeSchema()), rules_(rules) {}
 
   // Plugin
   Result<void> Validate(const PluginInstance& entry) const override {
-    if (auto ok = ValidateSource(Schema(), Names(), entry); !ok) return ok;
+    if (auto ok = ValidateSource(Schema(), Names(), rules_, entry); !ok) return ok;
     return CheckSingle(entry, "containerPath", ImagePathProblem);
   }
 
@@ -134,6 +153,8 @@ class DownloadExecutableSourcePlugin final : public BuiltinPlugin {
   }
 
  private:
+  SourceRules rules_;
+
   static SourceAttributes Names() { return {.type = "source_type", .url = "source_url"}; }
 
   static PluginSchema MakeSchema() {
@@ -152,10 +173,12 @@ class DownloadExecutableSourcePlugin final : public BuiltinPlugin {
 
 }  // namespace
 
-PluginPtr MakeDownloadDockerfilePlugin() { return std::make_unique<DownloadDockerfilePlugin>(); }
+PluginPtr MakeDownloadDockerfilePlugin(const SourceRules& rules) {
+  return std::make_unique<DownloadDockerfilePlugin>(rules);
+}
 
-PluginPtr MakeDownloadExecutableSourcePlugin() {
-  return std::make_unique<DownloadExecutableSourcePlugin>();
+PluginPtr MakeDownloadExecutableSourcePlugin(const SourceRules& rules) {
+  return std::make_unique<DownloadExecutableSourcePlugin>(rules);
 }
 
 }  // namespace market::plugins

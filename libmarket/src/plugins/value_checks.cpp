@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <regex>
 
+#include "source/context_paths.hpp"
+
 namespace market::plugins {
 
 namespace {
@@ -140,6 +142,12 @@ std::optional<std::string> ContextPathProblem(std::string_view path) {
     start = end + 1;
   }
   return std::nullopt;
+}
+
+std::optional<std::string> CheckoutPathProblem(std::string_view path) {
+  auto normal = source::NormalizeContextPath(path);
+  if (!normal) return normal.error();
+  return ContextPathProblem(*normal);
 }
 
 std::optional<std::string> ImagePathProblem(std::string_view path) {

@@ -29,6 +29,11 @@ std::optional<std::string> UserSpecProblem(std::string_view spec);
 // Dockerfile would expand or unescape them), not empty.
 std::optional<std::string> ContextPathProblem(std::string_view path);
 
+// A folder or file at a fixed place in the context that a checkout writes or the build reads
+// (checkoutAs, dockerfilePath): ContextPathProblem's rules, and no '.' component either
+// (source::NormalizeContextPath; "a//b/" is fine and means "a/b").
+std::optional<std::string> CheckoutPathProblem(std::string_view path);
+
 // A path in the image (a COPY destination): not empty, no `$`, `\` or quotes.
 std::optional<std::string> ImagePathProblem(std::string_view path);
 

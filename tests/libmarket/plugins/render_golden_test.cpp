@@ -162,7 +162,7 @@ TEST_CASE("golden: static_dockerfile (edit)") {
 }
 
 TEST_CASE("golden: download_dockerfile renders no text, only where to fetch it") {
-  auto registry = MakeBuiltinPluginRegistry();
+  auto registry = MakeBuiltinPluginRegistry({.allow_ssh = true});
   auto rendered = registry->Render(
       DockerfileType::kDownload,
       {Entry("download_dockerfile", {{"sourceType", "git"},

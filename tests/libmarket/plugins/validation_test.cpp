@@ -211,15 +211,70 @@ TEST_CASE("pipeline rules: download takes exactly one download_dockerfile and no
   CHECK(ErrorOf(DockerfileType::kDownload, {Static()}).code == Errc::kInvalid);
 }
 
-TEST_CASE("two sources may not check out into the same or nested folders") {
+TEST_CASE("two sources may not check out into the same or nested folders, however spelled") {
   CHECK(Plugins().Validate(DockerfileType::kTool, {BaseImage(), Source("a"), Source("b")}));
+  CHECK(Plugins().Validate(DockerfileType::kTool, {BaseImage(), Source("a"), Source("ab")}));
   for (auto [first, second] : std::vector<std::pair<std::string, std::string>>{
-           {"a", "a"}, {"a", "a/b"}, {"a/b/", "a"}, {"./a", "a"}, {".", "x"}}) {
+           {"a", "a"}, {"a", "a/b"}, {"a/b/", "a"}, {"a", "a//sub"}, {"a", "a/sub/"},
+           {"a//b", "a/b/c"}, {"a/sub/x", "a///"}}) {
     INFO(first << " " << second);
     Error e = ErrorOf(DockerfileType::kTool, {BaseImage(), Source(first), Source(second)});
     CHECK(e.code == Errc::kInvalid);
-    CHECK_THAT(e.message, Catch::Contains("overlapping folders"));
+    CHECK_THAT(e.message, Catch::StartsWith("download_executable_source.checkoutAs: \""));
+    CHECK_THAT(e.message, Catch::Contains("of pipeline entry 2: two checkouts may not share a "
+                                          "folder or nest (pipeline entry 3)"));
   }
+  // A '.' or '..' component is refused by itself, before any comparison.
+  for (const char* bad : {".", "./a", "a/.", "a/./b", "a/..", "a/../b"}) {
+    INFO(bad);
+    Error e = ErrorOf(DockerfileType::kTool, {BaseImage(), Source("x"), Source(bad)});
+    CHECK(e.code == Errc::kInvalid);
+    CHECK_THAT(e.message, Catch::StartsWith("download_executable_source.checkoutAs: "));
+    CHECK_THAT(e.message, Catch::EndsWith("(pipeline entry 3)"));
+  }
+  // The rendered source carries the normalized folder, as the build uses it.
+  auto rendered = Plugins().Render(DockerfileType::kTool, {BaseImage(), Source("a//b/")});
+  REQUIRE(rendered);
+  REQUIRE(rendered->sources.size() == 1);
+  CHECK(rendered->sources[0].checkout_as == "a/b");
+  CHECK_THAT(rendered->text, Catch::Contains("COPY [\"a/b\", \"/src\"]"));
+}
+
+TEST_CASE("dockerfilePath follows the checkout path rule") {
+  for (const char* bad : {"./Dockerfile", "docker/./Dockerfile", "../Dockerfile", "/Dockerfile"}) {
+    INFO(bad);
+    PluginInstance d = Download();
+    d.attributes["dockerfilePath"] = std::string(bad);
+    Error e = ErrorOf(DockerfileType::kDownload, {d});
+    CHECK(e.code == Errc::kInvalid);
+    CHECK_THAT(e.message, Catch::StartsWith("download_dockerfile.dockerfilePath: "));
+  }
+  PluginInstance d = Download();
+  d.attributes["dockerfilePath"] = std::string("docker//Dockerfile");
+  auto rendered = Plugins().Render(DockerfileType::kDownload, {d});
+  REQUIRE(rendered);
+  CHECK(rendered->dockerfile_path == "docker/Dockerfile");
+}
+
+TEST_CASE("ssh sources are refused at save unless the server allows them") {
+  auto allowing = MakeBuiltinPluginRegistry({.allow_ssh = true});
+  for (const char* url : {"ssh://git@git.example.com:2222/team/app.git",
+                          "git@git.example.com:team/app.git", "git.example.com:team/app.git"}) {
+    INFO(url);
+    PluginInstance s = Source("src");
+    s.attributes["source_url"] = std::string(url);
+    Error e = ErrorOf(DockerfileType::kTool, {BaseImage(), s});
+    CHECK(e.code == Errc::kInvalid);
+    CHECK_THAT(e.message, Catch::StartsWith("download_executable_source.source_url: "));
+    CHECK_THAT(e.message, Catch::Contains("ssh sources are disabled (ssh-sources)"));
+    CHECK(allowing->Validate(DockerfileType::kTool, {BaseImage(), s}));
+  }
+  PluginInstance d = Download();
+  d.attributes["sourceType"] = std::string("svn");
+  d.attributes["sourceUrl"] = std::string("svn+ssh://svn.example.com/repo");
+  CHECK_THAT(ErrorOf(DockerfileType::kDownload, {d}).message,
+             Catch::StartsWith("download_dockerfile.sourceUrl: is an ssh source"));
+  CHECK(allowing->Validate(DockerfileType::kDownload, {d}));
 }
 
 TEST_CASE("attribute-specific rules with their messages") {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 #include <fmt/format.h>
@@ -108,7 +109,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   parts->metrics =
       std::make_unique<ServiceMetrics>(MakeStoreMonitor(parts->stores), config.build_workers);
   parts->instrumented_builds = parts->metrics->Instrument(*parts->stores.builds);
-  parts->plugins = MakeBuiltinPluginRegistry();
+  parts->plugins = MakeBuiltinPluginRegistry({.allow_ssh = config.ssh_sources});
 
   Result<RegistryPtr> registry = OpenRegistry(config);
   if (!registry) return std::unexpected(registry.error());
@@ -118,7 +119,17 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   buildah.root = config.workspace / "storage" / "root";
   buildah.runroot = config.workspace / "storage" / "run";
   parts->builder = MakeBuildahBuilder(buildah);
-  parts->checkout = MakeCommandSourceCheckout();
+  try {
+    CommandCheckoutOptions checkout;
+    checkout.allow_ssh = config.ssh_sources;
+    checkout.ssh_known_hosts_file = config.ssh_known_hosts_file;
+    checkout.ssh_identity_file = config.ssh_identity_file;
+    checkout.deny_networks = {config.build_deny_networks};
+    checkout.allow_networks = {config.source_allow_networks};
+    parts->checkout = MakeCommandSourceCheckout(std::move(checkout));
+  } catch (const std::invalid_argument& e) {
+    return Fail(Errc::kInvalid, fmt::format("source checkouts: {}", e.what()));
+  }
 
   ProjectServiceOptions project_options;
   project_options.default_cluster = config.default_cluster;

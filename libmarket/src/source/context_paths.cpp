@@ -63,7 +63,7 @@ Error SysError(std::string_view what, const std::string& path) {
 std::optional<Error> NotRealDirectory(int dir, const std::vector<std::string_view>& parts,
                                       std::size_t i, bool& missing) {
   const std::string name(parts[i]);
-  struct stat st{};
+  struct stat st {};
   missing = false;
   if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) {
@@ -188,7 +188,7 @@ Result<void> CheckRegularFile(const std::filesystem::path& context, std::string_
   }
   const std::size_t last = parts.size() - 1;
   const std::string name(parts[last]);
-  struct stat st{};
+  struct stat st {};
   if (::fstatat(current.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return Fail(Errc::kInvalid, fmt::format("'{}' does not exist", rel));
     return std::unexpected(SysError("cannot inspect", std::string(rel)));

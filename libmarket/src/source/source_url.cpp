@@ -70,7 +70,8 @@ std::optional<SourceEndpoint> ParseSourceEndpoint(std::string_view url) {
   std::string_view rest = url;
   const auto first_colon = url.find(':');
   const auto first_slash = url.find('/');
-  if (auto at = url.find('@'); at != std::string_view::npos && at < first_colon && at < first_slash) {
+  if (auto at = url.find('@');
+      at != std::string_view::npos && at < first_colon && at < first_slash) {
     rest.remove_prefix(at + 1);
   }
   auto colon = rest.find(':');

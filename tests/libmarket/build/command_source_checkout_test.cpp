@@ -717,7 +717,7 @@ PluginInstance SourceEntry(const std::string& url, const std::string& checkout_a
                         {{"source_type", std::string("git")},
                          {"source_url", url},
                          {"checkoutAs", checkout_as},
-                         {"containerPath", std::string("/opt/") + std::to_string(checkout_as.size())}}};
+                         {"containerPath", "/opt/" + std::to_string(checkout_as.size())}}};
 }
 
 TEST_CASE("Build: overlapping checkoutAs spellings never reach git", "[checkout][sandbox]") {

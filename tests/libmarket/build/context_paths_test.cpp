@@ -21,8 +21,8 @@ TEST_CASE("Checkout paths are normalized or refused", "[context_paths]") {
   CHECK(NormalizeContextPath("a/b/") == "a/b");
   CHECK(NormalizeContextPath("a///b//") == "a/b");
   CHECK(NormalizeContextPath("a..b/c.d") == "a..b/c.d");
-  for (const char* bad : {"", "/", "//", "/etc", "./a", "a/.", "a/./b", ".", "..", "a/..",
-                          "a/../b", "../a", "a\\b", "a\tb", "a\x7f"}) {
+  for (const char* bad : {"", "/", "//", "/etc", "./a", "a/.", "a/./b", ".", "..", "a/..", "a/../b",
+                          "../a", "a\\b", "a\tb", "a\x7f"}) {
     INFO(bad);
     CHECK_FALSE(NormalizeContextPath(bad).has_value());
   }
@@ -94,10 +94,10 @@ TEST_CASE("A Dockerfile must be a regular file reached without links", "[context
     const char* rel;
     const char* says;
   };
-  for (const Case& c : {Case{"Dockerfile", "'Dockerfile' is a symbolic link"},
-                        Case{"linked/Dockerfile", "'linked' is a symbolic link"},
-                        Case{"dir", "not a regular file"}, Case{"nope", "does not exist"},
-                        Case{"nope/Dockerfile", "'nope' does not exist"}}) {
+  for (const Case& c :
+       {Case{"Dockerfile", "'Dockerfile' is a symbolic link"},
+        Case{"linked/Dockerfile", "'linked' is a symbolic link"}, Case{"dir", "not a regular file"},
+        Case{"nope", "does not exist"}, Case{"nope/Dockerfile", "'nope' does not exist"}}) {
     INFO(c.rel);
     auto r = CheckRegularFile(context, c.rel);
     REQUIRE_FALSE(r);
@@ -138,8 +138,8 @@ TEST_CASE("Source URLs: transport, host and port as git and svn read them", "[so
     CHECK(e->port == c.port);
     CHECK(e->ssh == c.ssh);
   }
-  for (const char* bad : {"https:///x", "https://h:port/x", "https://h:70000/", "ssh://[::1/x",
-                          "@:x"}) {
+  for (const char* bad :
+       {"https:///x", "https://h:port/x", "https://h:70000/", "ssh://[::1/x", "@:x"}) {
     INFO(bad);
     CHECK_FALSE(ParseSourceEndpoint(bad));
   }

@@ -14,8 +14,6 @@
 #include <cstring>
 #include <map>
 
-extern char** environ;
-
 namespace market::process {
 
 namespace {
@@ -105,37 +103,97 @@ struct Stream {
   LineSplitter splitter;
 };
 
-Result<Outcome> RunImpl(const Spec& spec, const LineFn& on_stdout, const LineFn* on_stderr,
-                        std::stop_token stop) {
-  if (spec.argv.empty()) return Fail(Errc::kInternal, "no command given");
+// What execve gets, made in the parent: between fork and exec only async-signal-safe calls.
+struct Exec {
+  std::string path;
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+  std::string cwd;
+};
 
-  // Environment: inherited, minus unset_env, with spec.env on top.
+Result<void> PrepareExec(const Spec& spec, Exec& exec) {
+  if (spec.argv.empty()) return Fail(Errc::kInternal, "no command given");
+  // The allowlisted part of the server's environment, minus unset_env, with spec.env on top.
   std::map<std::string, std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string_view kv(*e);
-    auto eq = kv.find('=');
-    if (eq == std::string_view::npos) continue;
-    env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+  for (std::string_view name : kInheritedEnv) {
+    if (const char* value = std::getenv(std::string(name).c_str())) env[std::string(name)] = value;
   }
   for (const auto& name : spec.unset_env) env.erase(name);
   for (const auto& [k, v] : spec.env) env[k] = v;
-  std::vector<std::string> env_strings;
-  env_strings.reserve(env.size());
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
+  for (const auto& [k, v] : env) exec.env.push_back(k + "=" + v);
+  for (auto& e : exec.env) exec.envp.push_back(e.data());
+  exec.envp.push_back(nullptr);
 
   auto path_it = env.find("PATH");
   auto exe = ResolveExecutable(spec.argv[0], path_it != env.end()
                                                  ? path_it->second
                                                  : std::string("/usr/local/bin:/usr/bin:/bin"));
   if (!exe) return Fail(Errc::kInternal, fmt::format("{}: command not found", spec.argv[0]));
-  std::vector<std::string> args = spec.argv;
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::string cwd = spec.cwd.string();
+  exec.path = *exe;
+  exec.args = spec.argv;
+  for (auto& a : exec.args) exec.argv.push_back(a.data());
+  exec.argv.push_back(nullptr);
+  exec.cwd = spec.cwd.string();
+  return {};
+}
+
+// Forks and execs `exec` in a process group of its own with the given standard descriptors.
+// Errors when the program cannot be executed (the child reports exec's errno through a pipe).
+Result<pid_t> Spawn(const std::string& name, const Exec& exec, int in_fd, int out_fd, int err_fd) {
+  int exec_pipe[2];
+  if (::pipe2(exec_pipe, O_CLOEXEC) != 0) return Fail(Errc::kInternal, "pipe: " + ErrnoText(errno));
+  Fd exec_read(exec_pipe[0]), exec_write(exec_pipe[1]);
+
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) return Fail(Errc::kInternal, "fork: " + ErrnoText(errno));
+  if (pid == 0) {
+    // Child: only async-signal-safe calls from here on.
+    ::setpgid(0, 0);
+    // If the server dies (kill -9), the tool dies too: an orphaned `buildah push` would
+    // otherwise finish a build the restarted server has already recorded as failed. The
+    // forking thread outlives the child (it waits for it, or owns its BackgroundChild), so
+    // the signal cannot fire while the child is ours.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
+    sigset_t all;
+    ::sigemptyset(&all);
+    ::sigprocmask(SIG_SETMASK, &all, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::dup2(in_fd, 0);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    if (!exec.cwd.empty() && ::chdir(exec.cwd.c_str()) != 0) {
+      int err = errno;
+      [[maybe_unused]] auto n = ::write(exec_write.get(), &err, sizeof err);
+      ::_exit(127);
+    }
+    // Descriptors another thread opened without O_CLOEXEC must not leak into the tool.
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    ::execve(exec.path.c_str(), exec.argv.data(), exec.envp.data());
+    int err = errno;
+    [[maybe_unused]] auto n = ::write(exec_write.get(), &err, sizeof err);
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // also here, so a kill right after fork reaches the group
+  exec_write.Close();
+
+  int exec_errno = 0;
+  ssize_t got = ::read(exec_read.get(), &exec_errno, sizeof exec_errno);
+  if (got == static_cast<ssize_t>(sizeof exec_errno)) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return Fail(Errc::kInternal, fmt::format("{}: {}", name, ErrnoText(exec_errno)));
+  }
+  return pid;
+}
+
+Result<Outcome> RunImpl(const Spec& spec, const LineFn& on_stdout, const LineFn* on_stderr,
+                        std::stop_token stop) {
+  Exec exec;
+  if (auto ok = PrepareExec(spec, exec); !ok) return std::unexpected(ok.error());
 
   int out_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Fail(Errc::kInternal, "pipe: " + ErrnoText(errno));
@@ -162,53 +220,13 @@ Result<Outcome> RunImpl(const Spec& spec, const LineFn& on_stdout, const LineFn*
     in_child = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (in_child.get() < 0) return Fail(Errc::kInternal, "/dev/null: " + ErrnoText(errno));
   }
-  int exec_pipe[2];  // the child reports a failed exec through it
-  if (::pipe2(exec_pipe, O_CLOEXEC) != 0) return Fail(Errc::kInternal, "pipe: " + ErrnoText(errno));
-  Fd exec_read(exec_pipe[0]), exec_write(exec_pipe[1]);
-
-  const pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) return Fail(Errc::kInternal, "fork: " + ErrnoText(errno));
-  if (pid == 0) {
-    // Child: only async-signal-safe calls from here on.
-    ::setpgid(0, 0);
-    // If the server dies (kill -9), the tool dies too: an orphaned `buildah push` would
-    // otherwise finish a build the restarted server has already recorded as failed. The
-    // forking thread waits for the child, so the signal cannot fire while the child is ours.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
-    sigset_t all;
-    ::sigemptyset(&all);
-    ::sigprocmask(SIG_SETMASK, &all, nullptr);
-    ::signal(SIGPIPE, SIG_DFL);
-    ::dup2(in_child.get(), 0);
-    ::dup2(out_write.get(), 1);
-    ::dup2(err_write.get() >= 0 ? err_write.get() : out_write.get(), 2);
-    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) {
-      int err = errno;
-      [[maybe_unused]] auto n = ::write(exec_write.get(), &err, sizeof err);
-      ::_exit(127);
-    }
-    // Descriptors another thread opened without O_CLOEXEC must not leak into the tool.
-    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-    ::execve(exe->c_str(), argv.data(), envp.data());
-    int err = errno;
-    [[maybe_unused]] auto n = ::write(exec_write.get(), &err, sizeof err);
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid);  // also here, so a kill right after fork reaches the group
+  auto spawned = Spawn(spec.argv[0], exec, in_child.get(), out_write.get(),
+                       err_write.get() >= 0 ? err_write.get() : out_write.get());
+  if (!spawned) return std::unexpected(spawned.error());
+  const pid_t pid = *spawned;
   out_write.Close();
   err_write.Close();
   in_child.Close();
-  exec_write.Close();
-
-  int exec_errno = 0;
-  ssize_t got = ::read(exec_read.get(), &exec_errno, sizeof exec_errno);
-  if (got == static_cast<ssize_t>(sizeof exec_errno)) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return Fail(Errc::kInternal, fmt::format("{}: {}", spec.argv[0], ErrnoText(exec_errno)));
-  }
 
   if (spec.stdin_data) {
     const std::string& data = *spec.stdin_data;
@@ -335,6 +353,39 @@ std::string Outcome::Describe() const {
   if (timed_out) return "timed out";
   if (signal != 0) return fmt::format("killed by signal {}", signal);
   return fmt::format("exit status {}", exit_code);
+}
+
+Result<BackgroundChild> BackgroundChild::Start(const Spec& spec) {
+  Exec exec;
+  if (auto ok = PrepareExec(spec, exec); !ok) return std::unexpected(ok.error());
+  Fd null_in(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  Fd null_out(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  if (null_in.get() < 0 || null_out.get() < 0) {
+    return Fail(Errc::kInternal, "/dev/null: " + ErrnoText(errno));
+  }
+  auto pid = Spawn(spec.argv[0], exec, null_in.get(), null_out.get(), null_out.get());
+  if (!pid) return std::unexpected(pid.error());
+  return BackgroundChild(*pid);
+}
+
+bool BackgroundChild::Running(std::string* why) {
+  if (pid_ < 0) return false;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) != pid_) return true;
+  Outcome outcome;
+  if (WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) outcome.signal = WTERMSIG(status);
+  if (why != nullptr) *why = outcome.Describe();
+  ::kill(-pid_, SIGKILL);  // whatever it left in its group
+  pid_ = -1;
+  return false;
+}
+
+BackgroundChild::~BackgroundChild() {
+  if (pid_ < 0) return;
+  ::kill(-pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
 }
 
 Result<PrivateDir> PrivateDir::Create(std::string_view prefix) {

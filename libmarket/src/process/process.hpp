@@ -1,6 +1,8 @@
 #pragma once
 // A small subprocess runner for the build tools (buildah, git, svn): argv without a shell,
 // merged output streamed line by line, a timeout, and the whole process group killed on stop.
+// A child never sees the server's environment (database URL, registry password): only the
+// variables of kInheritedEnv and what its Spec gives it.
 
 #include <chrono>
 #include <filesystem>
@@ -16,11 +18,18 @@
 
 namespace market::process {
 
+// The server's variables a child inherits: the command search path, the locale, the time
+// zone, the temporary folder and the operator's proxy settings. Nothing else.
+inline constexpr std::string_view kInheritedEnv[] = {
+    "PATH",       "LANG",        "LC_ALL",   "LC_CTYPE",   "TZ",       "TMPDIR",
+    "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+};
+
 struct Spec {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
-  // Added to (or replacing) the inherited environment; how secrets reach a child.
+  // Added to (or replacing) the kInheritedEnv variables; how secrets and HOME reach a child.
   std::vector<std::pair<std::string, std::string>> env;
-  std::vector<std::string> unset_env;     // inherited variables the child must not see
+  std::vector<std::string> unset_env;     // kInheritedEnv variables the child must not see
   std::filesystem::path cwd;              // empty: the caller's
   std::chrono::milliseconds timeout{0};   // 0: none
   std::optional<std::string> stdin_data;  // written then closed; otherwise stdin is /dev/null
@@ -58,6 +67,25 @@ struct Captured {
   std::string output;
 };
 Result<Captured> RunCapture(const Spec& spec, const LineFn& on_stderr, std::stop_token stop);
+
+// A child left running while the caller works (slirp4netns serving a build's network). Its
+// output is discarded; it dies with the server (PR_SET_PDEATHSIG) and, with its process group,
+// when the object goes.
+class BackgroundChild {
+ public:
+  // kInternal naming argv[0] when it cannot be started.
+  static Result<BackgroundChild> Start(const Spec& spec);
+  BackgroundChild(BackgroundChild&& other) noexcept : pid_(std::exchange(other.pid_, -1)) {}
+  BackgroundChild& operator=(BackgroundChild&&) = delete;
+  BackgroundChild(const BackgroundChild&) = delete;
+  ~BackgroundChild();
+  // False once it has exited (it is then reaped); `why` says how ("exit status 1").
+  bool Running(std::string* why = nullptr);
+
+ private:
+  explicit BackgroundChild(int pid) : pid_(pid) {}
+  int pid_ = -1;
+};
 
 // A directory only this user can enter (0700), removed with the object: where auth files and
 // askpass helpers live while a tool runs.

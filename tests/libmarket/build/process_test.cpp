@@ -3,6 +3,7 @@
 #include "process/process.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -45,27 +46,65 @@ TEST_CASE("Arguments reach the program verbatim, no shell involved", "[process]"
   CHECK(out.lines == std::vector<std::string>{"$HOME; rm -rf /", "a b"});
 }
 
-TEST_CASE("Environment, unset variables, working dir and stdin", "[process]") {
+TEST_CASE("Environment: only the allowlist, unset variables, working dir and stdin",
+          "[process]") {
   testing::TempDir dir;
-  ::setenv("MARKET_PROCESS_TEST_INHERITED", "yes", 1);
-  ::setenv("MARKET_PROCESS_TEST_HIDDEN", "secret", 1);
+  // The server's own variables (a database URL, a registry password) never reach a child;
+  // the allowlisted ones (the locale, proxies) do unless unset.
+  ::setenv("MARKET_PROCESS_TEST_SERVER_SECRET", "secret", 1);
+  ::setenv("MARKET_REGISTRY_PASSWORD", "registry-secret", 1);
+  ::setenv("https_proxy", "http://proxy.example:3128", 1);
+  ::setenv("TZ", "UTC", 1);
   Lines out;
   Spec spec;
-  spec.argv = {
-      "sh", "-c",
-      "echo \"$MARKET_X|$MARKET_PROCESS_TEST_INHERITED|${MARKET_PROCESS_TEST_HIDDEN-unset}\";"
-      " pwd; read line; echo \"got $line\""};
+  spec.argv = {"sh", "-c",
+               "echo \"$MARKET_X|${MARKET_PROCESS_TEST_SERVER_SECRET-unset}|"
+               "${MARKET_REGISTRY_PASSWORD-unset}|$https_proxy|${TZ-unset}\";"
+               " pwd; read line; echo \"got $line\""};
   spec.env = {{"MARKET_X", "from spec"}};
-  spec.unset_env = {"MARKET_PROCESS_TEST_HIDDEN"};
+  spec.unset_env = {"TZ"};
   spec.cwd = dir.path();
   spec.stdin_data = "password-line\n";
   auto r = Run(spec, out.Fn(), {});
+  ::unsetenv("MARKET_PROCESS_TEST_SERVER_SECRET");
+  ::unsetenv("MARKET_REGISTRY_PASSWORD");
+  ::unsetenv("https_proxy");
   REQUIRE(r);
   CHECK(r->Succeeded());
   REQUIRE(out.lines.size() == 3);
-  CHECK(out.lines[0] == "from spec|yes|unset");
+  CHECK(out.lines[0] == "from spec|unset|unset|http://proxy.example:3128|unset");
   CHECK(out.lines[1] == std::filesystem::canonical(dir.path()).string());
   CHECK(out.lines[2] == "got password-line");
+}
+
+TEST_CASE("A background child runs until its object goes, and says how it ended", "[process]") {
+  testing::TempDir dir;
+  const auto marker = dir.path() / "alive";
+  Spec spec;
+  spec.argv = {"sh", "-c", "echo $$ > \"$1.tmp\"; mv \"$1.tmp\" \"$1\"; exec sleep 30", "sh",
+               marker.string()};
+  pid_t pid = -1;
+  {
+    auto child = BackgroundChild::Start(spec);
+    REQUIRE(child);
+    for (int i = 0; i < 100 && !std::filesystem::exists(marker); ++i) ::usleep(20 * 1000);
+    REQUIRE(std::filesystem::exists(marker));
+    CHECK(child->Running());
+    std::ifstream(marker) >> pid;
+    REQUIRE(pid > 0);
+    CHECK(::kill(pid, 0) == 0);
+  }
+  // Gone with its object (killed and reaped).
+  CHECK(::kill(pid, 0) != 0);
+
+  Spec failing;
+  failing.argv = {"sh", "-c", "exit 3"};
+  auto child = BackgroundChild::Start(failing);
+  REQUIRE(child);
+  std::string why;
+  for (int i = 0; i < 200 && child->Running(&why); ++i) ::usleep(10 * 1000);
+  CHECK(why == "exit status 3");
+  CHECK_FALSE(child->Running());
 }
 
 TEST_CASE("A missing program is an error, not an outcome", "[process]") {

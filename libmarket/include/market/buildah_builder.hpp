@@ -3,17 +3,32 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "market/image_builder.hpp"
+#include "market/network_rules.hpp"
 
 namespace market {
 
 struct BuildahOptions {
   std::string buildah_path = "buildah";
   std::string storage_driver = "vfs";  // works unprivileged and in containers
-  std::string isolation = "chroot";
+  // "oci": every RUN step in runc, in a network namespace of the build's own whose only way
+  // out is slirp4netns and whose routes refuse this host, link-local ranges and `deny_networks`
+  // (needs root, runc, slirp4netns and iproute2). "chroot": the host's network, an opt-out
+  // each build's log warns about.
+  std::string isolation = "oci";
+  std::vector<IpRange> deny_networks;
+  // Limits of one build's RUN steps (oci only; 0: none). Memory and processes are cgroups the
+  // build's steps run below, so a step past them fails the build with a reason naming them.
+  std::int64_t memory_bytes = 0;
+  int pids = 0;
+  double cpus = 0;
+  std::string ip_path = "ip";
+  std::string slirp_path = "slirp4netns";
   // "docker" keeps HEALTHCHECK (the OCI image config has no place for it); "oci" also works.
   std::string format = "docker";
   std::filesystem::path root;     // --root (image storage); empty = buildah's default
@@ -27,5 +42,10 @@ struct BuildahOptions {
 };
 
 ImageBuilderPtr MakeBuildahBuilder(BuildahOptions options);
+
+// Whether builds can run in the sandbox `options` asks for on this host: the tools are there and
+// a build network and its cgroups can be made (and are removed again). The error says what is
+// missing. Always fine for chroot isolation. Removes what a killed server left behind first.
+Result<void> CheckBuildahSandbox(const BuildahOptions& options);
 
 }  // namespace market

@@ -1,14 +1,17 @@
 #include "market/buildah_builder.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cctype>
+#include <optional>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "buildah/base64.hpp"
+#include "buildah/build_sandbox.hpp"
 #include "buildah/deferred_image_remover.hpp"
 #include "log.hpp"
 #include "process/process.hpp"
@@ -34,8 +37,13 @@ class BuildahBuilder final : public ImageBuilder {
  private:
   // `buildah --storage-driver D [--root R] [--runroot RR]`: every call uses the same storage.
   std::vector<std::string> Command() const;
-  Result<void> RunStep(std::string_view what, std::vector<std::string> argv, const LogLineFn& log,
-                       std::stop_token stop) const;
+  // `env`: what the step needs (HOME, the per-build registries.conf); `sandbox`, when given, is
+  // asked which limit a failed step reached.
+  Result<void> RunStep(std::string_view what, std::vector<std::string> argv,
+                       std::vector<std::pair<std::string, std::string>> env, const LogLineFn& log,
+                       std::stop_token stop, const BuildSandbox* sandbox = nullptr) const;
+  // `bud` options of the sandbox: its network, DNS, capabilities and limits.
+  std::vector<std::string> SandboxArgs(const BuildSandbox& sandbox) const;
   Result<ImageBuildOutcome> BuildAndPushSteps(const ImageBuildRequest& request,
                                                 const LogLineFn& log, std::stop_token stop,
                                                 bool& built);
@@ -51,6 +59,32 @@ class BuildahBuilder final : public ImageBuilder {
   // Declared last: its thread calls RemoveLocalImages, and it must stop before the rest goes.
   DeferredImageRemover remover_;
 };
+
+SandboxOptions ToSandboxOptions(const BuildahOptions& options) {
+  SandboxOptions sandbox;
+  sandbox.deny = options.deny_networks;
+  sandbox.pids = options.pids;
+  sandbox.memory_bytes = options.memory_bytes;
+  sandbox.ip_path = options.ip_path;
+  sandbox.slirp_path = options.slirp_path;
+  return sandbox;
+}
+
+// The registries configuration of one build: the system's, with the push registry marked
+// insecure when the operator said so. Only that registry loses TLS verification; a base image
+// from anywhere else is pulled with it (the flag --tls-verify=false would apply to all).
+std::string RegistriesConf(const ImageBuildRequest& request) {
+  std::string text;
+  if (std::ifstream system("/etc/containers/registries.conf"); system) {
+    text.assign(std::istreambuf_iterator<char>(system), std::istreambuf_iterator<char>());
+    if (!text.empty() && text.back() != '\n') text.push_back('\n');
+  }
+  if (!request.tls_verify) {
+    text += fmt::format("\n[[registry]]\nlocation = {}\ninsecure = true\n",
+                        nlohmann::json(request.registry_host).dump());
+  }
+  return text;
+}
 
 std::string AuthFileJson(const ImageBuildRequest& request) {
   nlohmann::json auths = nlohmann::json::object();
@@ -75,11 +109,14 @@ std::vector<std::string> BuildahBuilder::Command() const {
 }
 
 Result<void> BuildahBuilder::RunStep(std::string_view what, std::vector<std::string> argv,
-                                     const LogLineFn& log, std::stop_token stop) const {
+                                     std::vector<std::pair<std::string, std::string>> env,
+                                     const LogLineFn& log, std::stop_token stop,
+                                     const BuildSandbox* sandbox) const {
   process::Spec spec;
   spec.argv = std::move(argv);
-  // Nothing from the server's own environment may redirect credentials or storage.
-  spec.unset_env = {"REGISTRY_AUTH_FILE", "DOCKER_CONFIG"};
+  // Nothing of the server's environment reaches buildah (process::kInheritedEnv): credentials
+  // and storage come from the files named here.
+  spec.env = std::move(env);
   // buildah ends a failure with "Error: <cause>" (the registry refused the connection, the
   // base image is missing, ...): the build's reason names it, not only the exit status. The
   // service redacts the reason like the log.
@@ -99,9 +136,35 @@ Result<void> BuildahBuilder::RunStep(std::string_view what, std::vector<std::str
   if (!outcome->Succeeded()) {
     std::string reason = fmt::format("buildah {} failed: {}", what, outcome->Describe());
     if (!cause.empty()) reason += ": " + cause;
+    if (sandbox != nullptr) {
+      if (std::string limit = sandbox->LimitReached(); !limit.empty()) {
+        log(limit);
+        reason = limit + " (" + reason + ")";
+      }
+    }
     return Fail(Errc::kInternal, std::move(reason));
   }
   return {};
+}
+
+std::vector<std::string> BuildahBuilder::SandboxArgs(const BuildSandbox& sandbox) const {
+  std::vector<std::string> args = {
+      "--network", "ns:" + sandbox.NetworkNamespace().string(),
+      "--dns", BuildSandbox::kDnsServer,
+      // buildah's defaults have neither; dropped again so a step can never change its routes.
+      "--cap-drop", "NET_ADMIN", "--cap-drop", "NET_RAW", "--cap-drop", "SYS_ADMIN"};
+  if (std::string parent = sandbox.CgroupParent(); !parent.empty()) {
+    args.push_back("--cgroup-parent");
+    args.push_back(parent);
+  }
+  if (options_.cpus > 0) {
+    constexpr int kPeriod = 100000;
+    args.push_back("--cpu-period");
+    args.push_back(std::to_string(kPeriod));
+    args.push_back("--cpu-quota");
+    args.push_back(std::to_string(static_cast<std::int64_t>(options_.cpus * kPeriod)));
+  }
+  return args;
 }
 
 std::set<std::string> BuildahBuilder::ContainerIds() const {
@@ -172,18 +235,41 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
   if (auto ok = process::WriteNewFile(auth_file, AuthFileJson(request), 0600); !ok) {
     return std::unexpected(ok.error());
   }
-  const std::string tls = request.tls_verify ? "--tls-verify=true" : "--tls-verify=false";
+  const auto registries_conf = dir->path() / "registries.conf";
+  if (auto ok = process::WriteNewFile(registries_conf, RegistriesConf(request), 0600); !ok) {
+    return std::unexpected(ok.error());
+  }
+  // HOME is the private folder: no configuration of the service account applies.
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"HOME", dir->path().string()},
+      {"CONTAINERS_REGISTRIES_CONF", registries_conf.string()},
+  };
   std::filesystem::path dockerfile = request.dockerfile;
   if (dockerfile.is_relative()) dockerfile = request.context_dir / dockerfile;
+
+  std::optional<BuildSandbox> sandbox;
+  if (options_.isolation == "oci") {
+    auto made = BuildSandbox::Create(ToSandboxOptions(options_));
+    if (!made) return std::unexpected(made.error());
+    sandbox.emplace(std::move(*made));
+    log(fmt::format("sandbox: RUN steps in runc with a private network; refused: {}",
+                    fmt::join(sandbox->Refused(), ", ")));
+  } else {
+    log("WARNING: build-isolation is chroot: RUN steps share this host's network and can reach "
+        "its loopback services; use build-isolation oci");
+  }
 
   auto bud = Command();
   for (std::string a :
        {std::string("bud"), std::string("--isolation"), options_.isolation,
-        std::string("--format"), options_.format, tls,
-        std::string("--authfile"), auth_file.string(), std::string("-f"), dockerfile.string(),
-        std::string("-t"), request.image, request.context_dir.string()}) {
+        std::string("--format"), options_.format, std::string("--authfile"), auth_file.string(),
+        std::string("-f"), dockerfile.string(), std::string("-t"), request.image}) {
     bud.push_back(std::move(a));
   }
+  if (sandbox) {
+    for (auto& a : SandboxArgs(*sandbox)) bud.push_back(std::move(a));
+  }
+  bud.push_back(request.context_dir.string());
   log(fmt::format("$ buildah bud -f {} -t {}", dockerfile.filename().string(), request.image));
   // A bud killed on cancel leaves its working container behind, and nothing names it as this
   // build's. So: containers that appeared while buds of this builder ran are removed once none
@@ -192,7 +278,9 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
     std::lock_guard lock(mu_);
     if (buds_in_flight_++ == 0) baseline_ = ContainerIds();
   }
-  auto bud_outcome = RunStep("bud", std::move(bud), log, stop);
+  auto bud_outcome =
+      RunStep("bud", std::move(bud), env, log, stop, sandbox ? &*sandbox : nullptr);
+  sandbox.reset();  // the network and cgroups go as soon as the steps are done
   built = bud_outcome.has_value();
   {
     std::lock_guard lock(mu_);
@@ -209,13 +297,13 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
   if (!bud_outcome) return std::unexpected(bud_outcome.error());
 
   auto push = Command();
-  for (std::string a : {std::string("push"), tls, std::string("--authfile"), auth_file.string(),
+  for (std::string a : {std::string("push"), std::string("--authfile"), auth_file.string(),
                         std::string("--digestfile"), digest_file.string(), request.image,
                         "docker://" + request.image}) {
     push.push_back(std::move(a));
   }
   log(fmt::format("$ buildah push {}", request.image));
-  auto pushed = RunStep("push", std::move(push), log, stop);
+  auto pushed = RunStep("push", std::move(push), env, log, stop);
   ImageBuildOutcome outcome;
   if (pushed) {
     std::ifstream in(digest_file);
@@ -237,6 +325,30 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
 
 ImageBuilderPtr MakeBuildahBuilder(BuildahOptions options) {
   return std::make_unique<BuildahBuilder>(std::move(options));
+}
+
+Result<void> CheckBuildahSandbox(const BuildahOptions& options) {
+  auto installed = [](std::string tool, std::string_view why,
+                      std::string flag = "--version") -> Result<void> {
+    process::Spec spec;
+    spec.argv = {std::move(tool), std::move(flag)};
+    spec.timeout = std::chrono::seconds(20);
+    auto version = process::RunCapture(spec, {}, {});
+    if (!version || !version->outcome.Succeeded()) {
+      return Fail(Errc::kInternal, fmt::format("{} is not installed ({})", spec.argv[0], why));
+    }
+    return {};
+  };
+  if (auto ok = installed(options.buildah_path, "it builds the images"); !ok) return ok;
+  if (options.isolation != "oci") return {};
+  const SandboxOptions sandbox = ToSandboxOptions(options);
+  RemoveStaleSandboxes(sandbox);
+  if (auto ok = installed("runc", "buildah --isolation oci runs RUN steps in it"); !ok) return ok;
+  if (auto ok = installed(options.slirp_path, "the build network's way out"); !ok) return ok;
+  if (auto ok = installed(options.ip_path, "iproute2 makes the build network", "-V"); !ok) return ok;
+  auto made = BuildSandbox::Create(sandbox);
+  if (!made) return std::unexpected(made.error());
+  return {};
 }
 
 }  // namespace market

@@ -7,10 +7,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "market/build.hpp"
 #include "market/build_store.hpp"
 #include "market/error.hpp"
+#include "market/identity.hpp"
 #include "market/image_builder.hpp"
 #include "market/plugin_registry.hpp"
 #include "market/project_store.hpp"
@@ -29,6 +31,16 @@ struct BuildServiceOptions {
   std::chrono::milliseconds lease{30000};
   std::chrono::milliseconds poll_interval{500};
   CheckoutLimits checkout_limits;
+  // A build running longer is stopped and fails naming the limit; 0: none.
+  std::chrono::seconds timeout{0};
+  std::int64_t max_log_bytes = 32LL << 20;  // the rest of a longer log is dropped, said so
+  // Registry projects (Clusters) only admins may build into, and, when not empty, the only ones
+  // builds may push into (besides the reserved ones, for admins).
+  std::vector<std::string> reserved_clusters = {"base"};
+  std::vector<std::string> allowed_clusters;
+  // Non-empty: why builds cannot run on this host (the sandbox failed its start-up check);
+  // Enqueue refuses every build with it (kUnavailable).
+  std::string disabled_reason;
 };
 
 // Everything a build needs; the service does not own these.
@@ -49,10 +61,12 @@ class BuildService {
   BuildService(const BuildService&) = delete;
   BuildService& operator=(const BuildService&) = delete;
 
-  // Records a queued build. An empty tag becomes the UTC time "YYYYMMDD-HHMMSS".
-  // kBuildProjectMissing, kInvalid (tag), kRegistryNotConfigured.
+  // Records a queued build. An empty tag becomes the UTC time "YYYYMMDD-HHMMSS". `role` is the
+  // caller's (reserved Clusters need kAdmin; an embedder without roles passes kAdmin).
+  // kBuildProjectMissing, kInvalid (tag), kRegistryNotConfigured, kForbidden (the Cluster is
+  // reserved or not allowed), kUnavailable (builds are disabled on this host).
   Result<Build> Enqueue(std::string_view project, std::string_view tag,
-                        std::string_view operator_name);
+                        std::string_view operator_name, Role role = Role::kAdmin);
   Result<Build> Cancel(std::int64_t id, std::string_view operator_name);
   Result<Build> Get(std::int64_t id);
   Result<BuildPage> History(std::string_view project, int page, int page_size);

@@ -33,8 +33,6 @@ constexpr std::string_view kLeaseExpired = "worker lost: its lease expired while
 // Followers must see lines within about a second; fewer, larger writes are kinder to the DB.
 constexpr milliseconds kLogFlushInterval{250};
 constexpr std::size_t kLogFlushBytes = 16 * 1024;
-// A runaway build cannot fill the database.
-constexpr std::int64_t kMaxLogBytes = 32LL << 20;
 
 std::string DefaultWorkerPrefix() {
   char host[256] = {};
@@ -93,18 +91,22 @@ std::optional<std::int64_t> ManifestSize(std::string_view manifest_json) {
 // A running build's log: redacted, buffered, appended to the store in order.
 class BuildLog {
  public:
-  BuildLog(BuildStore* store, std::int64_t id, const LogRedactor* redactor)
-      : store_(store), id_(id), redactor_(redactor) {}
+  // A runaway build cannot fill the database: past `max_bytes` lines are dropped.
+  BuildLog(BuildStore* store, std::int64_t id, const LogRedactor* redactor, std::int64_t max_bytes)
+      : store_(store), id_(id), redactor_(redactor), max_bytes_(max_bytes) {}
 
   void Line(std::string_view line) {
     bool flush = false;
     {
       std::lock_guard lock(mu_);
-      if (written_ >= kMaxLogBytes) return;
+      if (written_ >= max_bytes_) return;
       std::string text = redactor_->Redact(line);
       text.push_back('\n');
       written_ += static_cast<std::int64_t>(text.size());
-      if (written_ >= kMaxLogBytes) text += "... log truncated: it exceeds the size limit\n";
+      if (written_ >= max_bytes_) {
+        text += fmt::format("... log truncated: it exceeds build-log-bytes ({} bytes)\n",
+                            max_bytes_);
+      }
       pending_ += text;
       flush = pending_.size() >= kLogFlushBytes;
     }
@@ -131,6 +133,7 @@ class BuildLog {
   BuildStore* store_;
   std::int64_t id_;
   const LogRedactor* redactor_;
+  const std::int64_t max_bytes_;
   std::mutex write_mu_;
   std::mutex mu_;
   std::string pending_;
@@ -140,7 +143,12 @@ class BuildLog {
 struct RunningBuild {
   std::stop_source stop;
   std::atomic<bool> cancel_requested{false};
+  std::atomic<bool> timed_out{false};
 };
+
+bool Contains(const std::vector<std::string>& list, std::string_view value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
 
 }  // namespace
 
@@ -154,7 +162,7 @@ class BuildService::Impl {
   ~Impl() { Stop(); }
 
   Result<Build> Enqueue(std::string_view project, std::string_view tag,
-                        std::string_view operator_name);
+                        std::string_view operator_name, Role role);
   Result<Build> Cancel(std::int64_t id, std::string_view operator_name);
   Result<Build> Get(std::int64_t id) { return deps_.builds->Get(id); }
   Result<BuildPage> History(std::string_view project, int page, int page_size) {
@@ -197,7 +205,10 @@ class BuildService::Impl {
 };
 
 Result<Build> BuildService::Impl::Enqueue(std::string_view project, std::string_view tag,
-                                          std::string_view operator_name) {
+                                          std::string_view operator_name, Role role) {
+  if (!options_.disabled_reason.empty()) {
+    return Fail(Errc::kUnavailable, "builds are disabled: " + options_.disabled_reason);
+  }
   const TimePoint now = deps_.clock->Now();
   std::string the_tag;
   if (tag.empty()) {
@@ -218,6 +229,20 @@ Result<Build> BuildService::Impl::Enqueue(std::string_view project, std::string_
   }
   if (deps_.registry == nullptr) {
     return Fail(Errc::kRegistryNotConfigured, "no registry is configured: builds are disabled");
+  }
+  // The Cluster is the registry project the image lands in: a developer must not replace what
+  // others build from (the base images).
+  const bool reserved = Contains(options_.reserved_clusters, stored->cluster);
+  if (reserved && role != Role::kAdmin) {
+    return Fail(Errc::kForbidden,
+                fmt::format("Cluster {} is reserved: only admins may build into it (reserved-clusters)",
+                            stored->cluster));
+  }
+  if (!reserved && !options_.allowed_clusters.empty() &&
+      !Contains(options_.allowed_clusters, stored->cluster)) {
+    return Fail(Errc::kForbidden,
+                fmt::format("Cluster {} is not one builds may push into (allowed-clusters)",
+                            stored->cluster));
   }
   Build build;
   build.project = *name;
@@ -369,6 +394,7 @@ void BuildService::Impl::Monitor(std::stop_token monitor_stop, const Build& buil
       std::clamp(options_.poll_interval, milliseconds(100), milliseconds(1000));
   auto next_heartbeat = SteadyClock::now() + heartbeat_every;
   auto next_cancel_poll = SteadyClock::now() + cancel_poll_every;
+  const auto deadline = SteadyClock::now() + options_.timeout;
   while (!monitor_stop.stop_requested()) {
     {
       std::unique_lock lock(m);
@@ -376,6 +402,11 @@ void BuildService::Impl::Monitor(std::stop_token monitor_stop, const Build& buil
     }
     log.Flush();
     const auto now = SteadyClock::now();
+    if (options_.timeout.count() > 0 && now >= deadline && !running.timed_out) {
+      MARKET_LOG_WARN("build {}: exceeded build-timeout, stopping it", build.id);
+      running.timed_out = true;
+      running.stop.request_stop();
+    }
     if (now >= next_heartbeat) {
       next_heartbeat = now + heartbeat_every;
       const TimePoint t = deps_.clock->Now();
@@ -523,7 +554,7 @@ void BuildService::Impl::RunBuild(std::stop_token worker_stop, const std::string
   if (deps_.registry != nullptr) {
     redactor.Add(deps_.registry->Credentials().password, deps_.registry->Credentials().username);
   }
-  BuildLog log(deps_.builds, build.id, &redactor);
+  BuildLog log(deps_.builds, build.id, &redactor, options_.max_log_bytes);
   std::atomic<bool> lease_lost{false};
   const std::filesystem::path workspace = options_.workspace / fmt::format("build-{}", build.id);
   MARKET_LOG_INFO("build {} of {} started by {}", build.id, build.project, worker);
@@ -546,6 +577,9 @@ void BuildService::Impl::RunBuild(std::stop_token worker_stop, const std::string
     result.state = BuildState::kCancelled;
     auto current = deps_.builds->Get(build.id);
     result.reason = current && !current->reason.empty() ? current->reason : "cancelled";
+  } else if (running.timed_out) {
+    result.state = BuildState::kFailed;
+    result.reason = fmt::format("build exceeded build-timeout of {} s", options_.timeout.count());
   } else if (worker_stop.stop_requested()) {
     result.state = BuildState::kFailed;
     result.reason = kServerStopping;
@@ -593,8 +627,8 @@ BuildService::BuildService(BuildDependencies deps, BuildServiceOptions options)
 BuildService::~BuildService() = default;
 
 Result<Build> BuildService::Enqueue(std::string_view project, std::string_view tag,
-                                    std::string_view operator_name) {
-  return impl_->Enqueue(project, tag, operator_name);
+                                    std::string_view operator_name, Role role) {
+  return impl_->Enqueue(project, tag, operator_name, role);
 }
 Result<Build> BuildService::Cancel(std::int64_t id, std::string_view operator_name) {
   return impl_->Cancel(id, operator_name);

@@ -4,11 +4,11 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -63,8 +63,8 @@ Result<void> WriteText(const fs::path& path, std::string_view text) {
   out << text;
   out.close();
   if (!out) {
-    return Fail(Errc::kInternal,
-                fmt::format("cannot write {} to {}: {}", text, path.string(), std::strerror(errno)));
+    return Fail(Errc::kInternal, fmt::format("cannot write {} to {}: {}", text, path.string(),
+                                             std::strerror(errno)));
   }
   return {};
 }
@@ -216,11 +216,11 @@ struct BuildSandbox::Parts {
     if (own->v2) {
       auto base = DelegateV2(own->dir, controller);
       if (!base) {
-        return Fail(Errc::kInternal,
-                    fmt::format("{} cannot be applied: the {} controller cannot be enabled below "
-                                "{} ({}); delegate it (systemd: Delegate=pids memory) or set {} 0",
-                                setting, controller, own->dir.string(), base.error().message,
-                                setting));
+        return Fail(
+            Errc::kInternal,
+            fmt::format("{} cannot be applied: the {} controller cannot be enabled below "
+                        "{} ({}); delegate it (systemd: Delegate=pids memory) or set {} 0",
+                        setting, controller, own->dir.string(), base.error().message, setting));
       }
       own->dir = *base;
     }
@@ -238,8 +238,8 @@ struct BuildSandbox::Parts {
   }
 
   Result<fs::path> Limit(std::string_view controller, std::string_view setting,
-                         std::string_view v1_file, std::string_view v2_file,
-                         std::string_view value, bool* v2) {
+                         std::string_view v1_file, std::string_view v2_file, std::string_view value,
+                         bool* v2) {
     auto cgroup = MakeCgroup(controller, setting);
     if (!cgroup) return std::unexpected(cgroup.error());
     if (v2 != nullptr) *v2 = cgroup->v2;
@@ -280,7 +280,8 @@ struct BuildSandbox::Parts {
       }
       auto routes = RunQuick({ip, "-n", name, "-4", "route", "show", "default"});
       if (routes && routes->find("tap0") != std::string::npos) break;
-      if (i >= 250) return Fail(Errc::kInternal, "slirp4netns did not configure the network in 5 s");
+      if (i >= 250)
+        return Fail(Errc::kInternal, "slirp4netns did not configure the network in 5 s");
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return {};

@@ -19,8 +19,8 @@
 namespace market {
 
 struct SandboxOptions {
-  std::vector<IpRange> deny;  // besides AlwaysDeniedRanges and this host's addresses
-  int pids = 0;               // processes at once; 0: no limit
+  std::vector<IpRange> deny;      // besides AlwaysDeniedRanges and this host's addresses
+  int pids = 0;                   // processes at once; 0: no limit
   std::int64_t memory_bytes = 0;  // 0: no limit
   std::string ip_path = "ip";
   std::string slirp_path = "slirp4netns";

@@ -4,10 +4,10 @@
 #include <fmt/ranges.h>
 
 #include <cctype>
-#include <optional>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "buildah/base64.hpp"
@@ -45,8 +45,8 @@ class BuildahBuilder final : public ImageBuilder {
   // `bud` options of the sandbox: its network, DNS, capabilities and limits.
   std::vector<std::string> SandboxArgs(const BuildSandbox& sandbox) const;
   Result<ImageBuildOutcome> BuildAndPushSteps(const ImageBuildRequest& request,
-                                                const LogLineFn& log, std::stop_token stop,
-                                                bool& built);
+                                              const LogLineFn& log, std::stop_token stop,
+                                              bool& built);
   void RemoveLocalImages(const std::vector<std::string>& images) const;
   std::set<std::string> ContainerIds() const;
   void RemoveContainers(const std::set<std::string>& ids) const;
@@ -149,8 +149,7 @@ Result<void> BuildahBuilder::RunStep(std::string_view what, std::vector<std::str
 
 std::vector<std::string> BuildahBuilder::SandboxArgs(const BuildSandbox& sandbox) const {
   std::vector<std::string> args = {
-      "--network", "ns:" + sandbox.NetworkNamespace().string(),
-      "--dns", BuildSandbox::kDnsServer,
+      "--network", "ns:" + sandbox.NetworkNamespace().string(), "--dns", BuildSandbox::kDnsServer,
       // buildah's defaults have neither; dropped again so a step can never change its routes.
       "--cap-drop", "NET_ADMIN", "--cap-drop", "NET_RAW", "--cap-drop", "SYS_ADMIN"};
   if (std::string parent = sandbox.CgroupParent(); !parent.empty()) {
@@ -225,8 +224,8 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPush(const ImageBuildRequest& 
 }
 
 Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequest& request,
-                                                             const LogLineFn& log,
-                                                             std::stop_token stop, bool& built) {
+                                                            const LogLineFn& log,
+                                                            std::stop_token stop, bool& built) {
   auto dir = process::PrivateDir::Create("market-buildah-");
   if (!dir) return std::unexpected(dir.error());
   const auto auth_file = dir->path() / "auth.json";
@@ -261,9 +260,9 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
 
   auto bud = Command();
   for (std::string a :
-       {std::string("bud"), std::string("--isolation"), options_.isolation,
-        std::string("--format"), options_.format, std::string("--authfile"), auth_file.string(),
-        std::string("-f"), dockerfile.string(), std::string("-t"), request.image}) {
+       {std::string("bud"), std::string("--isolation"), options_.isolation, std::string("--format"),
+        options_.format, std::string("--authfile"), auth_file.string(), std::string("-f"),
+        dockerfile.string(), std::string("-t"), request.image}) {
     bud.push_back(std::move(a));
   }
   if (sandbox) {
@@ -278,8 +277,7 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
     std::lock_guard lock(mu_);
     if (buds_in_flight_++ == 0) baseline_ = ContainerIds();
   }
-  auto bud_outcome =
-      RunStep("bud", std::move(bud), env, log, stop, sandbox ? &*sandbox : nullptr);
+  auto bud_outcome = RunStep("bud", std::move(bud), env, log, stop, sandbox ? &*sandbox : nullptr);
   sandbox.reset();  // the network and cgroups go as soon as the steps are done
   built = bud_outcome.has_value();
   {
@@ -345,7 +343,8 @@ Result<void> CheckBuildahSandbox(const BuildahOptions& options) {
   RemoveStaleSandboxes(sandbox);
   if (auto ok = installed("runc", "buildah --isolation oci runs RUN steps in it"); !ok) return ok;
   if (auto ok = installed(options.slirp_path, "the build network's way out"); !ok) return ok;
-  if (auto ok = installed(options.ip_path, "iproute2 makes the build network", "-V"); !ok) return ok;
+  if (auto ok = installed(options.ip_path, "iproute2 makes the build network", "-V"); !ok)
+    return ok;
   auto made = BuildSandbox::Create(sandbox);
   if (!made) return std::unexpected(made.error());
   return {};

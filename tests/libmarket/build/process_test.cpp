@@ -46,8 +46,7 @@ TEST_CASE("Arguments reach the program verbatim, no shell involved", "[process]"
   CHECK(out.lines == std::vector<std::string>{"$HOME; rm -rf /", "a b"});
 }
 
-TEST_CASE("Environment: only the allowlist, unset variables, working dir and stdin",
-          "[process]") {
+TEST_CASE("Environment: only the allowlist, unset variables, working dir and stdin", "[process]") {
   testing::TempDir dir;
   // The server's own variables (a database URL, a registry password) never reach a child;
   // the allowlisted ones (the locale, proxies) do unless unset.

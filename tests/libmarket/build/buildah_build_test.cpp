@@ -6,12 +6,14 @@
 #include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -21,6 +23,7 @@
 #include "market/build_service.hpp"
 #include "market/buildah_builder.hpp"
 #include "market/command_source_checkout.hpp"
+#include "market/network_rules.hpp"
 #include "market/plugin_registry.hpp"
 #include "process/process.hpp"
 #include "support/test_env.hpp"
@@ -289,23 +292,28 @@ PluginInstance Entry(std::string plugin, std::map<std::string, AttributeValue> a
   return PluginInstance{std::move(plugin), std::move(attributes)};
 }
 
+// Lets a test change the builder's and the service's options before they are made.
+using Configure = std::function<void(BuildahOptions&, BuildServiceOptions&)>;
+
 struct RealFixture {
-  RealFixture(std::string host, int workers = 2)
+  RealFixture(std::string host, int workers = 2, const Configure& configure = {})
       : registry_host(std::move(host)),
         db(testing::Backend::kSqlite),
         registry(registry_host, {"robot", registry_password}) {
     auto opened = db.Open();
     REQUIRE(opened);
     stores = std::move(*opened);
-    builder = MakeBuildahBuilder(Storage().Options());
-    // The test's git daemon listens on loopback.
-    checkout = MakeCommandSourceCheckout({.allow_networks = {"127.0.0.0/8"}});
-    BuildDependencies deps{stores.projects.get(), stores.builds.get(), plugins.get(), builder.get(),
-                           checkout.get(),        &registry,           &clock};
+    BuildahOptions builder_options = Storage().Options();
     BuildServiceOptions options;
     options.workers = workers;
     options.workspace = workspace.path();
     options.poll_interval = 100ms;
+    if (configure) configure(builder_options, options);
+    builder = MakeBuildahBuilder(builder_options);
+    // The test's git daemon listens on loopback.
+    checkout = MakeCommandSourceCheckout({.allow_networks = {"127.0.0.0/8"}});
+    BuildDependencies deps{stores.projects.get(), stores.builds.get(), plugins.get(), builder.get(),
+                           checkout.get(),        &registry,           &clock};
     service = std::make_unique<BuildService>(deps, options);
   }
 
@@ -612,6 +620,308 @@ TEST_CASE("Eight real builds across three projects: all finish, one per project 
       CHECK(list[i].first >= list[i - 1].second);  // no overlap within a project
     }
   }
+}
+
+// --- The build sandbox: what a RUN step can reach, and its limits ---------------------------
+
+// Test hosts on this machine in a network namespace of the test's own, behind a veth pair: an
+// "outside" web server on 198.18.0.2 (the benchmarking range, routed through this host like any
+// address beyond it) and a fake cloud metadata service on the link-local 169.254.169.254. The
+// host side holds 198.18.0.1 and 169.254.169.1, which are then this host's own addresses.
+class TestHosts {
+ public:
+  TestHosts() : name_(fmt::format("mt-hosts-{}", ::getpid())) {
+    Ip({"netns", "add", name_});
+    Ip({"link", "add", Veth("h"), "type", "veth", "peer", "name", Veth("n")});
+    Ip({"link", "set", Veth("n"), "netns", name_});
+    Ip({"addr", "add", "198.18.0.1/24", "dev", Veth("h")});
+    Ip({"addr", "add", "169.254.169.1/16", "dev", Veth("h")});
+    Ip({"link", "set", Veth("h"), "up"});
+    Ip({"-n", name_, "addr", "add", "198.18.0.2/24", "dev", Veth("n")});
+    Ip({"-n", name_, "addr", "add", "169.254.169.254/16", "dev", Veth("n")});
+    Ip({"-n", name_, "link", "set", Veth("n"), "up"});
+    Ip({"-n", name_, "link", "set", "lo", "up"});
+    std::ofstream(www_.path() / "probe.txt") << "reached-the-server\n";
+    for (const char* address : {"198.18.0.2", "169.254.169.254"}) {
+      servers_.emplace_back([this, address](std::stop_token st) {
+        process::Spec spec;
+        spec.argv = {"ip",
+                     "netns",
+                     "exec",
+                     name_,
+                     "busybox",
+                     "httpd",
+                     "-f",
+                     "-p",
+                     fmt::format("{}:8080", address),
+                     "-h",
+                     www_.path().string()};
+        spec.kill_grace = 200ms;
+        (void)process::Run(spec, {}, st);
+      });
+    }
+    // The host itself reaches both: what the sandbox refuses is there to be refused.
+    for (const char* address : {"198.18.0.2:8080", "169.254.169.254:8080"}) {
+      bool up = false;
+      for (int i = 0; i < 100 && !up; ++i) {
+        up = HttpGetOrZero(address, "/probe.txt") == 200;
+        if (!up) std::this_thread::sleep_for(50ms);
+      }
+      REQUIRE(up);
+    }
+  }
+  ~TestHosts() {
+    servers_.clear();
+    process::Spec spec;
+    spec.argv = {"ip", "netns", "delete", name_};
+    (void)process::Run(spec, {}, {});
+    spec.argv = {"ip", "link", "delete", Veth("h")};
+    (void)process::Run(spec, {}, {});
+  }
+
+  static bool Possible() { return ::geteuid() == 0; }
+
+ private:
+  std::string Veth(const char* side) const {
+    return fmt::format("mtv{}{}", side, ::getpid() % 100000);
+  }
+  static void Ip(std::vector<std::string> args) {
+    args.insert(args.begin(), "ip");
+    MustRun(std::move(args));
+  }
+  static int HttpGetOrZero(const std::string& hostport, const std::string& target) {
+    auto colon = hostport.rfind(':');
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(std::stoi(hostport.substr(colon + 1))));
+    ::inet_pton(AF_INET, hostport.substr(0, colon).c_str(), &addr.sin_addr);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd);
+      return 0;
+    }
+    ::close(fd);
+    return HttpGet(hostport, target).status;
+  }
+
+  std::string name_;
+  testing::TempDir www_;
+  std::vector<std::jthread> servers_;
+};
+
+// A listener on every address of this host (what a service bound to 0.0.0.0 is).
+class HostListener {
+ public:
+  HostListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd_, 64) == 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    // Each connection is closed at once: a probe that reaches it ends without waiting.
+    thread_ = std::jthread([this](std::stop_token st) {
+      while (!st.stop_requested()) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 100) > 0) {
+          int client = ::accept(fd_, nullptr, nullptr);
+          if (client >= 0) ::close(client);
+        }
+      }
+    });
+  }
+  ~HostListener() {
+    thread_ = {};
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::jthread thread_;
+};
+
+// One RUN line that tries each target and prints "<target> reached" or "<target> refused".
+std::string ProbeLine(const std::vector<std::string>& targets) {
+  std::string line = "for t in";
+  for (const auto& t : targets) line += " " + t;
+  line +=
+      "; do h=${t%:*}; p=${t##*:}; if printf 'GET /probe.txt HTTP/1.0\\r\\n\\r\\n' | "
+      "nc -w 3 $h $p >/dev/null 2>&1; then echo \"probe $t reached\"; "
+      "else echo \"probe $t refused\"; fi; done";
+  return line;
+}
+
+TEST_CASE("A RUN step reaches the outside and never this host, link-local or denied networks",
+          "[buildah][sandbox]") {
+  auto host = RealSetup();
+  if (!host) return;
+  if (!TestHosts::Possible()) {
+    WARN("skipped: the sandbox needs root (network namespaces and cgroups)");
+    return;
+  }
+  TestHosts hosts;
+  HostListener listener;
+  const std::string registry_port = host->substr(host->rfind(':') + 1);
+  const std::vector<std::string> targets = {
+      "198.18.0.2:8080",                                // the outside
+      "169.254.169.254:8080",                           // link-local metadata
+      "10.0.2.2:" + registry_port,                      // the host's loopback, via the gateway
+      "198.18.0.1:" + std::to_string(listener.port()),  // this host's own address
+      "127.0.0.1:" + registry_port,                     // the step's own loopback: nothing there
+  };
+  auto build = [&](const Configure& configure, const std::string& project) {
+    RealFixture f(*host, 1, configure);
+    f.AddProject(project,
+                 {Entry("base_image_choose_from_harbor", {{"handleInput", f.Base()}}),
+                  Entry("run", {{"value", std::vector<std::string>{ProbeLine(targets)}}})});
+    f.service->Start();
+    auto queued = f.service->Enqueue(project, "v1", "tester");
+    REQUIRE(queued);
+    Build done = f.WaitFinished(queued->id);
+    std::string log = f.Log(done.id);
+    INFO(log);
+    REQUIRE(done.state == BuildState::kSucceeded);
+    return log;
+  };
+
+  SECTION("oci isolation: only the outside") {
+    std::string log = build({}, "probe-oci");
+    CHECK(log.find("probe 198.18.0.2:8080 reached") != std::string::npos);
+    CHECK(log.find("probe 169.254.169.254:8080 refused") != std::string::npos);
+    CHECK(log.find("probe 10.0.2.2:" + registry_port + " refused") != std::string::npos);
+    CHECK(log.find("probe 198.18.0.1:" + std::to_string(listener.port()) + " refused") !=
+          std::string::npos);
+    CHECK(log.find("probe 127.0.0.1:" + registry_port + " refused") != std::string::npos);
+    CHECK(log.find("sandbox: RUN steps in runc with a private network") != std::string::npos);
+  }
+  SECTION("build-deny-networks refuses the outside too") {
+    std::string log = build(
+        [](BuildahOptions& b, BuildServiceOptions&) {
+          b.deny_networks = *ParseIpRanges("build-deny-networks", "198.18.0.0/15");
+        },
+        "probe-deny");
+    CHECK(log.find("probe 198.18.0.2:8080 refused") != std::string::npos);
+    CHECK(log.find("198.18.0.0/15") != std::string::npos);  // the refused routes are logged
+  }
+  SECTION("chroot isolation, the opt-out, shares the host's network and says so") {
+    std::string log = build([](BuildahOptions& b, BuildServiceOptions&) { b.isolation = "chroot"; },
+                            "probe-chroot");
+    // The probe can tell: on the host's network the host's own services answer.
+    CHECK(log.find("probe 127.0.0.1:" + registry_port + " reached") != std::string::npos);
+    CHECK(log.find("WARNING: build-isolation is chroot") != std::string::npos);
+  }
+}
+
+TEST_CASE("A build past build-pids, build-memory or build-timeout fails naming the limit",
+          "[buildah][sandbox]") {
+  auto host = RealSetup();
+  if (!host) return;
+  if (!TestHosts::Possible()) {
+    WARN("skipped: the sandbox needs root (network namespaces and cgroups)");
+    return;
+  }
+  auto run = [&](const Configure& configure, const std::string& project, const std::string& step) {
+    RealFixture f(*host, 1, configure);
+    f.AddProject(project, {Entry("base_image_choose_from_harbor", {{"handleInput", f.Base()}}),
+                           Entry("run", {{"value", std::vector<std::string>{step}}})});
+    f.service->Start();
+    auto queued = f.service->Enqueue(project, "v1", "tester");
+    REQUIRE(queued);
+    Build done = f.WaitFinished(queued->id);
+    INFO(f.Log(done.id));
+    CHECK(done.state == BuildState::kFailed);
+    return done.reason + "\n" + f.Log(done.id);
+  };
+  SECTION("pids") {
+    std::string reason = run([](BuildahOptions& b, BuildServiceOptions&) { b.pids = 20; }, "forks",
+                             "for i in $(seq 1 60); do sleep 5 & done; wait");
+    CHECK_THAT(reason, Catch::Contains("a RUN step reached build-pids: 20 processes"));
+  }
+  SECTION("memory") {
+    std::string reason =
+        run([](BuildahOptions& b, BuildServiceOptions&) { b.memory_bytes = 64LL << 20; }, "eats",
+            "dd if=/dev/zero of=/dev/null bs=256M count=1");
+    CHECK_THAT(reason, Catch::Contains("a RUN step reached build-memory: 67108864 bytes"));
+  }
+  SECTION("wall-clock time") {
+    std::string reason =
+        run([](BuildahOptions&, BuildServiceOptions& s) { s.timeout = std::chrono::seconds(3); },
+            "sleeps", "sleep 60");
+    CHECK(reason.starts_with("build exceeded build-timeout of 3 s\n"));
+  }
+}
+
+TEST_CASE("A build's log stops at build-log-bytes and says so", "[buildah][sandbox]") {
+  auto host = RealSetup();
+  if (!host) return;
+  RealFixture f(*host, 1,
+                [](BuildahOptions&, BuildServiceOptions& s) { s.max_log_bytes = 64 << 10; });
+  f.AddProject("chatty", {Entry("base_image_choose_from_harbor", {{"handleInput", f.Base()}}),
+                          Entry("run", {{"value", std::vector<std::string>{
+                                                      "i=0; while [ $i -lt 5000 ]; do echo line-$i-"
+                                                      "of-a-chatty-build; i=$((i+1)); done"}}})});
+  f.service->Start();
+  auto queued = f.service->Enqueue("chatty", "v1", "tester");
+  REQUIRE(queued);
+  Build done = f.WaitFinished(queued->id);
+  CHECK(done.state == BuildState::kSucceeded);
+  std::string log = f.Log(done.id);
+  CHECK(log.size() < (64 << 10) + 4096);
+  CHECK(log.find("log truncated: it exceeds build-log-bytes (65536 bytes)") != std::string::npos);
+  CHECK(log.find("line-4999-") == std::string::npos);
+}
+
+TEST_CASE("Registry TLS is relaxed for the configured registry only", "[buildah][sandbox]") {
+  auto host = RealSetup();
+  if (!host) return;
+  // The same plain-HTTP registry under another name is another registry: a base image from it
+  // is pulled with TLS verification, which a plain-HTTP server cannot pass.
+  const std::string other = "localhost:" + host->substr(host->rfind(':') + 1);
+  RealFixture f(*host, 1);
+  f.AddProject("elsewhere", {Entry("base_image_choose_from_harbor",
+                                   {{"handleInput", other + "/base/busybox:latest"}}),
+                             Entry("run", {{"value", std::vector<std::string>{"true"}}})});
+  f.service->Start();
+  auto queued = f.service->Enqueue("elsewhere", "v1", "tester");
+  REQUIRE(queued);
+  Build done = f.WaitFinished(queued->id);
+  INFO(f.Log(done.id));
+  CHECK(done.state == BuildState::kFailed);
+  CHECK(done.reason.find("HTTP response to HTTPS client") != std::string::npos);
+}
+
+TEST_CASE("Builds into a reserved Cluster need an admin; allowed-clusters bounds the rest",
+          "[build][sandbox]") {
+  auto host = RealSetup();
+  if (!host) return;
+  RealFixture f(*host, 1, [](BuildahOptions&, BuildServiceOptions& s) {
+    s.reserved_clusters = {"markettest"};
+  });
+  f.AddProject("replace-base",
+               {Entry("base_image_choose_from_harbor", {{"handleInput", f.Base()}})});
+  auto refused = f.service->Enqueue("replace-base", "v1", "dev", Role::kDeveloper);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::kForbidden);
+  CHECK(refused.error().message.find("markettest") != std::string::npos);
+  CHECK(f.service->Enqueue("replace-base", "v1", "admin", Role::kAdmin).has_value());
+
+  RealFixture g(*host, 1, [](BuildahOptions&, BuildServiceOptions& s) {
+    s.reserved_clusters = {};
+    s.allowed_clusters = {"apps"};
+  });
+  g.AddProject("outside-allowed",
+               {Entry("base_image_choose_from_harbor", {{"handleInput", g.Base()}})});
+  auto not_allowed = g.service->Enqueue("outside-allowed", "v1", "admin", Role::kAdmin);
+  REQUIRE_FALSE(not_allowed);
+  CHECK(not_allowed.error().code == Errc::kForbidden);
+  CHECK(not_allowed.error().message.find("allowed-clusters") != std::string::npos);
 }
 
 }  // namespace

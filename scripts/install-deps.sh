@@ -12,6 +12,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libsoci-dev libsqlite3-dev libpq-dev sqlite3 \
   catch2 libyaml-cpp-dev \
   postgresql-15 postgresql-contrib \
-  buildah fuse-overlayfs uidmap docker-registry busybox-static apache2-utils \
+  buildah runc slirp4netns iproute2 fuse-overlayfs uidmap docker-registry busybox-static \
+  apache2-utils \
   wrk chromium fonts-wqy-microhei \
   clang-16 libclang-rt-16-dev debootstrap binutils

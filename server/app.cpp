@@ -47,6 +47,7 @@ struct ServerApp::Parts {
   std::unique_ptr<ProjectService> projects;
   std::unique_ptr<BuildService> builds;
   std::unique_ptr<Authenticator> auth;
+  std::unique_ptr<Auditor> signin_auditor;  // failed sign-ins, recorded by the HTTP core
   std::unique_ptr<WorkerPool> blocking;
   std::unique_ptr<Api> api;
   std::unique_ptr<Router> router;
@@ -152,9 +153,11 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
 
   if (config.auth) {
     Result<std::unique_ptr<Authenticator>> auth = Authenticator::Create(
-        parts->stores.identity.get(), config.auth_users_file, config.auth_cache_ttl);
+        parts->stores.identity.get(), config.auth_users_file, config.auth_cache_ttl,
+        config.signin_max_concurrent);
     if (!auth) return std::unexpected(auth.error());
     parts->auth = std::move(*auth);
+    parts->metrics->BindAuthenticator(parts->auth.get());
     Result<std::int64_t> users = parts->stores.identity->CountUsers();
     if (users && *users == 0 && config.auth_users_file.empty()) {
       spdlog::warn("authentication is on but there are no users: every request will be refused; "
@@ -200,6 +203,14 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
       config.rate_limit_burst > 0
           ? config.rate_limit_burst
           : std::max(1, static_cast<int>(std::ceil(config.rate_limit * 2)));
+  http_options.allowed_origins = config.allowed_origins;
+  http_options.allowed_hosts = config.allowed_hosts;
+  http_options.signin_max_failures = config.signin_max_failures;
+  http_options.signin_window = config.signin_window;
+  http_options.max_connections_per_address = config.max_connections_per_address;
+  http_options.max_streams_per_caller = config.max_log_follows;  // the only streams: log follows
+  parts->signin_auditor = std::make_unique<Auditor>(parts->stores.audit.get(), parts->clock);
+  http_options.auditor = parts->signin_auditor.get();
   parts->http = std::make_unique<HttpServer>(http_options, *parts->router, *parts->blocking,
                                              parts->auth.get());
   if (auto listening = parts->http->Listen(); !listening) {

@@ -1,6 +1,8 @@
 #include "http_server.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -19,6 +21,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "audit.hpp"
 #include "auth.hpp"
 #include "logging.hpp"
 #include "rate_limit.hpp"
@@ -36,6 +39,76 @@ constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
 
 class Session;
 
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// A Host header or an origin's authority: the name (IPv6 keeps its brackets) and the port as
+// written (empty when absent). Lower case.
+struct Authority {
+  std::string name;
+  std::string port;
+};
+
+Authority SplitAuthority(std::string_view text) {
+  std::string lower = Lower(text);
+  Authority authority;
+  std::size_t port_colon = std::string::npos;
+  if (lower.starts_with('[')) {
+    std::size_t close = lower.find(']');
+    if (close != std::string::npos && close + 1 < lower.size() && lower[close + 1] == ':') {
+      port_colon = close + 1;
+    }
+  } else if (std::size_t colon = lower.find(':');
+             colon != std::string::npos && lower.find(':', colon + 1) == std::string::npos) {
+    port_colon = colon;
+  }
+  authority.name = lower.substr(0, port_colon);
+  if (port_colon != std::string::npos) authority.port = lower.substr(port_colon + 1);
+  return authority;
+}
+
+// The Host names a server answers by default: its listen address and the loopback names.
+std::vector<Authority> HostsServed(const HttpServerOptions& options) {
+  std::vector<Authority> hosts;
+  for (const std::string& host : options.allowed_hosts) hosts.push_back(SplitAuthority(host));
+  if (!hosts.empty()) return hosts;
+  std::string listen = Lower(options.host);
+  if (listen.find(':') != std::string::npos) listen = "[" + listen + "]";
+  for (std::string name : {listen, std::string("localhost"), std::string("127.0.0.1"),
+                           std::string("[::1]")}) {
+    hosts.push_back(Authority{std::move(name), ""});
+  }
+  return hosts;
+}
+
+bool IsProbe(std::string_view path) {
+  return path == "/healthz" || path == "/readyz" || path == "/metrics";
+}
+
+// Whether the authority of `origin` (scheme://host[:port]) is the one the request was sent to
+// (its Host). The scheme is not compared: behind a TLS proxy the page is https and this
+// listener plain HTTP. A missing port is the scheme's default on both sides.
+bool SameOrigin(std::string_view origin, std::string_view host) {
+  std::size_t scheme_end = origin.find("://");
+  if (scheme_end == std::string_view::npos || host.empty()) return false;
+  std::string scheme = Lower(origin.substr(0, scheme_end));
+  std::string default_port = scheme == "https" ? "443" : scheme == "http" ? "80" : "";
+  Authority from = SplitAuthority(origin.substr(scheme_end + 3));
+  Authority to = SplitAuthority(host);
+  if (from.name.empty() || from.name != to.name) return false;
+  std::string from_port = from.port.empty() ? default_port : from.port;
+  std::string to_port = to.port.empty() ? default_port : to.port;
+  return from_port == to_port;
+}
+
+bool ChangesState(http::verb method) {
+  return method != http::verb::get && method != http::verb::head &&
+         method != http::verb::options;
+}
+
 // What every session shares: settings, the route table, and the set of live sessions that
 // shutdown walks.
 struct ServerState {
@@ -44,9 +117,13 @@ struct ServerState {
   WorkerPool& blocking;
   const Authenticator* auth;
   RateLimiter limiter;
+  SigninThrottle signin;
+  std::vector<Authority> hosts;  // Host values served (HostsServed)
   std::atomic<bool> stopping{false};
   std::mutex mutex;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::unordered_map<std::string, int> connections;  // per peer address; under `mutex`
+  std::unordered_map<std::string, int> streams;      // live streams per caller; under `mutex`
   std::optional<net::steady_timer> grace_timer;  // reset before `io` goes
   // Last, so it is destroyed first: the handlers it still holds own sessions, whose
   // destructors use the members above.
@@ -58,9 +135,14 @@ struct ServerState {
         blocking(b),
         auth(a),
         limiter(options.rate_limit_per_second, options.rate_limit_burst),
+        signin(options.signin_max_failures, options.signin_window),
+        hosts(HostsServed(options)),
         io(options.io_threads) {}
 
-  void Remove(Session* session);
+  void Remove(Session* session, const std::string& address);
+  void Refused(Refusal refusal) {
+    if (options.observer != nullptr) options.observer->OnRefused(refusal);
+  }
 };
 
 std::string_view Header(const HttpRequest& request, http::field field) {
@@ -77,8 +159,10 @@ std::string_view Header(const HttpRequest& request, std::string_view name) {
 // keeps its session alive (Beast's usual shape); the registry holds only weak references.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, ServerState& state)
-      : stream_(std::move(socket)), state_(state), poll_timer_(stream_.get_executor()) {
+  // `address`: the peer's, as counted against max-connections-per-address.
+  Session(tcp::socket socket, ServerState& state, std::string address)
+      : stream_(std::move(socket)), state_(state), poll_timer_(stream_.get_executor()),
+        address_(std::move(address)) {
     beast::error_code ec;
     tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
     if (!ec) {
@@ -87,7 +171,10 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  ~Session() { state_.Remove(this); }
+  ~Session() {
+    ReleaseStream();
+    state_.Remove(this, address_);
+  }
 
   void Start() { WaitForData(); }
 
@@ -226,6 +313,12 @@ class Session : public std::enable_shared_from_this<Session> {
     path_ = std::string(target.substr(0, question));
     query_ = question == std::string_view::npos ? std::string() : std::string(target.substr(question + 1));
     method_ = std::string(request_->method_string());
+    caller_ = "ip:" + remote_ip_;
+
+    // Before routing, authentication or any handler: a request for another name (DNS
+    // rebinding) or from another site's page goes no further.
+    if (auto refused = CheckHost()) return Send(std::move(*refused));
+    if (auto refused = CheckOrigin()) return Send(std::move(*refused));
 
     Router::Match match = state_.router.Find(request_->method(), path_);
     if (match.route == nullptr) {
@@ -249,35 +342,140 @@ class Session : public std::enable_shared_from_this<Session> {
       if (auto refused = Limit("ip:" + remote_ip_)) return Send(std::move(*refused));
     }
     if (route->run_on == RunOn::kIoThread && !authenticate) return Send(Handle(*route));
-    // A non-blocking handler runs here when the caller needs no verifying, or was verified
-    // recently (verifying anew may run argon2id or query the database: the pool's work).
+    // A caller verified recently is admitted here; verifying anew may run argon2id or query
+    // the database (the pool's work), and is a sign-in: throttled and bounded here first.
     std::optional<Principal> admitted;
-    if (route->async_handler) {
-      if (authenticate) {
-        admitted = state_.auth->Remembered(Header(*request_, http::field::authorization));
-        if (admitted) {
-          if (auto refused = Admit(*route, *admitted)) return Send(std::move(*refused));
-        }
+    Authenticator::Ticket ticket;
+    if (authenticate) {
+      std::string_view authorization = Header(*request_, http::field::authorization);
+      admitted = state_.auth->Remembered(authorization);
+      if (admitted) {
+        if (auto refused = Admit(*route, *admitted)) return Send(std::move(*refused));
+        caller_ = "user:" + admitted->name;
+      } else if (auto refused = StartSignin(authorization, ticket)) {
+        return Send(std::move(*refused));
       }
-      if ((!authenticate || admitted) && StartAsync(*route, admitted)) return;
     }
-    state_.blocking.Post([self = shared_from_this(), route, admitted] {
-      HandlerResult result = self->Handle(*route, admitted);
+    // A non-blocking handler runs here when the caller needs no verifying.
+    if (route->async_handler && (!authenticate || admitted) && StartAsync(*route, admitted)) {
+      return;
+    }
+    state_.blocking.Post([self = shared_from_this(), route, admitted, ticket] {
+      HandlerResult result = self->Handle(*route, admitted, ticket);
       net::post(self->Executor(), [self, result = std::move(result)]() mutable {
         self->Send(std::move(result));
       });
     });
   }
 
+  // 421 for a Host that does not name this server; the probes answer any Host.
+  std::optional<HandlerResult> CheckHost() {
+    std::string_view host = Header(*request_, http::field::host);
+    if (host.empty() || IsProbe(path_)) return std::nullopt;  // HTTP/1.0: no Host to rebind
+    Authority given = SplitAuthority(host);
+    for (const Authority& served : state_.hosts) {
+      if (served.name == given.name && (served.port.empty() || served.port == given.port)) {
+        return std::nullopt;
+      }
+    }
+    state_.Refused(Refusal::kHost);
+    return HandlerResult{
+        ErrorResponse(Error{Errc::kForbidden,
+                            fmt::format("this server does not answer for host {}; list the "
+                                        "names clients use in allowed-hosts",
+                                        host.substr(0, 256))},
+                      http::status::misdirected_request),
+        nullptr};
+  }
+
+  // 403 for a state-changing request that another site's page sent: its Origin is not this
+  // server's (as its Host names it) nor listed, or the browser says Sec-Fetch-Site is not
+  // same-origin. Requests without either header (curl, the CLI, the original's client) pass.
+  std::optional<HandlerResult> CheckOrigin() {
+    if (!ChangesState(request_->method())) return std::nullopt;
+    std::string origin = Lower(Header(*request_, http::field::origin));
+    std::string site = Lower(Header(*request_, "Sec-Fetch-Site"));
+    bool browser_same = site.empty() || site == "same-origin" || site == "none";
+    if (origin.empty() && browser_same) return std::nullopt;
+    if (!origin.empty()) {
+      const auto& allowed = state_.options.allowed_origins;
+      if (std::find(allowed.begin(), allowed.end(), origin) != allowed.end()) return std::nullopt;
+      if (browser_same && SameOrigin(origin, Header(*request_, http::field::host))) {
+        return std::nullopt;
+      }
+    }
+    state_.Refused(Refusal::kCrossSite);
+    std::string from = origin.empty() ? fmt::format("a {} page (Sec-Fetch-Site)", site)
+                                      : fmt::format("origin {}", origin.substr(0, 256));
+    return ErrorResult(Error{
+        Errc::kForbidden,
+        fmt::format("{} {} from {} refused: another site's page may not change anything here "
+                    "(allowed-origins lists the sites that may)",
+                    method_, path_, from)});
+  }
+
+  // A sign-in about to be verified: refused at once (429) while its address or user name is
+  // past signin-max-failures, or while signin-max-concurrent passwords are being checked;
+  // else `ticket` holds its place among them. Only credentials count: without any, the
+  // answer is a plain 401.
+  std::optional<HandlerResult> StartSignin(std::string_view authorization,
+                                           Authenticator::Ticket& ticket) {
+    std::optional<std::string> user = BasicUserName(authorization);
+    if (!user && !authorization.starts_with("Bearer ")) return std::nullopt;
+    std::chrono::seconds wait = state_.signin.RetryAfter("ip:" + remote_ip_);
+    std::string who = remote_ip_;
+    if (user) {
+      std::chrono::seconds for_user = state_.signin.RetryAfter("user:" + *user);
+      if (for_user > wait) {
+        wait = for_user;
+        who = *user;
+      }
+    }
+    if (wait.count() > 0) {
+      state_.Refused(Refusal::kSigninThrottled);
+      return TooMany(fmt::format("too many failed sign-ins for {}; retry in {}s",
+                                 who.substr(0, 64), wait.count()),
+                     wait);
+    }
+    if (!user) return std::nullopt;  // a token: a database lookup, no argon2id
+    ticket = state_.auth->Reserve(authorization);
+    if (ticket) return std::nullopt;
+    state_.Refused(Refusal::kSigninBusy);
+    return TooMany("too many sign-ins being checked at once; retry in 1s",
+                   std::chrono::seconds(1));
+  }
+
+  // Counts a failed sign-in against the address and the user name, logs and audits it.
+  void SigninFailed(std::string_view authorization) {
+    std::optional<std::string> user = BasicUserName(authorization);
+    if (!user && !authorization.starts_with("Bearer ")) return;  // no credentials at all
+    int failures = state_.signin.Fail("ip:" + remote_ip_);
+    if (user) failures = std::max(failures, state_.signin.Fail("user:" + *user));
+    if (state_.options.observer != nullptr) state_.options.observer->OnSigninFailed();
+    std::string name = user ? user->substr(0, 128) : std::string("(token)");
+    spdlog::warn("failed sign-in from {} as {}: {} in the last {}s", remote_ip_, name, failures,
+                 state_.options.signin_window.count());
+    if (state_.options.auditor != nullptr) {
+      state_.options.auditor->Record(
+          ContextFor(std::nullopt), Acting{"anonymous", "anonymous"}, "auth.signin_failed",
+          user ? "user:" + name : std::string("token"), nullptr,
+          {{"address", remote_ip_}, {"user", user ? nlohmann::json(name) : nullptr},
+           {"failures", failures}, {"window_seconds", state_.options.signin_window.count()}});
+    }
+  }
+
+  static HandlerResult TooMany(std::string message, std::chrono::seconds retry_after) {
+    HandlerResult result = ErrorResult(Error{Errc::kTooManyRequests, std::move(message)});
+    result.response.set(http::field::retry_after, std::to_string(retry_after.count()));
+    return result;
+  }
+
   // 429 with Retry-After when `key`'s bucket is empty; nullopt to go on.
   std::optional<HandlerResult> Limit(const std::string& key) {
     RateLimiter::Decision decision = state_.limiter.Take(key);
     if (decision.allowed) return std::nullopt;
-    HandlerResult result = ErrorResult(
-        Error{Errc::kTooManyRequests,
-              fmt::format("too many requests; retry in {}s", decision.retry_after.count())});
-    result.response.set(http::field::retry_after, std::to_string(decision.retry_after.count()));
-    return result;
+    return TooMany(fmt::format("too many requests; retry in {}s", decision.retry_after.count()),
+                   decision.retry_after);
   }
 
   // Starts the route's non-blocking handler on this I/O thread; false when it declines. Its
@@ -327,29 +525,25 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Runs a handler (on whichever thread the route says) and turns an escaping exception into
   // 10100: the exception's text goes to the log, never to the client. `admitted`: the caller,
-  // already verified and admitted on the I/O thread.
-  HandlerResult Handle(const Route& route, const std::optional<Principal>& admitted = {}) {
+  // already verified and admitted on the I/O thread; else `ticket` is its sign-in's place.
+  HandlerResult Handle(const Route& route, const std::optional<Principal>& admitted = {},
+                       const Authenticator::Ticket& ticket = nullptr) {
     RequestIdScope scope(request_id_);
     RequestContext context = ContextFor(admitted);
     try {
       if (!admitted && route.access != Access::kPublic && state_.auth != nullptr) {
-        Result<Principal> principal =
-            state_.auth->Verify(Header(*request_, http::field::authorization));
+        std::string_view authorization = Header(*request_, http::field::authorization);
+        Result<Principal> principal = state_.auth->Verify(authorization, ticket);
         if (!principal) {
-          // Failed attempts count against the address: guessing passwords is rate limited.
+          if (principal.error().code == Errc::kUnauthorized) SigninFailed(authorization);
+          // Failed attempts also take from the address's rate-limit bucket.
           if (auto refused = Limit("ip:" + remote_ip_)) return std::move(*refused);
-          HandlerResult result = ErrorResult(principal.error());
-          // A browser script says so (X-Requested-With); it then gets a challenge the browser
-          // does not answer with its own login dialog, and the page shows its login form.
-          if (principal.error().code == Errc::kUnauthorized &&
-              !Header(*request_, "X-Requested-With").empty()) {
-            result.response.set(http::field::www_authenticate, "Bearer realm=\"market\"");
-          }
-          return result;
+          return ErrorResult(principal.error());
         }
         if (auto refused = Admit(route, *principal)) return std::move(*refused);
         context.user = principal->name;
         context.role = principal->role;
+        caller_ = "user:" + principal->name;  // read by Send, after the post back
       }
       return route.handler(context);
     } catch (const std::exception& e) {
@@ -363,10 +557,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void Send(HandlerResult result) {
     if (state_.stopping) keep_alive_ = false;
     phase_ = Phase::kWriting;
+    if (result.stream && !TakeStream()) {
+      state_.Refused(Refusal::kStreams);
+      result = TooMany(fmt::format("{} live log streams are open for {} (max-log-follows); "
+                                   "close one or retry later",
+                                   state_.options.max_streams_per_caller, caller_.substr(0, 100)),
+                       std::chrono::seconds(1));
+    }
     HttpResponse& response = result.response;
     response.version(11);
     response.set(http::field::server, "market-server");
     response.set("X-Request-Id", request_id_);
+    AddSecurityHeaders(response);
     status_ = response.result_int();
     if (result.stream) {
       keep_alive_ = false;  // a streamed response ends the connection
@@ -382,6 +584,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                  self->bytes_ += n;
                                  if (ec) return self->Close();
                                  self->phase_ = Phase::kStreaming;
+                                 self->WatchPeer();
                                  self->Pull();
                                });
       return;
@@ -395,6 +598,53 @@ class Session : public std::enable_shared_from_this<Session> {
                         self->bytes_ += n;
                         self->OnWritten(ec);
                       });
+  }
+
+  // Headers every response carries: no content sniffing, no Referer with the page's query,
+  // and pages never framed (clickjacking). A 401 challenges with Basic only a client that
+  // already sent Basic credentials without X-Requested-With (curl -u, the CLI): any other,
+  // a browser above all, gets a Bearer challenge, which shows no login dialog.
+  void AddSecurityHeaders(HttpResponse& response) {
+    response.set("X-Content-Type-Options", "nosniff");
+    response.set("Referrer-Policy", "no-referrer");
+    auto type = response.find(http::field::content_type);
+    if (type != response.end() && beast::iequals(type->value().substr(0, 9), "text/html")) {
+      std::string policy(response["Content-Security-Policy"]);
+      if (policy.find("frame-ancestors") == std::string::npos) {
+        policy = policy.empty() ? "frame-ancestors 'none'" : policy + "; frame-ancestors 'none'";
+      }
+      response.set("Content-Security-Policy", policy);
+      response.set(http::field::x_frame_options, "DENY");
+    }
+    if (response.result() == http::status::unauthorized && request_) {
+      bool asked_basic = Header(*request_, http::field::authorization).starts_with("Basic ") &&
+                         Header(*request_, "X-Requested-With").empty();
+      response.set(http::field::www_authenticate,
+                   asked_basic ? "Basic realm=\"market\", charset=\"UTF-8\""
+                               : "Bearer realm=\"market\"");
+    }
+  }
+
+  // A place among the caller's live streams (max-log-follows); false when they are all taken.
+  bool TakeStream() {
+    std::lock_guard lock(state_.mutex);
+    int& open = state_.streams[caller_];
+    if (open >= state_.options.max_streams_per_caller) {
+      if (open == 0) state_.streams.erase(caller_);
+      return false;
+    }
+    ++open;
+    stream_caller_ = caller_;
+    return true;
+  }
+
+  void ReleaseStream() {
+    if (stream_caller_.empty()) return;
+    std::lock_guard lock(state_.mutex);
+    if (auto it = state_.streams.find(stream_caller_); it != state_.streams.end()) {
+      if (--it->second <= 0) state_.streams.erase(it);
+    }
+    stream_caller_.clear();
   }
 
   void OnWritten(beast::error_code ec) {
@@ -424,6 +674,19 @@ class Session : public std::enable_shared_from_this<Session> {
     record.bytes = bytes_;
     record.client = remote_;
     WriteAccessLog(record);
+  }
+
+  // A followed log may write nothing for minutes, and only a write would notice the client
+  // gone: read meanwhile, so that a client closing ends its stream (and frees its place among
+  // its max-log-follows) at once. On the socket itself, past the stream's write timeout.
+  void WatchPeer() {
+    watching_ = true;
+    stream_.socket().async_read_some(
+        net::buffer(watch_buffer_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (self->phase_ == Phase::kClosed) return;
+          if (ec) return self->Close();
+          self->WatchPeer();  // bytes after the request: nothing to do with them
+        });
   }
 
   // Streaming: pull a piece on the blocking pool, write it as a chunk, wait, repeat.
@@ -472,6 +735,7 @@ class Session : public std::enable_shared_from_this<Session> {
                      [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                        self->bytes_ += n;
                        self->stream_source_.reset();
+                       self->ReleaseStream();
                        self->OnWritten(ec);
                      });
   }
@@ -480,6 +744,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // (a refused large body), and a reset may destroy our answer before the client reads it. So:
   // half-close, then discard what still arrives for a short while.
   void LingerClose() {
+    if (watching_) return Close();  // a stream's request was read whole; its watch is reading
     if (phase_ == Phase::kClosed) return;
     phase_ = Phase::kClosed;
     poll_timer_.cancel();
@@ -503,6 +768,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
+    ReleaseStream();
     if (phase_ == Phase::kClosed) return;
     phase_ = Phase::kClosed;
     poll_timer_.cancel();
@@ -527,6 +793,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
   std::string remote_ = "-";
   std::string remote_ip_ = "-";
+  std::string address_;        // the key of this connection in ServerState::connections
+  std::string caller_;         // "user:NAME" once known, else "ip:ADDRESS": whose streams
+  std::string stream_caller_;  // non-empty while this connection holds one of its streams
+  bool watching_ = false;      // WatchPeer's read is pending (a streamed response)
+  char watch_buffer_[512];
   std::string request_id_;
   std::string method_;
   std::string path_;
@@ -537,9 +808,12 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::steady_clock::time_point started_{};
 };
 
-void ServerState::Remove(Session* session) {
+void ServerState::Remove(Session* session, const std::string& address) {
   std::lock_guard lock(mutex);
   sessions.erase(session);
+  if (auto it = connections.find(address); it != connections.end() && --it->second <= 0) {
+    connections.erase(it);
+  }
   // The last connection gone during shutdown: nothing is in flight, Run() may return.
   if (stopping && sessions.empty() && grace_timer) {
     net::post(io, [this] {
@@ -549,6 +823,24 @@ void ServerState::Remove(Session* session) {
 }
 
 }  // namespace
+
+std::string_view ToString(Refusal refusal) {
+  switch (refusal) {
+    case Refusal::kCrossSite:
+      return "cross_site";
+    case Refusal::kHost:
+      return "host";
+    case Refusal::kConnectionsPerAddress:
+      return "connections_per_address";
+    case Refusal::kSigninThrottled:
+      return "signin_throttled";
+    case Refusal::kSigninBusy:
+      return "signin_busy";
+    case Refusal::kStreams:
+      return "streams";
+  }
+  return "other";
+}
 
 class HttpServer::Impl {
  public:
@@ -581,6 +873,12 @@ class HttpServer::Impl {
     acceptor_.listen(net::socket_base::max_listen_connections, ec);
     if (ec) return fail("listen on");
     port_ = acceptor_.local_endpoint().port();
+    if (state_.options.allowed_hosts.empty() && address.is_unspecified()) {
+      spdlog::warn("listening on {} with allowed-hosts empty: only requests for {} or a "
+                   "loopback name are answered (421 otherwise); list the names clients use in "
+                   "allowed-hosts",
+                   state_.options.host, state_.options.host);
+    }
     Accept();
     return {};
   }
@@ -635,18 +933,34 @@ class HttpServer::Impl {
         return Accept();
       }
       std::shared_ptr<Session> session;
+      beast::error_code peer_ec;
+      tcp::endpoint peer = socket.remote_endpoint(peer_ec);
+      std::string address = peer_ec ? std::string() : peer.address().to_string();
+      bool per_address_full = false;
       {
         std::lock_guard lock(state_.mutex);
+        int& from_address = state_.connections[address];
         if (state_.sessions.size() >= static_cast<std::size_t>(state_.options.max_connections)) {
           // Over the limit: refuse by closing at once, before reading anything.
           spdlog::warn("refusing a connection: {} connections open (max-connections)",
                        state_.sessions.size());
           beast::error_code close_ec;
           socket.close(close_ec);
+        } else if (from_address >= state_.options.max_connections_per_address) {
+          per_address_full = true;
+          beast::error_code close_ec;
+          socket.close(close_ec);
         } else {
-          session = std::make_shared<Session>(std::move(socket), state_);
+          ++from_address;
+          session = std::make_shared<Session>(std::move(socket), state_, address);
           state_.sessions.emplace(session.get(), session);
         }
+        if (from_address == 0) state_.connections.erase(address);
+      }
+      if (per_address_full) {
+        // Debug only: a flood from one address must not flood the log too (the metric counts).
+        spdlog::debug("refusing a connection from {}: max-connections-per-address", address);
+        state_.Refused(Refusal::kConnectionsPerAddress);
       }
       if (session) session->Start();
       if (!state_.stopping) Accept();

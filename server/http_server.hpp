@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -16,6 +17,7 @@
 namespace market::server {
 
 class Authenticator;
+class Auditor;
 
 // One answered request, as metrics see it.
 struct RequestRecord {
@@ -25,11 +27,30 @@ struct RequestRecord {
   std::uint64_t bytes = 0;                          // response bytes written, headers included
 };
 
+// Why a request or connection was turned away before any handler ran (docs/security.md).
+enum class Refusal {
+  kCrossSite,              // a state-changing request from another site's page (403)
+  kHost,                   // a Host header that does not name this server (421)
+  kConnectionsPerAddress,  // over max-connections-per-address: closed at once
+  kSigninThrottled,        // too many failed sign-ins from the address or for the name (429)
+  kSigninBusy,             // signin-max-concurrent verifications already running (429)
+  kStreams,                // over max-log-follows live streams of one caller (429)
+};
+inline constexpr Refusal kAllRefusals[] = {Refusal::kCrossSite, Refusal::kHost,
+                                           Refusal::kConnectionsPerAddress,
+                                           Refusal::kSigninThrottled, Refusal::kSigninBusy,
+                                           Refusal::kStreams};
+std::string_view ToString(Refusal refusal);
+
 // Told about every answered request, on an I/O thread: must be cheap and thread-safe.
 class RequestObserver {
  public:
   virtual ~RequestObserver() = default;
   virtual void OnRequest(const RequestRecord& record) = 0;
+  // A refusal (the refused request, if any, is also reported through OnRequest). Any thread.
+  virtual void OnRefused(Refusal) {}
+  // A sign-in whose credentials were wrong (not a missing credential). Any thread.
+  virtual void OnSigninFailed() {}
 };
 
 struct HttpServerOptions {
@@ -48,6 +69,21 @@ struct HttpServerOptions {
   // routes (probes, static files) are not limited.
   double rate_limit_per_second = 0;
   int rate_limit_burst = 0;
+
+  // Browser-borne requests (docs/security.md). A state-changing request (not GET, HEAD or
+  // OPTIONS) from another origin is refused unless that origin is listed (lower case, as
+  // config.cpp keeps them).
+  std::vector<std::string> allowed_origins;
+  // Host header values served, `name` (any port) or `name:port`; empty: the listen address,
+  // localhost, 127.0.0.1 and [::1]. /healthz, /readyz and /metrics answer any Host.
+  std::vector<std::string> allowed_hosts;
+  // Failed sign-ins per address and per user name in a window; past it, refused before any
+  // password is checked.
+  int signin_max_failures = 10;
+  std::chrono::seconds signin_window{60};
+  int max_connections_per_address = 256;
+  int max_streams_per_caller = 8;  // live streamed responses (log follows) per caller
+  const Auditor* auditor = nullptr;  // records failed sign-ins; null: not recorded
 };
 
 class HttpServer {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "api.hpp"
+#include "auth.hpp"
 #include "responses.hpp"
 
 namespace market::server {
@@ -183,7 +184,18 @@ ServiceMetrics::ServiceMetrics(std::unique_ptr<StoreMonitor> monitor, int build_
       build_duration_(registry_.AddHistogram(
           "market_build_duration_seconds",
           "Run time of builds this instance ended (start to finish; queue time excluded).",
-          {"state"}, BuildDurationBuckets())) {
+          {"state"}, BuildDurationBuckets())),
+      refused_(registry_.AddCounter(
+          "market_http_refused_total",
+          "Requests and connections turned away before any handler ran, by reason "
+          "(docs/security.md).",
+          {"reason"})),
+      signin_failures_(registry_
+                           .AddCounter("market_signin_failures_total",
+                                       "Sign-ins with wrong credentials (user, password or "
+                                       "token).")
+                           .With({})) {
+  for (Refusal refusal : kAllRefusals) refused_.With({std::string(ToString(refusal))});
   // Every final state shows from the start, at 0, so rate() works before the first build.
   for (const char* state : {"succeeded", "failed", "cancelled"}) builds_finished_.With({state});
   builds_enqueued_.With({});
@@ -237,6 +249,13 @@ void ServiceMetrics::OnRequest(const RequestRecord& record) {
   cell->latency->Observe(Seconds(record.elapsed));
 }
 
+void ServiceMetrics::OnRefused(Refusal refusal) {
+  // Few and rare: the family's lookup is cheap enough.
+  refused_.With({std::string(ToString(refusal))}).Inc();
+}
+
+void ServiceMetrics::OnSigninFailed() { signin_failures_.Inc(); }
+
 RegistryPtr ServiceMetrics::Instrument(RegistryPtr registry) {
   if (!registry) return registry;
   return std::make_unique<InstrumentedRegistry>(std::move(registry), registry_calls_,
@@ -251,6 +270,13 @@ std::unique_ptr<BuildStore> ServiceMetrics::Instrument(BuildStore& store) {
 void ServiceMetrics::Collect(metrics::TextWriter& out) const {
   out.Header("market_build_workers", "Build workers of this instance.", "gauge");
   out.Sample("market_build_workers", {}, build_workers_);
+  if (auth_ != nullptr) {
+    // Not by outcome or user: /metrics is public and must not tell which names exist.
+    out.Header("market_auth_password_verifications_total",
+               "Passwords checked with argon2id, unknown user names' included.", "counter");
+    out.Sample("market_auth_password_verifications_total", {},
+               static_cast<double>(auth_->PasswordVerifications()));
+  }
   if (monitor_ == nullptr) return;
   PoolUsage pool = monitor_->Pool();
   out.Header("market_db_pool_sessions", "Database sessions of this instance's pool, by state.",

@@ -18,6 +18,8 @@
 
 namespace market::server {
 
+class Authenticator;
+
 class ServiceMetrics final : public RequestObserver {
  public:
   // `monitor` (may be null) is read at every scrape: builds queued and running over all
@@ -28,6 +30,10 @@ class ServiceMetrics final : public RequestObserver {
   // The route table whose patterns label requests; before the server starts.
   void BindRoutes(const std::vector<Route>& routes);
   void OnRequest(const RequestRecord& record) override;
+  void OnRefused(Refusal refusal) override;
+  void OnSigninFailed() override;
+  // The authenticator whose password verifications are reported; null or never: none.
+  void BindAuthenticator(const Authenticator* auth) { auth_ = auth; }
 
   // Decorators that count what passes through: registry calls (errors by code, latency) and
   // builds finishing (by state, with their durations). The first owns `registry`; the second
@@ -59,6 +65,9 @@ class ServiceMetrics final : public RequestObserver {
   metrics::CounterFamily& builds_enqueued_;
   metrics::CounterFamily& builds_finished_;
   metrics::HistogramFamily& build_duration_;
+  metrics::CounterFamily& refused_;
+  metrics::Counter& signin_failures_;
+  const Authenticator* auth_ = nullptr;
 
   // Row 0: requests no route matched; row i + 1: routes[i]. Lock-free after a cell's first
   // use, so the request path takes no lock.

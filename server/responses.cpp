@@ -53,11 +53,8 @@ HttpResponse ErrorResponse(const Error& error, http::status status) {
       {"code", static_cast<int>(error.code)},
       {"errMsg", ClientMessage(error)},
       {"content", nullptr}};
-  HttpResponse response = JsonResponse(status, body);
-  if (error.code == Errc::kUnauthorized) {
-    response.set(http::field::www_authenticate, "Basic realm=\"market\", charset=\"UTF-8\"");
-  }
-  return response;
+  // A 401's WWW-Authenticate depends on the request: the HTTP core adds it (http_server.cpp).
+  return JsonResponse(status, body);
 }
 
 HandlerResult ErrorResult(const Error& error) {

@@ -2,6 +2,9 @@
 // The endpoints. Each handler decodes the request, calls one libmarket service, and encodes the
 // result; the route table (routes.cpp) says which path and method reach which handler.
 
+#include <chrono>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -82,8 +85,19 @@ class Api {
 
  private:
   nlohmann::json ProjectSnapshot(const std::string& name) const;
+  HttpResponse CheckReadiness() const;  // pings the database and the registry
+
+  // /readyz's latest answer: probes are answered from it for a second, so a flood of them
+  // cannot flood the database or the registry.
+  struct Readiness {
+    std::mutex mutex;
+    std::optional<HttpResponse> answer;
+    std::chrono::steady_clock::time_point made{};
+    bool refreshing = false;  // a thread is pinging; the others answer the latest result
+  };
 
   ApiDependencies deps_;
+  Readiness readiness_;
   SystemClock system_clock_;
   Auditor auditor_;
 };

@@ -93,6 +93,24 @@ HandlerResult Api::Healthz(const RequestContext&) {
 }
 
 HandlerResult Api::Readyz(const RequestContext&) {
+  using Clock = std::chrono::steady_clock;
+  {
+    std::lock_guard lock(readiness_.mutex);
+    if (readiness_.answer &&
+        (readiness_.refreshing || Clock::now() - readiness_.made < std::chrono::seconds(1))) {
+      return HandlerResult{*readiness_.answer, nullptr};
+    }
+    readiness_.refreshing = true;
+  }
+  HttpResponse response = CheckReadiness();
+  std::lock_guard lock(readiness_.mutex);
+  readiness_.answer = response;
+  readiness_.made = Clock::now();
+  readiness_.refreshing = false;
+  return HandlerResult{std::move(response), nullptr};
+}
+
+HttpResponse Api::CheckReadiness() const {
   nlohmann::json checks = nlohmann::json::object();
   bool ready = true;
   Result<void> database = deps_.project_store->Ping();
@@ -106,8 +124,7 @@ HandlerResult Api::Readyz(const RequestContext&) {
     ready = ready && registry.has_value();
   }
   nlohmann::json body = {{"status", ready ? "ready" : "not ready"}, {"checks", std::move(checks)}};
-  return HandlerResult{
-      JsonResponse(ready ? http::status::ok : http::status::service_unavailable, body), nullptr};
+  return JsonResponse(ready ? http::status::ok : http::status::service_unavailable, body);
 }
 
 }  // namespace market::server

@@ -211,6 +211,8 @@ TEST_CASE("/readyz fails while the registry is down; /healthz stays up", "[metri
   CHECK(ready.Json()["checks"]["database"] == "ok");
 
   registry.reset();  // stops the registry process
+  // /readyz answers from a result at most a second old: wait for the next one.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   testing::Reply down = client.Get("/readyz");
   INFO(down.body);
   CHECK(down.status == 503);
@@ -244,6 +246,7 @@ TEST_CASE("/readyz fails while the database is unreachable and recovers", "[metr
   database.AdminExec(fmt::format("ALTER DATABASE {} ALLOW_CONNECTIONS false", name));
   database.AdminExec(fmt::format(
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'", name));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the cached answer
   testing::Reply down = client.Get("/readyz");
   INFO(down.body);
   CHECK(down.status == 503);
@@ -254,6 +257,7 @@ TEST_CASE("/readyz fails while the database is unreachable and recovers", "[metr
   CHECK(SampleValue(scrape.body, "market_metrics_database_up") == 0);
 
   database.AdminExec(fmt::format("ALTER DATABASE {} ALLOW_CONNECTIONS true", name));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   testing::Reply back = client.Get("/readyz");
   INFO(back.body);
   CHECK(back.status == 200);

@@ -43,7 +43,9 @@ TEST_CASE("1,000 keep-alive connections: bounded memory, other clients still ser
   const char* asan_options = std::getenv("ASAN_OPTIONS");
   ServerProcess server(
       {"--listen", "127.0.0.1:0", "--database", "sqlite:" + (dir.path() / "market.db").string(),
-       "--workspace", (dir.path() / "ws").string(), "--log-level", "info"},
+       "--workspace", (dir.path() / "ws").string(), "--log-level", "info",
+       // Every connection here comes from 127.0.0.1: lift the per-address bound (256).
+       "--max-connections-per-address", "2000"},
       dir.path() / "server.log",
       {{"ASAN_OPTIONS", std::string(asan_options != nullptr ? asan_options : "") +
                             ":quarantine_size_mb=8:thread_local_quarantine_size_kb=64"}});

@@ -134,13 +134,18 @@ TEST_CASE("every route asks for its role: viewer reads, developer edits, admin d
   CHECK(me.Json()["content"]["role"] == "developer");
 }
 
-TEST_CASE("a wrong password is 401; a script asking gets no Basic challenge", "[http][auth]") {
+TEST_CASE("a wrong password is 401; only a client that sent Basic gets a Basic challenge",
+          "[http][auth]") {
   People people;
   TestServer server(Backend::kSqlite, AuthOn, [&](Stores& s) { AddPeople(s, people); });
   TestClient client(server.port());
   Reply wrong = client.Get("/api/project/list", {{"Authorization", Basic("dave", "nope-nope")}});
   CHECK(wrong.status == 401);
   CHECK_THAT(wrong.Header("www-authenticate"), Catch::StartsWith("Basic"));
+  // No credentials (a browser following a link): a challenge no browser answers with a dialog.
+  Reply anonymous = client.Get("/api/project/list");
+  CHECK(anonymous.status == 401);
+  CHECK_THAT(anonymous.Header("www-authenticate"), Catch::StartsWith("Bearer"));
   Reply script = client.Get("/api/project/list", {{"X-Requested-With", "XMLHttpRequest"}});
   CHECK(script.status == 401);
   CHECK_THAT(script.Header("www-authenticate"), Catch::StartsWith("Bearer"));

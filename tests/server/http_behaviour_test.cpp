@@ -142,10 +142,12 @@ TEST_CASE("with authentication on, the identity is the operator", "[http][auth]"
   Reply anonymous = client.PostJson("/api/project/new", {{"projectName", "a"}, {"operator", "x"}});
   CHECK(anonymous.status == 401);
   CHECK(anonymous.Code() == 10018);
-  CHECK_THAT(anonymous.Header("www-authenticate"), Catch::StartsWith("Basic"));
+  // No credentials: a Bearer challenge, so that a browser shows no login dialog of its own.
+  CHECK_THAT(anonymous.Header("www-authenticate"), Catch::StartsWith("Bearer"));
   Reply wrong = client.PostJson("/api/project/new", {{"projectName", "a"}, {"operator", "x"}},
                                 {{"Authorization", "Basic ZGF2ZTpub3BlCg=="}});
   CHECK(wrong.status == 401);
+  CHECK_THAT(wrong.Header("www-authenticate"), Catch::StartsWith("Basic"));  // it sent Basic
   // dave:pa55word
   std::map<std::string, std::string> auth = {{"Authorization", "Basic ZGF2ZTpwYTU1d29yZA=="}};
   // Naming another operator is for admins only.

@@ -96,7 +96,7 @@ TEST_CASE("SIGTERM under load: answers complete, acknowledged writes survive, no
   addr.sin_port = htons(static_cast<std::uint16_t>(server->port()));
   REQUIRE(::connect(raw, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   const std::string head =
-      "POST /api/project/save HTTP/1.1\r\nHost: x\r\n"
+      "POST /api/project/save HTTP/1.1\r\nHost: 127.0.0.1\r\n"
       "Content-Type: application/json\r\nContent-Length: " +
       std::to_string(inflight_body.size()) + "\r\n\r\n";
   const std::string first = head + inflight_body.substr(0, 20);

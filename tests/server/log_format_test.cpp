@@ -32,7 +32,7 @@ std::string Send(int port, const std::string& target) {
   socket.connect(
       tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
   std::string request = "GET " + target +
-                        " HTTP/1.1\r\nHost: x\r\nX-Request-Id: trace-me-123\r\n"
+                        " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: trace-me-123\r\n"
                         "Authorization: Basic c2VjcmV0LXZhbHVl\r\nConnection: close\r\n\r\n";
   net::write(socket, net::buffer(request));
   std::string response;

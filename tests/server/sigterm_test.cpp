@@ -41,7 +41,7 @@ TEST_CASE("SIGTERM finishes the request in flight and exits 0", "[process]") {
       tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
   std::string body = R"({"projectName": "inflight", "operator": "root"})";
   std::string head =
-      "POST /api/project/new HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "POST /api/project/new HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
       "Content-Length: " +
       std::to_string(body.size()) + "\r\n\r\n";
   // Headers and half the body, then SIGTERM: the request is in flight.

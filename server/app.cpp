@@ -20,6 +20,7 @@
 #include "market/build_service.hpp"
 #include "market/buildah_builder.hpp"
 #include "market/command_source_checkout.hpp"
+#include "market/network_rules.hpp"
 #include "market/plugin_registry.hpp"
 #include "market/project_service.hpp"
 #include "market/store.hpp"
@@ -87,6 +88,21 @@ Result<RegistryPtr> OpenRegistry(const ServerConfig& config) {
 
 }  // namespace
 
+BuildahOptions BuildahOptionsOf(const ServerConfig& config) {
+  BuildahOptions buildah;
+  buildah.root = config.workspace / "storage" / "root";
+  buildah.runroot = config.workspace / "storage" / "run";
+  buildah.isolation = config.build_isolation;
+  // Validated by LoadConfig: the parse cannot fail here.
+  buildah.deny_networks =
+      ParseIpRanges("build-deny-networks", config.build_deny_networks).value_or(std::vector<IpRange>{});
+  buildah.memory_bytes = config.build_memory_bytes;
+  buildah.pids = config.build_pids;
+  buildah.cpus = config.build_cpus;
+  buildah.insecure_registries = config.insecure_registries;
+  return buildah;
+}
+
 Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config) {
   auto parts = std::make_unique<Parts>();
   parts->config = config;
@@ -116,9 +132,19 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   if (!registry) return std::unexpected(registry.error());
   parts->registry = parts->metrics->Instrument(std::move(*registry));
 
-  BuildahOptions buildah;
-  buildah.root = config.workspace / "storage" / "root";
-  buildah.runroot = config.workspace / "storage" / "run";
+  BuildahOptions buildah = BuildahOptionsOf(config);
+  // The sandbox is checked once at start: builds that could not be isolated are refused with
+  // the reason, not run without it.
+  std::string builds_disabled;
+  if (auto sandbox = CheckBuildahSandbox(buildah); !sandbox) {
+    builds_disabled = fmt::format("the build sandbox cannot work on this host: {} (see "
+                                  "`market-server doctor`; build-isolation chroot opts out)",
+                                  sandbox.error().message);
+    spdlog::error("{}", builds_disabled);
+  } else if (buildah.isolation == "chroot") {
+    spdlog::warn("build-isolation is chroot: RUN steps share this host's network and can reach "
+                 "its loopback services (this server, the database, the registry)");
+  }
   parts->builder = MakeBuildahBuilder(buildah);
   try {
     CommandCheckoutOptions checkout;
@@ -149,6 +175,12 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   build_options.workers = config.build_workers;
   build_options.workspace = config.workspace / "builds";
   build_options.worker_prefix = WorkerPrefix(config);
+  build_options.timeout = config.build_timeout;
+  build_options.max_log_bytes = config.build_log_bytes;
+  build_options.checkout_limits.max_bytes = config.build_context_bytes;
+  build_options.reserved_clusters = config.reserved_clusters;
+  build_options.allowed_clusters = config.allowed_clusters;
+  build_options.disabled_reason = builds_disabled;
   parts->builds = std::make_unique<BuildService>(deps, build_options);
 
   if (config.auth) {

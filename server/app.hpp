@@ -8,9 +8,13 @@
 #include <boost/asio/io_context.hpp>
 
 #include "config.hpp"
+#include "market/buildah_builder.hpp"
 #include "market/error.hpp"
 
 namespace market::server {
+
+// The builder's settings from the server's: storage in the workspace, the sandbox and limits.
+BuildahOptions BuildahOptionsOf(const ServerConfig& config);
 
 class ServerApp {
  public:

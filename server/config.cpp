@@ -1,6 +1,11 @@
 #include "config.hpp"
 
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -9,11 +14,6 @@
 #include <regex>
 #include <sstream>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <fmt/format.h>
-#include <toml++/toml.h>
 
 #include "market/network_rules.hpp"
 #include "market/validation.hpp"
@@ -45,6 +45,10 @@ constexpr KeySpec kKeys[] = {
     {"registry-password-file",
      "file holding the registry password (else MARKET_REGISTRY_PASSWORD)"},
     {"registry-insecure", "plain HTTP or unverified TLS to the registry", true},
+    {"insecure-registries",
+     "comma-separated HOST[:PORT] of other registries builds may pull base images from over "
+     "plain HTTP or unverified TLS (default none: only the configured registry follows "
+     "registry-insecure)"},
     {"registry-timeout", "seconds a registry call may take before it fails with 504 (default 30)"},
     {"builder", "image builder: buildah or docker (default buildah)"},
     {"build-workers", "builds run at once (default 2)"},
@@ -206,9 +210,9 @@ Result<void> ReadFile(const std::string& path, Sources& sources) {
     } else if (node.is_boolean()) {
       text = *node.value<bool>() ? "true" : "false";
     } else {
-      return Fail(Errc::kInvalid,
-                  fmt::format("config file {}: {} must be a string, integer or boolean", path,
-                              name.str()));
+      return Fail(
+          Errc::kInvalid,
+          fmt::format("config file {}: {} must be a string, integer or boolean", path, name.str()));
     }
     sources.Set(key, std::move(text), Origin::kFile);
   }
@@ -318,19 +322,22 @@ Result<void> HostList(const Sources& sources, std::vector<std::string>& out) {
   return {};
 }
 
-// buildah's --memory: N, Nk, Nm or Ng; "0" means no limit.
-Result<void> MemorySetting(const Sources& sources, std::string& out) {
+// N, Nk, Nm or Ng bytes; 0 means no limit.
+Result<void> MemorySetting(const Sources& sources, std::int64_t& out) {
   const RawValue* raw = sources.Get("build-memory");
   if (raw == nullptr) return {};
-  std::string value = Lower(raw->text);
-  static const std::regex kMemory(R"([0-9]{1,15}[kmg]?)");
-  if (!std::regex_match(value, kMemory)) {
+  const std::string value = Lower(raw->text);
+  static const std::regex kMemory(R"(([0-9]{1,12})([kmg]?))");
+  std::smatch m;
+  if (!std::regex_match(value, m, kMemory)) {
     return Bad(sources, "build-memory", fmt::format("'{}' is not N, Nk, Nm or Ng", raw->text));
   }
-  out = value == "0" ? std::string() : value;
-  if (!out.empty() && ParseInt(out.substr(0, out.find_first_of("kmg"))).value_or(0) == 0) {
-    out.clear();
+  const int shift = m[2] == "k" ? 10 : m[2] == "m" ? 20 : m[2] == "g" ? 30 : 0;
+  const std::int64_t bytes = *ParseInt(m[1].str()) << shift;
+  if (bytes != 0 && bytes < (16LL << 20)) {
+    return Bad(sources, "build-memory", "is below 16m: no build would run");
   }
+  out = bytes;
   return {};
 }
 
@@ -341,7 +348,8 @@ Result<void> SandboxSettings(const Sources& sources, ServerConfig& config) {
       return Bad(sources, "build-isolation", "expected oci or chroot");
     }
   }
-  if (auto r = NetworkList(sources, "build-deny-networks", config.build_deny_networks); !r) return r;
+  if (auto r = NetworkList(sources, "build-deny-networks", config.build_deny_networks); !r)
+    return r;
   if (auto r = NetworkList(sources, "source-allow-networks", config.source_allow_networks); !r) {
     return r;
   }
@@ -350,7 +358,8 @@ Result<void> SandboxSettings(const Sources& sources, ServerConfig& config) {
     if (!value) return Bad(sources, "ssh-sources", "expected on or off");
     config.ssh_sources = *value;
   }
-  if (const RawValue* raw = sources.Get("ssh-known-hosts-file")) config.ssh_known_hosts_file = raw->text;
+  if (const RawValue* raw = sources.Get("ssh-known-hosts-file"))
+    config.ssh_known_hosts_file = raw->text;
   if (const RawValue* raw = sources.Get("ssh-identity-file")) config.ssh_identity_file = raw->text;
   if (config.ssh_sources) {
     std::error_code ec;
@@ -368,7 +377,7 @@ Result<void> SandboxSettings(const Sources& sources, ServerConfig& config) {
   }
   if (auto r = ClusterList(sources, "reserved-clusters", config.reserved_clusters); !r) return r;
   if (auto r = ClusterList(sources, "allowed-clusters", config.allowed_clusters); !r) return r;
-  if (auto r = MemorySetting(sources, config.build_memory); !r) return r;
+  if (auto r = MemorySetting(sources, config.build_memory_bytes); !r) return r;
   if (auto r = IntSetting(sources, "build-pids", 0, 1'000'000, config.build_pids); !r) return r;
   if (const RawValue* raw = sources.Get("build-cpus")) {
     double value = 0;
@@ -500,6 +509,17 @@ Result<void> Apply(const Sources& sources, const EnvLookup& env, ServerConfig& c
     if (!value) return Bad(sources, "registry-insecure", "expected true or false");
     config.registry_insecure = *value;
   }
+  if (const RawValue* raw = sources.Get("insecure-registries")) {
+    static const std::regex kHostPort(R"([A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?)");
+    config.insecure_registries.clear();
+    for (const std::string& item : SplitList(raw->text)) {
+      if (!std::regex_match(item, kHostPort)) {
+        return Bad(sources, "insecure-registries",
+                   fmt::format("'{}' is not HOST or HOST:PORT (no scheme, no path)", item));
+      }
+      config.insecure_registries.push_back(Lower(item));
+    }
+  }
   // The password never comes from a flag or the config file: argv and files are readable by
   // others far more often than the process environment.
   if (!config.registry_password_file.empty()) {
@@ -564,8 +584,7 @@ Result<void> Apply(const Sources& sources, const EnvLookup& env, ServerConfig& c
     }
     config.rate_limit = value;
   }
-  if (auto r = IntSetting(sources, "rate-limit-burst", 0, 1'000'000, config.rate_limit_burst);
-      !r) {
+  if (auto r = IntSetting(sources, "rate-limit-burst", 0, 1'000'000, config.rate_limit_burst); !r) {
     return r;
   }
 
@@ -689,8 +708,8 @@ Result<ConfigOutcome> LoadConfig(std::span<const std::string> args, const EnvLoo
     return Fail(Errc::kInvalid, fmt::format("command line: {} (see --help)", e.what()));
   }
   if (version) {
-    return ConfigOutcome{ConfigOutcome::Action::kVersion,
-                         fmt::format("market-server {}\n", MARKET_VERSION), {}};
+    return ConfigOutcome{
+        ConfigOutcome::Action::kVersion, fmt::format("market-server {}\n", MARKET_VERSION), {}};
   }
 
   if (config_option->count() == 0) {

@@ -30,6 +30,8 @@ struct ServerConfig {
   std::string registry_password;  // secret: from MARKET_REGISTRY_PASSWORD or the file only
   std::string registry_password_file;
   bool registry_insecure = false;
+  // Other registries builds may pull from without TLS verification (host[:port]); empty: none.
+  std::vector<std::string> insecure_registries;
   std::chrono::seconds registry_timeout{30};  // per registry request; connecting takes at most 5 s
 
   std::string builder = "buildah";
@@ -49,7 +51,7 @@ struct ServerConfig {
   std::string ssh_identity_file;        // the key ssh sources log in with; empty: none
   std::vector<std::string> reserved_clusters = {"base"};  // only admins build into these
   std::vector<std::string> allowed_clusters;              // empty: any
-  std::string build_memory = "4g";      // buildah --memory; empty: no limit
+  std::int64_t build_memory_bytes = 4LL << 30;  // 0: no limit
   int build_pids = 4096;                // processes of one build at once; 0: no limit
   double build_cpus = 0;                // CPUs one build may use; 0: no limit
   std::chrono::seconds build_timeout{3600};

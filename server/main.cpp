@@ -17,6 +17,7 @@
 #include "app.hpp"
 #include "auth.hpp"
 #include "config.hpp"
+#include "doctor.hpp"
 #include "identity_commands.hpp"
 #include "logging.hpp"
 
@@ -69,6 +70,9 @@ int main(int argc, char** argv) {
   LimitMallocArenas();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() == 1 && args[0] == "--hash-password") return HashPasswordCommand();
+  if (market::server::IsDoctorCommand(args)) {
+    return market::server::RunDoctorCommand(args, stdout, stderr);
+  }
   if (market::server::IsIdentityCommand(args)) {
     return market::server::RunIdentityCommand(args, market::server::ProcessEnv(), stdin, stdout,
                                               stderr);

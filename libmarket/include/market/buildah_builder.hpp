@@ -27,6 +27,8 @@ struct BuildahOptions {
   std::int64_t memory_bytes = 0;
   int pids = 0;
   double cpus = 0;
+  // Registries besides the request's own that pulls may reach without TLS verification.
+  std::vector<std::string> insecure_registries;
   std::string ip_path = "ip";
   std::string slirp_path = "slirp4netns";
   // "docker" keeps HEALTHCHECK (the OCI image config has no place for it); "oci" also works.

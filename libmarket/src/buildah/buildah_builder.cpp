@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <mutex>
@@ -71,17 +72,21 @@ SandboxOptions ToSandboxOptions(const BuildahOptions& options) {
 }
 
 // The registries configuration of one build: the system's, with the push registry marked
-// insecure when the operator said so. Only that registry loses TLS verification; a base image
-// from anywhere else is pulled with it (the flag --tls-verify=false would apply to all).
-std::string RegistriesConf(const ImageBuildRequest& request) {
+// insecure when the operator said so, and the operator's other insecure registries. Every
+// other registry keeps TLS verification (the flag --tls-verify=false would drop it for all).
+std::string RegistriesConf(const ImageBuildRequest& request, const BuildahOptions& options) {
   std::string text;
   if (std::ifstream system("/etc/containers/registries.conf"); system) {
     text.assign(std::istreambuf_iterator<char>(system), std::istreambuf_iterator<char>());
     if (!text.empty() && text.back() != '\n') text.push_back('\n');
   }
-  if (!request.tls_verify) {
+  std::vector<std::string> insecure = options.insecure_registries;
+  if (!request.tls_verify) insecure.push_back(request.registry_host);
+  std::sort(insecure.begin(), insecure.end());
+  insecure.erase(std::unique(insecure.begin(), insecure.end()), insecure.end());
+  for (const std::string& host : insecure) {
     text += fmt::format("\n[[registry]]\nlocation = {}\ninsecure = true\n",
-                        nlohmann::json(request.registry_host).dump());
+                        nlohmann::json(host).dump());
   }
   return text;
 }
@@ -235,7 +240,7 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
     return std::unexpected(ok.error());
   }
   const auto registries_conf = dir->path() / "registries.conf";
-  if (auto ok = process::WriteNewFile(registries_conf, RegistriesConf(request), 0600); !ok) {
+  if (auto ok = process::WriteNewFile(registries_conf, RegistriesConf(request, options_), 0600); !ok) {
     return std::unexpected(ok.error());
   }
   // HOME is the private folder: no configuration of the service account applies.

@@ -60,6 +60,9 @@ YAML
   cat >"$dir/env" <<ENV
 export MARKET_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:$pg_port/postgres
 export MARKET_TEST_REGISTRY=127.0.0.1:$reg_port
+# Tests push to registries of their own and pull the base image from this plain-HTTP one: every
+# server a test starts may pull from it without TLS (insecure-registries).
+export MARKET_INSECURE_REGISTRIES=127.0.0.1:$reg_port
 ENV
   echo "services: PostgreSQL on 127.0.0.1:$pg_port, docker-registry on 127.0.0.1:$reg_port"
 }

@@ -580,7 +580,10 @@ std::vector<Load::Sample> Load::Samples() {
 
 // ---- /proc ----
 
-std::vector<std::pair<pid_t, std::string>> CommandLines() {
+namespace {
+
+// `file` of /proc/PID for every process on the machine but this one, NUL bytes as spaces.
+std::vector<std::pair<pid_t, std::string>> ProcFiles(const char* file) {
   std::vector<std::pair<pid_t, std::string>> out;
   const pid_t self = ::getpid();
   std::error_code ec;
@@ -590,14 +593,20 @@ std::vector<std::pair<pid_t, std::string>> CommandLines() {
     if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
     pid_t pid = std::atoi(name.c_str());
     if (pid == self) continue;
-    std::string cmdline = ReadFile(it->path() / "cmdline");
-    for (char& c : cmdline) {
+    std::string text = ReadFile(it->path() / file);
+    for (char& c : text) {
       if (c == '\0') c = ' ';
     }
-    if (!cmdline.empty()) out.emplace_back(pid, std::move(cmdline));
+    if (!text.empty()) out.emplace_back(pid, std::move(text));
   }
   return out;
 }
+
+}  // namespace
+
+std::vector<std::pair<pid_t, std::string>> CommandLines() { return ProcFiles("cmdline"); }
+
+std::vector<std::pair<pid_t, std::string>> Environments() { return ProcFiles("environ"); }
 
 // ---- GitHttpServer ----
 

@@ -161,6 +161,8 @@ void ExpectCleanStop(ServerProcess& server);
 
 // The command lines (NUL bytes as spaces) of every process on the machine but this one.
 std::vector<std::pair<pid_t, std::string>> CommandLines();
+// The environments (NAME=value, space-separated) of every process but this one.
+std::vector<std::pair<pid_t, std::string>> Environments();
 
 // Polls `ready` every `step` until it holds or `timeout` passes.
 bool WaitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeout,

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "logging.hpp"
+#include "support/test_env.hpp"
 
 namespace market::server::testing {
 
@@ -52,6 +53,8 @@ TestServer::TestServer(market::testing::Backend backend,
   config.header_timeout = std::chrono::seconds(2);
   config.idle_timeout = std::chrono::seconds(10);
   config.shutdown_grace = std::chrono::seconds(10);
+  // Builds pull the base image from the plain-HTTP test registry while pushing to the test's own.
+  if (auto base = market::testing::RegistryHost()) config.insecure_registries = {*base};
   if (tweak) tweak(config);
   if (prepare) {
     auto stores = database_.Open(1);

@@ -1,0 +1,184 @@
+// The build sandbox under attack through the real server: a developer's project whose RUN step
+// posts /api/project/delete to the server (which answers without a login on loopback) through
+// every address a step might reach it by, while every process's environment is watched for the
+// registry password. With the default isolation the victim survives and no child holds the
+// password; with the chroot opt-out the same build deletes it, which shows the test can tell.
+
+#include <fmt/format.h>
+
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "fault/fault_support.hpp"
+#include "harbor_client/registry_process.hpp"
+#include "market/network_rules.hpp"
+
+namespace market::fault {
+namespace {
+
+using json = nlohmann::json;
+
+// Samples every process's environment until stopped; keeps the pids of those (other than the
+// server itself, which was given the password) that hold `secret`.
+class EnvironmentWatch {
+ public:
+  EnvironmentWatch(std::string secret, pid_t allowed) : secret_(std::move(secret)) {
+    thread_ = std::thread([this, allowed] {
+      while (!stop_) {
+        for (const auto& [pid, environment] : Environments()) {
+          if (pid == allowed) continue;
+          if (environment.find("PATH=") != std::string::npos &&
+              CommandLine(pid).find("buildah") != std::string::npos) {
+            saw_buildah_ = true;
+          }
+          if (environment.find(secret_) != std::string::npos) {
+            std::lock_guard lock(mu_);
+            leaks_.insert(fmt::format("{}: {}", pid, CommandLine(pid).substr(0, 200)));
+          }
+        }
+        std::this_thread::sleep_for(20ms);
+      }
+    });
+  }
+  ~EnvironmentWatch() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::set<std::string> leaks() {
+    std::lock_guard lock(mu_);
+    return leaks_;
+  }
+  bool saw_buildah() const { return saw_buildah_; }
+
+ private:
+  static std::string CommandLine(pid_t pid) {
+    std::string text = ReadFile(fmt::format("/proc/{}/cmdline", pid));
+    for (char& c : text) {
+      if (c == '\0') c = ' ';
+    }
+    return text;
+  }
+  std::string secret_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> saw_buildah_{false};
+  std::mutex mu_;
+  std::set<std::string> leaks_;
+  std::thread thread_;
+};
+
+// A RUN line that sends `request` to port `port` of each address and says whether it connected.
+std::string AttackLine(const std::vector<std::string>& addresses, int port,
+                       const std::string& request) {
+  std::string escaped;
+  for (char c : request) {
+    if (c == '\r') {
+      escaped += "\\r";
+    } else if (c == '\n') {
+      escaped += "\\n";
+    } else {
+      escaped += c;
+    }
+  }
+  std::string line = "for a in";
+  for (const auto& a : addresses) line += " " + a;
+  line += fmt::format(
+      "; do if printf '{}' | nc -w 3 $a {} >/dev/null 2>&1; then echo \"attack via $a "
+      "connected\"; else echo \"attack via $a refused\"; fi; done",
+      escaped, port);
+  return line;
+}
+
+}  // namespace
+
+TEST_CASE("A build can neither drive the server's API nor read its secrets",
+          "[fault][sandbox][buildah]") {
+  std::optional<std::string> base_registry = market::testing::RegistryHost();
+  if (!base_registry) {
+    WARN("MARKET_TEST_REGISTRY is not set (it holds the base image): skipping");
+    return;
+  }
+  if (::geteuid() != 0) {
+    WARN("the build sandbox needs root (network namespaces and cgroups): skipping");
+    return;
+  }
+  const std::string isolation = GENERATE(std::string("oci"), std::string("chroot"));
+  INFO("build-isolation " << isolation);
+  const std::string registry_password = "Sandbox-Planted-pw-" + std::to_string(::getpid());
+  market::testing::TempDir dir;
+  market::testing::RegistryProcess registry(
+      market::testing::RegistryProcess::Options{.user = "pusher", .password = registry_password});
+  ServerProcess server(
+      {"--listen", "127.0.0.1:0", "--database", "sqlite:" + (dir.path() / "market.db").string(),
+       "--workspace", (dir.path() / "ws").string(), "--registry", registry.Url(), "--registry-user",
+       "pusher", "--registry-insecure", "--build-workers", "1", "--build-isolation", isolation},
+      dir.path() / "server.log", {{"MARKET_REGISTRY_PASSWORD", registry_password}});
+  HttpConn client(server.port(), 30s);
+  auto post = [&](const std::string& target, const json& body) {
+    Reply reply = client.PostJson(target, body);
+    INFO(target << ": " << reply.body);
+    return reply;
+  };
+  REQUIRE(post("/api/project/new", {{"projectName", "victim"}, {"operator", "owner"}}).Code() ==
+          10000);
+
+  const std::string form = "projectName=victim&operator=attacker";
+  const std::string request = fmt::format(
+      "POST /api/project/delete HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Type: "
+      "application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{}",
+      server.port(), form.size(), form);
+  // Every way a step might find the server: its own loopback (the host's, under chroot),
+  // slirp's gateway (the host's loopback unless refused), and every address of this host.
+  std::vector<std::string> addresses = {"127.0.0.1", "10.0.2.2"};
+  for (const IpRange& address : HostAddresses()) {
+    if (address.v6) continue;
+    std::string text = address.ToString();
+    addresses.push_back(text.substr(0, text.find('/')));
+  }
+  json pipeline =
+      json::array({{{"$$plugin", "base_image_choose_from_harbor"},
+                    {"handleInput", *base_registry + "/base/busybox:latest"}},
+                   {{"$$plugin", "run"},
+                    {"value", json::array({AttackLine(addresses, server.port(), request)})}}});
+  REQUIRE(post("/api/project/save", {{"projectName", "attacker"},
+                                     {"addOrUpdate", "add"},
+                                     {"operator", "dev"},
+                                     {"$$plugin", pipeline}})
+              .Code() == 10000);
+
+  EnvironmentWatch watch(registry_password, server.pid());
+  Reply queued = post("/api/project/build", {{"projectName", "attacker"}, {"operator", "dev"}});
+  REQUIRE(queued.Code() == 10000);
+  json history;
+  std::string state;
+  REQUIRE(WaitFor(
+      [&] {
+        history = client.Get("/api/project/buildHistory?projectName=attacker").Json()["content"];
+        state = history.is_object() ? history["latest"].value("state", "") : "";
+        return state == "succeeded" || state == "failed" || state == "cancelled";
+      },
+      300s, 200ms));
+  watch.Stop();
+  const std::string logs = history.value("logs", "");
+  INFO(logs);
+  CHECK(state == "succeeded");
+  CHECK(watch.saw_buildah());
+  std::string leaks;
+  for (const auto& leak : watch.leaks()) leaks += leak + "\n";
+  INFO("the registry password in the environment of:\n" << leaks);
+  CHECK(leaks.empty());
+
+  const int victim = client.Get("/api/project/info?projectName=victim").Code();
+  if (isolation == "oci") {
+    CHECK(victim == 10000);  // still there
+    for (const auto& address : addresses) {
+      CHECK(logs.find("attack via " + address + " refused") != std::string::npos);
+    }
+  } else {
+    CHECK(victim == 10008);  // the opt-out lets the step reach the server: the test can tell
+    CHECK(logs.find("attack via 127.0.0.1 connected") != std::string::npos);
+    CHECK(logs.find("WARNING: build-isolation is chroot") != std::string::npos);
+  }
+}
+
+}  // namespace market::fault

@@ -115,12 +115,11 @@ struct Exec {
 
 Result<void> PrepareExec(const Spec& spec, Exec& exec) {
   if (spec.argv.empty()) return Fail(Errc::kInternal, "no command given");
-  // The allowlisted part of the server's environment, minus unset_env, with spec.env on top.
+  // The allowlisted part of the server's environment, with spec.env on top.
   std::map<std::string, std::string> env;
   for (std::string_view name : kInheritedEnv) {
     if (const char* value = std::getenv(std::string(name).c_str())) env[std::string(name)] = value;
   }
-  for (const auto& name : spec.unset_env) env.erase(name);
   for (const auto& [k, v] : spec.env) env[k] = v;
   for (const auto& [k, v] : env) exec.env.push_back(k + "=" + v);
   for (auto& e : exec.env) exec.envp.push_back(e.data());

@@ -29,7 +29,6 @@ struct Spec {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
   // Added to (or replacing) the kInheritedEnv variables; how secrets and HOME reach a child.
   std::vector<std::pair<std::string, std::string>> env;
-  std::vector<std::string> unset_env;     // kInheritedEnv variables the child must not see
   std::filesystem::path cwd;              // empty: the caller's
   std::chrono::milliseconds timeout{0};   // 0: none
   std::optional<std::string> stdin_data;  // written then closed; otherwise stdin is /dev/null

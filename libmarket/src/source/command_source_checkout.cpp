@@ -297,10 +297,6 @@ Result<void> CommandSourceCheckout::Git(const SourceSpec& source, const Run& run
       {"MARKET_SOURCE_USERNAME", source.username},
       {"MARKET_SOURCE_PASSWORD", source.password},
   };
-  base.unset_env = {"GIT_DIR",        "GIT_WORK_TREE",     "GIT_CONFIG_PARAMETERS",
-                    "GIT_CONFIG",     "GIT_CONFIG_COUNT",  "GIT_CONFIG_SYSTEM",
-                    "GIT_SSH",        "GIT_PROXY_COMMAND", "GIT_EXEC_PATH",
-                    "GIT_TEMPLATE_DIR"};
   // No credential helper may store or offer credentials; no hook runs; a redirect is an error
   // (its target was not checked).
   std::vector<std::string> git{options_.git_path,
@@ -377,7 +373,6 @@ Result<void> CommandSourceCheckout::Svn(const SourceSpec& source, const Run& run
   if (!dir) return std::unexpected(dir.error());
   process::Spec spec;
   spec.env = {{"HOME", dir->path().string()}};
-  spec.unset_env = {"SVN_SSH"};  // would replace the ssh tunnel below
   // A private config dir: nothing is read from or cached into the server user's ~/.subversion.
   spec.argv = {options_.svn_path,   "export",          "-q",
                "--non-interactive", "--no-auth-cache", "--config-dir",

@@ -181,6 +181,8 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   build_options.reserved_clusters = config.reserved_clusters;
   build_options.allowed_clusters = config.allowed_clusters;
   build_options.disabled_reason = builds_disabled;
+  build_options.max_queued_per_project = config.max_queued_builds_per_project;
+  build_options.max_queued_per_operator = config.max_queued_builds_per_user;
   parts->builds = std::make_unique<BuildService>(deps, build_options);
 
   if (config.auth) {

@@ -135,6 +135,10 @@ class InstrumentedBuildStore final : public BuildStore {
     return n;
   }
   Result<std::int64_t> QueueDepth() override { return inner_.QueueDepth(); }
+  Result<QueuedCounts> CountQueued(std::string_view project,
+                                   std::string_view operator_name) override {
+    return inner_.CountQueued(project, operator_name);
+  }
 
  private:
   void Count(const Build& build) {

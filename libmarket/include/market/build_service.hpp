@@ -34,6 +34,10 @@ struct BuildServiceOptions {
   // A build running longer is stopped and fails naming the limit; 0: none.
   std::chrono::seconds timeout{0};
   std::int64_t max_log_bytes = 32LL << 20;  // the rest of a longer log is dropped, said so
+  // Queued builds a project, and an operator across projects, may have (kTooManyRequests past
+  // them): one caller cannot fill the queue for everyone. 0: no bound.
+  int max_queued_per_project = 0;
+  int max_queued_per_operator = 0;
   // Registry projects (Clusters) only admins may build into, and, when not empty, the only ones
   // builds may push into (besides the reserved ones, for admins).
   std::vector<std::string> reserved_clusters = {"base"};
@@ -64,7 +68,8 @@ class BuildService {
   // Records a queued build. An empty tag becomes the UTC time "YYYYMMDD-HHMMSS". `role` is the
   // caller's (reserved Clusters need kAdmin; an embedder without roles passes kAdmin).
   // kBuildProjectMissing, kInvalid (tag), kRegistryNotConfigured, kForbidden (the Cluster is
-  // reserved or not allowed), kUnavailable (builds are disabled on this host).
+  // reserved or not allowed), kUnavailable (builds are disabled on this host),
+  // kTooManyRequests (the project's or the operator's queued builds are at their bound).
   Result<Build> Enqueue(std::string_view project, std::string_view tag,
                         std::string_view operator_name, Role role = Role::kAdmin);
   Result<Build> Cancel(std::int64_t id, std::string_view operator_name);

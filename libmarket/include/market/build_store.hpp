@@ -54,6 +54,14 @@ class BuildStore {
   virtual Result<int> FailOwnedBy(std::string_view instance, std::string_view reason,
                                   TimePoint now) = 0;
   virtual Result<std::int64_t> QueueDepth() = 0;
+  // Queued builds of `project`, and of `operator_name` across projects: what the per-project
+  // and per-operator bounds of the queue count.
+  struct QueuedCounts {
+    std::int64_t project = 0;
+    std::int64_t operator_builds = 0;
+  };
+  virtual Result<QueuedCounts> CountQueued(std::string_view project,
+                                           std::string_view operator_name) = 0;
 };
 
 using BuildStorePtr = std::unique_ptr<BuildStore>;

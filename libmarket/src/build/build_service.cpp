@@ -244,6 +244,23 @@ Result<Build> BuildService::Impl::Enqueue(std::string_view project, std::string_
                 fmt::format("Cluster {} is not one builds may push into (allowed-clusters)",
                             stored->cluster));
   }
+  if (options_.max_queued_per_project > 0 || options_.max_queued_per_operator > 0) {
+    auto queued = deps_.builds->CountQueued(*name, operator_name);
+    if (!queued) return std::unexpected(queued.error());
+    if (options_.max_queued_per_project > 0 &&
+        queued->project >= options_.max_queued_per_project) {
+      return Fail(Errc::kTooManyRequests,
+                  fmt::format("project {} has {} queued builds already "
+                              "(max-queued-builds-per-project)",
+                              *name, queued->project));
+    }
+    if (options_.max_queued_per_operator > 0 &&
+        queued->operator_builds >= options_.max_queued_per_operator) {
+      return Fail(Errc::kTooManyRequests,
+                  fmt::format("{} has {} queued builds already (max-queued-builds-per-user)",
+                              operator_name, queued->operator_builds));
+    }
+  }
   Build build;
   build.project = *name;
   build.tag = the_tag;

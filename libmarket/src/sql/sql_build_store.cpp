@@ -520,4 +520,17 @@ Result<std::int64_t> SqlBuildStore::QueueDepth() {
   });
 }
 
+Result<BuildStore::QueuedCounts> SqlBuildStore::CountQueued(std::string_view project,
+                                                             std::string_view operator_name) {
+  return pool_->Run("queued builds", [&](soci::session& sql) -> Result<QueuedCounts> {
+    const std::string p(project), o(operator_name);
+    long long for_project = 0, for_operator = 0;
+    sql << "SELECT COALESCE(SUM(CASE WHEN project = :p THEN 1 ELSE 0 END), 0), "
+           "COALESCE(SUM(CASE WHEN operator = :o THEN 1 ELSE 0 END), 0) "
+           "FROM builds WHERE state = 'queued'",
+        soci::use(p), soci::use(o), soci::into(for_project), soci::into(for_operator);
+    return QueuedCounts{for_project, for_operator};
+  });
+}
+
 }  // namespace market::sql

@@ -49,6 +49,8 @@ class SqlBuildStore final : public BuildStore {
   Result<int> FailExpired(TimePoint now, std::string_view reason) override;
   Result<int> FailOwnedBy(std::string_view worker, std::string_view reason, TimePoint now) override;
   Result<std::int64_t> QueueDepth() override;
+  Result<QueuedCounts> CountQueued(std::string_view project,
+                                   std::string_view operator_name) override;
 
   const SharedPool& pool() const { return pool_; }  // for MakeStoreMonitor
 

@@ -165,6 +165,32 @@ TEST_CASE("Enqueue without a registry is refused", "[build]") {
   CHECK(r.error().code == Errc::kRegistryNotConfigured);
 }
 
+TEST_CASE("Queued builds are bounded per project and per operator", "[build]") {
+  Fixture f;
+  f.options.max_queued_per_project = 2;
+  f.options.max_queued_per_operator = 3;
+  f.AddProject("web");
+  f.AddProject("api");
+  REQUIRE(f.Service().Enqueue("web", "v1", "bob"));
+  REQUIRE(f.Service().Enqueue("web", "v2", "bob"));
+  auto third = f.Service().Enqueue("web", "v3", "carol");
+  REQUIRE_FALSE(third);
+  CHECK(third.error().code == Errc::kTooManyRequests);
+  CHECK_THAT(third.error().message, Catch::Contains("max-queued-builds-per-project"));
+  // bob has two queued: one more anywhere, then his bound.
+  REQUIRE(f.Service().Enqueue("api", "v1", "bob"));
+  auto fourth = f.Service().Enqueue("api", "v2", "bob");
+  REQUIRE_FALSE(fourth);
+  CHECK(fourth.error().code == Errc::kTooManyRequests);
+  CHECK_THAT(fourth.error().message, Catch::Contains("max-queued-builds-per-user"));
+  // Another operator is not bound by bob's builds; a cancelled build frees its place.
+  REQUIRE(f.Service().Enqueue("api", "v2", "carol"));
+  auto first = f.stores.builds->ListForProject("web", 1, 10);
+  REQUIRE(first);
+  REQUIRE(f.Service().Cancel(first->builds.back().id, "bob"));
+  CHECK(f.Service().Enqueue("web", "v3", "carol").has_value());
+}
+
 TEST_CASE("A build runs, pushes and records digest, size and log, and the workspace goes",
           "[build]") {
   Fixture f;

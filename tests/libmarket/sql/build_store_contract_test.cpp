@@ -108,6 +108,17 @@ TEST_CASE("build store: enqueue, get, history and their error codes", "[sql][bui
   REQUIRE(b2.has_value());
   REQUIRE(b3.has_value());
   CHECK(*builds.QueueDepth() == 4);
+  {
+    // What the queue's bounds count: queued builds of one project, and of one operator.
+    auto counts = builds.CountQueued("app", "bob");
+    REQUIRE(counts);
+    CHECK(counts->project == 3);
+    CHECK(counts->operator_builds == 4);
+    auto none = builds.CountQueued("ghost", "nobody");
+    REQUIRE(none);
+    CHECK(none->project == 0);
+    CHECK(none->operator_builds == 0);
+  }
 
   CHECK(builds.Get(999999).error().code == Errc::kBuildNotFound);
 

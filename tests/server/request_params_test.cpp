@@ -1,5 +1,7 @@
 // Request decoding: query strings, JSON and form bodies, and save's pipeline encodings.
 
+#include <chrono>
+
 #include <catch2/catch.hpp>
 
 #include "request_params.hpp"
@@ -152,6 +154,100 @@ TEST_CASE("other parameters as a string map", "[decode]") {
   REQUIRE(params);
   auto map = params->StringMap({"plugin", "method"});
   CHECK(map == std::map<std::string, std::string>{{"n", "3"}, {"s", "t"}, {"x", "q"}});
+}
+
+namespace {
+
+std::string NestedArrays(int levels, std::string_view inside = "") {
+  return std::string(levels, '[') + std::string(inside) + std::string(levels, ']');
+}
+
+// `{"a":{"a":...{"a":inside}...}}`: `levels` objects.
+std::string NestedObjects(int levels, std::string_view inside = "1") {
+  std::string text;
+  for (int i = 0; i < levels; ++i) text += R"({"a":)";
+  text += inside;
+  text += std::string(levels, '}');
+  return text;
+}
+
+void CheckTooDeep(const Result<RequestParams>& params) {
+  REQUIRE_FALSE(params);
+  CHECK(params.error().code == Errc::kInvalid);
+  CHECK(params.error().message == "request body: JSON nesting deeper than 64 levels");
+}
+
+}  // namespace
+
+TEST_CASE("JSON nesting is bounded at 64 levels", "[decode][limits]") {
+  REQUIRE(kMaxJsonDepth == 64);
+  const std::string kJson = "application/json";
+
+  SECTION("the limit itself, counted from the body's own object") {
+    // The body's object is level 1: 63 more arrays make 64.
+    auto params = RequestParams::Decode("", kJson, NestedObjects(1, NestedArrays(63, "7")));
+    REQUIRE(params);
+    CHECK(params->Has("a"));
+    CHECK(params->StringMap({}).at("a") == NestedArrays(63, "7"));
+    CheckTooDeep(RequestParams::Decode("", kJson, NestedObjects(1, NestedArrays(64, "7"))));
+    CHECK(RequestParams::Decode("", kJson, NestedObjects(64)));
+    CheckTooDeep(RequestParams::Decode("", kJson, NestedObjects(65)));
+    // Empty containers at the 65th level count too.
+    CheckTooDeep(RequestParams::Decode("", kJson, NestedObjects(64, "[]")));
+    CheckTooDeep(RequestParams::Decode("", kJson, NestedObjects(64, "{}")));
+  }
+
+  SECTION("ParseJsonBounded: 64 levels parse, 65 are refused, bad text is not JSON") {
+    auto arrays = ParseJsonBounded(NestedArrays(64), "x");
+    REQUIRE(arrays);
+    REQUIRE(arrays->has_value());
+    CHECK((*arrays)->dump() == NestedArrays(64));
+    auto deeper = ParseJsonBounded(NestedArrays(65), "the thing");
+    REQUIRE_FALSE(deeper);
+    CHECK(deeper.error().message == "the thing: JSON nesting deeper than 64 levels");
+    auto broken = ParseJsonBounded("[[1]", "x");
+    REQUIRE(broken);
+    CHECK_FALSE(broken->has_value());
+  }
+
+  SECTION("long is not deep, and parses in linear time") {
+    // 1 MiB of objects in one array: nlohmann's callback parser rescans the array after each
+    // object (minutes for this); the depth-counting builder does not (milliseconds).
+    std::string wide = "[";
+    for (int i = 0; i < 150000; ++i) wide += R"({"a":1},)";
+    wide += "[]]";
+    const auto start = std::chrono::steady_clock::now();
+    auto long_array = ParseJsonBounded(wide, "x");
+    const auto took = std::chrono::steady_clock::now() - start;
+    REQUIRE(long_array);
+    REQUIRE(long_array->has_value());
+    CHECK((*long_array)->size() == 150001);
+    CHECK(took < std::chrono::seconds(10));
+  }
+
+  SECTION("the attack: about 600 KB of nesting, in every shape a body is read") {
+    const std::string arrays = R"({"projectName": )" + NestedArrays(300000) + "}";
+    const std::string objects = NestedObjects(120000);
+    const std::string unterminated = R"({"a": )" + std::string(600000, '[');
+    for (const std::string* body : {&arrays, &objects, &unterminated}) {
+      CheckTooDeep(RequestParams::Decode("", kJson, *body));
+      CheckTooDeep(RequestParams::Decode("", "", *body));  // sniffed as JSON
+      CheckTooDeep(RequestParams::Decode("", "application/x-www-form-urlencoded", *body));
+      CheckTooDeep(RequestParams::Decode("", kJson, "method=x&" + *body));  // curl's mixed body
+    }
+    // A top-level array is refused for its depth, not only for not being an object.
+    CheckTooDeep(RequestParams::Decode("", kJson, NestedArrays(300000)));
+  }
+
+  SECTION("forms do not nest: many pipeline entries are a flat list") {
+    std::string body = "projectName=a";
+    for (int i = 0; i < 20000; ++i) body += "&$$plugin=run&run.value=" + std::to_string(i);
+    auto params = RequestParams::Decode("", "application/x-www-form-urlencoded", body);
+    REQUIRE(params);
+    auto pipeline = params->PipelineParam();
+    REQUIRE(pipeline);
+    CHECK(pipeline->size() == 20000);
+  }
 }
 
 }  // namespace market::server

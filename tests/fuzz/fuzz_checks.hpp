@@ -15,7 +15,10 @@ using Problem = std::optional<std::string>;
 // Input: line 1 the Content-Type, line 2 the query string, the rest the body. Decodes it as the
 // server does (RequestParams::Decode and every accessor, PipelineParam, ParseUrlEncoded and
 // PipelineFromForm, PipelineFromJson of a JSON body) and checks that accessors agree with each
-// other and that decoded pipelines survive the JSON round trip.
+// other and that decoded pipelines survive the JSON round trip. `<<N|text>>` anywhere in the
+// input stands for `text` N times (up to 1 MiB in all), so short inputs reach deep nesting,
+// long arrays and many keys: valid JSON nested deeper than 64 levels must be refused with
+// kInvalid naming the limit, and shallower JSON must not be.
 Problem CheckRequestDecoding(std::string_view input);
 
 // Input: line 1 the Dockerfile type (tool, edit, download; anything else tries all three), the

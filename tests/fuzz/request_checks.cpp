@@ -1,5 +1,5 @@
 // CheckRequestDecoding: the server's request decoding (JSON, form-urlencoded, the `$$plugin=`
-// pipeline encoding) under arbitrary input.
+// pipeline encoding) under arbitrary input, and JSON nested past the decoder's limit.
 #include <algorithm>
 #include <cstddef>
 #include <string>
@@ -110,6 +110,83 @@ Problem CheckForm(std::string_view text) {
   return CheckRoundTrip(pipeline, "PipelineFromForm");
 }
 
+// The generator: `<<N|text>>` stands for `text` N times, so that an input of libFuzzer's few
+// kilobytes can be 600 KB of `[`. The whole expansion stays within the server's default body
+// limit (1 MiB); a repeat past it is cut short.
+constexpr std::size_t kMaxExpanded = 1 << 20;
+
+std::string Expand(std::string_view input) {
+  std::string out;
+  while (!input.empty() && out.size() < kMaxExpanded) {
+    const std::size_t open = input.find("<<");
+    const std::size_t bar = input.find('|', open);
+    const std::size_t close = input.find(">>", bar);
+    std::size_t count = 0;
+    bool numbered = open != std::string_view::npos && bar != std::string_view::npos &&
+                    close != std::string_view::npos && bar > open + 2 && bar <= open + 9;
+    for (std::size_t i = open + 2; numbered && i < bar; ++i) {
+      numbered = input[i] >= '0' && input[i] <= '9';
+      count = count * 10 + static_cast<std::size_t>(input[i] - '0');
+    }
+    if (!numbered) {
+      const std::size_t literal = open == std::string_view::npos ? input.size() : open + 2;
+      out.append(input.substr(0, literal));
+      input.remove_prefix(literal);
+      continue;
+    }
+    out.append(input.substr(0, open));
+    const std::string_view text = input.substr(bar + 1, close - bar - 1);
+    for (std::size_t i = 0; i < count && !text.empty() && out.size() < kMaxExpanded; ++i) {
+      out.append(text);
+    }
+    input.remove_prefix(close + 2);
+  }
+  if (out.size() > kMaxExpanded) out.resize(kMaxExpanded);
+  return out;
+}
+
+// The deepest nesting of arrays and objects in JSON text (meaningful for valid JSON): brackets
+// outside strings, counted without the parser under test.
+int NestingDepth(std::string_view text) {
+  int depth = 0;
+  int deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+// Valid JSON nested deeper than kMaxJsonDepth is refused, naming the limit, before any of it is
+// copied or written (which would recurse once per level); JSON within the limit never is.
+Problem CheckNestingLimit(std::string_view body) {
+  const std::string kTooDeep = "request body: JSON nesting deeper than 64 levels";
+  // accept() runs the parser without building a value: it does not recurse.
+  if (!nlohmann::json::accept(body)) return std::nullopt;
+  const bool too_deep = NestingDepth(body) > server::kMaxJsonDepth;
+  Result<RequestParams> params = RequestParams::Decode("", "application/json", body);
+  const bool refused = !params && params.error().message == kTooDeep;
+  if (too_deep && !refused) {
+    return "JSON " + std::to_string(NestingDepth(body)) + " levels deep was not refused with '" +
+           kTooDeep + "'" + (params ? std::string() : ": " + params.error().message);
+  }
+  if (!too_deep && refused) return std::string("JSON within the nesting limit was refused");
+  return std::nullopt;
+}
+
 // The accessors of one field must agree with each other and with StringMap.
 Problem CheckField(const RequestParams& params, const std::map<std::string, std::string>& all,
                    const std::string& field) {
@@ -149,16 +226,23 @@ Problem CheckField(const RequestParams& params, const std::map<std::string, std:
 
 }  // namespace
 
-Problem CheckRequestDecoding(std::string_view input) {
+Problem CheckRequestDecoding(std::string_view raw_input) {
+  const std::string expanded = Expand(raw_input);
+  const std::string_view input = expanded;
   auto [content_type, rest] = SplitLine(input);
   auto [query, body] = SplitLine(rest);
 
   if (Problem p = CheckForm(body)) return "body: " + *p;
   if (Problem p = CheckForm(query)) return "query: " + *p;
+  if (Problem p = CheckNestingLimit(body)) return p;
 
   // A JSON body as the save handler reads it.
-  nlohmann::json json = nlohmann::json::parse(body, nullptr, false);
-  if (!json.is_discarded()) {
+  Result<std::optional<nlohmann::json>> parsed = server::ParseJsonBounded(body, "request body");
+  if (!parsed && parsed.error().code != Errc::kInvalid) {
+    return std::string("ParseJsonBounded failed with a code other than kInvalid");
+  }
+  if (parsed && parsed->has_value()) {
+    nlohmann::json& json = **parsed;
     const nlohmann::json* pipeline_json = &json;
     if (json.is_object() && json.contains("$$plugin")) pipeline_json = &json["$$plugin"];
     Result<Pipeline> pipeline = PipelineFromJson(*pipeline_json);

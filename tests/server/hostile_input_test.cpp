@@ -94,16 +94,25 @@ class RunningServer {
 
   int port() const { return port_; }
   const std::string& start_log() const { return log_; }
-  // Whether the process is still running (it has not exited or been killed by a signal).
-  bool Alive() const { return waitpid(child_.pid, nullptr, WNOHANG) == 0; }
+  // Whether the process is still running (it has not exited or been killed by a signal). A
+  // child that ended is reaped here, and its pid forgotten: Stop must not signal a pid the
+  // system may already have given to another process.
+  bool Alive() {
+    if (child_.pid <= 0) return false;
+    if (waitpid(child_.pid, nullptr, WNOHANG) == 0) return true;
+    child_.pid = -1;
+    return false;
+  }
   // SIGTERM and wait; the log after start-up (read it only after Stop).
   void Stop() {
-    if (child_.pid <= 0) return;
-    kill(child_.pid, SIGTERM);
-    waitpid(child_.pid, nullptr, 0);
-    child_.pid = -1;
+    if (child_.pid > 0) {
+      kill(child_.pid, SIGTERM);
+      waitpid(child_.pid, nullptr, 0);
+      child_.pid = -1;
+    }
     if (reader_.joinable()) reader_.join();
-    close(child_.stderr_fd);
+    if (child_.stderr_fd >= 0) close(child_.stderr_fd);
+    child_.stderr_fd = -1;
   }
   const std::string& later_log() const { return later_log_; }
 

@@ -280,8 +280,10 @@ struct BuildSandbox::Parts {
       }
       auto routes = RunQuick({ip, "-n", name, "-4", "route", "show", "default"});
       if (routes && routes->find("tap0") != std::string::npos) break;
-      if (i >= 250)
-        return Fail(Errc::kInternal, "slirp4netns did not configure the network in 5 s");
+      // Usually 20-60 ms; a machine busy with other builds can take seconds.
+      if (i >= 1500) {
+        return Fail(Errc::kInternal, "slirp4netns did not configure the network in 30 s");
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return {};

@@ -135,15 +135,21 @@ bool ContextPathsOverlap(std::string_view a, std::string_view b) {
   return a == b || inside(a, b) || inside(b, a);
 }
 
-Result<void> PrepareCheckoutFolder(const std::filesystem::path& context, std::string_view rel) {
-  const std::vector<std::string_view> parts = Components(rel);
-  if (parts.empty()) return Fail(Errc::kInvalid, "the checkout folder is empty");
+namespace {
+
+// Opens the folder holding the last of `parts`, one real directory at a time from the context,
+// never through a link; a missing folder is made when `create`, else an error.
+Result<Fd> OpenParent(const std::filesystem::path& context,
+                      const std::vector<std::string_view>& parts, bool create) {
   auto dir = OpenContext(context);
   if (!dir) return std::unexpected(dir.error());
   Fd current = std::move(*dir);
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     bool missing = false;
     if (auto bad = NotRealDirectory(current.get(), parts, i, missing)) return std::unexpected(*bad);
+    if (missing && !create) {
+      return Fail(Errc::kInvalid, fmt::format("'{}' does not exist", Prefix(parts, i)));
+    }
     if (missing) {
       const std::string name(parts[i]);
       if (::mkdirat(current.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
@@ -154,6 +160,17 @@ Result<void> PrepareCheckoutFolder(const std::filesystem::path& context, std::st
     if (!next) return std::unexpected(next.error());
     current = std::move(*next);
   }
+  return current;
+}
+
+}  // namespace
+
+Result<void> PrepareCheckoutFolder(const std::filesystem::path& context, std::string_view rel) {
+  const std::vector<std::string_view> parts = Components(rel);
+  if (parts.empty()) return Fail(Errc::kInvalid, "the checkout folder is empty");
+  auto parent = OpenParent(context, parts, true);
+  if (!parent) return std::unexpected(parent.error());
+  Fd current = std::move(*parent);
   const std::size_t last = parts.size() - 1;
   bool missing = false;
   if (auto bad = NotRealDirectory(current.get(), parts, last, missing)) {
@@ -175,17 +192,9 @@ Result<void> PrepareCheckoutFolder(const std::filesystem::path& context, std::st
 Result<void> CheckRegularFile(const std::filesystem::path& context, std::string_view rel) {
   const std::vector<std::string_view> parts = Components(rel);
   if (parts.empty()) return Fail(Errc::kInvalid, "the file name is empty");
-  auto dir = OpenContext(context);
-  if (!dir) return std::unexpected(dir.error());
-  Fd current = std::move(*dir);
-  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
-    bool missing = false;
-    if (auto bad = NotRealDirectory(current.get(), parts, i, missing)) return std::unexpected(*bad);
-    if (missing) return Fail(Errc::kInvalid, fmt::format("'{}' does not exist", Prefix(parts, i)));
-    auto next = OpenDirectory(current.get(), parts, i);
-    if (!next) return std::unexpected(next.error());
-    current = std::move(*next);
-  }
+  auto parent = OpenParent(context, parts, false);
+  if (!parent) return std::unexpected(parent.error());
+  Fd current = std::move(*parent);
   const std::size_t last = parts.size() - 1;
   const std::string name(parts[last]);
   struct stat st {};

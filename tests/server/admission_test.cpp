@@ -33,14 +33,7 @@ const AuditActor kSetup{"test-setup", "", ""};
 const TimePoint kT0{std::chrono::milliseconds{1'790'000'000'000}};
 
 std::string Basic(const std::string& user, const std::string& password) {
-  std::string plain = user + ":" + password;
-  std::string encoded(sodium_base64_ENCODED_LEN(plain.size(), sodium_base64_VARIANT_ORIGINAL),
-                      '\0');
-  sodium_bin2base64(encoded.data(), encoded.size(),
-                    reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
-  encoded.resize(std::strlen(encoded.c_str()));
-  return "Basic " + encoded;
+  return BasicAuthorization(user, password);
 }
 
 void AddUser(Stores& stores, const std::string& name, Role role) {

@@ -5,6 +5,9 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <fmt/format.h>
+#include <sodium.h>
+
+#include <cstring>
 
 #include "logging.hpp"
 #include "support/test_env.hpp"
@@ -31,6 +34,17 @@ int Reply::Code() const {
 std::string Reply::Header(const std::string& lower_name) const {
   auto it = headers.find(lower_name);
   return it == headers.end() ? std::string() : it->second;
+}
+
+std::string BasicAuthorization(const std::string& user, const std::string& password) {
+  std::string plain = user + ":" + password;
+  std::string encoded(sodium_base64_ENCODED_LEN(plain.size(), sodium_base64_VARIANT_ORIGINAL),
+                      '\0');
+  sodium_bin2base64(encoded.data(), encoded.size(),
+                    reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  encoded.resize(std::strlen(encoded.c_str()));
+  return "Basic " + encoded;
 }
 
 TestServer::TestServer(market::testing::Backend backend,

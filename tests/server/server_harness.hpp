@@ -59,6 +59,9 @@ class TestServer {
 };
 
 // One keep-alive connection.
+// "Basic <base64 of user:password>", an Authorization header's value.
+std::string BasicAuthorization(const std::string& user, const std::string& password);
+
 class TestClient {
  public:
   explicit TestClient(std::uint16_t port);

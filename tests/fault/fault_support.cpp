@@ -179,8 +179,7 @@ std::string ServerBinary() {
 }
 
 std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return market::testing::ReadFileOrEmpty(path);
 }
 
 bool WaitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeout,

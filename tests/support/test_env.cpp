@@ -1,5 +1,8 @@
 #include "support/test_env.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <random>
 #include <system_error>
@@ -17,6 +20,18 @@ std::optional<std::string> NonEmptyEnv(const char* name) {
 std::optional<std::string> PostgresUrl() { return NonEmptyEnv("MARKET_TEST_POSTGRES_URL"); }
 
 std::optional<std::string> RegistryHost() { return NonEmptyEnv("MARKET_TEST_REGISTRY"); }
+
+std::string ReadFileOrEmpty(const std::filesystem::path& path) {
+  std::string text;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  char buffer[8192];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) {
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
 
 TempDir::TempDir() {
   std::random_device rd;

@@ -12,6 +12,11 @@ namespace market::testing {
 std::optional<std::string> PostgresUrl();
 std::optional<std::string> RegistryHost();
 
+// A whole file read with read(2); what could be read when it fails midway. For /proc/PID/...
+// of processes that may exit while they are read: libstdc++'s filebuf throws from underflow
+// when read() fails (ESRCH), and an uncaught throw in a watcher thread ends the test run.
+std::string ReadFileOrEmpty(const std::filesystem::path& path);
+
 // A fresh empty folder under the system temp dir, removed with the object.
 class TempDir {
  public:

@@ -270,8 +270,7 @@ class CmdlineWatch {
     std::error_code ec;
     for (auto it = std::filesystem::directory_iterator("/proc", ec);
          !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-      std::ifstream in(it->path() / "cmdline", std::ios::binary);
-      std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::string cmdline = testing::ReadFileOrEmpty(it->path() / "cmdline");
       // argv is NUL-separated: a `buildah ... bud ...` process proves the scan saw the build.
       if (cmdline.rfind("buildah", 0) == 0 &&
           cmdline.find(std::string("\0bud\0", 5)) != std::string::npos) {
@@ -557,8 +556,7 @@ TEST_CASE("Cancel of a running and a queued real build", "[buildah]") {
   std::error_code ec;
   for (auto it = std::filesystem::directory_iterator("/proc", ec);
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    std::ifstream in(it->path() / "cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string cmdline = testing::ReadFileOrEmpty(it->path() / "cmdline");
     if (cmdline.find("sleeping-now") != std::string::npos) sleeper = true;
   }
   CHECK_FALSE(sleeper);

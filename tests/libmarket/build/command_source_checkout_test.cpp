@@ -239,8 +239,7 @@ class AuthServer {
     std::error_code ec;
     for (auto it = std::filesystem::directory_iterator("/proc", ec);
          !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-      std::ifstream in(it->path() / "cmdline", std::ios::binary);
-      std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::string cmdline = testing::ReadFileOrEmpty(it->path() / "cmdline");
       if (cmdline.find(password_) != std::string::npos) password_seen_on_cmdline_ = true;
     }
   }

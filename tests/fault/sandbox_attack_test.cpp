@@ -31,7 +31,7 @@ class EnvironmentWatch {
               CommandLine(pid).find("buildah") != std::string::npos) {
             saw_buildah_ = true;
           }
-          if (environment.find(secret_) != std::string::npos) {
+          if (environment.find(secret_) != std::string::npos && HoldsSecretAfterExec(pid)) {
             std::lock_guard lock(mu_);
             leaks_.insert(fmt::format("{}: {}", pid, CommandLine(pid).substr(0, 200)));
           }
@@ -52,6 +52,16 @@ class EnvironmentWatch {
   bool saw_buildah() const { return saw_buildah_; }
 
  private:
+  // Between fork and exec a child of the server is a copy of it, environment included: only a
+  // process that runs another program and still holds the secret has been given it. Looked at
+  // again, after the environment, so an exec in between does not count as a leak.
+  bool HoldsSecretAfterExec(pid_t pid) const {
+    if (CommandLine(pid).find("market-server") != std::string::npos) return false;
+    if (ReadFile(fmt::format("/proc/{}/environ", pid)).find(secret_) == std::string::npos) {
+      return false;
+    }
+    return CommandLine(pid).find("market-server") == std::string::npos;
+  }
   static std::string CommandLine(pid_t pid) {
     std::string text = ReadFile(fmt::format("/proc/{}/cmdline", pid));
     for (char& c : text) {

@@ -93,18 +93,6 @@ class Conn {
   }
 
  private:
-  static Reply ToReply(const http::response<http::string_body>& response) {
-    Reply reply;
-    reply.status = response.result_int();
-    for (const auto& field : response) {
-      std::string name(field.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      reply.headers[name] = std::string(field.value());
-    }
-    reply.body = response.body();
-    return reply;
-  }
-
   net::io_context io_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;

@@ -36,6 +36,18 @@ std::string Reply::Header(const std::string& lower_name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
+Reply ToReply(const http::response<http::string_body>& response) {
+  Reply reply;
+  reply.status = response.result_int();
+  for (const auto& field : response) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    reply.headers[name] = std::string(field.value());
+  }
+  reply.body = response.body();
+  return reply;
+}
+
 std::string BasicAuthorization(const std::string& user, const std::string& password) {
   std::string plain = user + ":" + password;
   std::string encoded(sodium_base64_ENCODED_LEN(plain.size(), sodium_base64_VARIANT_ORIGINAL),
@@ -112,16 +124,7 @@ Reply TestClient::Request(http::verb method, const std::string& target, const st
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 << 20);
   http::read(stream_, buffer_, parser);
-  const auto& response = parser.get();
-  Reply reply;
-  reply.status = response.result_int();
-  for (const auto& field : response) {
-    std::string name(field.name_string());
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    reply.headers[name] = std::string(field.value());
-  }
-  reply.body = response.body();
-  return reply;
+  return ToReply(parser.get());
 }
 
 Reply TestClient::Get(const std::string& target, const std::map<std::string, std::string>& headers) {

@@ -59,6 +59,9 @@ class TestServer {
 };
 
 // One keep-alive connection.
+// A response as a Reply: status, lower-case header names, body.
+Reply ToReply(const http::response<http::string_body>& response);
+
 // "Basic <base64 of user:password>", an Authorization header's value.
 std::string BasicAuthorization(const std::string& user, const std::string& password);
 

@@ -153,6 +153,9 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
     checkout.ssh_identity_file = config.ssh_identity_file;
     checkout.deny_networks = {config.build_deny_networks};
     checkout.allow_networks = {config.source_allow_networks};
+    // The oci sandbox's network also holds the checkouts whose tools cannot be pinned to the
+    // checked addresses (git://, ssh, svn).
+    checkout.network_sandbox = buildah.isolation == "oci";
     parts->checkout = MakeCommandSourceCheckout(std::move(checkout));
   } catch (const std::invalid_argument& e) {
     return Fail(Errc::kInvalid, fmt::format("source checkouts: {}", e.what()));

@@ -31,6 +31,17 @@ struct CommandCheckoutOptions {
   // source-allow-networks). Bad text makes MakeCommandSourceCheckout throw.
   std::vector<std::string> deny_networks{};
   std::vector<std::string> allow_networks{};
+
+  // On (the server's build-isolation oci): git://, ssh and svn checkouts run in a network
+  // namespace of their own, behind slirp4netns with the routes a build's RUN steps get. Their
+  // tools resolve the host again after the check above, and svn follows redirects, so only
+  // the network can refuse a second DNS answer or a redirect to this host or a denied network.
+  // git over http(s) is pinned to the checked addresses and refuses redirects instead, and a
+  // host whose addresses are all in `allow_networks` is reached from the host's network.
+  // Needs what the build sandbox needs (root, ip, slirp4netns).
+  bool network_sandbox = false;
+  std::string ip_path = "ip";
+  std::string slirp_path = "slirp4netns";
 };
 
 // std::invalid_argument when a network in the options is not a CIDR range.

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -111,6 +113,8 @@ struct Exec {
   std::vector<char*> argv;
   std::vector<char*> envp;
   std::string cwd;
+  Fd netns;  // the network namespace to join, or -1
+  std::string resolv_conf;
 };
 
 Result<void> PrepareExec(const Spec& spec, Exec& exec) {
@@ -135,8 +139,34 @@ Result<void> PrepareExec(const Spec& spec, Exec& exec) {
   for (auto& a : exec.args) exec.argv.push_back(a.data());
   exec.argv.push_back(nullptr);
   exec.cwd = spec.cwd.string();
+  if (!spec.network_namespace.empty()) {
+    exec.netns = Fd(::open(spec.network_namespace.c_str(), O_RDONLY | O_CLOEXEC));
+    if (exec.netns.get() < 0) {
+      return Fail(Errc::kInternal, fmt::format("network namespace {}: {}",
+                                               spec.network_namespace.string(), ErrnoText(errno)));
+    }
+    exec.resolv_conf = spec.resolv_conf.string();
+  }
   return {};
 }
+
+// In the child: a mount namespace of its own with `resolv_conf` over /etc/resolv.conf (when
+// the host has one), then the network namespace. errno on failure. Async-signal-safe.
+int EnterNetworkNamespace(const Exec& exec) {
+  if (!exec.resolv_conf.empty()) {
+    if (::unshare(CLONE_NEWNS) != 0) return errno;
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return errno;
+    if (::mount(exec.resolv_conf.c_str(), "/etc/resolv.conf", nullptr, MS_BIND, nullptr) != 0 &&
+        errno != ENOENT) {
+      return errno;
+    }
+  }
+  if (::setns(exec.netns.get(), CLONE_NEWNET) != 0) return errno;
+  return 0;
+}
+
+constexpr int kStageExec = 1;
+constexpr int kStageNetns = 2;
 
 // Forks and execs `exec` in a process group of its own with the given standard descriptors.
 // Errors when the program cannot be executed (the child reports exec's errno through a pipe).
@@ -149,7 +179,13 @@ Result<pid_t> Spawn(const std::string& name, const Exec& exec, int in_fd, int ou
   pid_t pid = ::fork();
   if (pid < 0) return Fail(Errc::kInternal, "fork: " + ErrnoText(errno));
   if (pid == 0) {
-    // Child: only async-signal-safe calls from here on.
+    // Child: only async-signal-safe calls from here on. A failure before exec is reported as
+    // {stage, errno} through the pipe.
+    auto report = [&](int stage, int err) {
+      int message[2] = {stage, err};
+      [[maybe_unused]] auto n = ::write(exec_write.get(), message, sizeof message);
+      ::_exit(127);
+    };
     ::setpgid(0, 0);
     // If the server dies (kill -9), the tool dies too: an orphaned `buildah push` would
     // otherwise finish a build the restarted server has already recorded as failed. The
@@ -164,27 +200,28 @@ Result<pid_t> Spawn(const std::string& name, const Exec& exec, int in_fd, int ou
     ::dup2(in_fd, 0);
     ::dup2(out_fd, 1);
     ::dup2(err_fd, 2);
-    if (!exec.cwd.empty() && ::chdir(exec.cwd.c_str()) != 0) {
-      int err = errno;
-      [[maybe_unused]] auto n = ::write(exec_write.get(), &err, sizeof err);
-      ::_exit(127);
+    if (!exec.cwd.empty() && ::chdir(exec.cwd.c_str()) != 0) report(kStageExec, errno);
+    if (exec.netns.get() >= 0) {
+      if (int err = EnterNetworkNamespace(exec); err != 0) report(kStageNetns, err);
     }
     // Descriptors another thread opened without O_CLOEXEC must not leak into the tool.
     ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     ::execve(exec.path.c_str(), exec.argv.data(), exec.envp.data());
-    int err = errno;
-    [[maybe_unused]] auto n = ::write(exec_write.get(), &err, sizeof err);
-    ::_exit(127);
+    report(kStageExec, errno);
   }
   ::setpgid(pid, pid);  // also here, so a kill right after fork reaches the group
   exec_write.Close();
 
-  int exec_errno = 0;
-  ssize_t got = ::read(exec_read.get(), &exec_errno, sizeof exec_errno);
-  if (got == static_cast<ssize_t>(sizeof exec_errno)) {
+  int message[2] = {0, 0};
+  ssize_t got = ::read(exec_read.get(), message, sizeof message);
+  if (got == static_cast<ssize_t>(sizeof message)) {
     int status = 0;
     ::waitpid(pid, &status, 0);
-    return Fail(Errc::kInternal, fmt::format("{}: {}", name, ErrnoText(exec_errno)));
+    if (message[0] == kStageNetns) {
+      return Fail(Errc::kInternal,
+                  fmt::format("{}: entering the network namespace: {}", name, ErrnoText(message[1])));
+    }
+    return Fail(Errc::kInternal, fmt::format("{}: {}", name, ErrnoText(message[1])));
   }
   return pid;
 }

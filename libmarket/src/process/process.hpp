@@ -38,6 +38,11 @@ struct Spec {
   std::chrono::milliseconds watch_interval{1000};
   // How long a stopped child gets between SIGTERM and SIGKILL.
   std::chrono::milliseconds kill_grace{3000};
+  // Set: the child joins this network namespace (a /run/netns/NAME file) before exec, with
+  // `resolv_conf` bound over /etc/resolv.conf in a mount namespace of its own, so its name
+  // lookups go to a server it can reach there. Needs CAP_SYS_ADMIN.
+  std::filesystem::path network_namespace;
+  std::filesystem::path resolv_conf;
 };
 
 struct Outcome {

@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
+#include "buildah/build_sandbox.hpp"
 #include "log.hpp"
 #include "market/network_rules.hpp"
 #include "process/process.hpp"
@@ -32,20 +34,10 @@ case "$1" in
 esac
 )";
 
-std::int64_t TreeSize(const std::filesystem::path& root) {
-  std::int64_t total = 0;
-  std::error_code ec;
-  std::filesystem::recursive_directory_iterator it(
-      root, std::filesystem::directory_options::skip_permission_denied, ec);
-  for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    std::error_code sec;
-    auto st = it->symlink_status(sec);
-    if (!sec && std::filesystem::is_regular_file(st)) {
-      auto n = it->file_size(sec);
-      if (!sec) total += static_cast<std::int64_t>(n);
-    }
-  }
-  return total;
+std::string SizeLimitText(std::int64_t max_bytes) {
+  return fmt::format(
+      "checkout exceeds the size limit of {} bytes (what build-context-bytes leaves for it)",
+      max_bytes);
 }
 
 bool IsFullCommitId(std::string_view ref) {
@@ -161,17 +153,25 @@ class CommandSourceCheckout final : public SourceCheckout {
                         std::stop_token stop) override;
 
  private:
+  // Where a source may be fetched from, as the check found it.
+  struct Destination {
+    std::vector<std::string> git_pins;  // git -c settings: the addresses curl must use
+    bool needs_network_sandbox = false;
+  };
   struct Run {
     const std::filesystem::path* dest;
     const CheckoutLimits* limits;
     SteadyClock::time_point deadline;
     const LogLineFn* log;
     std::stop_token stop;
+    const BuildSandbox* sandbox;  // null: the host's network
   };
   Result<void> Step(const Run& run, process::Spec spec, std::string_view what) const;
-  // The URL's transport allowed and every address of its host allowed; git's extra -c
-  // settings (the addresses curl must use) on success.
-  Result<std::vector<std::string>> CheckDestination(const SourceSpec& source) const;
+  // The URL's transport allowed and every address of its host allowed.
+  Result<Destination> CheckDestination(const SourceSpec& source) const;
+  // The tool's spec joins the run's sandbox, if any, with `private_dir` holding its resolver.
+  static Result<void> UseSandbox(const Run& run, const std::filesystem::path& private_dir,
+                                 process::Spec& spec);
   Result<void> Git(const SourceSpec& source, const Run& run,
                    const std::vector<std::string>& pins) const;
   Result<void> Svn(const SourceSpec& source, const Run& run) const;
@@ -192,8 +192,8 @@ Result<void> CommandSourceCheckout::Step(const Run& run, process::Spec spec,
   const auto* dest = run.dest;
   const auto max_bytes = run.limits->max_bytes;
   spec.watchdog = [dest, max_bytes]() -> std::string {
-    if (TreeSize(*dest) > max_bytes) {
-      return fmt::format("checkout exceeds the size limit of {} bytes", max_bytes);
+    if (source::TreeBytes(*dest) > max_bytes) {
+      return SizeLimitText(max_bytes);
     }
     return {};
   };
@@ -210,7 +210,21 @@ Result<void> CommandSourceCheckout::Step(const Run& run, process::Spec spec,
   return {};
 }
 
-Result<std::vector<std::string>> CommandSourceCheckout::CheckDestination(
+Result<void> CommandSourceCheckout::UseSandbox(const Run& run,
+                                              const std::filesystem::path& private_dir,
+                                              process::Spec& spec) {
+  if (run.sandbox == nullptr) return {};
+  const auto resolv = private_dir / "resolv.conf";
+  if (!std::filesystem::exists(resolv)) {
+    auto text = fmt::format("nameserver {}\n", BuildSandbox::kDnsServer);
+    if (auto ok = process::WriteNewFile(resolv, text, 0600); !ok) return ok;
+  }
+  spec.network_namespace = run.sandbox->NetworkNamespace();
+  spec.resolv_conf = resolv;
+  return {};
+}
+
+Result<CommandSourceCheckout::Destination> CommandSourceCheckout::CheckDestination(
     const SourceSpec& source) const {
   auto refuse = [&](std::string_view why) {
     return Fail(Errc::kInvalid, fmt::format("source {}: {}", source.url, why));
@@ -219,7 +233,7 @@ Result<std::vector<std::string>> CommandSourceCheckout::CheckDestination(
   if (!endpoint) return refuse("no host and port can be read from it");
   const std::string& scheme = endpoint->scheme;
   if (scheme == "file") {
-    if (options_.allow_file_urls) return std::vector<std::string>{};
+    if (options_.allow_file_urls) return Destination{};
     return refuse("local files (file:// or a path) cannot be checked out");
   }
   const bool git = source.type == "git";
@@ -241,9 +255,13 @@ Result<std::vector<std::string>> CommandSourceCheckout::CheckDestination(
   }
   std::vector<std::string> addresses;
   std::string refusal;
+  bool all_allowed = true;  // every address in allow_networks
   for (const addrinfo* a = list; a != nullptr && refusal.empty(); a = a->ai_next) {
     if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
-    refusal = rules_.Refusal(ToRange(a->ai_addr));
+    const IpRange address = ToRange(a->ai_addr);
+    refusal = rules_.Refusal(address);
+    all_allowed = all_allowed && std::any_of(rules_.allow.begin(), rules_.allow.end(),
+                                             [&](const IpRange& r) { return r.Contains(address); });
     std::string text = CurlAddress(a->ai_addr);
     if (std::find(addresses.begin(), addresses.end(), text) == addresses.end()) {
       addresses.push_back(std::move(text));
@@ -256,16 +274,18 @@ Result<std::vector<std::string>> CommandSourceCheckout::CheckDestination(
   }
   if (addresses.empty()) return refuse(fmt::format("{} has no IP address", endpoint->host));
 
-  std::vector<std::string> pins;
+  Destination destination;
+  const bool git_http = git && (scheme == "http" || scheme == "https");
   const bool is_literal = ParseIpRange("", endpoint->host).has_value();
-  if (git && (scheme == "http" || scheme == "https") && !is_literal) {
+  if (git_http && !is_literal) {
     // curl would resolve the name again; a second answer (DNS rebinding) could be a denied
     // address. It connects to the addresses checked here instead (git >= 2.37).
-    pins.push_back("-c");
-    pins.push_back(fmt::format("http.curloptResolve={}:{}:{}", endpoint->host, endpoint->port,
-                               fmt::join(addresses, ",")));
+    destination.git_pins.push_back("-c");
+    destination.git_pins.push_back(fmt::format("http.curloptResolve={}:{}:{}", endpoint->host,
+                                               endpoint->port, fmt::join(addresses, ",")));
   }
-  return pins;
+  destination.needs_network_sandbox = options_.network_sandbox && !git_http && !all_allowed;
+  return destination;
 }
 
 Result<void> CommandSourceCheckout::Git(const SourceSpec& source, const Run& run,
@@ -297,6 +317,7 @@ Result<void> CommandSourceCheckout::Git(const SourceSpec& source, const Run& run
       {"MARKET_SOURCE_USERNAME", source.username},
       {"MARKET_SOURCE_PASSWORD", source.password},
   };
+  if (auto ok = UseSandbox(run, dir->path(), base); !ok) return ok;
   // No credential helper may store or offer credentials; no hook runs; a redirect is an error
   // (its target was not checked).
   std::vector<std::string> git{options_.git_path,
@@ -373,6 +394,7 @@ Result<void> CommandSourceCheckout::Svn(const SourceSpec& source, const Run& run
   if (!dir) return std::unexpected(dir.error());
   process::Spec spec;
   spec.env = {{"HOME", dir->path().string()}};
+  if (auto ok = UseSandbox(run, dir->path(), spec); !ok) return ok;
   // A private config dir: nothing is read from or cached into the server user's ~/.subversion.
   spec.argv = {options_.svn_path,   "export",          "-q",
                "--non-interactive", "--no-auth-cache", "--config-dir",
@@ -409,8 +431,8 @@ Result<void> CommandSourceCheckout::Checkout(const SourceSpec& source_in,
   if (source.type != "git" && source.type != "svn") {
     return Fail(Errc::kInvalid, fmt::format("unknown source type: {}", source.type));
   }
-  auto pins = CheckDestination(source);
-  if (!pins) return std::unexpected(pins.error());
+  auto destination = CheckDestination(source);
+  if (!destination) return std::unexpected(destination.error());
   // The caller made the folders above `dest` without following links (PrepareCheckoutFolder
   // from the build context); `dest` itself must not be a link or hold anything.
   std::error_code ec;
@@ -424,20 +446,35 @@ Result<void> CommandSourceCheckout::Checkout(const SourceSpec& source_in,
                                              ok.error().message));
   }
 
-  Run run{&dest, &limits, SteadyClock::now() + limits.timeout, &log, stop};
-  log(fmt::format("checking out {} {}{}", source.type, source.url,
-                  source.ref.empty() ? std::string() : " at " + source.ref));
+  std::optional<BuildSandbox> sandbox;
+  if (destination->needs_network_sandbox) {
+    SandboxOptions sandbox_options;
+    sandbox_options.deny = rules_.deny;
+    sandbox_options.ip_path = options_.ip_path;
+    sandbox_options.slirp_path = options_.slirp_path;
+    auto made = BuildSandbox::Create(sandbox_options);
+    if (!made) {
+      return Fail(Errc::kInternal,
+                  fmt::format("the checkout's network cannot be made: {}", made.error().message));
+    }
+    sandbox.emplace(std::move(*made));
+  }
+  Run run{&dest, &limits, SteadyClock::now() + limits.timeout, &log, stop,
+          sandbox ? &*sandbox : nullptr};
+  log(fmt::format("checking out {} {}{}{}", source.type, source.url,
+                  source.ref.empty() ? std::string() : " at " + source.ref,
+                  sandbox ? " (in a network of its own)" : ""));
   Result<void> done;
   if (source.type == "git") {
-    done = Git(source, run, *pins);
+    done = Git(source, run, destination->git_pins);
   } else {
     done = Svn(source, run);
   }
   if (!done) return done;
   // The watchdog samples; a fast checkout can finish between two looks.
-  if (auto size = TreeSize(dest); size > limits.max_bytes) {
+  if (auto size = source::TreeBytes(dest); size > limits.max_bytes) {
     return Fail(Errc::kInternal,
-                fmt::format("checkout exceeds the size limit of {} bytes", limits.max_bytes));
+                SizeLimitText(limits.max_bytes));
   }
   return {};
 }

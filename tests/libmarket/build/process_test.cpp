@@ -113,6 +113,39 @@ TEST_CASE("A missing program is an error, not an outcome", "[process]") {
   CHECK(r.error().message.find("not found") != std::string::npos);
 }
 
+TEST_CASE("A child joins a network namespace and sees its own resolver file", "[process]") {
+  if (::geteuid() != 0) {
+    WARN("skipped: joining a network namespace needs root");
+    return;
+  }
+  testing::TempDir dir;
+  std::ofstream(dir.path() / "resolv.conf") << "nameserver 192.0.2.53\n";
+  const std::string netns = "mt-proc-" + std::to_string(::getpid());
+  Spec ip;
+  ip.argv = {"ip", "netns", "add", netns};
+  REQUIRE(Run(ip, {}, {}));
+  Spec spec;
+  spec.argv = {"sh", "-c", "cat /etc/resolv.conf; ip -o link show | wc -l"};
+  spec.network_namespace = "/run/netns/" + netns;
+  spec.resolv_conf = dir.path() / "resolv.conf";
+  Lines out;
+  auto r = Run(spec, out.Fn(), {});
+  ip.argv = {"ip", "netns", "delete", netns};
+  (void)Run(ip, {}, {});
+  REQUIRE(r);
+  REQUIRE(r->Succeeded());
+  REQUIRE(out.lines.size() == 2);
+  CHECK(out.lines[0] == "nameserver 192.0.2.53");
+  CHECK(out.lines[1] == "1");  // a new namespace holds only its loopback
+  // The server's own view is unchanged: the bind was in the child's mount namespace.
+  CHECK(testing::ReadFileOrEmpty("/etc/resolv.conf").find("192.0.2.53") == std::string::npos);
+
+  spec.network_namespace = dir.path() / "resolv.conf";  // not a namespace: setns refuses it
+  auto refused = Run(spec, {}, {});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("entering the network namespace") != std::string::npos);
+}
+
 bool Alive(pid_t pid) { return ::kill(pid, 0) == 0; }
 
 pid_t ReadPid(const std::filesystem::path& file) {

@@ -15,6 +15,8 @@ namespace market {
 
 struct CheckoutLimits {
   std::chrono::seconds timeout{300};
+  // What the checkout's files may hold. A build gives each checkout what its context has left
+  // of the build's limit, so all checkouts together stay within it.
   std::int64_t max_bytes = 2LL << 30;
 };
 

@@ -176,6 +176,19 @@ class BuildService::Impl {
 
  private:
   std::string WorkerId(int i) const { return fmt::format("{}/{}", options_.worker_prefix, i); }
+  // The next checkout's limits: its share of the size limit is what the context's files leave.
+  Result<CheckoutLimits> ContextLeft(const std::filesystem::path& context) const {
+    CheckoutLimits limits = options_.checkout_limits;
+    const std::int64_t used = source::TreeBytes(context);
+    if (used >= limits.max_bytes) {
+      return Fail(Errc::kInternal,
+                  fmt::format("the build context holds {} bytes, the size limit of "
+                              "build-context-bytes is {} bytes",
+                              used, limits.max_bytes));
+    }
+    limits.max_bytes -= used;
+    return limits;
+  }
   void Wake() {
     {
       std::lock_guard lock(mu_);
@@ -490,8 +503,9 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
       if (auto ok = PrepareCheckout(context, *rel); !ok) return std::unexpected(ok.error());
       context /= *rel;
     }
-    if (auto ok = deps_.checkout->Checkout(src, context, options_.checkout_limits, line, stop);
-        !ok) {
+    auto limits = ContextLeft(workspace / "context");
+    if (!limits) return std::unexpected(limits.error());
+    if (auto ok = deps_.checkout->Checkout(src, context, *limits, line, stop); !ok) {
       return Fail(Errc::kInternal, "checking out the Dockerfile source failed: " +
                                        redactor.Redact(ok.error().message));
     }
@@ -527,9 +541,9 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
     auto rel = ContextPath("checkoutAs", src.checkout_as);
     if (!rel) return std::unexpected(rel.error());
     if (auto ok = PrepareCheckout(context, *rel); !ok) return std::unexpected(ok.error());
-    if (auto ok =
-            deps_.checkout->Checkout(src, context / *rel, options_.checkout_limits, line, stop);
-        !ok) {
+    auto limits = ContextLeft(context);
+    if (!limits) return std::unexpected(limits.error());
+    if (auto ok = deps_.checkout->Checkout(src, context / *rel, *limits, line, stop); !ok) {
       return Fail(Errc::kInternal, fmt::format("checking out {} failed: {}", rel->string(),
                                                redactor.Redact(ok.error().message)));
     }

@@ -211,4 +211,20 @@ Result<void> CheckRegularFile(const std::filesystem::path& context, std::string_
   return {};
 }
 
+std::int64_t TreeBytes(const std::filesystem::path& root) {
+  std::int64_t total = 0;
+  std::error_code ec;
+  std::filesystem::recursive_directory_iterator it(
+      root, std::filesystem::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code sec;
+    auto st = it->symlink_status(sec);
+    if (!sec && std::filesystem::is_regular_file(st)) {
+      auto n = it->file_size(sec);
+      if (!sec) total += static_cast<std::int64_t>(n);
+    }
+  }
+  return total;
+}
+
 }  // namespace market::source

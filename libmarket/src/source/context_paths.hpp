@@ -10,6 +10,7 @@
 // context, so what was checked still holds when git or svn writes there.
 
 #include <expected>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -34,5 +35,9 @@ Result<void> PrepareCheckoutFolder(const std::filesystem::path& context, std::st
 // `rel` (normalized) is a regular file reached through real directories only. kInvalid saying
 // which component is a symbolic link, is missing, or is not a file / a directory.
 Result<void> CheckRegularFile(const std::filesystem::path& context, std::string_view rel);
+
+// The bytes of the regular files below `root`, links not followed; what build-context-bytes
+// bounds.
+std::int64_t TreeBytes(const std::filesystem::path& root);
 
 }  // namespace market::source

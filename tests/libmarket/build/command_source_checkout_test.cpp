@@ -663,11 +663,12 @@ TEST_CASE("A checkout never writes through a link a repository checked out befor
 // ---- The same, through a build of the real BuildService ----
 
 struct BuildFixture {
-  BuildFixture() : db(testing::Backend::kSqlite) {
+  explicit BuildFixture(std::int64_t context_bytes = 2LL << 30) : db(testing::Backend::kSqlite) {
     auto opened = db.Open();
     REQUIRE(opened);
     stores = std::move(*opened);
     BuildServiceOptions options;
+    options.checkout_limits.max_bytes = context_bytes;
     options.workers = 1;
     options.workspace = workspace.path() / "ws";
     options.poll_interval = 50ms;
@@ -772,6 +773,31 @@ TEST_CASE("Build: a repository's Dockerfile that is a link is refused", "[checko
     CHECK(done.reason.find(c.says) != std::string::npos);
   }
   CHECK(f.builder.Calls().empty());
+}
+
+TEST_CASE("Build: the checkouts together stay within the context's size limit",
+          "[checkout][sandbox]") {
+  // Two repositories of 600 KB each: either fits in 1 MB, both do not.
+  testing::TempDir repos;
+  Sh("git init -q -b main work && cd work && head -c 614400 /dev/zero > blob && git add . && "
+     "git commit -q -m blob && cd .. && git clone -q --bare work one.git && "
+     "git clone -q --bare work two.git",
+     repos.path());
+  GitDaemon daemon(repos.path());
+  BuildFixture f(1 << 20);
+  PluginInstance dockerfile{"static_dockerfile", {{"dockerfile", std::string("FROM busybox:1")}}};
+
+  Build one = f.Run("budget-one", DockerfileType::kEdit,
+                    {dockerfile, SourceEntry(daemon.Url("one.git"), "one")});
+  CHECK(one.state == BuildState::kSucceeded);
+
+  Build both = f.Run("budget-both", DockerfileType::kEdit,
+                     {dockerfile, SourceEntry(daemon.Url("one.git"), "one"),
+                      SourceEntry(daemon.Url("two.git"), "two")});
+  CHECK(both.state == BuildState::kFailed);
+  CHECK(both.reason.find("checking out two failed") != std::string::npos);
+  CHECK(both.reason.find("build-context-bytes") != std::string::npos);
+  CHECK(f.builder.Calls().size() == 1);  // only the first build reached the builder
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "fault/fault_support.hpp"
 #include "harbor_client/registry_process.hpp"
 #include "market/network_rules.hpp"
+#include "support/test_hosts.hpp"
 
 namespace market::fault {
 namespace {
@@ -188,6 +189,62 @@ TEST_CASE("A build can neither drive the server's API nor read its secrets",
     CHECK(victim == 10008);  // the opt-out lets the step reach the server: the test can tell
     CHECK(logs.find("attack via 127.0.0.1 connected") != std::string::npos);
     CHECK(logs.find("WARNING: build-isolation is chroot") != std::string::npos);
+  }
+}
+
+TEST_CASE("A source server's redirect reaches nothing of this host", "[fault][sandbox]") {
+  if (!market::testing::TestHosts::Possible()) {
+    WARN("the checkout's network needs root (network namespaces): skipping");
+    return;
+  }
+  const std::string isolation = GENERATE(std::string("oci"), std::string("chroot"));
+  INFO("build-isolation " << isolation);
+  market::testing::TestHosts hosts;
+  // A service on this host's loopback (the server's API, the database...), and an svn server
+  // beyond this host that redirects every request to it.
+  market::testing::HostListener loopback_service;
+  market::testing::RedirectServer svn_server(
+      hosts, 8081, fmt::format("http://127.0.0.1:{}", loopback_service.port()));
+  market::testing::TempDir dir;
+  market::testing::RegistryProcess registry(market::testing::RegistryProcess::Options{});
+  ServerProcess server(
+      {"--listen", "127.0.0.1:0", "--database", "sqlite:" + (dir.path() / "market.db").string(),
+       "--workspace", (dir.path() / "ws").string(), "--registry", registry.Url(),
+       "--registry-insecure", "--build-workers", "1", "--build-isolation", isolation},
+      dir.path() / "server.log", {});
+  HttpConn client(server.port(), 30s);
+  json pipeline = json::array({{{"$$plugin", "base_image_choose_from_harbor"},
+                                {"handleInput", "busybox:1"}},
+                               {{"$$plugin", "download_executable_source"},
+                                {"source_type", "svn"},
+                                {"source_url", "http://198.18.0.2:8081/svn/tools"},
+                                {"checkoutAs", "tools"},
+                                {"containerPath", "/opt/tools"}}});
+  Reply saved = client.PostJson("/api/project/save", {{"projectName", "redirected"},
+                                                      {"addOrUpdate", "add"},
+                                                      {"operator", "dev"},
+                                                      {"$$plugin", pipeline}});
+  INFO(saved.body);
+  REQUIRE(saved.Code() == 10000);
+  REQUIRE(client.PostJson("/api/project/build", {{"projectName", "redirected"}, {"operator", "dev"}})
+              .Code() == 10000);
+  json history;
+  std::string state;
+  REQUIRE(WaitFor(
+      [&] {
+        history = client.Get("/api/project/buildHistory?projectName=redirected").Json()["content"];
+        state = history.is_object() ? history["latest"].value("state", "") : "";
+        return state == "succeeded" || state == "failed" || state == "cancelled";
+      },
+      120s, 200ms));
+  INFO(history.value("logs", ""));
+  CHECK(state == "failed");
+  CHECK(svn_server.requests() >= 1);  // svn reached the server beyond this host
+  if (isolation == "oci") {
+    CHECK(loopback_service.accepted() == 0);
+  } else {
+    // The opt-out checks out from the host's network: the redirect lands. The test can tell.
+    CHECK(loopback_service.accepted() >= 1);
   }
 }
 

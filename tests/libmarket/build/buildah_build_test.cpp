@@ -7,6 +7,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +29,7 @@
 #include "market/plugin_registry.hpp"
 #include "process/process.hpp"
 #include "support/test_env.hpp"
+#include "support/test_hosts.hpp"
 #include "support/test_stores.hpp"
 
 namespace market {
@@ -622,129 +625,6 @@ TEST_CASE("Eight real builds across three projects: all finish, one per project 
 
 // --- The build sandbox: what a RUN step can reach, and its limits ---------------------------
 
-// Test hosts on this machine in a network namespace of the test's own, behind a veth pair: an
-// "outside" web server on 198.18.0.2 (the benchmarking range, routed through this host like any
-// address beyond it) and a fake cloud metadata service on the link-local 169.254.169.254. The
-// host side holds 198.18.0.1 and 169.254.169.1, which are then this host's own addresses.
-class TestHosts {
- public:
-  TestHosts() : name_(fmt::format("mt-hosts-{}", ::getpid())) {
-    Ip({"netns", "add", name_});
-    Ip({"link", "add", Veth("h"), "type", "veth", "peer", "name", Veth("n")});
-    Ip({"link", "set", Veth("n"), "netns", name_});
-    Ip({"addr", "add", "198.18.0.1/24", "dev", Veth("h")});
-    Ip({"addr", "add", "169.254.169.1/16", "dev", Veth("h")});
-    Ip({"link", "set", Veth("h"), "up"});
-    Ip({"-n", name_, "addr", "add", "198.18.0.2/24", "dev", Veth("n")});
-    Ip({"-n", name_, "addr", "add", "169.254.169.254/16", "dev", Veth("n")});
-    Ip({"-n", name_, "link", "set", Veth("n"), "up"});
-    Ip({"-n", name_, "link", "set", "lo", "up"});
-    std::ofstream(www_.path() / "probe.txt") << "reached-the-server\n";
-    for (const char* address : {"198.18.0.2", "169.254.169.254"}) {
-      servers_.emplace_back([this, address](std::stop_token st) {
-        process::Spec spec;
-        spec.argv = {"ip",
-                     "netns",
-                     "exec",
-                     name_,
-                     "busybox",
-                     "httpd",
-                     "-f",
-                     "-p",
-                     fmt::format("{}:8080", address),
-                     "-h",
-                     www_.path().string()};
-        spec.kill_grace = 200ms;
-        (void)process::Run(spec, {}, st);
-      });
-    }
-    // The host itself reaches both: what the sandbox refuses is there to be refused.
-    for (const char* address : {"198.18.0.2:8080", "169.254.169.254:8080"}) {
-      bool up = false;
-      for (int i = 0; i < 100 && !up; ++i) {
-        up = HttpGetOrZero(address, "/probe.txt") == 200;
-        if (!up) std::this_thread::sleep_for(50ms);
-      }
-      REQUIRE(up);
-    }
-  }
-  ~TestHosts() {
-    servers_.clear();
-    process::Spec spec;
-    spec.argv = {"ip", "netns", "delete", name_};
-    (void)process::Run(spec, {}, {});
-    spec.argv = {"ip", "link", "delete", Veth("h")};
-    (void)process::Run(spec, {}, {});
-  }
-
-  static bool Possible() { return ::geteuid() == 0; }
-
- private:
-  std::string Veth(const char* side) const {
-    return fmt::format("mtv{}{}", side, ::getpid() % 100000);
-  }
-  static void Ip(std::vector<std::string> args) {
-    args.insert(args.begin(), "ip");
-    MustRun(std::move(args));
-  }
-  static int HttpGetOrZero(const std::string& hostport, const std::string& target) {
-    auto colon = hostport.rfind(':');
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(std::stoi(hostport.substr(colon + 1))));
-    ::inet_pton(AF_INET, hostport.substr(0, colon).c_str(), &addr.sin_addr);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      ::close(fd);
-      return 0;
-    }
-    ::close(fd);
-    return HttpGet(hostport, target).status;
-  }
-
-  std::string name_;
-  testing::TempDir www_;
-  std::vector<std::jthread> servers_;
-};
-
-// A listener on every address of this host (what a service bound to 0.0.0.0 is).
-class HostListener {
- public:
-  HostListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_ANY);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(fd_, 64) == 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    // Each connection is closed at once: a probe that reaches it ends without waiting.
-    thread_ = std::jthread([this](std::stop_token st) {
-      while (!st.stop_requested()) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, 100) > 0) {
-          int client = ::accept(fd_, nullptr, nullptr);
-          if (client >= 0) ::close(client);
-        }
-      }
-    });
-  }
-  ~HostListener() {
-    thread_ = {};
-    ::close(fd_);
-  }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-  std::jthread thread_;
-};
-
 // One RUN line that tries each target and prints "<target> reached" or "<target> refused".
 std::string ProbeLine(const std::vector<std::string>& targets) {
   std::string line = "for t in";
@@ -760,12 +640,12 @@ TEST_CASE("A RUN step reaches the outside and never this host, link-local or den
           "[buildah][sandbox]") {
   auto host = RealSetup();
   if (!host) return;
-  if (!TestHosts::Possible()) {
+  if (!testing::TestHosts::Possible()) {
     WARN("skipped: the sandbox needs root (network namespaces and cgroups)");
     return;
   }
-  TestHosts hosts;
-  HostListener listener;
+  testing::TestHosts hosts;
+  testing::HostListener listener;
   const std::string registry_port = host->substr(host->rfind(':') + 1);
   const std::vector<std::string> targets = {
       "198.18.0.2:8080",                                // the outside
@@ -821,7 +701,7 @@ TEST_CASE("A build past build-pids, build-memory or build-timeout fails naming t
           "[buildah][sandbox]") {
   auto host = RealSetup();
   if (!host) return;
-  if (!TestHosts::Possible()) {
+  if (!testing::TestHosts::Possible()) {
     WARN("skipped: the sandbox needs root (network namespaces and cgroups)");
     return;
   }
@@ -920,6 +800,80 @@ TEST_CASE("Builds into a reserved Cluster need an admin; allowed-clusters bounds
   REQUIRE_FALSE(not_allowed);
   CHECK(not_allowed.error().code == Errc::kForbidden);
   CHECK(not_allowed.error().message.find("allowed-clusters") != std::string::npos);
+}
+
+// --- Source checkouts whose tools cannot be pinned: in a network of their own -------------
+
+TEST_CASE("A git:// checkout from beyond this host runs in a network of its own",
+          "[checkout][sandbox]") {
+  if (!testing::TestHosts::Possible()) {
+    WARN("skipped: the checkout's network needs root (network namespaces)");
+    return;
+  }
+  testing::TestHosts hosts;
+  testing::TempDir repos;
+  MustRun({"git", "init", "-q", "-b", "main", "work"}, nullptr, repos.path());
+  std::ofstream(repos.path() / "work/data.txt") << "fetched through slirp\n";
+  MustRun({"git", "add", "."}, nullptr, repos.path() / "work");
+  MustRun({"git", "commit", "-q", "-m", "one"}, nullptr, repos.path() / "work");
+  MustRun({"git", "clone", "-q", "--bare", "work", "repo.git"}, nullptr, repos.path());
+  hosts.Serve({"git", "daemon", "--reuseaddr", "--export-all", "--listen=198.18.0.2",
+               "--port=9418", "--base-path=" + repos.path().string(), repos.path().string()});
+  for (int i = 0; i < 100 && !testing::Listening("198.18.0.2", 9418); ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(testing::Listening("198.18.0.2", 9418));
+
+  auto checkout = MakeCommandSourceCheckout({.network_sandbox = true});
+  testing::TempDir dest;
+  SourceSpec source;
+  source.type = "git";
+  source.url = "git://198.18.0.2:9418/repo.git";
+  std::string log;
+  auto ok = checkout->Checkout(source, dest.path() / "src", CheckoutLimits{},
+                               [&](std::string_view l) { log += std::string(l) + "\n"; }, {});
+  INFO(log);
+  REQUIRE(ok);
+  CHECK(testing::ReadFileOrEmpty(dest.path() / "src/data.txt") == "fetched through slirp\n");
+  CHECK(log.find("in a network of its own") != std::string::npos);
+}
+
+TEST_CASE("An svn redirect to this host's loopback reaches nothing from the checkout's network",
+          "[checkout][sandbox]") {
+  if (!testing::TestHosts::Possible()) {
+    WARN("skipped: the checkout's network needs root (network namespaces)");
+    return;
+  }
+  testing::TestHosts hosts;
+  testing::HostListener loopback_service;  // what the redirect points at: this host's 127.0.0.1
+  const std::string target = fmt::format("http://127.0.0.1:{}", loopback_service.port());
+  testing::RedirectServer redirect(hosts, 8081, target);
+  SourceSpec source;
+  source.type = "svn";
+  source.url = "http://198.18.0.2:8081/svn/repo";
+
+  auto run = [&](bool sandbox, std::string& log) {
+    CommandCheckoutOptions options;
+    options.network_sandbox = sandbox;
+    auto checkout = MakeCommandSourceCheckout(options);
+    testing::TempDir dest;
+    return checkout->Checkout(source, dest.path() / "src", CheckoutLimits{},
+                              [&](std::string_view l) { log += std::string(l) + "\n"; }, {});
+  };
+  {
+    // The attack, from the host's network: svn follows the redirect to the loopback service.
+    std::string log;
+    CHECK_FALSE(run(false, log));
+    INFO(log);
+    CHECK(redirect.requests() >= 1);
+    CHECK(loopback_service.accepted() >= 1);
+  }
+  const int before = loopback_service.accepted();
+  const int asked = redirect.requests();
+  std::string log;
+  CHECK_FALSE(run(true, log));
+  INFO(log);
+  CHECK(redirect.requests() > asked);  // the outside server was reached and redirected svn
+  CHECK(log.find(target) != std::string::npos);  // svn tried the redirect's target...
+  CHECK(loopback_service.accepted() == before);  // ...and reached nothing of this host
 }
 
 }  // namespace

@@ -563,36 +563,6 @@ std::vector<Load::Sample> Load::Samples() {
   return samples_;
 }
 
-// ---- /proc ----
-
-namespace {
-
-// `file` of /proc/PID for every process on the machine but this one, NUL bytes as spaces.
-std::vector<std::pair<pid_t, std::string>> ProcFiles(const char* file) {
-  std::vector<std::pair<pid_t, std::string>> out;
-  const pid_t self = ::getpid();
-  std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator("/proc", ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    pid_t pid = std::atoi(name.c_str());
-    if (pid == self) continue;
-    std::string text = ReadFile(it->path() / file);
-    for (char& c : text) {
-      if (c == '\0') c = ' ';
-    }
-    if (!text.empty()) out.emplace_back(pid, std::move(text));
-  }
-  return out;
-}
-
-}  // namespace
-
-std::vector<std::pair<pid_t, std::string>> CommandLines() { return ProcFiles("cmdline"); }
-
-std::vector<std::pair<pid_t, std::string>> Environments() { return ProcFiles("environ"); }
-
 // ---- GitHttpServer ----
 
 GitHttpServer::GitHttpServer(std::string user, std::string password)

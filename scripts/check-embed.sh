@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the build tree into a scratch prefix, then configures, builds and runs
-# examples/embed against that installed package, as an embedder would.
+# examples/embed against that installed package, as an embedder would: the example program, then
+# its unit test on the installed fakes (market::testing).
 #   scripts/check-embed.sh BUILD_DIR
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,3 +17,4 @@ if ! cmake --build "$work/build" >"$work/build.log" 2>&1; then
   exit 1
 fi
 "$work/build/embed_example"
+"$work/build/embed_build_flow_test"

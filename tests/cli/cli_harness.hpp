@@ -79,7 +79,4 @@ class OneRequestServer {
   std::thread thread_;
 };
 
-// A loopback port nothing listens on (bound, read and closed).
-std::uint16_t UnusedPort();
-
 }  // namespace market::cli::testing

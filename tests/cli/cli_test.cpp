@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_harness.hpp"
+#include "support/ports.hpp"
 
 namespace {
 
@@ -220,7 +221,7 @@ TEST_CASE("usage errors exit 2 before anything is sent", "[cli]") {
 }
 
 TEST_CASE("a server that cannot be reached exits 3", "[cli]") {
-  const std::string url = "http://127.0.0.1:" + std::to_string(market::cli::testing::UnusedPort());
+  const std::string url = "http://127.0.0.1:" + std::to_string(market::testing::FreeLoopbackPort());
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"list"}, {"new", "x"}, {"history", "x"}}) {
     RunResult result = RunMarket(args, {{"MARKET_SERVER", url}, {"MARKET_OPERATOR", "tester"}});

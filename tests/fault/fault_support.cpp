@@ -1,6 +1,7 @@
 #include "fault/fault_support.hpp"
 
 #include "buildah/base64.hpp"
+#include "support/ports.hpp"
 
 // The listener below needs Catch's reporter interfaces.
 #define CATCH_CONFIG_EXTERNAL_INTERFACES
@@ -65,21 +66,6 @@ std::string Trim(std::string text) {
   std::size_t start = 0;
   while (start < text.size() && (text[start] == ' ' || text[start] == '\t')) ++start;
   return text.substr(start);
-}
-
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
-    ::close(fd);
-    throw std::runtime_error("no free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // Runs a shell command; throws with its output when it fails.
@@ -336,7 +322,7 @@ bool PgCluster::Available() {
 }
 
 PgCluster::PgCluster() {
-  port_ = FreePort();
+  port_ = market::testing::FreeLoopbackPort();
   const auto pg = dir_.path() / "pg";
   std::filesystem::create_directories(pg);
   std::filesystem::permissions(dir_.path(), std::filesystem::perms(0755));
@@ -576,36 +562,6 @@ std::vector<Load::Sample> Load::Samples() {
   std::lock_guard lock(mu_);
   return samples_;
 }
-
-// ---- /proc ----
-
-namespace {
-
-// `file` of /proc/PID for every process on the machine but this one, NUL bytes as spaces.
-std::vector<std::pair<pid_t, std::string>> ProcFiles(const char* file) {
-  std::vector<std::pair<pid_t, std::string>> out;
-  const pid_t self = ::getpid();
-  std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator("/proc", ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    pid_t pid = std::atoi(name.c_str());
-    if (pid == self) continue;
-    std::string text = ReadFile(it->path() / file);
-    for (char& c : text) {
-      if (c == '\0') c = ' ';
-    }
-    if (!text.empty()) out.emplace_back(pid, std::move(text));
-  }
-  return out;
-}
-
-}  // namespace
-
-std::vector<std::pair<pid_t, std::string>> CommandLines() { return ProcFiles("cmdline"); }
-
-std::vector<std::pair<pid_t, std::string>> Environments() { return ProcFiles("environ"); }
 
 // ---- GitHttpServer ----
 

@@ -159,11 +159,6 @@ class Load {
 // SIGTERM to `server`, then checks that it exits with status 0 within 60 s.
 void ExpectCleanStop(ServerProcess& server);
 
-// The command lines (NUL bytes as spaces) of every process on the machine but this one.
-std::vector<std::pair<pid_t, std::string>> CommandLines();
-// The environments (NAME=value, space-separated) of every process but this one.
-std::vector<std::pair<pid_t, std::string>> Environments();
-
 // Polls `ready` every `step` until it holds or `timeout` passes.
 bool WaitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeout,
              std::chrono::milliseconds step = 100ms);

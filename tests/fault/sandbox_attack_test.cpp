@@ -12,6 +12,7 @@
 #include "fault/fault_support.hpp"
 #include "harbor_client/registry_process.hpp"
 #include "market/network_rules.hpp"
+#include "support/process_watch.hpp"
 #include "support/test_hosts.hpp"
 
 namespace market::fault {
@@ -23,29 +24,23 @@ using json = nlohmann::json;
 // server itself, which was given the password) that hold `secret`.
 class EnvironmentWatch {
  public:
-  EnvironmentWatch(std::string secret, pid_t allowed) : secret_(std::move(secret)) {
-    thread_ = std::thread([this, allowed] {
-      while (!stop_) {
-        for (const auto& [pid, environment] : Environments()) {
-          if (pid == allowed) continue;
-          if (environment.find("PATH=") != std::string::npos &&
-              CommandLine(pid).find("buildah") != std::string::npos) {
-            saw_buildah_ = true;
-          }
-          if (environment.find(secret_) != std::string::npos && HoldsSecretAfterExec(pid)) {
-            std::lock_guard lock(mu_);
-            leaks_.insert(fmt::format("{}: {}", pid, CommandLine(pid).substr(0, 200)));
-          }
-        }
-        std::this_thread::sleep_for(20ms);
-      }
-    });
-  }
-  ~EnvironmentWatch() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
+  EnvironmentWatch(std::string secret, pid_t allowed)
+      : secret_(std::move(secret)),
+        watch_(testing::ProcessWatch::Field::kEnvironment,
+               [this, allowed](pid_t pid, const std::string& environment) {
+                 if (pid == allowed) return;
+                 if (environment.find("PATH=") != std::string::npos &&
+                     testing::CommandLineOf(pid).find("buildah") != std::string::npos) {
+                   saw_buildah_ = true;
+                 }
+                 if (environment.find(secret_) != std::string::npos &&
+                     HoldsSecretAfterExec(pid)) {
+                   std::lock_guard lock(mu_);
+                   leaks_.insert(
+                       fmt::format("{}: {}", pid, testing::CommandLineOf(pid).substr(0, 200)));
+                 }
+               }) {}
+  void Stop() { watch_.Stop(); }
   std::set<std::string> leaks() {
     std::lock_guard lock(mu_);
     return leaks_;
@@ -57,25 +52,17 @@ class EnvironmentWatch {
   // process that runs another program and still holds the secret has been given it. Looked at
   // again, after the environment, so an exec in between does not count as a leak.
   bool HoldsSecretAfterExec(pid_t pid) const {
-    if (CommandLine(pid).find("market-server") != std::string::npos) return false;
+    if (testing::CommandLineOf(pid).find("market-server") != std::string::npos) return false;
     if (ReadFile(fmt::format("/proc/{}/environ", pid)).find(secret_) == std::string::npos) {
       return false;
     }
-    return CommandLine(pid).find("market-server") == std::string::npos;
-  }
-  static std::string CommandLine(pid_t pid) {
-    std::string text = ReadFile(fmt::format("/proc/{}/cmdline", pid));
-    for (char& c : text) {
-      if (c == '\0') c = ' ';
-    }
-    return text;
+    return testing::CommandLineOf(pid).find("market-server") == std::string::npos;
   }
   std::string secret_;
-  std::atomic<bool> stop_{false};
   std::atomic<bool> saw_buildah_{false};
   std::mutex mu_;
   std::set<std::string> leaks_;
-  std::thread thread_;
+  testing::ProcessWatch watch_;  // last: stops before the members it writes go
 };
 
 // A RUN line that sends `request` to port `port` of each address and says whether it connected.

@@ -14,6 +14,7 @@
 #include "buildah/base64.hpp"
 #include "fault/fault_support.hpp"
 #include "harbor_client/registry_process.hpp"
+#include "support/process_watch.hpp"
 
 namespace market::fault {
 namespace {
@@ -28,48 +29,37 @@ std::string Planted(const std::string& what) {
 // Samples the command line of every process until stopped; keeps the ones holding a secret.
 class CommandLineWatch {
  public:
-  explicit CommandLineWatch(std::vector<std::string> secrets) : secrets_(std::move(secrets)) {
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        for (const auto& [pid, cmdline] : CommandLines()) {
-          if (cmdline.find("buildah") != std::string::npos) saw_buildah_ = true;
-          if (cmdline.rfind("git ", 0) == 0 || cmdline.find("/git ") != std::string::npos) {
-            saw_git_ = true;
-          }
-          for (const std::string& secret : secrets_) {
-            if (cmdline.find(secret) != std::string::npos) {
-              std::lock_guard lock(mu_);
-              leaks_.insert(std::to_string(pid) + ": " + cmdline.substr(0, 400));
-            }
-          }
-        }
-        ++samples_;
-        std::this_thread::sleep_for(20ms);
-      }
-    });
-  }
-  ~CommandLineWatch() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
+  explicit CommandLineWatch(std::vector<std::string> secrets)
+      : secrets_(std::move(secrets)),
+        watch_(testing::ProcessWatch::Field::kCommandLine,
+               [this](pid_t pid, const std::string& cmdline) {
+                 if (cmdline.find("buildah") != std::string::npos) saw_buildah_ = true;
+                 if (cmdline.rfind("git ", 0) == 0 || cmdline.find("/git ") != std::string::npos) {
+                   saw_git_ = true;
+                 }
+                 for (const std::string& secret : secrets_) {
+                   if (cmdline.find(secret) != std::string::npos) {
+                     std::lock_guard lock(mu_);
+                     leaks_.insert(std::to_string(pid) + ": " + cmdline.substr(0, 400));
+                   }
+                 }
+               }) {}
+  void Stop() { watch_.Stop(); }
   std::set<std::string> leaks() {
     std::lock_guard lock(mu_);
     return leaks_;
   }
-  int samples() const { return samples_; }
+  int samples() const { return watch_.samples(); }
   bool saw_buildah() const { return saw_buildah_; }
   bool saw_git() const { return saw_git_; }
 
  private:
   std::vector<std::string> secrets_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> samples_{0};
   std::atomic<bool> saw_buildah_{false};
   std::atomic<bool> saw_git_{false};
   std::mutex mu_;
   std::set<std::string> leaks_;
-  std::thread thread_;
+  testing::ProcessWatch watch_;  // last: stops before the members it writes go
 };
 
 }  // namespace

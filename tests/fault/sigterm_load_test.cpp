@@ -12,6 +12,7 @@
 #include <set>
 
 #include "fault/fault_support.hpp"
+#include "support/process_watch.hpp"
 
 namespace market::fault {
 namespace {
@@ -36,7 +37,7 @@ std::pair<std::string, Reply> SaveOrList(int thread, int iteration, HttpConn& co
 }
 
 bool BuildProcessRunning(const std::string& workspace) {
-  for (const auto& [pid, cmdline] : CommandLines()) {
+  for (const auto& [pid, cmdline] : testing::CommandLines()) {
     if (cmdline.find(workspace) != std::string::npos &&
         cmdline.find("market-server") == std::string::npos) {
       return true;

@@ -10,12 +10,10 @@
 #include <vector>
 
 #include "market/harbor_client/http_client.hpp"
+#include "support/ports.hpp"
 #include "support/test_env.hpp"
 
 namespace market::testing {
-
-// A free TCP port on 127.0.0.1 (bound and released; good enough for a test).
-int FreeLoopbackPort();
 
 class RegistryProcess {
  public:

@@ -2,8 +2,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "support/fake_clock.hpp"
-#include "support/in_memory_project_store.hpp"
+#include "market/testing/fake_clock.hpp"
+#include "market/testing/in_memory_project_store.hpp"
 
 using market::Errc;
 using market::testing::FakeClock;

@@ -15,10 +15,8 @@
 #include <sstream>
 #include <thread>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-
 #include "server_harness.hpp"
+#include "support/ports.hpp"
 
 #ifndef MARKET_SERVER_BINARY
 #error "MARKET_SERVER_BINARY must name the market-server binary"
@@ -29,13 +27,6 @@ namespace {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-
-std::uint16_t FreePort() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor acceptor(
-      io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return acceptor.local_endpoint().port();
-}
 
 std::string ReadText(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -145,7 +136,7 @@ TEST_CASE("kill -9 mid-build: the restarted server fails the build and builds ag
   market::testing::TempDir dir;
   const auto workspace = dir.path() / "workspace";
   const auto log = dir.path() / "server.log";
-  const std::uint16_t port = FreePort();
+  const auto port = static_cast<std::uint16_t>(market::testing::FreeLoopbackPort());
   // No --worker-id: the default (host and fixed listen address) must be stable across restarts.
   const std::vector<std::string> args = {
       "--listen", "127.0.0.1:" + std::to_string(port),

@@ -9,10 +9,10 @@
 #include <thread>
 
 #include "market/plugin_registry.hpp"
-#include "support/fake_clock.hpp"
-#include "support/fake_image_builder.hpp"
-#include "support/fake_registry.hpp"
-#include "support/fake_source_checkout.hpp"
+#include "market/testing/fake_clock.hpp"
+#include "market/testing/fake_image_builder.hpp"
+#include "market/testing/fake_registry.hpp"
+#include "market/testing/fake_source_checkout.hpp"
 #include "support/test_stores.hpp"
 
 namespace market {

@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -28,6 +29,7 @@
 #include "market/network_rules.hpp"
 #include "market/plugin_registry.hpp"
 #include "process/process.hpp"
+#include "support/git_server.hpp"
 #include "support/test_env.hpp"
 #include "support/test_hosts.hpp"
 #include "support/test_stores.hpp"
@@ -208,50 +210,13 @@ class GitServer {
     MustRun({"git", "add", "."}, nullptr, dir_.path() / "work");
     MustRun({"git", "commit", "-q", "-m", "one"}, nullptr, dir_.path() / "work");
     MustRun({"git", "clone", "-q", "--bare", "work", "repo.git"}, nullptr, dir_.path());
-    port_ = FreePort();
-    thread_ = std::jthread([this](std::stop_token st) {
-      process::Spec spec;
-      spec.argv = {"git",
-                   "daemon",
-                   "--reuseaddr",
-                   "--export-all",
-                   "--listen=127.0.0.1",
-                   fmt::format("--port={}", port_),
-                   "--base-path=" + dir_.path().string(),
-                   dir_.path().string()};
-      spec.kill_grace = 500ms;
-      (void)process::Run(spec, {}, st);
-    });
-    for (int i = 0; i < 100 && !Listening(); ++i) std::this_thread::sleep_for(50ms);
-    REQUIRE(Listening());
+    daemon_.emplace(dir_.path());
   }
-  std::string url() const { return fmt::format("git://127.0.0.1:{}/repo.git", port_); }
+  std::string url() const { return daemon_->Url("repo.git"); }
 
  private:
-  static int FreePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-  }
-  bool Listening() const {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<std::uint16_t>(port_));
-    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return ok;
-  }
   testing::TempDir dir_;
-  int port_ = 0;
-  std::jthread thread_;
+  std::optional<testing::GitServer> daemon_;
 };
 
 // Reads /proc/*/cmdline while builds run: no secret may ever be on a command line.

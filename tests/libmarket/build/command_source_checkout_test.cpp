@@ -24,11 +24,12 @@
 #include "buildah/base64.hpp"
 #include "market/build_service.hpp"
 #include "market/plugin_registry.hpp"
+#include "market/testing/fake_clock.hpp"
+#include "market/testing/fake_image_builder.hpp"
+#include "market/testing/fake_registry.hpp"
 #include "process/process.hpp"
 #include "source/context_paths.hpp"
-#include "support/fake_clock.hpp"
-#include "support/fake_image_builder.hpp"
-#include "support/fake_registry.hpp"
+#include "support/git_server.hpp"
 #include "support/test_env.hpp"
 #include "support/test_stores.hpp"
 
@@ -342,49 +343,6 @@ bool AnyoneConnected(int listening_fd) {
   return c >= 0;
 }
 
-// `git daemon` serving the folder over git:// on loopback.
-class GitDaemon {
- public:
-  explicit GitDaemon(const std::filesystem::path& base) {
-    {
-      SilentServer probe;  // a free port
-      port_ = probe.port;
-    }
-    thread_ = std::jthread([this, base](std::stop_token st) {
-      process::Spec spec;
-      spec.argv = {"git",
-                   "daemon",
-                   "--reuseaddr",
-                   "--export-all",
-                   "--listen=127.0.0.1",
-                   fmt::format("--port={}", port_),
-                   "--base-path=" + base.string(),
-                   base.string()};
-      spec.kill_grace = 500ms;
-      (void)process::Run(spec, {}, st);
-    });
-    for (int i = 0; i < 100 && !Listening(); ++i) std::this_thread::sleep_for(50ms);
-    REQUIRE(Listening());
-  }
-  std::string Url(const std::string& repo) const {
-    return fmt::format("git://127.0.0.1:{}/{}", port_, repo);
-  }
-
- private:
-  bool Listening() const {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<std::uint16_t>(port_));
-    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return ok;
-  }
-  int port_ = 0;
-  std::jthread thread_;
-};
-
 // Sets environment variables of this process for one test, as a careless service account's
 // environment would hold them.
 class ScopedEnv {
@@ -463,7 +421,7 @@ TEST_CASE("Sources on loopback, link-local or denied networks are refused before
 TEST_CASE("A git server on loopback is reached when 127.0.0.0/8 is allowed",
           "[checkout][sandbox]") {
   GitRepo repo;
-  GitDaemon daemon(repo.dir.path());
+  testing::GitServer daemon(repo.dir.path());
   testing::TempDir out;
   CheckoutLimits limits{.timeout = 60s, .max_bytes = 10 << 20};
   const SourceSpec spec = Source("git", daemon.Url("repo.git"));
@@ -727,7 +685,7 @@ TEST_CASE("Build: overlapping checkoutAs spellings never reach git", "[checkout]
          " sub && echo x > f && git add . && git commit -q -m planted && cd .. && "
          "git clone -q --bare work planted.git && git clone -q --bare work other.git",
      repos.path());
-  GitDaemon daemon(repos.path());
+  testing::GitServer daemon(repos.path());
   BuildFixture f;
   int n = 0;
   for (const char* second : {"a/sub/x", "./a/sub", "a//sub", "a/sub/", "a/."}) {
@@ -750,7 +708,7 @@ TEST_CASE("Build: a repository's Dockerfile that is a link is refused", "[checko
      "echo 'FROM busybox:1' > real && ln -s ../real docker/Dockerfile && ln -s docker linked && "
      "git add . && git commit -q -m links && cd .. && git clone -q --bare work links.git",
      repos.path());
-  GitDaemon daemon(repos.path());
+  testing::GitServer daemon(repos.path());
   BuildFixture f;
   struct Case {
     std::string path;
@@ -783,7 +741,7 @@ TEST_CASE("Build: the checkouts together stay within the context's size limit",
      "git commit -q -m blob && cd .. && git clone -q --bare work one.git && "
      "git clone -q --bare work two.git",
      repos.path());
-  GitDaemon daemon(repos.path());
+  testing::GitServer daemon(repos.path());
   BuildFixture f(1 << 20);
   PluginInstance dockerfile{"static_dockerfile", {{"dockerfile", std::string("FROM busybox:1")}}};
 

@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "market/plugin_registry.hpp"
-#include "support/fake_registry.hpp"
+#include "market/testing/fake_registry.hpp"
 
 using namespace market;
 using namespace market::testing;

@@ -1,4 +1,4 @@
-#include "support/in_memory_project_store.hpp"
+#include "market/testing/in_memory_project_store.hpp"
 
 namespace market::testing {
 

@@ -1,4 +1,4 @@
-#include "support/fake_source_checkout.hpp"
+#include "market/testing/fake_source_checkout.hpp"
 
 #include <fstream>
 

@@ -1,4 +1,4 @@
-#include "support/fake_registry.hpp"
+#include "market/testing/fake_registry.hpp"
 
 #include <algorithm>
 

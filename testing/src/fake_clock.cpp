@@ -1,4 +1,4 @@
-#include "support/fake_clock.hpp"
+#include "market/testing/fake_clock.hpp"
 
 namespace market::testing {
 

@@ -1,4 +1,4 @@
-#include "support/fake_image_builder.hpp"
+#include "market/testing/fake_image_builder.hpp"
 
 #include <fmt/format.h>
 

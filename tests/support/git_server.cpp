@@ -1,0 +1,62 @@
+#include "support/git_server.hpp"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "support/ports.hpp"
+
+extern char** environ;
+
+namespace market::testing {
+
+GitServer::GitServer(const std::filesystem::path& base) : port_(FreeLoopbackPort()) {
+  std::vector<std::string> args = {"git",
+                                   "daemon",
+                                   "--reuseaddr",
+                                   "--export-all",
+                                   "--listen=127.0.0.1",
+                                   "--port=" + std::to_string(port_),
+                                   "--base-path=" + base.string(),
+                                   base.string()};
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  // Its own process group: the daemon forks a child per connection, and all go at the end.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  const int spawned = ::posix_spawnp(&pid_, "git", nullptr, &attributes, argv.data(), environ);
+  posix_spawnattr_destroy(&attributes);
+  if (spawned != 0) throw std::runtime_error("cannot start git daemon");
+  for (int i = 0; i < 100 && !LoopbackPortListening(port_); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!LoopbackPortListening(port_)) {
+    Stop();
+    throw std::runtime_error("git daemon did not listen on port " + std::to_string(port_));
+  }
+}
+
+GitServer::~GitServer() { Stop(); }
+
+void GitServer::Stop() {
+  if (pid_ <= 0) return;
+  ::kill(-pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  ::kill(-pid_, SIGKILL);  // connection children that outlived the daemon
+  pid_ = -1;
+}
+
+std::string GitServer::Url(const std::string& repository) const {
+  return "git://127.0.0.1:" + std::to_string(port_) + "/" + repository;
+}
+
+}  // namespace market::testing

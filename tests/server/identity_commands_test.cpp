@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
@@ -289,4 +290,21 @@ TEST_CASE("a non-loopback listener without authentication refuses to start", "[p
   CHECK(refused.status == 2);
   CHECK_THAT(refused.err, Catch::Contains("--auth on"));
   CHECK_THAT(refused.err, Catch::Contains("market-server user add"));
+}
+
+TEST_CASE("a plain-http registry without registry-insecure stops before the database opens",
+          "[process]") {
+  // A database that would take its whole connect timeout to fail (TEST-NET-1 is not routed):
+  // the refusal comes at once, so the database was never opened.
+  auto started = std::chrono::steady_clock::now();
+  Outcome refused = Run({"--database",
+                         "postgresql://market@192.0.2.1:5432/market?connect_timeout=30",
+                         "--registry", "http://127.0.0.1:5000"});
+  auto took = std::chrono::steady_clock::now() - started;
+  INFO("stderr: " << refused.err);
+  CHECK(refused.status == 2);
+  CHECK_THAT(refused.err, Catch::Contains("registry-insecure"));
+  CHECK_THAT(refused.err, Catch::Contains("--registry"));
+  CHECK(refused.err.find("database") == std::string::npos);
+  CHECK(took < std::chrono::seconds(10));
 }

@@ -114,6 +114,11 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
                                             config.workspace.string(), ec.message()));
   }
 
+  // The registry's settings are checked before the database is opened, as LoadConfig does:
+  // a refused setting costs no connection.
+  Result<RegistryPtr> registry = OpenRegistry(config);
+  if (!registry) return std::unexpected(registry.error());
+
   StoreOptions store_options;
   store_options.url = config.database;
   store_options.pool_size = std::max(4, config.blocking_threads + config.build_workers);
@@ -128,8 +133,6 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   parts->instrumented_builds = parts->metrics->Instrument(*parts->stores.builds);
   parts->plugins = MakeBuiltinPluginRegistry({.allow_ssh = config.ssh_sources});
 
-  Result<RegistryPtr> registry = OpenRegistry(config);
-  if (!registry) return std::unexpected(registry.error());
   parts->registry = parts->metrics->Instrument(std::move(*registry));
 
   BuildahOptions buildah = BuildahOptionsOf(config);

@@ -1,6 +1,7 @@
 #pragma once
 // market-server's settings: flags, MARKET_* environment variables and a TOML file, merged with
-// flags winning over the environment, which wins over the file.
+// flags winning over the environment, which wins over the file. The keys, their types, defaults
+// and ranges are the table of config_keys.hpp.
 
 #include <chrono>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config_keys.hpp"
 #include "market/error.hpp"
 
 namespace market::server {
@@ -86,6 +88,8 @@ struct ServerConfig {
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds shutdown_grace{30};
+
+  bool operator==(const ServerConfig&) const = default;
 };
 
 struct ConfigOutcome {
@@ -102,17 +106,6 @@ EnvLookup ProcessEnv();
 // `args` excludes the program name. kInvalid with a message naming the key (and where its value
 // came from) for anything wrong; the caller prints it and exits.
 Result<ConfigOutcome> LoadConfig(std::span<const std::string> args, const EnvLookup& env);
-
-// Every setting LoadConfig accepts: its flag is --KEY, its file key KEY (or key_with_underscores)
-// and its environment variable EnvVarName(KEY). docs/configuration.md documents each (a test
-// checks that).
-struct ConfigKey {
-  std::string_view key;
-  std::string_view help;
-  bool is_bool = false;
-};
-std::span<const ConfigKey> ConfigKeys();
-std::string EnvVarName(std::string_view key);  // "registry-user" -> "MARKET_REGISTRY_USER"
 
 // Whether `host` (an IP literal or "localhost") only accepts local connections.
 bool IsLoopbackHost(std::string_view host);

@@ -24,6 +24,9 @@ namespace market::server {
 namespace {
 
 constexpr std::size_t kMinPasswordLength = 8;
+constexpr std::string_view kPasswordInput =
+    "the password is read from standard input: typed twice (without echo) at a terminal, else "
+    "the first line of what is piped in; empty is refused";
 
 // The audit names the operating-system account that ran the command.
 std::string CommandActor() {
@@ -127,8 +130,7 @@ int RunIdentityCommand(std::span<const std::string> args, const EnvLookup& env, 
   CLI::App* user = app.add_subcommand("user", "users (people) and their roles");
   user->require_subcommand(1);
   std::string name, role_text = "viewer";
-  CLI::App* user_add =
-      user->add_subcommand("add", "add a user; the password is read from standard input");
+  CLI::App* user_add = user->add_subcommand("add", fmt::format("add a user; {}", kPasswordInput));
   user_add->add_option("name", name, "user name")->required();
   user_add->add_option("--role", role_text, "viewer, developer or admin (default viewer)");
   add_settings(user_add);
@@ -138,7 +140,7 @@ int RunIdentityCommand(std::span<const std::string> args, const EnvLookup& env, 
   user_delete->add_option("name", name, "user name")->required();
   add_settings(user_delete);
   CLI::App* user_password =
-      user->add_subcommand("password", "set a user's password (read from standard input)");
+      user->add_subcommand("password", fmt::format("set a user's password; {}", kPasswordInput));
   user_password->add_option("name", name, "user name")->required();
   add_settings(user_password);
   CLI::App* user_role = user->add_subcommand("role", "change a user's role");

@@ -33,6 +33,20 @@ EnvLookup FakeEnv(std::map<std::string, std::string> values) {
   };
 }
 
+// The text under "### KEY", up to the next heading; empty when there is none.
+std::string KeySection(const std::string& doc, std::string_view key) {
+  std::string heading = "\n### " + std::string(key) + "\n";
+  std::size_t start = doc.find(heading);
+  if (start == std::string::npos) return {};
+  start += heading.size();
+  std::size_t end = doc.find("\n#", start);
+  return doc.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+bool Has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 }  // namespace
 
 TEST_CASE("docs/configuration.md documents every configuration key", "[config][docs]") {
@@ -40,14 +54,34 @@ TEST_CASE("docs/configuration.md documents every configuration key", "[config][d
   REQUIRE_FALSE(ConfigKeys().empty());
   for (const ConfigKey& key : ConfigKeys()) {
     INFO("key " << key.key);
-    // Each key has its own row: `--KEY` | `MARKET_KEY` | `key` (the file key, with dashes).
-    CHECK(doc.find("`--" + std::string(key.key) + "`") != std::string::npos);
-    CHECK(doc.find("`" + EnvVarName(key.key) + "`") != std::string::npos);
-    CHECK(doc.find("### " + std::string(key.key) + "\n") != std::string::npos);
+    // Each key has its own section: `--KEY` · `MARKET_KEY` · file `KEY` · type, range · default.
+    std::string section = KeySection(doc, key.key);
+    REQUIRE_FALSE(section.empty());
+    CHECK(Has(section, "`" + key.Flag() + "`"));
+    CHECK(Has(section, "`" + key.EnvVar() + "`"));
+    CHECK(Has(section, "file `" + std::string(key.key) + "`"));
+    if (!key.default_value.empty()) {
+      CHECK(Has(section, "default `" + std::string(key.default_value) + "`"));
+    }
+    if (!key.RangeText().empty()) CHECK(Has(section, "`" + key.RangeText() + "`"));
+    for (std::string_view choice : key.choices) {
+      CHECK(Has(section, "`" + std::string(choice) + "`"));
+    }
+    if (key.type == KeyType::kBool) CHECK(Has(section, "boolean"));
+  }
+  // Every documented key is one the server accepts: no section outlives its key.
+  std::size_t keys = doc.find("\n## Keys\n");
+  REQUIRE(keys != std::string::npos);
+  for (std::size_t at = doc.find("\n### ", keys); at != std::string::npos;
+       at = doc.find("\n### ", at + 1)) {
+    std::size_t end = doc.find('\n', at + 5);
+    std::string heading = doc.substr(at + 5, end - at - 5);
+    INFO("section " << heading);
+    CHECK(FindConfigKey(heading) != nullptr);
   }
   // The settings outside the key table.
-  CHECK(doc.find("`MARKET_CONFIG`") != std::string::npos);
-  CHECK(doc.find("`MARKET_REGISTRY_PASSWORD`") != std::string::npos);
+  CHECK(Has(doc, "`MARKET_CONFIG`"));
+  CHECK(Has(doc, "`MARKET_REGISTRY_PASSWORD`"));
 }
 
 TEST_CASE("deploy/market.toml only uses keys the server accepts", "[config][docs]") {

@@ -262,4 +262,182 @@ TEST_CASE("a boolean flag and a boolean file value", "[config]") {
   CHECK(from_file->config.registry_insecure);
 }
 
+TEST_CASE("the table's defaults are the ones ServerConfig starts with", "[config]") {
+  auto loaded = Load({});
+  REQUIRE(loaded);
+  ServerConfig expected;
+  expected.workspace = loaded->config.workspace;  // worked out from the database
+  CHECK(loaded->config == expected);
+  for (const ConfigKey& key : ConfigKeys()) {
+    INFO("key " << key.key);
+    CHECK(FindConfigKey(key.key) == &key);
+    if (key.default_value.empty()) continue;
+    // The default, given explicitly, changes nothing.
+    auto explicit_default = Load({key.Flag(), std::string(key.default_value)});
+    REQUIRE(explicit_default);
+    CHECK(explicit_default->config == loaded->config);
+  }
+}
+
+TEST_CASE("an error names the key as written in the file, the flag or the variable",
+          "[config]") {
+  market::testing::TempDir dir;
+  std::string underscores = WriteFile(dir, "u.toml", "log_level = \"loud\"\n");
+  auto from_file = Load({"--config", underscores});
+  REQUIRE_FALSE(from_file);
+  CHECK_THAT(from_file.error().message,
+             Catch::StartsWith("invalid log_level in " + underscores + ": "));
+  CHECK_THAT(from_file.error().message, !Catch::Contains("log-level"));
+
+  std::string dashes = WriteFile(dir, "d.toml", "max-body-bytes = 12\n");
+  auto dashed = Load({"--config", dashes});
+  REQUIRE_FALSE(dashed);
+  CHECK_THAT(dashed.error().message, Catch::StartsWith("invalid max-body-bytes in " + dashes));
+
+  std::string wrong_type = WriteFile(dir, "t.toml", "build_workers = 1.5\n");
+  auto typed = Load({"--config", wrong_type});
+  REQUIRE_FALSE(typed);
+  CHECK_THAT(typed.error().message, Catch::Contains("build_workers must be"));
+
+  auto from_env = Load({}, {{"MARKET_LOG_LEVEL", "loud"}});
+  REQUIRE_FALSE(from_env);
+  CHECK_THAT(from_env.error().message, Catch::StartsWith("invalid MARKET_LOG_LEVEL: "));
+  auto from_flag = Load({"--log-level=loud"});
+  REQUIRE_FALSE(from_flag);
+  CHECK_THAT(from_flag.error().message, Catch::StartsWith("invalid --log-level: "));
+}
+
+TEST_CASE("a plain-http registry needs registry-insecure", "[config]") {
+  auto refused = Load({"--registry", "http://127.0.0.1:5000"});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::kInvalid);
+  CHECK_THAT(refused.error().message, Catch::StartsWith("invalid --registry: "));
+  CHECK_THAT(refused.error().message, Catch::Contains("registry-insecure"));
+
+  auto from_env = Load({}, {{"MARKET_REGISTRY", "http://127.0.0.1:5000"}});
+  REQUIRE_FALSE(from_env);
+  CHECK_THAT(from_env.error().message, Catch::Contains("MARKET_REGISTRY"));
+
+  auto insecure = Load({"--registry", "http://127.0.0.1:5000", "--registry-insecure"});
+  REQUIRE(insecure);
+  CHECK(insecure->config.registry_insecure);
+  auto insecure_env = Load({"--registry", "http://127.0.0.1:5000"},
+                           {{"MARKET_REGISTRY_INSECURE", "yes"}});
+  REQUIRE(insecure_env);
+  auto tls = Load({"--registry", "https://harbor.example.com"});
+  REQUIRE(tls);
+  CHECK_FALSE(tls->config.registry_insecure);
+}
+
+TEST_CASE("every boolean takes every documented spelling", "[config]") {
+  const std::vector<std::pair<std::string, bool>> spellings = {
+      {"true", true}, {"false", false}, {"yes", true}, {"no", false}, {"on", true},
+      {"off", false}, {"1", true},      {"0", false},  {"YES", true}, {"Off", false}};
+  // ssh-sources on needs a known_hosts file.
+  market::testing::TempDir dir;
+  std::string known_hosts = WriteFile(dir, "known_hosts", "");
+  auto load = [&](std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    args.insert(args.begin(), {"--ssh-known-hosts-file", known_hosts});
+    return Load(std::move(args), std::move(env));
+  };
+  int booleans = 0;
+  for (const ConfigKey& key : ConfigKeys()) {
+    if (key.type != KeyType::kBool) continue;
+    ++booleans;
+    INFO("key " << key.key);
+    for (const auto& [text, expected] : spellings) {
+      auto env = load({}, {{key.EnvVar(), text}});
+      REQUIRE(env);
+      auto flag = load({key.Flag(), text});
+      REQUIRE(flag);
+      auto joined = load({key.Flag() + "=" + text});
+      REQUIRE(joined);
+      CHECK(env->config == flag->config);
+      CHECK(env->config == joined->config);
+    }
+    auto alone = load({key.Flag()});
+    REQUIRE(alone);
+    CHECK_FALSE(alone->config == load({})->config);
+    auto bad = Load({}, {{key.EnvVar(), "maybe"}});
+    REQUIRE_FALSE(bad);
+    CHECK_THAT(bad.error().message, Catch::Contains(key.EnvVar()));
+    CHECK_THAT(bad.error().message, Catch::Contains("'maybe' is not a boolean"));
+    for (const char* word : {"true", "false", "yes", "no", "on", "off", "1", "0"}) {
+      CHECK_THAT(bad.error().message, Catch::Contains(word));
+    }
+    CHECK_THAT(bad.error().message, !Catch::Contains("expected true or false"));
+  }
+  CHECK(booleans >= 3);
+  auto on = Load({"--registry-insecure", "no", "--auth", "on"});
+  REQUIRE(on);
+  CHECK_FALSE(on->config.registry_insecure);
+  CHECK(on->config.auth);
+}
+
+TEST_CASE("bytes, seconds, lists and ranges as the table types them", "[config]") {
+  auto set = Load({"--max-body-bytes", "4k", "--build-log-bytes", "64K", "--build-memory", "0",
+                   "--header-timeout", "2m", "--idle-timeout", "1h", "--allowed-clusters",
+                   "a, b"});
+  REQUIRE(set);
+  CHECK(set->config.max_body_bytes == 4096);
+  CHECK(set->config.build_log_bytes == 65536);
+  CHECK(set->config.build_memory_bytes == 0);
+  CHECK(set->config.header_timeout == std::chrono::seconds(120));
+  CHECK(set->config.idle_timeout == std::chrono::seconds(3600));
+  CHECK(set->config.allowed_clusters == std::vector<std::string>{"a", "b"});
+
+  market::testing::TempDir dir;
+  std::string file = WriteFile(dir, "m.toml",
+                               "allowed-origins = [\"https://a.example.com\", "
+                               "\"https://B.example.com\"]\nrate-limit = 2.5\n");
+  auto from_file = Load({"--config", file});
+  REQUIRE(from_file);
+  CHECK(from_file->config.allowed_origins ==
+        std::vector<std::string>{"https://a.example.com", "https://b.example.com"});
+  CHECK(from_file->config.rate_limit == 2.5);
+
+  auto small = Load({"--build-memory", "1m"});
+  REQUIRE_FALSE(small);
+  CHECK_THAT(small.error().message, Catch::Contains("outside 0 or 16m..4096g"));
+  auto large = Load({"--max-body-bytes", "2g"});
+  REQUIRE_FALSE(large);
+  CHECK_THAT(large.error().message, Catch::Contains("outside 1k..1g"));
+  auto long_wait = Load({"--header-timeout", "2h"});
+  REQUIRE_FALSE(long_wait);
+  CHECK_THAT(long_wait.error().message, Catch::Contains("outside 1..3600"));
+  auto not_bytes = Load({"--max-body-bytes", "12q"});
+  REQUIRE_FALSE(not_bytes);
+  CHECK_THAT(not_bytes.error().message, Catch::Contains("--max-body-bytes"));
+  auto missing = Load({"--listen"});
+  REQUIRE_FALSE(missing);
+  CHECK_THAT(missing.error().message, Catch::Contains("--listen needs a value"));
+  auto stray = Load({"serve"});
+  REQUIRE_FALSE(stray);
+  CHECK_THAT(stray.error().message, Catch::Contains("'serve'"));
+}
+
+TEST_CASE("--help tells the truth: every key, the commands, no docker", "[config]") {
+  auto help = Load({"--help"});
+  REQUIRE(help);
+  for (const ConfigKey& key : ConfigKeys()) {
+    INFO("key " << key.key);
+    CHECK_THAT(help->text, Catch::Contains("  " + key.Flag() + " "));
+    CHECK_THAT(help->text, Catch::Contains(key.EnvVar()));
+    if (!key.RangeText().empty()) CHECK_THAT(help->text, Catch::Contains(key.RangeText()));
+  }
+  CHECK_THAT(help->text, Catch::Contains("market-server user add"));
+  CHECK_THAT(help->text, Catch::Contains("market-server token create"));
+  CHECK_THAT(help->text, Catch::Contains("market-server doctor"));
+  CHECK_THAT(help->text, Catch::Contains("market-server --hash-password"));
+  CHECK_THAT(help->text, Catch::Contains("first line of what is piped in"));
+  CHECK_THAT(help->text, !Catch::Contains("docker"));
+
+  auto docker = Load({"--builder", "Docker"});
+  REQUIRE_FALSE(docker);
+  CHECK_THAT(docker.error().message, Catch::Contains("use buildah"));
+  auto other = Load({"--builder", "kaniko"});
+  REQUIRE_FALSE(other);
+  CHECK_THAT(other.error().message, Catch::Contains("expected buildah"));
+}
+
 }  // namespace market::server

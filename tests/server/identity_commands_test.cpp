@@ -4,10 +4,13 @@
 #include <catch2/catch.hpp>
 
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
+#include <termios.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
@@ -144,6 +147,77 @@ class Server {
   int fd_ = -1;
   int port_ = -1;
   std::string log_;
+};
+
+// The binary with a terminal for its standard input and outputs, as a person typing at it.
+class Terminal {
+ public:
+  explicit Terminal(const std::vector<std::string>& args) {
+    pid_ = forkpty(&master_, nullptr, nullptr, nullptr);
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      std::string binary = Binary();
+      std::vector<std::string> copy = args;
+      std::vector<char*> argv{binary.data()};
+      for (std::string& arg : copy) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      execv(binary.c_str(), argv.data());
+      _exit(127);
+    }
+  }
+  ~Terminal() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    close(master_);
+  }
+
+  // Waits until `prompt` has been written after what was already seen and the terminal has
+  // stopped echoing (the program reads a secret now): typing earlier would be flushed away.
+  bool WaitForSecretPrompt(const std::string& prompt) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::size_t at = output_.find(prompt, seen_);
+      termios mode{};
+      if (at != std::string::npos && tcgetattr(master_, &mode) == 0 && (mode.c_lflag & ECHO) == 0) {
+        seen_ = at + prompt.size();
+        return true;
+      }
+      if (!ReadSome()) return false;
+    }
+    return false;
+  }
+  void Type(const std::string& text) {
+    REQUIRE(write(master_, text.data(), text.size()) == ssize_t(text.size()));
+  }
+  // The exit status, once the program has ended.
+  int Wait() {
+    while (ReadSome()) {
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid_, &status, 0) == pid_);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  const std::string& output() const { return output_; }
+
+ private:
+  // False once the program has closed the terminal (EIO on the master).
+  bool ReadSome() {
+    pollfd fd{master_, POLLIN, 0};
+    if (poll(&fd, 1, 100) <= 0) return true;
+    char buffer[1024];
+    ssize_t n = read(master_, buffer, sizeof buffer);
+    if (n <= 0) return false;
+    output_.append(buffer, static_cast<std::size_t>(n));
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int master_ = -1;
+  std::string output_;
+  std::size_t seen_ = 0;
 };
 
 struct Reply {
@@ -289,4 +363,68 @@ TEST_CASE("a non-loopback listener without authentication refuses to start", "[p
   CHECK(refused.status == 2);
   CHECK_THAT(refused.err, Catch::Contains("--auth on"));
   CHECK_THAT(refused.err, Catch::Contains("market-server user add"));
+}
+
+TEST_CASE("user add asks twice at a terminal and reads one line from a pipe", "[process][auth]") {
+  market::testing::TempDir dir;
+  std::string database = "sqlite:" + (dir.path() / "market.db").string();
+
+  {
+    Terminal differ({"user", "add", "ada", "--database", database});
+    REQUIRE(differ.WaitForSecretPrompt("Password for ada: "));
+    differ.Type("ada-password-1\n");
+    REQUIRE(differ.WaitForSecretPrompt("Again: "));
+    differ.Type("ada-password-2\n");
+    CHECK(differ.Wait() == 2);
+    INFO("terminal: " << differ.output());
+    CHECK_THAT(differ.output(), Catch::Contains("the passwords differ"));
+    CHECK(differ.output().find("ada-password") == std::string::npos);  // never echoed
+  }
+  {
+    Terminal same({"user", "add", "ada", "--database", database});
+    REQUIRE(same.WaitForSecretPrompt("Password for ada: "));
+    same.Type("ada-password-1\n");
+    REQUIRE(same.WaitForSecretPrompt("Again: "));
+    same.Type("ada-password-1\n");
+    CHECK(same.Wait() == 0);
+    INFO("terminal: " << same.output());
+    CHECK_THAT(same.output(), Catch::Contains("user ada added"));
+  }
+
+  // Piped: the first line is the password, nothing is asked and nothing confirmed.
+  Outcome piped = Run({"user", "add", "bob", "--database", database},
+                      "bob-password-1\nsomething else\n");
+  INFO("stderr: " << piped.err);
+  CHECK(piped.status == 0);
+  CHECK(piped.err.find("Again") == std::string::npos);
+  CHECK(piped.err.find("Password for") == std::string::npos);
+  Outcome empty = Run({"user", "add", "carl", "--database", database}, "\nlater-line-1\n");
+  CHECK(empty.status == 2);
+  CHECK_THAT(empty.err, Catch::Contains("no password on standard input"));
+  Outcome listed = Run({"user", "list", "--database", database});
+  CHECK(std::regex_search(listed.out, std::regex(R"(ada\s+viewer)")));
+  CHECK(std::regex_search(listed.out, std::regex(R"(bob\s+viewer)")));
+  CHECK(listed.out.find("carl") == std::string::npos);
+
+  Outcome help = Run({"user", "add", "--help"});
+  CHECK(help.status == 0);
+  CHECK_THAT(help.out, Catch::Contains("typed twice"));
+  CHECK_THAT(help.out, Catch::Contains("first line of what is piped in"));
+}
+
+TEST_CASE("a plain-http registry without registry-insecure stops before the database opens",
+          "[process]") {
+  // A database that would take its whole connect timeout to fail (TEST-NET-1 is not routed):
+  // the refusal comes at once, so the database was never opened.
+  auto started = std::chrono::steady_clock::now();
+  Outcome refused = Run({"--database",
+                         "postgresql://market@192.0.2.1:5432/market?connect_timeout=30",
+                         "--registry", "http://127.0.0.1:5000"});
+  auto took = std::chrono::steady_clock::now() - started;
+  INFO("stderr: " << refused.err);
+  CHECK(refused.status == 2);
+  CHECK_THAT(refused.err, Catch::Contains("registry-insecure"));
+  CHECK_THAT(refused.err, Catch::Contains("--registry"));
+  CHECK(refused.err.find("database") == std::string::npos);
+  CHECK(took < std::chrono::seconds(10));
 }

@@ -42,11 +42,12 @@ ApiClient::ApiClient(ClientOptions options, harbor::Url base,
                      std::unique_ptr<harbor::HttpClient> http)
     : options_(std::move(options)), base_(std::move(base)), http_(std::move(http)) {}
 
-CliResult<std::string> ApiClient::Operator() const {
-  if (options_.operator_name.empty()) {
-    return UsageError("no operator: give --operator NAME or set MARKET_OPERATOR (or USER)");
+CliResult<void> ApiClient::RequireOperator() const {
+  if (options_.operator_name.empty() && options_.token.empty()) {
+    return UsageError(
+        "no operator: give --operator NAME or set MARKET_OPERATOR (or USER), or use a token");
   }
-  return options_.operator_name;
+  return {};
 }
 
 CliResult<Envelope> ApiClient::Get(std::string_view path, const QueryParams& query) {

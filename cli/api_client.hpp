@@ -38,8 +38,8 @@ inline std::unexpected<CliError> UsageError(std::string message) {
 
 struct ClientOptions {
   std::string server;  // base URL, e.g. http://127.0.0.1:8080
-  std::string operator_name;
-  std::string token;  // sent as a bearer token; never printed
+  std::string operator_name;  // empty with a token: the token's user
+  std::string token;          // sent as a bearer token; never printed
 };
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
@@ -56,12 +56,13 @@ class ApiClient {
   static CliResult<std::unique_ptr<ApiClient>> Create(ClientOptions options);
 
   CliResult<Envelope> Get(std::string_view path, const QueryParams& query);
-  // A JSON body; `operator` is added from the options when the body has none.
+  // A JSON body; `operator` is added from the options when the body has none and one is set.
   CliResult<Envelope> Post(std::string_view path, nlohmann::json body);
 
   const ClientOptions& options() const { return options_; }
-  // The operator, or a usage error saying how to give one (changes need an operator).
-  CliResult<std::string> Operator() const;
+  // Changes need an operator: the options' one, or with a token none (the server records the
+  // token's user). A usage error saying how to give one otherwise.
+  CliResult<void> RequireOperator() const;
 
  private:
   ApiClient(ClientOptions options, harbor::Url base, std::unique_ptr<harbor::HttpClient> http);

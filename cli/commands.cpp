@@ -291,10 +291,9 @@ CliResult<int> InfoCommand(CommandContext& context, const std::string& name) {
 }
 
 CliResult<int> NewCommand(CommandContext& context, const std::string& name) {
-  CliResult<std::string> op = context.api.Operator();
-  if (!op) return std::unexpected(op.error());
+  if (CliResult<void> ok = context.api.RequireOperator(); !ok) return std::unexpected(ok.error());
   CliResult<Envelope> answer =
-      context.api.Post("/api/project/new", {{"projectName", name}, {"operator", *op}});
+      context.api.Post("/api/project/new", {{"projectName", name}});
   if (!answer) return std::unexpected(answer.error());
   if (context.json) {
     PrintJson(answer->content());
@@ -305,10 +304,9 @@ CliResult<int> NewCommand(CommandContext& context, const std::string& name) {
 }
 
 CliResult<int> DeleteCommand(CommandContext& context, const std::string& name) {
-  CliResult<std::string> op = context.api.Operator();
-  if (!op) return std::unexpected(op.error());
+  if (CliResult<void> ok = context.api.RequireOperator(); !ok) return std::unexpected(ok.error());
   CliResult<Envelope> answer =
-      context.api.Post("/api/project/delete", {{"projectName", name}, {"operator", *op}});
+      context.api.Post("/api/project/delete", {{"projectName", name}});
   if (!answer) return std::unexpected(answer.error());
   if (context.json) {
     PrintJson(answer->content());
@@ -320,11 +318,10 @@ CliResult<int> DeleteCommand(CommandContext& context, const std::string& name) {
 
 CliResult<int> CloneCommand(CommandContext& context, const std::string& source,
                             const std::string& destination) {
-  CliResult<std::string> op = context.api.Operator();
-  if (!op) return std::unexpected(op.error());
+  if (CliResult<void> ok = context.api.RequireOperator(); !ok) return std::unexpected(ok.error());
   CliResult<Envelope> answer = context.api.Post(
       "/api/project/clone",
-      {{"srcProjectName", source}, {"dstProjectName", destination}, {"operator", *op}});
+      {{"srcProjectName", source}, {"dstProjectName", destination}});
   if (!answer) return std::unexpected(answer.error());
   if (context.json) {
     PrintJson(answer->content());
@@ -335,13 +332,12 @@ CliResult<int> CloneCommand(CommandContext& context, const std::string& source,
 }
 
 CliResult<int> SaveCommand(CommandContext& context, const SaveArgs& args) {
-  CliResult<std::string> op = context.api.Operator();
-  if (!op) return std::unexpected(op.error());
+  if (CliResult<void> ok = context.api.RequireOperator(); !ok) return std::unexpected(ok.error());
   CliResult<std::string> text = ReadInput(args.file);
   if (!text) return std::unexpected(text.error());
   CliResult<json> body = MakeSaveBody(args, *text);
   if (!body) return std::unexpected(body.error());
-  (*body)["operator"] = *op;  // the caller is the one making the change, whatever the file says
+  body->erase("operator");  // the caller is the one making the change, whatever the file says
   const std::size_t plugins = body->contains("$$plugin") ? (*body)["$$plugin"].size() : 0;
   CliResult<Envelope> answer = context.api.Post("/api/project/save", std::move(*body));
   if (!answer) return std::unexpected(answer.error());
@@ -369,9 +365,8 @@ CliResult<int> DockerfileCommand(CommandContext& context, const std::string& nam
 }
 
 CliResult<int> BuildCommand(CommandContext& context, const BuildArgs& args) {
-  CliResult<std::string> op = context.api.Operator();
-  if (!op) return std::unexpected(op.error());
-  json body = {{"projectName", args.name}, {"operator", *op}};
+  if (CliResult<void> ok = context.api.RequireOperator(); !ok) return std::unexpected(ok.error());
+  json body = {{"projectName", args.name}};
   if (!args.tag.empty()) body["tag"] = args.tag;
   CliResult<Envelope> answer = context.api.Post("/api/project/build", std::move(body));
   if (!answer) return std::unexpected(answer.error());
@@ -403,10 +398,9 @@ CliResult<int> BuildCommand(CommandContext& context, const BuildArgs& args) {
 }
 
 CliResult<int> CancelCommand(CommandContext& context, std::int64_t id) {
-  CliResult<std::string> op = context.api.Operator();
-  if (!op) return std::unexpected(op.error());
+  if (CliResult<void> ok = context.api.RequireOperator(); !ok) return std::unexpected(ok.error());
   CliResult<Envelope> answer =
-      context.api.Post("/api/project/buildCancel", {{"id", id}, {"operator", *op}});
+      context.api.Post("/api/project/buildCancel", {{"id", id}});
   if (!answer) return std::unexpected(answer.error());
   const json& build = answer->content();
   if (context.json) {

@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
 
   market::cli::ClientOptions options;
   options.server = EnvOr("MARKET_SERVER", "http://127.0.0.1:8080");
-  options.operator_name = EnvOr("MARKET_OPERATOR", EnvOr("USER", ""));
+  options.operator_name = EnvOr("MARKET_OPERATOR", "");
   bool json = false;
   app.add_option("--server", options.server, "server URL (MARKET_SERVER)")->capture_default_str();
   app.add_option("--operator", options.operator_name,
@@ -130,6 +130,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     std::cerr << "market: " << error.what() << "\n(run `market --help` for usage)\n";
     return market::cli::kExitUsage;
+  }
+
+  // Without a token the operator defaults to the login name. With one it is the token's user,
+  // which the server takes when no operator is sent; naming another is for admins only.
+  if (options.operator_name.empty() && options.token.empty()) {
+    options.operator_name = EnvOr("USER", "");
   }
 
   CliResult<std::unique_ptr<market::cli::ApiClient>> api = market::cli::ApiClient::Create(options);

@@ -331,6 +331,7 @@ class Session : public std::enable_shared_from_this<Session> {
                             match.allow)},
           http::status::method_not_allowed);
       response.set(http::field::allow, match.allow);
+      route_ = match.of_path;  // counted under the path's route, with 405
       return Send(HandlerResult{std::move(response), nullptr});
     }
     const Route* route = match.route;
@@ -565,6 +566,7 @@ class Session : public std::enable_shared_from_this<Session> {
                        std::chrono::seconds(1));
     }
     HttpResponse& response = result.response;
+    ApplyErrorShape(state_.router.ErrorShapeOf(route_, method_, path_), response);
     response.version(11);
     response.set(http::field::server, "market-server");
     response.set("X-Request-Id", request_id_);

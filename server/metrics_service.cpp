@@ -225,8 +225,11 @@ ServiceMetrics::RequestCell* ServiceMetrics::CellFor(std::size_t row, const Rout
   if (cell != nullptr) return cell;
   // First request of this route and status: look the children up (family locks) once.
   // Unmatched requests get fixed labels: raw paths and methods would be unbounded.
+  // A 405 is counted under the path's route with method "-": the refused method is not the
+  // route's, and raw methods would be unbounded too.
+  bool route_method = route != nullptr && column + 100 != 405;
   std::vector<std::string> labels = {
-      route != nullptr ? MethodName(route->method) : std::string("-"),
+      route_method ? MethodName(route->method) : std::string("-"),
       route != nullptr ? route->path : std::string("unmatched"), std::to_string(column + 100)};
   auto made = std::make_unique<RequestCell>(
       RequestCell{&requests_.With(labels), &latency_.With(labels)});

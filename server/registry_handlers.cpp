@@ -126,8 +126,9 @@ HandlerResult Api::RegistryManifest(const RequestContext& context) {
   });
 }
 
-// The seed: repoName is the tag, projectName the repository. Answers {code: 0, msg: ""}, or the
-// error's code and message (with the code's HTTP status).
+// The seed: repoName is the tag, projectName the repository. Answers {code: 0, msg: ""}; an
+// error is the envelope here, turned into {code, msg} with the code's HTTP status by the route's
+// error shape (routes.cpp), like every refusal of this route.
 HandlerResult Api::RegistryDeleteTag(const RequestContext& context) {
   auto run = [&]() -> Result<void> {
     MARKET_ASSIGN_OR_RETURN(Registry * registry, RequireRegistry(deps_.registry));
@@ -153,14 +154,8 @@ HandlerResult Api::RegistryDeleteTag(const RequestContext& context) {
     return Result<void>{};
   };
   Result<void> result = run();
-  if (result) {
-    return HandlerResult{JsonResponse(http::status::ok, {{"code", 0}, {"msg", ""}}), nullptr};
-  }
-  HandlerResult error = ErrorResult(result.error());
-  nlohmann::json body = {{"code", static_cast<int>(result.error().code)},
-                         {"msg", result.error().message}};
-  error.response.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return error;
+  if (!result) return ErrorResult(result.error());
+  return HandlerResult{JsonResponse(http::status::ok, {{"code", 0}, {"msg", ""}}), nullptr};
 }
 
 }  // namespace market::server

@@ -57,6 +57,13 @@ HttpResponse ErrorResponse(const Error& error, http::status status) {
   return JsonResponse(status, body);
 }
 
+void ApplyErrorShape(ErrorShape shape, HttpResponse& response) {
+  if (shape == ErrorShape::kEnvelope || response.result_int() < 400) return;
+  nlohmann::json body = nlohmann::json::parse(response.body(), nullptr, false);
+  if (!body.is_object() || !body.contains("code") || !body.contains("errMsg")) return;
+  response.body() = JsonText({{"code", body["code"]}, {"msg", body["errMsg"]}});
+}
+
 HandlerResult ErrorResult(const Error& error) {
   return HandlerResult{ErrorResponse(error, HttpStatusFor(error.code)), nullptr};
 }

@@ -23,4 +23,12 @@ HandlerResult OkList(nlohmann::json content, int page, int page_size, std::int64
 HandlerResult ErrorResult(const Error& error);
 HttpResponse ErrorResponse(const Error& error, http::status status);
 
+// The body of a route's errors: the envelope {code, errMsg, content}, or the seed's
+// {code, msg} where the seed documents that shape for the route (DELETE /repositories).
+enum class ErrorShape { kEnvelope, kSeedCodeMsg };
+// Rewrites an error envelope (any status from 400 up) into `shape`; anything else is left as
+// it is. The HTTP core applies it to every answer of a route, refusals before the handler
+// included, so a route's errors have one shape whoever answers them.
+void ApplyErrorShape(ErrorShape shape, HttpResponse& response);
+
 }  // namespace market::server

@@ -7,6 +7,7 @@
 
 #include "http_types.hpp"
 #include "market/identity.hpp"
+#include "responses.hpp"
 
 namespace market::server {
 
@@ -27,6 +28,7 @@ struct Route {
   Access access = Access::kViewer;
   Handler handler;
   AsyncHandler async_handler = nullptr;  // set: tried first, on the I/O thread
+  ErrorShape error_shape = ErrorShape::kEnvelope;  // every error, whoever answers it
 };
 
 class Router {
@@ -36,10 +38,15 @@ class Router {
   struct Match {
     const Route* route = nullptr;  // null: see `allow`
     std::string allow;             // non-empty: the path exists with these methods (405)
+    const Route* of_path = nullptr;  // with `allow`: the path's first route (metrics, access log)
   };
   // No route and empty `allow`: unknown path (404).
   Match Find(http::verb method, std::string_view path) const;
   const std::vector<Route>& Routes() const { return routes_; }
+  // The error shape of `matched`, or, when a request was refused before routing (Host, Origin,
+  // limits), of the route its method and path name; the envelope when none does.
+  ErrorShape ErrorShapeOf(const Route* matched, std::string_view method,
+                          std::string_view path) const;
 
  private:
   std::vector<Route> routes_;

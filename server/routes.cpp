@@ -49,8 +49,11 @@ std::vector<Route> MakeRoutes(Api& api) {
       {verb::get, "/static/", true, kIo, kPublic, bind(&Api::StaticAsset)},
       {verb::get, "/projects", false, kPool, kViewer, bind(&Api::RegistryProjects)},
       {verb::get, "/repositories", false, kPool, kViewer, bind(&Api::RegistryRepositories)},
-      {verb::delete_, "/repositories", false, kPool, kAdmin, bind(&Api::RegistryDeleteTag)},
-      {verb::post, "/repositories", false, kPool, kAdmin, bind(&Api::RegistryDeleteTag)},
+      // The seed documents {code, msg} for the tag delete: its errors have that shape too.
+      {verb::delete_, "/repositories", false, kPool, kAdmin, bind(&Api::RegistryDeleteTag),
+       nullptr, ErrorShape::kSeedCodeMsg},
+      {verb::post, "/repositories", false, kPool, kAdmin, bind(&Api::RegistryDeleteTag), nullptr,
+       ErrorShape::kSeedCodeMsg},
       {verb::get, "/repositories/tags", false, kPool, kViewer, bind(&Api::RegistryTags)},
       {verb::get, "/repositories/manifests", false, kPool, kViewer, bind(&Api::RegistryManifest)},
       {verb::get, "/healthz", false, kIo, kPublic, bind(&Api::Healthz)},

@@ -251,6 +251,40 @@ TEST_CASE("the request carries the operator, the bearer token and a JSON body", 
         nlohmann::json{{"projectName", "traced"}, {"operator", "alice"}});
 }
 
+TEST_CASE("with a token and no operator, the server records the token's user", "[cli]") {
+  // Neither MARKET_OPERATOR nor USER is sent: the server takes the token's user.
+  market::cli::testing::OneRequestServer fake(R"({"code": 10000, "errMsg": "ok", "content": ""})");
+  RunResult result = RunMarket({"new", "mine"}, {{"MARKET_SERVER", fake.url()},
+                                                 {"MARKET_OPERATOR", ""},
+                                                 {"USER", "login-name"},
+                                                 {"MARKET_TOKEN", "tok-9"}});
+  CHECK(result.exit_code == 0);
+  std::string request = fake.Request();
+  INFO(request);
+  CHECK_THAT(request, Contains("Authorization: Bearer tok-9\r\n"));
+  CHECK(nlohmann::json::parse(request.substr(request.find("\r\n\r\n") + 4)) ==
+        nlohmann::json{{"projectName", "mine"}});
+
+  // An operator given with the token is sent: an admin's token may act for someone.
+  market::cli::testing::OneRequestServer named(R"({"code": 10000, "errMsg": "ok", "content": ""})");
+  RunResult acting = RunMarket({"new", "theirs", "--operator", "carol"},
+                               {{"MARKET_SERVER", named.url()},
+                                {"MARKET_OPERATOR", ""},
+                                {"MARKET_TOKEN", "tok-9"}});
+  CHECK(acting.exit_code == 0);
+  request = named.Request();
+  CHECK(nlohmann::json::parse(request.substr(request.find("\r\n\r\n") + 4)) ==
+        nlohmann::json{{"projectName", "theirs"}, {"operator", "carol"}});
+
+  // Without a token, no operator and no USER is still a usage error.
+  RunResult none = RunMarket({"new", "nobody"}, {{"MARKET_SERVER", "http://127.0.0.1:1"},
+                                                 {"MARKET_OPERATOR", ""},
+                                                 {"USER", ""},
+                                                 {"MARKET_TOKEN", ""}});
+  CHECK(none.exit_code == 2);
+  CHECK_THAT(none.err, Contains("--operator"));
+}
+
 TEST_CASE("an answer that is not an envelope is an error naming the HTTP status", "[cli]") {
   market::cli::testing::OneRequestServer fake("<html>proxy says hi</html>");
   RunResult result = RunMarket({"list"}, {{"MARKET_SERVER", fake.url()}});

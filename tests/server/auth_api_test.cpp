@@ -354,4 +354,27 @@ TEST_CASE("a users file still works beside the database", "[http][auth]") {
   CHECK(client.PostJson("/api/project/new", {{"projectName", "f"}}, fred).Code() == 10000);
 }
 
+TEST_CASE("with authentication on, the configuration page does not tell whether a project exists",
+          "[http][auth]") {
+  People people;
+  TestServer server(Backend::kSqlite, AuthOn, [&](Stores& s) { AddPeople(s, people); });
+  TestClient client(server.port());
+  REQUIRE(client.PostJson("/api/project/new", {{"projectName", "real"}}, As("dave")).Code() ==
+          10000);
+  // The page is public: a known and an unknown project get the same answer, signed in or not.
+  for (const std::string name : {"real", "nosuch"}) {
+    INFO(name);
+    Reply page = client.Get("/view/config/independent?projectName=" + name);
+    CHECK(page.status == 200);
+    CHECK_THAT(page.Header("content-type"), Catch::StartsWith("text/html"));
+    CHECK_THAT(page.body, Catch::Contains(name));
+  }
+  // The page's script learns it from the API, with credentials.
+  Reply info = client.Get("/api/project/info?projectName=nosuch", As("vera"));
+  CHECK(info.status == 404);
+  CHECK(info.Code() == 10008);
+  // A name that is not a name is refused whatever the authentication.
+  CHECK(client.Get("/view/config/independent?projectName=No%20Name").status == 400);
+}
+
 }  // namespace market::server::testing

@@ -103,6 +103,19 @@ TEST_CASE("/metrics counts requests by route pattern, method and status", "[metr
   CHECK(SampleValue(again, R"(market_http_requests_total{method="GET",route="/api/project/info",status="404"})") == 2);
 }
 
+TEST_CASE("/metrics counts a wrong method under the route's pattern with 405", "[metrics][api]") {
+  TestServer server;
+  TestClient client(server.port());
+  REQUIRE(client.Request(boost::beast::http::verb::put, "/api/project/list").status == 405);
+  REQUIRE(client.Request(boost::beast::http::verb::patch, "/api/project/list").status == 405);
+  REQUIRE(client.Request(boost::beast::http::verb::get, "/api/project/new").status == 405);
+  const std::string text = client.Get("/metrics").body;
+  CheckWellFormed(text);
+  CHECK(SampleValue(text, R"(market_http_requests_total{method="-",route="/api/project/list",status="405"})") == 2);
+  CHECK(SampleValue(text, R"(market_http_requests_total{method="-",route="/api/project/new",status="405"})") == 1);
+  CHECK_FALSE(SampleValue(text, R"(market_http_requests_total{method="-",route="unmatched",status="405"})"));
+}
+
 TEST_CASE("/metrics needs no credentials when authentication is on", "[metrics][api]") {
   market::testing::TempDir dir;
   Result<std::string> hash = HashPassword("correct horse");

@@ -82,9 +82,10 @@ std::string HarborRepositoryPath(std::string_view repository_without_project) {
 Result<std::string> HarborQuery(std::string_view key, std::string_view value) {
   const std::string condition = std::string(key) + "=" + std::string(value);
   if (condition.find(',') != std::string::npos) {
-    return Fail(Errc::kInvalid, "Harbor cannot filter on text with a ',' (its q parameter "
-                                "separates conditions with commas): " +
-                                    std::string(value.substr(0, 100)));
+    return Fail(Errc::kInvalid,
+                "Harbor cannot filter on text with a ',' (its q parameter "
+                "separates conditions with commas): " +
+                    std::string(value.substr(0, 100)));
   }
   // The second decoding (url.QueryUnescape) would turn "%41" into "A" and "+" into a space.
   std::string protected_text;
@@ -223,7 +224,8 @@ Result<Paged<RegistryRepository>> HarborRegistry::ListRepositories(std::int64_t 
   const std::string id = std::to_string(project_id);
   auto by_id = HarborQuery("project_id", id);
   if (!by_id) return std::unexpected(by_id.error());
-  auto project = http_->Send("GET", std::string(kApi) + "/projects?q=" + *by_id + "&page=1&page_size=1");
+  auto project =
+      http_->Send("GET", std::string(kApi) + "/projects?q=" + *by_id + "&page=1&page_size=1");
   if (!project) return std::unexpected(project.error());
   if (project->status != 200) {
     return std::unexpected(
@@ -239,8 +241,7 @@ Result<Paged<RegistryRepository>> HarborRegistry::ListRepositories(std::int64_t 
 
   const std::string target = std::string(kApi) + "/projects/" + PercentEncode(name) +
                              "/repositories?page=" + std::to_string(page.page) +
-                             "&page_size=" + std::to_string(page.page_size) + "&sort=name" +
-                             filter;
+                             "&page_size=" + std::to_string(page.page_size) + "&sort=name" + filter;
   auto response = http_->Send("GET", target);
   if (!response) return std::unexpected(response.error());
   const std::string missing = "project " + name + " not found";
@@ -354,8 +355,9 @@ Result<Paged<RegistryTag>> HarborRegistry::ListTags(std::string_view repository,
   {
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
-    std::erase_if(tag_snapshots_,
-                  [&](const auto& entry) { return now - entry.second.made >= kTagSnapshotLifetime; });
+    std::erase_if(tag_snapshots_, [&](const auto& entry) {
+      return now - entry.second.made >= kTagSnapshotLifetime;
+    });
     tag_snapshots_[name] = TagSnapshot{*tags, now};
   }
   return Slice(std::move(*tags), page);
@@ -429,8 +431,7 @@ Result<void> HarborRegistry::EnsureProject(std::string_view project) {
     return Fail(Errc::kUpstreamFailed,
                 http_->Redact(
                     "registry: Harbor refuses to create project " + name + " for " +
-                    http_->credentials().username + " (403" +
-                    (detail.empty() ? "" : " " + detail) +
+                    http_->credentials().username + " (403" + (detail.empty() ? "" : " " + detail) +
                     "): creating a project needs a system robot account with the system "
                     "permission Project: Create (Harbor 2.5 and later refuse project robots), or "
                     "a Harbor administrator when project creation is restricted to "

@@ -79,8 +79,7 @@ class HarborRegistry final : public Registry {
 
   // GET /v2/ unless it succeeded within kSignInLifetime; nothing to check without a user name.
   Result<void> SignedIn(bool fresh = false);
-  Result<std::vector<RegistryTag>> ReadAllTags(const std::string& project,
-                                               const std::string& rest);
+  Result<std::vector<RegistryTag>> ReadAllTags(const std::string& project, const std::string& rest);
   // The project as this account sees it in GET /projects?q=name=<name>; nullopt when hidden.
   Result<std::optional<std::int64_t>> FindProject(const std::string& name);
   // A 403 from a project's API: Harbor answers it to a non-admin for a missing project too.

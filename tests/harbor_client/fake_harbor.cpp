@@ -119,7 +119,9 @@ std::optional<std::vector<Condition>> ParseQ(const std::string& raw) {
     const std::string param = q.substr(i, comma - i);
     const auto eq = param.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == param.size()) return std::nullopt;
-    Condition c{param.substr(0, eq), param.substr(eq + 1)};
+    Condition c;
+    c.key = param.substr(0, eq);
+    c.value = param.substr(eq + 1);
     if (c.value[0] == '~') {
       if (c.value.size() < 2) return std::nullopt;
       c.value = c.value.substr(1);
@@ -147,7 +149,7 @@ std::optional<std::vector<Condition>> ParseQ(const std::string& raw) {
 
 FakeResponse BadQuery() {
   return ErrorAnswer(400, "BAD_REQUEST",
-               R"(the query string must contain "=" and the key/value cannot be empty)");
+                     R"(the query string must contain "=" and the key/value cannot be empty)");
 }
 
 const Condition* Find(const std::vector<Condition>& conditions, const std::string& key) {
@@ -239,25 +241,25 @@ const HarborImage& FakeHarbor::Push(const std::string& repository,
   std::lock_guard lock(mutex_);
   HarborImage image;
   image.id = next_artifact_id_++;
-  image.config = json{{"architecture", "amd64"},
-                      {"os", "linux"},
-                      {"created", created},
-                      {"rootfs", {{"type", "layers"}}},
-                      {"seed", image.id}}
-                     .dump();
+  image.config = json{
+      {"architecture", "amd64"},
+      {"os", "linux"},
+      {"created", created},
+      {"rootfs", {{"type", "layers"}}},
+      {"seed",
+       image.id}}.dump();
   const std::string layer_digest = harbor::Sha256Digest("layer " + std::to_string(image.id));
-  image.manifest =
-      json{{"schemaVersion", 2},
-           {"mediaType", "application/vnd.docker.distribution.manifest.v2+json"},
-           {"config",
-            {{"mediaType", "application/vnd.docker.container.image.v1+json"},
-             {"size", image.config.size()},
-             {"digest", harbor::Sha256Digest(image.config)}}},
-           {"layers",
-            {{{"mediaType", "application/vnd.docker.image.rootfs.diff.tar.gzip"},
-              {"size", layer_size},
-              {"digest", layer_digest}}}}}
-          .dump();
+  image.manifest = json{{"schemaVersion", 2},
+                        {"mediaType", "application/vnd.docker.distribution.manifest.v2+json"},
+                        {"config",
+                         {{"mediaType", "application/vnd.docker.container.image.v1+json"},
+                          {"size", image.config.size()},
+                          {"digest", harbor::Sha256Digest(image.config)}}},
+                        {"layers",
+                         {{{"mediaType", "application/vnd.docker.image.rootfs.diff.tar.gzip"},
+                           {"size", layer_size},
+                           {"digest", layer_digest}}}}}
+                       .dump();
   image.digest = harbor::Sha256Digest(image.manifest);
   // controller/artifact/manifest/v2.go: len(manifest) + config.Size + every layer's Size.
   image.size = static_cast<std::int64_t>(image.manifest.size() + image.config.size()) + layer_size;
@@ -371,8 +373,8 @@ bool FakeHarbor::Can(const Caller& caller, const Project* project,
       return project && project->name == caller.account->project;
     case Kind::kUser:
     case Kind::kOidcUser:
-      return project && (caller.account->member_of.contains(project->name) ||
-                         (project->is_public && read));
+      return project &&
+             (caller.account->member_of.contains(project->name) || (project->is_public && read));
   }
   return false;
 }
@@ -460,9 +462,10 @@ FakeResponse FakeHarbor::AnswerApi(const RecordedRequest& request, const std::st
   const std::string route = parts.empty() ? "" : parts[0];
 
   if (route == "systeminfo" && parts.size() == 1 && method == "GET") {
-    return Json({{"auth_mode", oidc_ ? "oidc_auth" : "db_auth"},
-                 {"harbor_version", "v2.9.5-fake"},
-                 {"project_creation_restriction", admin_only_creation_ ? "adminonly" : "everyone"}});
+    return Json(
+        {{"auth_mode", oidc_ ? "oidc_auth" : "db_auth"},
+         {"harbor_version", "v2.9.5-fake"},
+         {"project_creation_restriction", admin_only_creation_ ? "adminonly" : "everyone"}});
   }
   if (route != "projects") return ErrorAnswer(404, "NOT_FOUND", "no route");
 
@@ -480,8 +483,8 @@ FakeResponse FakeHarbor::AnswerApi(const RecordedRequest& request, const std::st
       const Condition* id = Find(*conditions, "project_id");
       if (name && !name->Matches(p.name)) continue;
       if (id && id->value != std::to_string(p.id)) continue;
-      if (query.contains("name") && !Condition{"name", query.at("name"), true}.Matches(p.name)) {
-        continue;
+      if (query.contains("name") && !Lower(p.name).contains(Lower(query.at("name")))) {
+        continue;  // the name parameter: a substring, as q's name=~
       }
       if (!Visible(caller, p)) continue;
       matching.push_back(&p);
@@ -510,16 +513,16 @@ FakeResponse FakeHarbor::AnswerApi(const RecordedRequest& request, const std::st
     if (kind == Kind::kProjectRobot) {
       return ErrorAnswer(403, "FORBIDDEN", "Only system level robot can create project");
     }
-    const bool sys_admin = kind == Kind::kAdmin ||
-                           (kind == Kind::kSystemRobot && caller.account->can_create_project);
+    const bool sys_admin =
+        kind == Kind::kAdmin || (kind == Kind::kSystemRobot && caller.account->can_create_project);
     if (admin_only_creation_ && !sys_admin) {
       return ErrorAnswer(403, "FORBIDDEN", "Only system admin can create project");
     }
     auto body = json::parse(request.body, nullptr, false);
-    const std::string name = body.is_object() && body.contains("project_name") &&
-                                     body["project_name"].is_string()
-                                 ? body["project_name"].get<std::string>()
-                                 : "";
+    const std::string name =
+        body.is_object() && body.contains("project_name") && body["project_name"].is_string()
+            ? body["project_name"].get<std::string>()
+            : "";
     if (name.empty()) return ErrorAnswer(400, "BAD_REQUEST", "project_name in body is required");
     if (FindProject(name)) {
       return ErrorAnswer(409, "CONFLICT", "The project named " + name + " already exists");
@@ -534,14 +537,16 @@ FakeResponse FakeHarbor::AnswerApi(const RecordedRequest& request, const std::st
       }
     }
     return FakeResponse{
-        201, {{"Location", std::string(kApi) + "/projects/" + std::to_string(next_project_id_++)}},
+        201,
+        {{"Location", std::string(kApi) + "/projects/" + std::to_string(next_project_id_++)}},
         ""};
   }
   const std::string project = parts.size() > 1 ? decoded(1, 1) : "";
   if (parts.size() == 3 && parts[2] == "repositories" && method == "GET") {
     // repository.go ListRepositories: access first, then the project (404 for an admin).
     if (auto denied = RequireProjectAccess(caller, project, "list")) return *denied;
-    if (!FindProject(project)) return ErrorAnswer(404, "NOT_FOUND", "project " + project + " not found");
+    if (!FindProject(project))
+      return ErrorAnswer(404, "NOT_FOUND", "project " + project + " not found");
     auto conditions = ParseQ(query.contains("q") ? query.at("q") : "");
     if (!conditions) return BadQuery();
     std::vector<std::string> names;
@@ -583,12 +588,11 @@ FakeResponse FakeHarbor::AnswerApi(const RecordedRequest& request, const std::st
     // pkg/artifact/dao/model.go GetDefaultSorts: push_time, then id, both descending; a sort
     // given by the caller replaces it (lib/orm/query.go setSorts).
     const std::string sort = query.contains("sort") ? query.at("sort") : "";
-    std::sort(artifacts.begin(), artifacts.end(),
-              [&](const HarborImage& a, const HarborImage& b) {
-                if (sort == "id") return a.id < b.id;
-                if (a.push_time != b.push_time) return a.push_time > b.push_time;
-                return a.id > b.id;
-              });
+    std::sort(artifacts.begin(), artifacts.end(), [&](const HarborImage& a, const HarborImage& b) {
+      if (sort == "id") return a.id < b.id;
+      if (a.push_time != b.push_time) return a.push_time > b.push_time;
+      return a.id > b.id;
+    });
     json items = json::array();
     for (const auto& a : PageItems(artifacts, paging)) {
       json tags = nullptr;  // a Go nil slice
@@ -631,16 +635,18 @@ FakeResponse FakeHarbor::AnswerApi(const RecordedRequest& request, const std::st
       }
     }
     if (!artifact) {
-      return ErrorAnswer(404, "NOT_FOUND", "artifact " + repository + ":" + reference + " not found");
+      return ErrorAnswer(404, "NOT_FOUND",
+                         "artifact " + repository + ":" + reference + " not found");
     }
     auto at = std::find(artifact->tags.begin(), artifact->tags.end(), tag);
     if (at == artifact->tags.end()) {
-      return ErrorAnswer(404, "NOT_FOUND", "tag " + tag + " attached to artifact " +
-                                         std::to_string(artifact->id) + " not found");
+      return ErrorAnswer(
+          404, "NOT_FOUND",
+          "tag " + tag + " attached to artifact " + std::to_string(artifact->id) + " not found");
     }
     if (immutable_.contains(repository + ":" + tag)) {
       return ErrorAnswer(412, "PRECONDITION",
-                   "the tag " + tag + " configured as immutable, cannot be deleted");
+                         "the tag " + tag + " configured as immutable, cannot be deleted");
     }
     artifact->tags.erase(at);
     return FakeResponse{200, {}, ""};

@@ -28,19 +28,19 @@ struct HarborAccount {
   };
   Kind kind = Kind::kUser;
   std::string name;
-  std::string secret;                 // password, CLI secret or robot secret
-  std::set<std::string> member_of;    // users: projects they are members of (developer role)
-  std::string project;                // project robots: their project
-  bool can_create_project = false;    // system robots: the system permission Project: Create
+  std::string secret;               // password, CLI secret or robot secret
+  std::set<std::string> member_of;  // users: projects they are members of (developer role)
+  std::string project;              // project robots: their project
+  bool can_create_project = false;  // system robots: the system permission Project: Create
 };
 
 struct HarborImage {
-  std::int64_t id = 0;                // artifact id: grows with every push
+  std::int64_t id = 0;  // artifact id: grows with every push
   std::string digest;
   std::string manifest;
   std::string config;
-  std::int64_t size = 0;              // as Harbor counts it: manifest + config + layers
-  std::string created;                // extra_attrs.created, from the config
+  std::int64_t size = 0;  // as Harbor counts it: manifest + config + layers
+  std::string created;    // extra_attrs.created, from the config
   std::string push_time;
   std::vector<std::string> tags;
 };

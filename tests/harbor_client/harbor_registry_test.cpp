@@ -1,13 +1,14 @@
 // HarborRegistry against FakeHarbor, which answers as Harbor's handlers do.
+#include "harbor_registry.hpp"
+
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
-#include <nlohmann/json.hpp>
 
 #include "harbor_client/fake_harbor.hpp"
 #include "harbor_client/fake_http_server.hpp"
-#include "harbor_registry.hpp"
 #include "market/harbor_client/registry_factory.hpp"
 #include "registry_http.hpp"
 
@@ -56,14 +57,28 @@ FakeResponse HarborError(int status, const std::string& code, const std::string&
   return Json({{"errors", {{{"code", code}, {"message", message}}}}}, {}, status);
 }
 
+// An account for FakeHarbor (a function: GCC 12 warns of designated initializers that skip
+// members).
+HarborAccount Account(Kind kind, std::string name, std::string secret,
+                      std::set<std::string> member_of = {}, std::string project = "",
+                      bool can_create_project = false) {
+  HarborAccount account;
+  account.kind = kind;
+  account.name = std::move(name);
+  account.secret = std::move(secret);
+  account.member_of = std::move(member_of);
+  account.project = std::move(project);
+  account.can_create_project = can_create_project;
+  return account;
+}
+
 // A Harbor with its administrator, a developer who is a member of `team`, and `team` itself.
 struct Site {
   FakeHarbor harbor;
   std::int64_t team = 0;
   Site() {
-    harbor.AddAccount({.kind = Kind::kAdmin, .name = "admin", .secret = kPassword});
-    harbor.AddAccount(
-        {.kind = Kind::kUser, .name = "dev", .secret = "dev-Pass-1", .member_of = {"team"}});
+    harbor.AddAccount(Account(Kind::kAdmin, "admin", kPassword));
+    harbor.AddAccount(Account(Kind::kUser, "dev", "dev-Pass-1", {"team"}));
     team = harbor.AddProject("team", false);
   }
 };
@@ -77,7 +92,7 @@ const std::string kBasic = "Basic " + Base64(std::string("admin:") + kPassword);
 TEST_CASE("Harbor: projects page with X-Total-Count, name filter, basic auth, no cookies",
           "[harbor]") {
   FakeHarbor harbor;
-  harbor.AddAccount({.kind = Kind::kAdmin, .name = "admin", .secret = kPassword});
+  harbor.AddAccount(Account(Kind::kAdmin, "admin", kPassword));
   harbor.AddProject("aaa-base", false);
   harbor.AddProject("aab-base", true);
   harbor.AddProject("base", true, "2017-07-26T08:37:13.123456Z");
@@ -114,7 +129,6 @@ TEST_CASE("Harbor: projects page with X-Total-Count, name filter, basic auth, no
   }
   CHECK(registry->ListProjects("", {1, 101}).error().code == Errc::kInvalid);
 }
-
 
 // Not Harbor's own answer (it always counts): a proxy in front of it that drops the header.
 TEST_CASE("Harbor: without X-Total-Count the Link header tells there is more", "[harbor]") {
@@ -214,10 +228,8 @@ TEST_CASE("Harbor: a missing project is not found for admins and non-admins alik
   site.harbor.Push("secret/app", {"1"});
   site.harbor.AddProject("pub", true);
   site.harbor.Push("pub/app", {"1"});
-  site.harbor.AddAccount({.kind = Kind::kProjectRobot,
-                          .name = "robot$team+ci",
-                          .secret = "robot-Secret-1",
-                          .project = "team"});
+  site.harbor.AddAccount(
+      Account(Kind::kProjectRobot, "robot$team+ci", "robot-Secret-1", {}, "team"));
   auto admin = Harbor(site.harbor);
   auto dev = Harbor(site.harbor, "dev", "dev-Pass-1");
   for (Registry* registry : {admin.get(), dev.get()}) {
@@ -337,14 +349,10 @@ TEST_CASE("Harbor: EnsureProject checks, creates, and takes 409 as success", "[h
 
 TEST_CASE("Harbor: creating a project names the account Harbor wants", "[harbor]") {
   Site site;
-  site.harbor.AddAccount({.kind = Kind::kProjectRobot,
-                          .name = "robot$team+ci",
-                          .secret = "robot-Secret-1",
-                          .project = "team"});
-  site.harbor.AddAccount({.kind = Kind::kSystemRobot,
-                          .name = "robot$market",
-                          .secret = "robot-Secret-2",
-                          .can_create_project = true});
+  site.harbor.AddAccount(
+      Account(Kind::kProjectRobot, "robot$team+ci", "robot-Secret-1", {}, "team"));
+  site.harbor.AddAccount(Account(Kind::kSystemRobot, "robot$market", "robot-Secret-2", {}, "",
+                                 /*can_create_project=*/true));
   auto project_robot = Harbor(site.harbor, "robot$team+ci", "robot-Secret-1");
   REQUIRE(project_robot->EnsureProject("team"));  // its own project exists: nothing to create
   auto refused = project_robot->EnsureProject("cluster2");
@@ -407,8 +415,7 @@ TEST_CASE("Harbor: with credentials /v2/ takes basic auth, no token", "[harbor]"
   CHECK(site.harbor.Requests().size() == 3);  // sign-in, manifest, config
 }
 
-TEST_CASE("Harbor: a manifest in a missing project is not found, not bad credentials",
-          "[harbor]") {
+TEST_CASE("Harbor: a manifest in a missing project is not found, not bad credentials", "[harbor]") {
   Site site;
   site.harbor.AddProject("secret", false);
   site.harbor.Push("secret/app", {"v1"});
@@ -455,19 +462,15 @@ TEST_CASE("Harbor: rejected credentials are an upstream failure without the pass
   CHECK(listed->items[0].name == "pub");
 }
 
-TEST_CASE("Harbor: Ping and every call work for a robot and for an OIDC CLI secret",
-          "[harbor]") {
+TEST_CASE("Harbor: Ping and every call work for a robot and for an OIDC CLI secret", "[harbor]") {
   Site site;
   site.harbor.SetOidcMode(true);
-  site.harbor.AddAccount(
-      {.kind = Kind::kOidcUser, .name = "alice", .secret = "cli-Secret-9", .member_of = {"team"}});
-  site.harbor.AddAccount({.kind = Kind::kSystemRobot,
-                          .name = "robot$market",
-                          .secret = "robot-Secret-2",
-                          .can_create_project = true});
+  site.harbor.AddAccount(Account(Kind::kOidcUser, "alice", "cli-Secret-9", {"team"}));
+  site.harbor.AddAccount(Account(Kind::kSystemRobot, "robot$market", "robot-Secret-2", {}, "",
+                                 /*can_create_project=*/true));
   site.harbor.Push("team/app", {"v1", "v2"});
-  for (auto [user, secret] : {std::pair{"alice", "cli-Secret-9"},
-                              std::pair{"robot$market", "robot-Secret-2"}}) {
+  for (auto [user, secret] :
+       {std::pair{"alice", "cli-Secret-9"}, std::pair{"robot$market", "robot-Secret-2"}}) {
     INFO(user);
     auto registry = Harbor(site.harbor, user, secret);
     REQUIRE(registry->Ping());
@@ -493,8 +496,7 @@ TEST_CASE("Harbor: Ping and every call work for a robot and for an OIDC CLI secr
     CHECK_FALSE(std::regex_match(r.target, std::regex("/api/v2.0/projects/[0-9]+.*")));
   }
   // A wrong CLI secret signs in nowhere.
-  CHECK(Harbor(site.harbor, "alice", "wrong-Secret")->Ping().error().code ==
-        Errc::kUpstreamFailed);
+  CHECK(Harbor(site.harbor, "alice", "wrong-Secret")->Ping().error().code == Errc::kUpstreamFailed);
 }
 
 TEST_CASE("Harbor: 5xx retried for GET with backoff, never for POST", "[harbor]") {

@@ -49,7 +49,7 @@ std::int64_t Int(const json& object, const char* key) {
 std::optional<TimePoint> Time(const json& object, const char* key) {
   const std::string text = Str(object, key);
   if (text.empty()) return std::nullopt;
-  return ParseIso8601(text);
+  return ParseHarborTime(text);
 }
 
 // "<project>/<rest>" -> {project, rest}; Harbor repositories always live in a project.
@@ -79,16 +79,110 @@ std::string HarborRepositoryPath(std::string_view repository_without_project) {
   return PercentEncode(PercentEncode(repository_without_project));
 }
 
+Result<std::string> HarborQuery(std::string_view key, std::string_view value) {
+  const std::string condition = std::string(key) + "=" + std::string(value);
+  if (condition.find(',') != std::string::npos) {
+    return Fail(Errc::kInvalid,
+                "Harbor cannot filter on text with a ',' (its q parameter "
+                "separates conditions with commas): " +
+                    std::string(value.substr(0, 100)));
+  }
+  // The second decoding (url.QueryUnescape) would turn "%41" into "A" and "+" into a space.
+  std::string protected_text;
+  for (char c : condition) {
+    if (c == '%') {
+      protected_text += "%25";
+    } else if (c == '+') {
+      protected_text += "%2B";
+    } else {
+      protected_text.push_back(c);
+    }
+  }
+  return PercentEncode(protected_text);
+}
+
+std::optional<TimePoint> ParseHarborTime(std::string_view text) {
+  if (auto utc = ParseIso8601(text)) return utc;
+  // "...[+-]HH:MM": the same instant in UTC is the local time minus the offset.
+  if (text.size() < 7) return std::nullopt;
+  const std::size_t at = text.size() - 6;
+  const char sign = text[at];
+  if ((sign != '+' && sign != '-') || text[at + 3] != ':') return std::nullopt;
+  int hours = 0;
+  int minutes = 0;
+  for (std::size_t i : {at + 1, at + 2, at + 4, at + 5}) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+  }
+  hours = (text[at + 1] - '0') * 10 + (text[at + 2] - '0');
+  minutes = (text[at + 4] - '0') * 10 + (text[at + 5] - '0');
+  if (hours > 23 || minutes > 59) return std::nullopt;
+  auto local = ParseIso8601(std::string(text.substr(0, at)) + "Z");
+  if (!local) return std::nullopt;
+  const std::chrono::minutes offset(hours * 60 + minutes);
+  return sign == '+' ? *local - offset : *local + offset;
+}
+
 HarborRegistry::HarborRegistry(std::unique_ptr<RegistryHttp> http, bool tls_verify)
     : http_(std::move(http)), tls_verify_(tls_verify) {}
 
 std::string HarborRegistry::PushHost() const { return http_->base().HostPort(); }
+
+Result<void> HarborRegistry::SignedIn(bool fresh) {
+  if (http_->credentials().username.empty()) return {};  // anonymous by choice: public projects
+  {
+    std::lock_guard lock(mutex_);
+    if (!fresh && signed_in_at_ && Clock::now() - *signed_in_at_ < kSignInLifetime) return {};
+    signed_in_at_.reset();
+  }
+  // Harbor's v2auth middleware answers /v2/ (its "login" target) 401 to an anonymous caller,
+  // and every account kind, an OIDC CLI secret included, is honoured there.
+  auto response = http_->Send("GET", "/v2/");
+  if (!response) return std::unexpected(response.error());
+  if (response->status != 200) {
+    return std::unexpected(http_->StatusError(
+        *response, "signing in as " + http_->credentials().username + " (GET /v2/)",
+        "no registry API at /v2/"));
+  }
+  std::lock_guard lock(mutex_);
+  signed_in_at_ = Clock::now();
+  return {};
+}
+
+Result<std::optional<std::int64_t>> HarborRegistry::FindProject(const std::string& name) {
+  auto q = HarborQuery("name", name);
+  if (!q) return std::unexpected(q.error());
+  auto response =
+      http_->Send("GET", std::string(kApi) + "/projects?q=" + *q + "&page=1&page_size=10");
+  if (!response) return std::unexpected(response.error());
+  if (response->status != 200) {
+    return std::unexpected(
+        http_->StatusError(*response, "looking up project " + name, "project API not found"));
+  }
+  auto body = ParseArray(*response, "looking up a project");
+  if (!body) return std::unexpected(body.error());
+  for (const auto& item : *body) {
+    if (Str(item, "name") == name) return std::optional<std::int64_t>(Int(item, "project_id"));
+  }
+  return std::optional<std::int64_t>();
+}
+
+Error HarborRegistry::ProjectForbidden(const HttpResponse& response, const std::string& project,
+                                       const std::string& what, const std::string& missing) {
+  auto found = FindProject(project);
+  if (!found) return found.error();
+  if (!*found) {
+    return Error{Errc::kNotFound, "registry: " + missing + " (no project " + project +
+                                      " visible to " + http_->credentials().username + ")"};
+  }
+  return http_->StatusError(response, what, missing);
+}
 
 // Registry ------------------------------------------------------------------------------------
 
 Result<Paged<RegistryProject>> HarborRegistry::ListProjects(std::string_view name_filter,
                                                             RegistryPage page) {
   if (auto ok = CheckPage(page); !ok) return std::unexpected(ok.error());
+  if (auto ok = SignedIn(); !ok) return std::unexpected(ok.error());
   std::string target = std::string(kApi) + "/projects?page=" + std::to_string(page.page) +
                        "&page_size=" + std::to_string(page.page_size) + "&sort=name";
   if (!name_filter.empty()) target += "&name=" + PercentEncode(name_filter);
@@ -120,27 +214,44 @@ Result<Paged<RegistryRepository>> HarborRegistry::ListRepositories(std::int64_t 
                                                                    std::string_view query,
                                                                    RegistryPage page) {
   if (auto ok = CheckPage(page); !ok) return std::unexpected(ok.error());
+  std::string filter;
+  if (!query.empty()) {
+    auto q = HarborQuery("name", "~" + std::string(query));
+    if (!q) return std::unexpected(q.error());
+    filter = "&q=" + *q;
+  }
+  if (auto ok = SignedIn(); !ok) return std::unexpected(ok.error());
   const std::string id = std::to_string(project_id);
-  // The repositories API wants the project's name.
+  auto by_id = HarborQuery("project_id", id);
+  if (!by_id) return std::unexpected(by_id.error());
   auto project =
-      http_->Send("GET", std::string(kApi) + "/projects/" + id, {{"X-Is-Resource-Name", "false"}});
+      http_->Send("GET", std::string(kApi) + "/projects?q=" + *by_id + "&page=1&page_size=1");
   if (!project) return std::unexpected(project.error());
   if (project->status != 200) {
     return std::unexpected(
         http_->StatusError(*project, "reading project " + id, "project id " + id + " not found"));
   }
-  const std::string name = Str(json::parse(project->body, nullptr, false), "name");
-  if (name.empty()) return Fail(Errc::kUpstreamFailed, "registry: project " + id + " has no name");
+  auto projects = ParseArray(*project, "reading a project");
+  if (!projects) return std::unexpected(projects.error());
+  std::string name;
+  for (const auto& item : *projects) {
+    if (Int(item, "project_id") == project_id) name = Str(item, "name");
+  }
+  if (name.empty()) return Fail(Errc::kNotFound, "registry: project id " + id + " not found");
 
-  std::string target = std::string(kApi) + "/projects/" + PercentEncode(name) +
-                       "/repositories?page=" + std::to_string(page.page) +
-                       "&page_size=" + std::to_string(page.page_size) + "&sort=name";
-  if (!query.empty()) target += "&q=" + PercentEncode("name=~" + std::string(query));
+  const std::string target = std::string(kApi) + "/projects/" + PercentEncode(name) +
+                             "/repositories?page=" + std::to_string(page.page) +
+                             "&page_size=" + std::to_string(page.page_size) + "&sort=name" + filter;
   auto response = http_->Send("GET", target);
   if (!response) return std::unexpected(response.error());
+  const std::string missing = "project " + name + " not found";
+  if (response->status == 403) {
+    return std::unexpected(
+        ProjectForbidden(*response, name, "listing repositories of " + name, missing));
+  }
   if (response->status != 200) {
-    return std::unexpected(http_->StatusError(*response, "listing repositories of " + name,
-                                              "project " + name + " not found"));
+    return std::unexpected(
+        http_->StatusError(*response, "listing repositories of " + name, missing));
   }
   auto body = ParseArray(*response, "listing repositories");
   if (!body) return std::unexpected(body.error());
@@ -150,32 +261,39 @@ Result<Paged<RegistryRepository>> HarborRegistry::ListRepositories(std::int64_t 
   return out;
 }
 
-Result<Paged<RegistryTag>> HarborRegistry::ListTags(std::string_view repository,
-                                                    RegistryPage page) {
-  if (auto ok = CheckPage(page); !ok) return std::unexpected(ok.error());
-  auto parts = SplitRepository(repository);
-  if (!parts) return std::unexpected(parts.error());
-  const std::string name(repository);
-  const std::string base = std::string(kApi) + "/projects/" + PercentEncode(parts->first) +
-                           "/repositories/" + HarborRepositoryPath(parts->second) +
-                           "/artifacts?with_tag=true&q=" + PercentEncode("tags=*") +
-                           "&page_size=" + std::to_string(kHarborMaxPageSize) + "&page=";
-  // An artifact carries any number of tags, so tag pages cannot be artifact pages: read every
-  // tagged artifact (Link and X-Total-Count say when to stop), then page the tags by name. The
-  // next page is asked for by number: Harbor's own Link targets lose the double encoding.
-  std::vector<RegistryTag> tags;
-  std::int64_t artifacts_seen = 0;
+Result<std::vector<RegistryTag>> HarborRegistry::ReadAllTags(const std::string& project,
+                                                             const std::string& rest) {
+  const std::string name = project + "/" + rest;
+  const std::string missing = "repository " + name + " not found";
+  const std::string what = "listing tags of " + name;
+  auto tagged = HarborQuery("tags", "*");
+  if (!tagged) return std::unexpected(tagged.error());
+  const std::string base = std::string(kApi) + "/projects/" + PercentEncode(project) +
+                           "/repositories/" + HarborRepositoryPath(rest) +
+                           "/artifacts?with_tag=true&q=" + *tagged + "%2C";
+  // Pages are cut by artifact id (always page 1 of "id=[next~]", sorted by id), not by number:
+  // Harbor's default order is newest first, and a tag moved to a new artifact takes the old one
+  // out of the tagged list, so numbered pages shift under a push and repeat or skip artifacts.
+  // Ids only grow: a push lands after everything read so far.
+  std::map<std::string, RegistryTag> by_name;
+  std::int64_t last_id = 0;
   for (int number = 1; number <= kMaxPages; ++number) {
-    auto response = http_->Send("GET", base + std::to_string(number));
+    auto from = HarborQuery("id", "[" + std::to_string(last_id + 1) + "~]");
+    if (!from) return std::unexpected(from.error());
+    auto response = http_->Send("GET", base + *from + "&sort=id&page_size=" +
+                                           std::to_string(kHarborMaxPageSize) + "&page=1");
     if (!response) return std::unexpected(response.error());
+    if (response->status == 403) {
+      return std::unexpected(ProjectForbidden(*response, project, what, missing));
+    }
     if (response->status != 200) {
-      return std::unexpected(http_->StatusError(*response, "listing tags of " + name,
-                                                "repository " + name + " not found"));
+      return std::unexpected(http_->StatusError(*response, what, missing));
     }
     auto body = ParseArray(*response, "listing artifacts");
     if (!body) return std::unexpected(body.error());
+    const std::int64_t before = last_id;
     for (const auto& artifact : *body) {
-      ++artifacts_seen;
+      last_id = std::max(last_id, Int(artifact, "id"));
       const std::string digest = Str(artifact, "digest");
       const std::int64_t size = Int(artifact, "size");
       std::optional<TimePoint> created;
@@ -187,20 +305,67 @@ Result<Paged<RegistryTag>> HarborRegistry::ListTags(std::string_view repository,
         t.digest = digest;
         t.size = size;
         t.created = created ? created : Time(tag, "push_time");
-        tags.push_back(std::move(t));
+        // A tag moved to a newer artifact during the listing: the later (newer) one wins.
+        by_name[t.name] = std::move(t);
       }
     }
-    const auto total = ParseCount(response->Header("X-Total-Count"));
-    const bool more = NextLink(response->Header("Link").value_or("")).has_value();
-    if (body->empty() || !more || (total && artifacts_seen >= *total)) break;
+    // A short page is the end; so is a page whose ids do not advance (a broken answer).
+    if (body->size() < static_cast<std::size_t>(kHarborMaxPageSize) || last_id == before) break;
   }
-  std::sort(tags.begin(), tags.end(),
-            [](const RegistryTag& a, const RegistryTag& b) { return a.name < b.name; });
-  return Slice(std::move(tags), page);
+  if (by_name.empty()) {
+    // Harbor lists no artifacts, not a 404, for a repository that does not exist.
+    auto exact = HarborQuery("name", name);
+    if (!exact) return std::unexpected(exact.error());
+    auto response = http_->Send("GET", std::string(kApi) + "/projects/" + PercentEncode(project) +
+                                           "/repositories?q=" + *exact + "&page=1&page_size=1");
+    if (!response) return std::unexpected(response.error());
+    if (response->status == 403) {
+      return std::unexpected(ProjectForbidden(*response, project, what, missing));
+    }
+    if (response->status != 200) {
+      return std::unexpected(http_->StatusError(*response, what, missing));
+    }
+    auto body = ParseArray(*response, "looking up a repository");
+    if (!body) return std::unexpected(body.error());
+    if (body->empty()) return Fail(Errc::kNotFound, "registry: " + missing);
+  }
+  std::vector<RegistryTag> tags;
+  tags.reserve(by_name.size());
+  for (auto& [tag_name, tag] : by_name) tags.push_back(std::move(tag));
+  return tags;
+}
+
+Result<Paged<RegistryTag>> HarborRegistry::ListTags(std::string_view repository,
+                                                    RegistryPage page) {
+  if (auto ok = CheckPage(page); !ok) return std::unexpected(ok.error());
+  auto parts = SplitRepository(repository);
+  if (!parts) return std::unexpected(parts.error());
+  const std::string name(repository);
+  if (page.page > 1) {
+    std::lock_guard lock(mutex_);
+    auto snapshot = tag_snapshots_.find(name);
+    if (snapshot != tag_snapshots_.end() &&
+        Clock::now() - snapshot->second.made < kTagSnapshotLifetime) {
+      return Slice(snapshot->second.tags, page);
+    }
+  }
+  if (auto ok = SignedIn(); !ok) return std::unexpected(ok.error());
+  auto tags = ReadAllTags(parts->first, parts->second);
+  if (!tags) return std::unexpected(tags.error());
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = Clock::now();
+    std::erase_if(tag_snapshots_, [&](const auto& entry) {
+      return now - entry.second.made >= kTagSnapshotLifetime;
+    });
+    tag_snapshots_[name] = TagSnapshot{*tags, now};
+  }
+  return Slice(std::move(*tags), page);
 }
 
 Result<RegistryManifest> HarborRegistry::GetManifest(std::string_view repository,
                                                      std::string_view reference) {
+  if (auto ok = SignedIn(); !ok) return std::unexpected(ok.error());
   auto info = FetchManifest(*http_, repository, reference, true);
   if (!info) return std::unexpected(info.error());
   return std::move(info->manifest);
@@ -211,8 +376,13 @@ Result<void> HarborRegistry::DeleteTag(std::string_view repository, std::string_
   auto parts = SplitRepository(repository);
   if (!parts) return std::unexpected(parts.error());
   if (auto ok = CheckTag(tag); !ok) return std::unexpected(ok.error());
+  if (auto ok = SignedIn(); !ok) return std::unexpected(ok.error());
   const std::string name(repository);
   const std::string t(tag);
+  {
+    std::lock_guard lock(mutex_);
+    tag_snapshots_.erase(name);
+  }
   // The artifact is addressed by the tag itself; only that tag goes, the artifact stays.
   auto response = http_->Send(
       "DELETE", std::string(kApi) + "/projects/" + PercentEncode(parts->first) + "/repositories/" +
@@ -229,8 +399,12 @@ Result<void> HarborRegistry::DeleteTag(std::string_view repository, std::string_
                                                 (detail.empty() ? "" : " " + detail) +
                                                 "; an immutable tag rule?)");
   }
-  return std::unexpected(http_->StatusError(*response, "deleting tag " + t + " of " + name,
-                                            "tag " + t + " of repository " + name + " not found"));
+  const std::string what = "deleting tag " + t + " of " + name;
+  const std::string missing = "tag " + t + " of repository " + name + " not found";
+  if (response->status == 403) {
+    return std::unexpected(ProjectForbidden(*response, parts->first, what, missing));
+  }
+  return std::unexpected(http_->StatusError(*response, what, missing));
 }
 
 Result<void> HarborRegistry::EnsureProject(std::string_view project) {
@@ -238,15 +412,11 @@ Result<void> HarborRegistry::EnsureProject(std::string_view project) {
     return Fail(Errc::kInvalid, "project: not a valid registry project name: " +
                                     std::string(project.substr(0, 300)));
   }
+  if (auto ok = SignedIn(); !ok) return std::unexpected(ok.error());
   const std::string name(project);
-  auto head =
-      http_->Send("HEAD", std::string(kApi) + "/projects?project_name=" + PercentEncode(name));
-  if (!head) return std::unexpected(head.error());
-  if (head->status == 200) return {};
-  if (head->status != 404) {
-    return std::unexpected(
-        http_->StatusError(*head, "checking project " + name, "project API not found"));
-  }
+  auto found = FindProject(name);
+  if (!found) return std::unexpected(found.error());
+  if (*found) return {};
   json request = {{"project_name", name}, {"metadata", {{"public", "false"}}}};
   auto created = http_->Send("POST", std::string(kApi) + "/projects",
                              {{"Content-Type", "application/json"}}, request.dump());
@@ -255,17 +425,31 @@ Result<void> HarborRegistry::EnsureProject(std::string_view project) {
     MARKET_LOG_INFO("registry: created Harbor project {}", name);
     return {};
   }
-  if (created->status == 409) return {};  // someone created it in between: what we wanted
+  if (created->status == 409) return {};  // it exists (created meanwhile, or not visible to us)
+  if (created->status == 403) {
+    const std::string detail = RegistryErrorText(created->body);
+    return Fail(Errc::kUpstreamFailed,
+                http_->Redact(
+                    "registry: Harbor refuses to create project " + name + " for " +
+                    http_->credentials().username + " (403" + (detail.empty() ? "" : " " + detail) +
+                    "): creating a project needs a system robot account with the system "
+                    "permission Project: Create (Harbor 2.5 and later refuse project robots), or "
+                    "a Harbor administrator when project creation is restricted to "
+                    "administrators (project_creation_restriction=adminonly); or create the "
+                    "project in Harbor beforehand. See \"The Harbor account\" in docs/ops.md"));
+  }
   return std::unexpected(
       http_->StatusError(*created, "creating project " + name, "project API not found"));
 }
 
 Result<void> HarborRegistry::Ping() {
-  auto response = http_->Send("GET", std::string(kApi) + "/projects?page=1&page_size=1");
+  auto response = http_->Send("GET", std::string(kApi) + "/systeminfo");
   if (!response) return std::unexpected(response.error());
-  if (response->status == 200) return {};
-  return std::unexpected(http_->StatusError(*response, "checking the Harbor API",
-                                            "no Harbor API v2.0 at " + std::string(kApi)));
+  if (response->status != 200) {
+    return std::unexpected(http_->StatusError(*response, "checking the Harbor API",
+                                              "no Harbor API v2.0 at " + std::string(kApi)));
+  }
+  return SignedIn(true);
 }
 
 }  // namespace market::harbor

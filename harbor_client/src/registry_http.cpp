@@ -176,9 +176,27 @@ Error RegistryHttp::StatusError(const HttpResponse& response, std::string_view w
       code = Errc::kNotFound;
       message = "registry: " + std::string(missing);
       break;
-    case 401:
-      message = "registry rejected the credentials (401) while " + std::string(what);
+    case 401: {
+      // Harbor's /v2/ answers 401 with an empty challenge when it cannot even look at the
+      // repository's project ("project team not found"), and with Basic realm="harbor" both for
+      // wrong credentials and for a missing permission; its message tells which.
+      const auto challenge = response.Header("WWW-Authenticate");
+      std::string lower = detail;
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (challenge && challenge->empty() && !detail.empty()) {
+        const bool missing_project = lower.ends_with(" not found");
+        code = missing_project ? Errc::kNotFound : Errc::kUpstreamFailed;
+        message = missing_project ? "registry: " + std::string(missing) + " (" + detail + ")"
+                                  : "registry: " + std::string(what) + " failed (401)" + suffix;
+      } else if (lower.find("unauthorized to ") != std::string::npos) {
+        message = "registry refused " + std::string(what) + " (401)" + suffix +
+                  ": wrong credentials, or an account without that permission";
+      } else {
+        message = "registry rejected the credentials (401) while " + std::string(what);
+      }
       break;
+    }
     case 403:
       message = "registry: " + std::string(what) + " is forbidden (403)" + suffix;
       break;
@@ -367,6 +385,8 @@ Result<ManifestInfo> FetchManifest(RegistryHttp& http, std::string_view reposito
                                             "manifest " + name + ":" + ref + " not found"));
   }
   ManifestInfo info;
+  // Harbor counts the manifest itself too (controller/artifact/manifest/v2.go, index.go).
+  info.size = static_cast<std::int64_t>(response->body.size());
   info.manifest.manifest_json = response->body;
   info.manifest.digest = response->Header("Docker-Content-Digest").value_or("");
   if (info.manifest.digest.empty()) info.manifest.digest = Sha256Digest(response->body);

@@ -87,7 +87,7 @@ extern const char* const kManifestAccept;
 
 struct ManifestInfo {
   RegistryManifest manifest;
-  std::int64_t size = 0;  // config + layers (image) or the listed manifests (index)
+  std::int64_t size = 0;  // manifest + config + layers (image), or + the listed manifests (index)
   std::string config_digest;
 };
 

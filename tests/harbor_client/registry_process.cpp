@@ -198,7 +198,7 @@ PushedImage PushTestImage(const std::string& registry_url, const std::string& re
                                 {"size", layer.size()}}}}};
   image.manifest = manifest.dump();
   image.digest = harbor::Sha256Digest(image.manifest);
-  image.size = static_cast<std::int64_t>(image.config.size() + layer.size());
+  image.size = static_cast<std::int64_t>(image.manifest.size() + image.config.size() + layer.size());
   for (const auto& tag : tags) {
     pusher.Manifest(repository, tag, "application/vnd.oci.image.manifest.v1+json", image.manifest);
   }

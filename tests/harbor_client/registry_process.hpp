@@ -43,7 +43,7 @@ struct PushedImage {
   std::string digest;  // of the manifest
   std::string manifest;
   std::string config;
-  std::int64_t size = 0;  // config + layer
+  std::int64_t size = 0;  // manifest + config + layer, as Harbor counts an image
 };
 
 // Pushes a one-layer OCI image to `repository` under each of `tags` through /v2/. `seed` makes

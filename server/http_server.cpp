@@ -513,12 +513,12 @@ class Session : public std::enable_shared_from_this<Session> {
   // An authenticated caller's rate limit and role; the refusal, or nullopt to go on.
   std::optional<HandlerResult> Admit(const Route& route, const Principal& principal) {
     if (auto refused = Limit("user:" + principal.name)) return refused;
-    if (static_cast<int>(principal.role) < static_cast<int>(route.access)) {
+    if (!route.access.Admits(principal.role)) {
       return ErrorResult(Error{
           Errc::kForbidden,
           fmt::format("{} {} needs the {} role; {} is {}", method_, path_,
-                      ToString(static_cast<Role>(static_cast<int>(route.access))),
-                      principal.name, ToString(principal.role))});
+                      ToString(*route.access.MinimumRole()), principal.name,
+                      ToString(principal.role))});
     }
     return std::nullopt;
   }

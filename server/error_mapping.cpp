@@ -5,7 +5,7 @@
 namespace market::server {
 
 // One status per code (docs/api.md has the table). A body over the size limit is the single
-// exception: 10006 with 413, decided where the limit is enforced (http_server.cpp).
+// exception: 10006 with 413, decided where the limit is enforced (http_session.cpp).
 boost::beast::http::status HttpStatusFor(Errc code) {
   using boost::beast::http::status;
   switch (code) {

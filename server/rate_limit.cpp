@@ -80,3 +80,25 @@ int SigninThrottle::Fail(std::string_view key, Clock::time_point now) {
 }
 
 }  // namespace market::server
+
+namespace market::server {
+
+bool PerKeyLimit::TryTake(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto it = held_.find(key);
+  int held = it == held_.end() ? 0 : it->second;
+  if (held >= max_) return false;
+  if (it == held_.end()) {
+    held_.emplace(key, 1);
+  } else {
+    ++it->second;
+  }
+  return true;
+}
+
+void PerKeyLimit::Release(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  if (auto it = held_.find(key); it != held_.end() && --it->second <= 0) held_.erase(it);
+}
+
+}  // namespace market::server

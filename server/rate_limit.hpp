@@ -1,6 +1,6 @@
 #pragma once
-// A token bucket per client (an authenticated user, else the peer's IP address): each key may
-// make `burst` requests at once and `per_second` on average after that.
+// Bounds per key: requests per second per client, failed sign-ins per address and name, and
+// things held at once (connections, log streams).
 
 #include <chrono>
 #include <cstdint>
@@ -11,6 +11,8 @@
 
 namespace market::server {
 
+// A token bucket per client (an authenticated user, else the peer's IP address): each key may
+// make `burst` requests at once and `per_second` on average after that.
 class RateLimiter {
  public:
   using Clock = std::chrono::steady_clock;
@@ -80,6 +82,27 @@ class SigninThrottle {
   int max_failures_;
   std::chrono::seconds window_;
   Shard shards_[kShards];
+};
+
+}  // namespace market::server
+
+namespace market::server {
+
+// Things held at once per key (connections per address, live log streams per caller): a key
+// may hold at most `max`. Thread-safe.
+class PerKeyLimit {
+ public:
+  explicit PerKeyLimit(int max) : max_(max) {}
+
+  // One more for `key`; false, taking nothing, when it holds `max` already.
+  bool TryTake(const std::string& key);
+  // Gives back one that TryTake took.
+  void Release(const std::string& key);
+
+ private:
+  int max_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, int> held_;  // keys holding none are absent
 };
 
 }  // namespace market::server

@@ -53,7 +53,7 @@ HttpResponse ErrorResponse(const Error& error, http::status status) {
       {"code", static_cast<int>(error.code)},
       {"errMsg", ClientMessage(error)},
       {"content", nullptr}};
-  // A 401's WWW-Authenticate depends on the request: the HTTP core adds it (http_server.cpp).
+  // A 401's WWW-Authenticate depends on the request: the HTTP core adds it (http_session.cpp).
   return JsonResponse(status, body);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Method + path -> handler lookup over the route table (routes.cpp holds the table itself).
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,9 +17,31 @@ namespace market::server {
 enum class RunOn { kIoThread, kBlockingPool };
 
 // Who may call a route when authentication is on: anyone (probes, static files), or a user with
-// at least this role. With authentication off, every route is open (loopback only).
-// The numbers are market::Role's, so a role compares with an access level directly.
-enum class Access { kPublic = 0, kViewer = 1, kDeveloper = 2, kAdmin = 3 };
+// at least a role. With authentication off, every route is open (loopback only).
+class Access {
+ public:
+  static const Access kPublic;
+  static const Access kViewer;
+  static const Access kDeveloper;
+  static const Access kAdmin;
+
+  static constexpr Access AtLeast(Role role) { return Access(role); }
+  constexpr bool IsPublic() const { return !minimum_.has_value(); }
+  // The least role that may call; nullopt for a public route.
+  constexpr std::optional<Role> MinimumRole() const { return minimum_; }
+  // Whether a user with `role` may call (roles are ordered: market::Role).
+  constexpr bool Admits(Role role) const { return !minimum_ || role >= *minimum_; }
+  friend constexpr bool operator==(const Access&, const Access&) = default;
+
+ private:
+  constexpr Access() = default;
+  constexpr explicit Access(Role role) : minimum_(role) {}
+  std::optional<Role> minimum_;
+};
+inline constexpr Access Access::kPublic{};
+inline constexpr Access Access::kViewer{Role::kViewer};
+inline constexpr Access Access::kDeveloper{Role::kDeveloper};
+inline constexpr Access Access::kAdmin{Role::kAdmin};
 
 struct Route {
   http::verb method = http::verb::get;

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "base64.hpp"
 #include "harbor_client/fake_http_server.hpp"
 #include "market/harbor_client/registry_factory.hpp"
 #include "registry_http.hpp"
@@ -41,7 +42,7 @@ FakeResponse HarborError(int status, const std::string& code, const std::string&
   return Json({{"errors", {{{"code", code}, {"message", message}}}}}, {}, status);
 }
 
-const std::string kBasic = "Basic " + Base64(std::string("admin:") + kPassword);
+const std::string kBasic = "Basic " + Base64Encode(std::string("admin:") + kPassword);
 
 TEST_CASE("Harbor: projects page with X-Total-Count, name filter, basic auth, no cookies",
           "[harbor]") {

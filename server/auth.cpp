@@ -1,12 +1,13 @@
 #include "auth.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <fstream>
 
 #include <fmt/format.h>
 #include <sodium.h>
+
+#include "base64.hpp"
+#include "sha256.hpp"
 
 namespace market::server {
 
@@ -177,14 +178,9 @@ void Authenticator::Forget() const {
 }
 
 Result<Principal> Authenticator::VerifyBasic(std::string_view encoded) const {
-  std::string decoded(encoded.size(), '\0');
-  std::size_t length = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(),
-                        encoded.data(), encoded.size(), nullptr, &length, nullptr,
-                        sodium_base64_VARIANT_ORIGINAL) != 0) {
-    return Fail(Errc::kUnauthorized, "malformed Basic credentials");
-  }
-  decoded.resize(length);
+  std::optional<std::string> maybe_decoded = Base64Decode(encoded);
+  if (!maybe_decoded) return Fail(Errc::kUnauthorized, "malformed Basic credentials");
+  std::string decoded = std::move(*maybe_decoded);
   std::size_t colon = decoded.find(':');
   if (colon == std::string::npos) {
     sodium_memzero(decoded.data(), decoded.size());
@@ -241,17 +237,12 @@ std::optional<std::string> BasicUserName(std::string_view authorization) {
   constexpr std::string_view kBasic = "Basic ";
   if (!authorization.starts_with(kBasic)) return std::nullopt;
   std::string_view encoded = authorization.substr(kBasic.size());
-  std::string decoded(encoded.size(), '\0');
-  std::size_t length = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(),
-                        encoded.data(), encoded.size(), nullptr, &length, nullptr,
-                        sodium_base64_VARIANT_ORIGINAL) != 0) {
-    return std::nullopt;
-  }
-  std::size_t colon = std::string_view(decoded.data(), length).find(':');
+  std::optional<std::string> decoded = Base64Decode(encoded);
+  if (!decoded) return std::nullopt;
+  std::size_t colon = decoded->find(':');
   std::optional<std::string> user;
-  if (colon != std::string_view::npos) user = decoded.substr(0, colon);
-  sodium_memzero(decoded.data(), decoded.size());
+  if (colon != std::string::npos) user = decoded->substr(0, colon);
+  sodium_memzero(decoded->data(), decoded->size());
   return user;
 }
 
@@ -281,20 +272,6 @@ Result<NewToken> GenerateToken() {
   token.prefix = token.secret.substr(0, kTokenPrefix.size() + 6);
   token.digest = Sha256Hex(token.secret);
   return token;
-}
-
-std::string Sha256Hex(std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
 }
 
 }  // namespace market::server

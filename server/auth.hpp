@@ -109,7 +109,5 @@ struct NewToken {
   std::string digest;  // hex SHA-256 of `secret`
 };
 Result<NewToken> GenerateToken();
-// Lower-case hex SHA-256 (OpenSSL EVP).
-std::string Sha256Hex(std::string_view text);
 
 }  // namespace market::server

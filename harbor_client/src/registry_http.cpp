@@ -1,13 +1,13 @@
 #include "registry_http.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "base64.hpp"
 #include "log.hpp"
+#include "sha256.hpp"
 
 namespace market::harbor {
 
@@ -87,7 +87,8 @@ Result<RegistryHttp::Token> RegistryHttp::FetchToken(const std::string& challeng
   HttpRequest request{"GET", *realm, {}, {}};
   if (!credentials_.username.empty()) {
     request.headers.push_back(
-        {"Authorization", "Basic " + Base64(credentials_.username + ":" + credentials_.password)});
+        {"Authorization",
+         "Basic " + Base64Encode(credentials_.username + ":" + credentials_.password)});
   }
   auto response = client_->Send(request);
   if (!response) {
@@ -133,9 +134,10 @@ Result<HttpResponse> RegistryHttp::SendUrl(std::string_view method, const Url& u
   const bool own_origin = url.Origin() == base_.Origin();
   const std::string key = RequestKey(method, url.target);
   HttpRequest request{std::string(method), url, std::move(headers), std::move(body)};
-  const auto basic = credentials_.username.empty()
-                         ? std::optional<std::string>()
-                         : "Basic " + Base64(credentials_.username + ":" + credentials_.password);
+  const auto basic =
+      credentials_.username.empty()
+          ? std::optional<std::string>()
+          : "Basic " + Base64Encode(credentials_.username + ":" + credentials_.password);
   auto with_auth = [&](const std::optional<std::string>& bearer) {
     HttpRequest copy = request;
     if (!own_origin) return copy;
@@ -279,27 +281,7 @@ std::string RegistryErrorText(std::string_view body) {
   return text;
 }
 
-std::string Sha256Digest(std::string_view data) {
-  unsigned char hash[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), hash, &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(kHex[hash[i] >> 4]);
-    out.push_back(kHex[hash[i] & 0xf]);
-  }
-  return out;
-}
-
-std::string Base64(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(data.data()),
-                                static_cast<int>(data.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
+std::string Sha256Digest(std::string_view data) { return "sha256:" + Sha256Hex(data); }
 
 Result<void> CheckRepository(std::string_view repository) {
   static const std::regex kName(

@@ -61,8 +61,8 @@ std::map<std::string, std::string> ParseChallenge(std::string_view header);
 std::optional<std::string> NextLink(std::string_view link_header);
 // The first `errors[].message` of a registry error body (both Harbor and distribution use it).
 std::string RegistryErrorText(std::string_view body);
+// An OCI content digest: "sha256:" and the hex SHA-256 of `data`.
 std::string Sha256Digest(std::string_view data);
-std::string Base64(std::string_view data);
 
 // OCI names: "<component>(/<component>)*", each [a-z0-9]+([._-]|__|-+)[a-z0-9]+...
 Result<void> CheckRepository(std::string_view repository);

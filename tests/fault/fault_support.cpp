@@ -1,6 +1,6 @@
 #include "fault/fault_support.hpp"
 
-#include "buildah/base64.hpp"
+#include "base64.hpp"
 #include "support/ports.hpp"
 
 // The listener below needs Catch's reporter interfaces.

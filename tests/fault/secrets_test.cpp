@@ -11,7 +11,7 @@
 #include <set>
 #include <sstream>
 
-#include "buildah/base64.hpp"
+#include "base64.hpp"
 #include "fault/fault_support.hpp"
 #include "harbor_client/registry_process.hpp"
 #include "support/process_watch.hpp"

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base64.hpp"
 #include "fuzz_checks.hpp"
 #include "fuzz_support.hpp"
 #include "loopback_server.hpp"
@@ -111,7 +112,7 @@ Problem CheckError(const Error& error, bool input_has_password) {
              std::to_string(static_cast<int>(error.code)) + ": " + error.message;
   }
   if (error.message.empty()) return std::string("registry error without a message");
-  const std::string basic = harbor::Base64(std::string(kUser) + ":" + std::string(kPassword));
+  const std::string basic = Base64Encode(std::string(kUser) + ":" + std::string(kPassword));
   if (!input_has_password && (error.message.find(kPassword) != std::string::npos ||
                               error.message.find(basic) != std::string::npos)) {
     return "registry error message shows the password: " + error.message;

@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 
+#include "base64.hpp"
 #include "harbor_client/fake_harbor.hpp"
 #include "harbor_client/fake_http_server.hpp"
 #include "market/harbor_client/registry_factory.hpp"
@@ -87,7 +88,7 @@ bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-const std::string kBasic = "Basic " + Base64(std::string("admin:") + kPassword);
+const std::string kBasic = "Basic " + Base64Encode(std::string("admin:") + kPassword);
 
 TEST_CASE("Harbor: projects page with X-Total-Count, name filter, basic auth, no cookies",
           "[harbor]") {

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "base64.hpp"
 #include "registry_http.hpp"
 
 extern char** environ;
@@ -97,7 +98,7 @@ Pusher MakePusher(const std::string& registry_url, const std::string& user,
   auto base = harbor::ParseUrl(registry_url);
   if (!base) throw std::runtime_error(base.error().message);
   Pusher p{TestClient(ca_file), *base, {}};
-  if (!user.empty()) p.auth = "Basic " + harbor::Base64(user + ":" + password);
+  if (!user.empty()) p.auth = "Basic " + Base64Encode(user + ":" + password);
   return p;
 }
 

@@ -14,6 +14,7 @@
 #include "auth.hpp"
 #include "routes.hpp"
 #include "server_harness.hpp"
+#include "sha256.hpp"
 
 namespace market::server::testing {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "buildah/base64.hpp"
+#include "base64.hpp"
 
 namespace market {
 

@@ -11,7 +11,7 @@
 #include <optional>
 #include <set>
 
-#include "buildah/base64.hpp"
+#include "base64.hpp"
 #include "buildah/build_sandbox.hpp"
 #include "buildah/deferred_image_remover.hpp"
 #include "log.hpp"

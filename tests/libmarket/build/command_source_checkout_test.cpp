@@ -21,7 +21,7 @@
 #include <sstream>
 #include <thread>
 
-#include "buildah/base64.hpp"
+#include "base64.hpp"
 #include "market/build_service.hpp"
 #include "market/plugin_registry.hpp"
 #include "market/testing/fake_clock.hpp"

@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "buildah/base64.hpp"
+#include "base64.hpp"
 
 namespace market {
 namespace {

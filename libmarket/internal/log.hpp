@@ -1,6 +1,7 @@
 #pragma once
-// Private logging macros of libmarket. Arguments are formatted (and evaluated) only when the
-// level is on; lines go to the sink installed with market::SetLogSink.
+// Logging macros that libmarket, harbor_client and the server share privately. Arguments are
+// formatted (and evaluated) only when the level is on; lines go to the sink installed with
+// market::SetLogSink.
 
 #include <fmt/format.h>
 

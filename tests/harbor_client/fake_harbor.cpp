@@ -1,13 +1,12 @@
 #include "harbor_client/fake_harbor.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "base64.hpp"
 #include "registry_http.hpp"
 
 namespace market::testing {
@@ -59,20 +58,6 @@ std::string Lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
-}
-
-std::string Base64Decode(std::string_view text) {
-  std::string out(text.size(), '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0) return {};
-  out.resize(static_cast<std::size_t>(n));
-  while (!text.empty() && text.back() == '=') {  // EVP_DecodeBlock keeps the padding's zeros
-    text.remove_suffix(1);
-    out.pop_back();
-  }
-  return out;
 }
 
 // lib/http/error.go SendError: {"errors":[{"code":..,"message":..}]}, JSON, the mapped status.
@@ -323,7 +308,7 @@ FakeHarbor::Caller FakeHarbor::Identify(const RecordedRequest& request,
     return Caller{token == tokens_.end() ? nullptr : token->second};
   }
   if (!auth.starts_with("Basic ")) return {};
-  const std::string decoded = Base64Decode(auth.substr(6));
+  const std::string decoded = market::Base64Decode(auth.substr(6)).value_or("");
   const auto colon = decoded.find(':');
   if (colon == std::string::npos) return {};
   const std::string name = decoded.substr(0, colon);

@@ -341,7 +341,7 @@ class Session : public std::enable_shared_from_this<Session> {
       // the credentials are known (on the pool).
       if (auto refused = Limit("ip:" + remote_ip_)) return Send(std::move(*refused));
     }
-    if (route->run_on == RunOn::kIoThread && !authenticate) return Send(Handle(*route));
+    if (route->run_on == RunOn::kIoThread && !authenticate) return Start(*route, std::nullopt);
     // A caller verified recently is admitted here; verifying anew may run argon2id or query
     // the database (the pool's work), and is a sign-in: throttled and bounded here first.
     std::optional<Principal> admitted;
@@ -356,13 +356,12 @@ class Session : public std::enable_shared_from_this<Session> {
         return Send(std::move(*refused));
       }
     }
-    // A non-blocking handler runs here when the caller needs no verifying.
-    if (route->async_handler && (!authenticate || admitted) && StartAsync(*route, admitted)) {
-      return;
-    }
+    // A handler that does not block runs here when the caller needs no verifying.
+    if (route->run_on == RunOn::kIoThread && admitted) return Start(*route, admitted);
     state_.blocking.Post([self = shared_from_this(), route, admitted, ticket] {
-      HandlerResult result = self->Handle(*route, admitted, ticket);
-      net::post(self->Executor(), [self, result = std::move(result)]() mutable {
+      std::optional<HandlerResult> refused = self->Handle(*route, admitted, ticket);
+      if (!refused) return;
+      net::post(self->Executor(), [self, result = std::move(*refused)]() mutable {
         self->Send(std::move(result));
       });
     });
@@ -478,25 +477,28 @@ class Session : public std::enable_shared_from_this<Session> {
                    decision.retry_after);
   }
 
-  // Starts the route's non-blocking handler on this I/O thread; false when it declines. Its
-  // completion may come on any thread and is sent from the session's executor.
-  bool StartAsync(const Route& route, const std::optional<Principal>& admitted) {
-    RequestIdScope scope(request_id_);
-    RequestContext context = ContextFor(admitted);
+  // Runs the route's handler for `context`. Its answer may come on any thread and is sent from
+  // the session's executor; an exception escaping the handler answers 10100.
+  void Start(const Route& route, const RequestContext& context) {
     Completion done = [self = shared_from_this()](HandlerResult result) {
       net::dispatch(self->Executor(), [self, result = std::move(result)]() mutable {
         self->Send(std::move(result));
       });
     };
     try {
-      return route.async_handler(context, done);
+      return route.handler(context, done);
     } catch (const std::exception& e) {
       spdlog::error("{} {} failed: {}", method_, path_, e.what());
     } catch (...) {
       spdlog::error("{} {} failed with an unknown exception", method_, path_);
     }
-    Send(ErrorResult(Error{Errc::kInternal, DefaultMessage(Errc::kInternal)}));
-    return true;
+    done(ErrorResult(Error{Errc::kInternal, DefaultMessage(Errc::kInternal)}));
+  }
+
+  // Runs the route's handler on this I/O thread for a caller needing no verifying.
+  void Start(const Route& route, const std::optional<Principal>& admitted) {
+    RequestIdScope scope(request_id_);
+    Start(route, ContextFor(admitted));
   }
 
   // What a handler sees of this request; `caller`: the authenticated identity, if known.
@@ -526,8 +528,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // Runs a handler (on whichever thread the route says) and turns an escaping exception into
   // 10100: the exception's text goes to the log, never to the client. `admitted`: the caller,
   // already verified and admitted on the I/O thread; else `ticket` is its sign-in's place.
-  HandlerResult Handle(const Route& route, const std::optional<Principal>& admitted = {},
-                       const Authenticator::Ticket& ticket = nullptr) {
+  // The handler's answer goes as Start says; a refusal is returned instead.
+  std::optional<HandlerResult> Handle(const Route& route,
+                                      const std::optional<Principal>& admitted = {},
+                                      const Authenticator::Ticket& ticket = nullptr) {
     RequestIdScope scope(request_id_);
     RequestContext context = ContextFor(admitted);
     try {
@@ -545,7 +549,8 @@ class Session : public std::enable_shared_from_this<Session> {
         context.role = principal->role;
         caller_ = "user:" + principal->name;  // read by Send, after the post back
       }
-      return route.handler(context);
+      Start(route, context);
+      return std::nullopt;
     } catch (const std::exception& e) {
       spdlog::error("{} {} failed: {}", method_, path_, e.what());
     } catch (...) {

@@ -10,8 +10,8 @@
 
 namespace market::server {
 
-// Where a handler runs: cheap ones (no store, registry or build calls) on the I/O thread, all
-// others on the blocking pool.
+// Where a handler runs: those that do not block (cheap ones, and the project reads, which
+// answer from the reads' callback) on the I/O thread, all others on the blocking pool.
 enum class RunOn { kIoThread, kBlockingPool };
 
 // Who may call a route when authentication is on: anyone (probes, static files), or a user with
@@ -26,7 +26,6 @@ struct Route {
   RunOn run_on = RunOn::kBlockingPool;
   Access access = Access::kViewer;
   Handler handler;
-  AsyncHandler async_handler = nullptr;  // set: tried first, on the I/O thread
 };
 
 class Router {

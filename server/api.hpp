@@ -45,13 +45,9 @@ class Api {
   HandlerResult NewProject(const RequestContext& context);
   HandlerResult DeleteProject(const RequestContext& context);
   HandlerResult CloneProject(const RequestContext& context);
-  HandlerResult ProjectInfo(const RequestContext& context);
-  // ProjectInfo over the store's non-blocking reads; false when it has none.
-  bool ProjectInfoAsync(const RequestContext& context, Completion& done);
-  HandlerResult ListProjects(const RequestContext& context);
-  // ListProjects over the store's non-blocking reads; false without them, or for a listing
-  // they do not take (a name filter, a deep page).
-  bool ListProjectsAsync(const RequestContext& context, Completion& done);
+  // Info and list answer `done` from the project reads' callback (see AsyncProjectReads).
+  void ProjectInfo(const RequestContext& context, Completion done);
+  void ListProjects(const RequestContext& context, Completion done);
   HandlerResult SaveProject(const RequestContext& context);
   HandlerResult ProjectDockerfile(const RequestContext& context);
   HandlerResult PreviewDockerfile(const RequestContext& context);

@@ -53,7 +53,8 @@ struct ServerApp::Parts {
   std::unique_ptr<Api> api;
   std::unique_ptr<Router> router;
   std::unique_ptr<HttpServer> http;
-  AsyncProjectReadsPtr async_reads;  // on http's I/O threads: goes before them
+  std::unique_ptr<BlockingExecutor> blocking_reads;  // `blocking`, for the project reads
+  AsyncProjectReadsPtr project_reads;  // on http's I/O threads: goes before them
 };
 
 namespace {
@@ -71,6 +72,16 @@ std::string WorkerPrefix(const ServerConfig& config) {
   }
   return fmt::format("{}:{}", name, getpid());
 }
+
+// The blocking pool as libmarket's project reads post to it.
+class PoolExecutor final : public BlockingExecutor {
+ public:
+  explicit PoolExecutor(WorkerPool& pool) : pool_(pool) {}
+  void Post(std::move_only_function<void()> job) override { pool_.Post(std::move(job)); }
+
+ private:
+  WorkerPool& pool_;
+};
 
 Result<RegistryPtr> OpenRegistry(const ServerConfig& config) {
   if (config.registry_url.empty()) return RegistryPtr{};
@@ -256,12 +267,15 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   if (auto listening = parts->http->Listen(); !listening) {
     return std::unexpected(listening.error());
   }
-  // PostgreSQL: info reads on the I/O threads without blocking them, a connection per thread.
-  Result<AsyncProjectReadsPtr> reads = OpenAsyncProjectReads(
-      store_options, parts->http->Context().get_executor(), std::max(1, config.io_threads));
+  // Info and list never block the I/O threads: SQLite's run on the pool; PostgreSQL's go down a
+  // pipeline connection per I/O thread.
+  parts->blocking_reads = std::make_unique<PoolExecutor>(*parts->blocking);
+  Result<AsyncProjectReadsPtr> reads =
+      OpenAsyncProjectReads(store_options, *parts->stores.projects, *parts->blocking_reads,
+                            parts->http->Context(), std::max(1, config.io_threads));
   if (!reads) return std::unexpected(reads.error());
-  parts->async_reads = std::move(*reads);
-  if (parts->async_reads) parts->projects->UseAsyncReads(parts->async_reads.get());
+  parts->project_reads = std::move(*reads);
+  parts->projects->UseReads(*parts->project_reads);
   return std::unique_ptr<ServerApp>(new ServerApp(std::move(parts)));
 }
 

@@ -248,9 +248,7 @@ void Session::Dispatch() {
   }
   std::optional<Principal> caller = std::get<Allowed>(admitted).caller;
   if (caller) caller_ = "user:" + caller->name;
-  if (route->run_on == RunOn::kIoThread) return Send(Handle(*route, caller));
-  // A non-blocking handler runs here when the caller needs no verifying.
-  if (route->async_handler && StartAsync(*route, caller)) return;
+  if (route->run_on == RunOn::kIoThread) return Start(*route, ContextFor(caller));
   RunOnPool(*route, std::move(caller), std::nullopt);
 }
 
@@ -260,32 +258,32 @@ void Session::RunOnPool(const Route& route, std::optional<Principal> caller,
                         std::optional<VerifyOnPool> pending) {
   state_.blocking.Post([self = shared_from_this(), &route, caller = std::move(caller),
                         pending = std::move(pending)] {
-    HandlerResult result = self->Handle(route, caller, pending);
-    net::post(self->Executor(), [self, result = std::move(result)]() mutable {
+    std::optional<HandlerResult> refused = self->Handle(route, caller, pending);
+    if (!refused) return;
+    net::post(self->Executor(), [self, result = std::move(*refused)]() mutable {
       self->Send(std::move(result));
     });
   });
 }
 
-// Starts the route's non-blocking handler on this I/O thread; false when it declines. Its
-// completion may come on any thread and is sent from the session's executor.
-bool Session::StartAsync(const Route& route, const std::optional<Principal>& admitted) {
+// Runs the route's handler for `context` on the calling thread. Its answer may come on any
+// thread and is sent from the session's executor; an exception escaping the handler answers
+// 10100 (its text goes to the log, never to the client).
+void Session::Start(const Route& route, const RequestContext& context) {
   RequestIdScope scope(request_id_);
-  RequestContext context = ContextFor(admitted);
   Completion done = [self = shared_from_this()](HandlerResult result) {
     net::dispatch(self->Executor(), [self, result = std::move(result)]() mutable {
       self->Send(std::move(result));
     });
   };
   try {
-    return route.async_handler(context, done);
+    return route.handler(context, done);
   } catch (const std::exception& e) {
     spdlog::error("{} {} failed: {}", method_, path_, e.what());
   } catch (...) {
     spdlog::error("{} {} failed with an unknown exception", method_, path_);
   }
-  Send(ErrorResult(Error{Errc::kInternal, DefaultMessage(Errc::kInternal)}));
-  return true;
+  done(ErrorResult(Error{Errc::kInternal, DefaultMessage(Errc::kInternal)}));
 }
 
 // What a handler sees of this request; `caller`: the authenticated identity, if known.
@@ -299,11 +297,11 @@ RequestContext Session::ContextFor(const std::optional<Principal>& caller) const
   return context;
 }
 
-// Runs a handler (on whichever thread the route says) and turns an escaping exception into
-// 10100: the exception's text goes to the log, never to the client. `caller`: admitted
-// already; else `pending` is the sign-in that admission left to verify here, on the pool.
-HandlerResult Session::Handle(const Route& route, std::optional<Principal> caller,
-                              const std::optional<VerifyOnPool>& pending) {
+// On the pool: verifies the sign-in admission left here (`pending`), then starts the handler
+// for `caller`. A refusal is returned for the caller to send; the handler's answer goes as
+// Start says.
+std::optional<HandlerResult> Session::Handle(const Route& route, std::optional<Principal> caller,
+                                             const std::optional<VerifyOnPool>& pending) {
   RequestIdScope scope(request_id_);
   try {
     if (pending) {
@@ -313,7 +311,8 @@ HandlerResult Session::Handle(const Route& route, std::optional<Principal> calle
       caller = std::get<Allowed>(decision).caller;
       if (caller) caller_ = "user:" + caller->name;  // read by Send, after the post back
     }
-    return route.handler(ContextFor(caller));
+    Start(route, ContextFor(caller));
+    return std::nullopt;
   } catch (const std::exception& e) {
     spdlog::error("{} {} failed: {}", method_, path_, e.what());
   } catch (...) {

@@ -84,10 +84,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void Dispatch();
   void RunOnPool(const Route& route, std::optional<Principal> caller,
                  std::optional<VerifyOnPool> pending);
-  bool StartAsync(const Route& route, const std::optional<Principal>& admitted);
+  void Start(const Route& route, const RequestContext& context);
   RequestContext ContextFor(const std::optional<Principal>& caller) const;
-  HandlerResult Handle(const Route& route, std::optional<Principal> caller = {},
-                       const std::optional<VerifyOnPool>& pending = {});
+  std::optional<HandlerResult> Handle(const Route& route, std::optional<Principal> caller = {},
+                                      const std::optional<VerifyOnPool>& pending = {});
 
   // Writing.
   void Send(HandlerResult result);

@@ -50,13 +50,12 @@ struct HandlerResult {
   std::unique_ptr<ChunkSource> stream;
 };
 
-using Handler = std::function<HandlerResult(const RequestContext&)>;
-
-// A handler that answers without blocking (its I/O waits on the event loop): it starts the work
-// on the I/O thread, copying what it needs of the context, and calls the completion once, from
-// any thread. It returns false, without calling the completion, when it cannot answer that way
-// here; the route's blocking handler then runs on the pool.
+// How a handler gives its answer: once, from any thread (the HTTP core sends it from the
+// connection's executor).
 using Completion = std::function<void(HandlerResult)>;
-using AsyncHandler = std::function<bool(const RequestContext&, Completion&)>;
+
+// A route's handler. It may answer before returning (most do), or start work that answers
+// later without blocking (the project reads), copying what it needs of the context.
+using Handler = std::function<void(const RequestContext&, Completion)>;
 
 }  // namespace market::server

@@ -16,13 +16,9 @@ nlohmann::json ProjectToJson(const Project& project, const PluginRegistry* plugi
   // list page makes ten of these per request.
   nlohmann::json out(nlohmann::json::value_t::object);
   auto& fields = out.get_ref<nlohmann::json::object_t&>();
-  fields.emplace("creator", project.creator);
-  fields.emplace("name", project.name);
-  fields.emplace("createTime", FormatIso8601(project.create_time));
-  fields.emplace("lastModifyTime", FormatIso8601(project.last_modify_time));
-  fields.emplace("lastModifyOperator", project.last_modify_operator);
-  fields.emplace("Cluster", project.cluster);
-  fields.emplace("DefineDockerFileType", ToString(project.define_type));
+  ForEachProjectField(project, [&fields](std::string_view key, std::string_view value) {
+    fields.emplace(std::string(key), std::string(value));
+  });
   if (plugins != nullptr) {
     fields.emplace("plugins", PipelineToJson(plugins->Redact(project.pipeline)));
   }

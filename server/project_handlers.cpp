@@ -140,59 +140,32 @@ HandlerResult Api::CloneProject(const RequestContext& context) {
   });
 }
 
-HandlerResult Api::ProjectInfo(const RequestContext& context) {
-  return Respond([&]() -> Result<HandlerResult> {
-    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
-    MARKET_ASSIGN_OR_RETURN(std::string name, ProjectNameParam(params, "projectName"));
-    MARKET_ASSIGN_OR_RETURN(Project project, deps_.projects->Info(name));
-    return Ok(ProjectToJson(project, deps_.plugins));
-  });
-}
-
-bool Api::ProjectInfoAsync(const RequestContext& context, Completion& done) {
-  if (!deps_.projects->HasAsyncReads()) return false;
+void Api::ProjectInfo(const RequestContext& context, Completion done) {
   Result<std::string> name = [&]() -> Result<std::string> {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     return ProjectNameParam(params, "projectName");
   }();
-  if (!name) {
-    done(ErrorResult(name.error()));
-    return true;
-  }
-  deps_.projects->InfoAsync(*name, [plugins = deps_.plugins, request_id = context.request_id,
-                                     done = std::move(done)](Result<Project> project) {
+  if (!name) return done(ErrorResult(name.error()));
+  deps_.projects->Info(*name, [plugins = deps_.plugins, request_id = context.request_id,
+                                done = std::move(done)](Result<Project> project) {
     done(GuardedResult(request_id, "project info", project ? nullptr : &project.error(),
                        [&]() -> HandlerResult {
                          return project ? Ok(ProjectToJson(*project, plugins))
                                         : ErrorResult(project.error());
                        }));
   });
-  return true;
 }
 
-HandlerResult Api::ListProjects(const RequestContext& context) {
-  return Respond([&]() -> Result<HandlerResult> {
-    MARKET_ASSIGN_OR_RETURN(ListRequest request, ListRequestOf(context));
-    MARKET_ASSIGN_OR_RETURN(ProjectListing listing, deps_.projects->List(request));
-    return ListResult(listing);
-  });
-}
-
-bool Api::ListProjectsAsync(const RequestContext& context, Completion& done) {
-  if (!deps_.projects->HasAsyncReads()) return false;  // SQLite: no decoding twice
+void Api::ListProjects(const RequestContext& context, Completion done) {
   Result<ListRequest> request = ListRequestOf(context);
-  if (!request) {
-    done(ErrorResult(request.error()));
-    return true;
-  }
-  return deps_.projects->ListAsync(
-      *request, [request_id = context.request_id,
-                 done = std::move(done)](Result<ProjectListing> listing) mutable {
-        done(GuardedResult(request_id, "project list", listing ? nullptr : &listing.error(),
-                           [&]() -> HandlerResult {
-                             return listing ? ListResult(*listing) : ErrorResult(listing.error());
-                           }));
-      });
+  if (!request) return done(ErrorResult(request.error()));
+  deps_.projects->List(*request, [request_id = context.request_id,
+                                  done = std::move(done)](Result<ProjectListing> listing) {
+    done(GuardedResult(request_id, "project list", listing ? nullptr : &listing.error(),
+                       [&]() -> HandlerResult {
+                         return listing ? ListResult(*listing) : ErrorResult(listing.error());
+                       }));
+  });
 }
 
 HandlerResult Api::SaveProject(const RequestContext& context) {

@@ -1,20 +1,11 @@
 #include "project_list_text.hpp"
 
+#include "json_codec.hpp"
 #include "json_text.hpp"
 #include "market/error.hpp"
 #include "market/time.hpp"
 
 namespace market::server {
-
-namespace {
-
-// `key`: the key with its quotes, colon and any comma before it.
-void Field(std::string_view key, std::string_view value, std::string& out) {
-  out += key;
-  AppendJsonString(value, out);
-}
-
-}  // namespace
 
 std::string ProjectListText(const ProjectListing& listing) {
   std::string out;
@@ -23,17 +14,19 @@ std::string ProjectListText(const ProjectListing& listing) {
   AppendJsonInteger(static_cast<int>(Errc::kOk), out);
   out += ",\"content\":[";
   bool first = true;
-  // Keys in the order nlohmann's object (a std::map) writes them: byte order.
   for (const Project& project : listing.page.projects) {
     if (!first) out += ',';
     first = false;
-    Field("{\"Cluster\":", project.cluster, out);
-    Field(",\"DefineDockerFileType\":", ToString(project.define_type), out);
-    Field(",\"createTime\":", FormatIso8601(project.create_time), out);
-    Field(",\"creator\":", project.creator, out);
-    Field(",\"lastModifyOperator\":", project.last_modify_operator, out);
-    Field(",\"lastModifyTime\":", FormatIso8601(project.last_modify_time), out);
-    Field(",\"name\":", project.name, out);
+    char before = '{';
+    // The keys are plain ASCII names: no escaping needed.
+    ForEachProjectField(project, [&](std::string_view key, std::string_view value) {
+      out += before;
+      before = ',';
+      out += '"';
+      out += key;
+      out += "\":";
+      AppendJsonString(value, out);
+    });
     out += '}';
   }
   out += "],\"errMsg\":";

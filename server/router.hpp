@@ -50,7 +50,6 @@ struct Route {
   RunOn run_on = RunOn::kBlockingPool;
   Access access = Access::kViewer;
   Handler handler;
-  AsyncHandler async_handler = nullptr;  // set: tried first, on the I/O thread
   ErrorShape error_shape = ErrorShape::kEnvelope;  // every error, whoever answers it
 };
 

@@ -6,32 +6,31 @@ std::vector<Route> MakeRoutes(Api& api) {
   using http::verb;
   constexpr RunOn kPool = RunOn::kBlockingPool;
   constexpr RunOn kIo = RunOn::kIoThread;
+  // A handler that answers before it returns.
   auto bind = [&api](HandlerResult (Api::*method)(const RequestContext&)) -> Handler {
-    return [&api, method](const RequestContext& context) { return (api.*method)(context); };
+    return [&api, method](const RequestContext& context, Completion done) {
+      done((api.*method)(context));
+    };
   };
-  auto bind_async = [&api](bool (Api::*method)(const RequestContext&, Completion&))
-      -> AsyncHandler {
-    return [&api, method](const RequestContext& context, Completion& done) {
-      return (api.*method)(context, done);
+  // A handler that answers from its work's callback.
+  auto bind_later = [&api](void (Api::*method)(const RequestContext&, Completion)) -> Handler {
+    return [&api, method](const RequestContext& context, Completion done) {
+      (api.*method)(context, std::move(done));
     };
   };
   constexpr Access kPublic = Access::kPublic;
   constexpr Access kViewer = Access::kViewer;
   constexpr Access kDeveloper = Access::kDeveloper;
   constexpr Access kAdmin = Access::kAdmin;
-  // method, path, prefix, where it runs, who may call it (when authentication is on), handler,
-  // and the handler that does not block, where there is one.
+  // method, path, prefix, where it runs, who may call it (when authentication is on), handler.
   // Reads: viewer. Edits and builds: developer. Deletes and the audit: admin.
   return {
       {verb::post, "/api/project/new", false, kPool, kDeveloper, bind(&Api::NewProject)},
       {verb::post, "/api/project/delete", false, kPool, kAdmin, bind(&Api::DeleteProject)},
       {verb::post, "/api/project/clone", false, kPool, kDeveloper, bind(&Api::CloneProject)},
-      {verb::get, "/api/project/info", false, kPool, kViewer, bind(&Api::ProjectInfo),
-       bind_async(&Api::ProjectInfoAsync)},
-      {verb::get, "/api/project/list", false, kPool, kViewer, bind(&Api::ListProjects),
-       bind_async(&Api::ListProjectsAsync)},
-      {verb::post, "/api/project/list", false, kPool, kViewer, bind(&Api::ListProjects),
-       bind_async(&Api::ListProjectsAsync)},
+      {verb::get, "/api/project/info", false, kIo, kViewer, bind_later(&Api::ProjectInfo)},
+      {verb::get, "/api/project/list", false, kIo, kViewer, bind_later(&Api::ListProjects)},
+      {verb::post, "/api/project/list", false, kIo, kViewer, bind_later(&Api::ListProjects)},
       {verb::post, "/api/project/save", false, kPool, kDeveloper, bind(&Api::SaveProject)},
       {verb::get, "/api/project/dockerfile", false, kPool, kViewer, bind(&Api::ProjectDockerfile)},
       {verb::post, "/api/project/dockerfile", false, kPool, kViewer, bind(&Api::PreviewDockerfile)},

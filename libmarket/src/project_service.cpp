@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
-#include "market/async_project_reads.hpp"
 #include "market/plugin_registry.hpp"
 #include "market/validation.hpp"
+#include "store_project_reads.hpp"
 
 namespace market {
 
@@ -43,11 +43,28 @@ Pipeline RestoreRedactedSecrets(const PluginRegistry& plugins, Pipeline incoming
   return incoming;
 }
 
+// Runs each job at once, on the thread that posts it.
+class CallerThread final : public BlockingExecutor {
+ public:
+  void Post(std::move_only_function<void()> job) override { job(); }
+};
+
+// The store's reads on the calling thread: what a service without event-loop reads answers.
+std::unique_ptr<AsyncProjectReads> MakeCallerThreadReads(ProjectStore& store) {
+  static CallerThread caller_thread;
+  return std::make_unique<StoreProjectReads>(store, caller_thread);
+}
+
 }  // namespace
 
 ProjectService::ProjectService(ProjectStore& store, const Clock& clock,
                                const PluginRegistry* plugins, ProjectServiceOptions options)
-    : store_(store), clock_(clock), plugins_(plugins), options_(std::move(options)) {}
+    : store_(store),
+      clock_(clock),
+      plugins_(plugins),
+      options_(std::move(options)),
+      own_reads_(MakeCallerThreadReads(store)),
+      reads_(own_reads_.get()) {}
 
 Result<Project> ProjectService::Create(std::string_view name, std::string_view operator_name) {
   auto project_name = NormalizeProjectName("projectName", name);
@@ -130,13 +147,13 @@ Result<Project> ProjectService::Info(std::string_view name) {
   return InfoAnswer(store_.Get(*project_name), *project_name);
 }
 
-void ProjectService::InfoAsync(std::string_view name,
-                               std::function<void(Result<Project>)> done) {
+void ProjectService::Info(std::string_view name,
+                          std::move_only_function<void(Result<Project>)> done) {
   auto project_name = NormalizeProjectName("projectName", name);
   if (!project_name) return done(std::unexpected(project_name.error()));
   std::string key = *project_name;
-  async_reads_->Get(std::move(key), [name = std::move(*project_name),
-                                     done = std::move(done)](Result<Project> project) {
+  reads_->Get(std::move(key), [name = std::move(*project_name),
+                               done = std::move(done)](Result<Project> project) mutable {
     done(InfoAnswer(std::move(project), name));
   });
 }
@@ -166,31 +183,17 @@ Result<ProjectListQuery> ProjectService::ListQuery(const ListRequest& request) {
   return query;
 }
 
-Result<ProjectListing> ProjectService::List(const ListRequest& request) {
+void ProjectService::List(const ListRequest& request,
+                          std::move_only_function<void(Result<ProjectListing>)> done) {
   auto query = ListQuery(request);
-  if (!query) return std::unexpected(query.error());
-  auto result = store_.List(*query);
-  if (!result) return std::unexpected(result.error());
-  return ProjectListing{std::move(*result), query->page, query->page_size};
-}
-
-bool ProjectService::ListAsync(const ListRequest& request,
-                               std::function<void(Result<ProjectListing>)> done) {
-  if (async_reads_ == nullptr) return false;
-  auto query = ListQuery(request);
-  if (!query) {
-    done(std::unexpected(query.error()));
-    return true;
-  }
-  if (!AsyncProjectReads::Takes(*query)) return false;
+  if (!query) return done(std::unexpected(query.error()));
   int page_number = query->page;
   int page_size = query->page_size;
-  async_reads_->List(std::move(*query), [page_number, page_size, done = std::move(done)](
-                                            Result<ProjectPage> page) {
+  reads_->List(std::move(*query), [page_number, page_size, done = std::move(done)](
+                                      Result<ProjectPage> page) mutable {
     if (!page) return done(std::unexpected(page.error()));
     done(ProjectListing{std::move(*page), page_number, page_size});
   });
-  return true;
 }
 
 Result<Project> ProjectService::Save(const SaveRequest& request) {

@@ -1,6 +1,7 @@
 #include "market/project_service.hpp"
 
 #include <catch2/catch.hpp>
+#include <optional>
 
 #include "market/testing/fake_clock.hpp"
 #include "market/testing/in_memory_project_store.hpp"
@@ -15,6 +16,16 @@ struct Fixture {
   InMemoryProjectStore store;
   FakeClock clock;
   market::ProjectService service{store, clock, nullptr};
+
+  // The service's listing; without event-loop reads it answers on this thread, at once.
+  market::Result<market::ProjectListing> List(const market::ListRequest& request) {
+    std::optional<market::Result<market::ProjectListing>> answer;
+    service.List(request, [&answer](market::Result<market::ProjectListing> listing) {
+      answer = std::move(listing);
+    });
+    REQUIRE(answer.has_value());
+    return std::move(*answer);
+  }
 };
 
 market::Pipeline RunPipeline(const std::string& command) {
@@ -121,7 +132,7 @@ TEST_CASE_METHOD(Fixture, "list pages by name and filters literally, case-insens
   for (const char* name : {"alpha", "beta", "gamma", "delta", "a_b"}) {
     REQUIRE(service.Create(name, "alice"));
   }
-  auto all = service.List({"", "", "", ""});
+  auto all = List({"", "", "", ""});
   REQUIRE(all);
   CHECK(all->page_number == 1);
   CHECK(all->page_size == 10);
@@ -129,15 +140,15 @@ TEST_CASE_METHOD(Fixture, "list pages by name and filters literally, case-insens
   REQUIRE(all->page.projects.size() == 5);
   CHECK(all->page.projects.front().name == "a_b");
 
-  auto second = service.List({"2", "2", "", ""});
+  auto second = List({"2", "2", "", ""});
   REQUIRE(second);
   REQUIRE(second->page.projects.size() == 2);
   CHECK(second->page.projects[0].name == "beta");
 
-  auto filtered = service.List({"", "", "TA", ""});
+  auto filtered = List({"", "", "TA", ""});
   REQUIRE(filtered);
   CHECK(filtered->page.total_count == 2);
 
-  CHECK(service.List({"0", "", "", ""}).error().message.starts_with("page must be"));
-  CHECK(service.List({"", "101", "", ""}).error().message == "page_size must be at most 100");
+  CHECK(List({"0", "", "", ""}).error().message.starts_with("page must be"));
+  CHECK(List({"", "101", "", ""}).error().message == "page_size must be at most 100");
 }

@@ -2,10 +2,12 @@
 // The project operations of the seed API: new, delete, clone, info, list, save.
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "market/async_project_reads.hpp"
 #include "market/error.hpp"
 #include "market/project.hpp"
 #include "market/project_store.hpp"
@@ -14,7 +16,6 @@
 
 namespace market {
 
-class AsyncProjectReads;
 class PluginRegistry;
 
 struct ProjectServiceOptions {
@@ -54,19 +55,19 @@ class ProjectService {
   Result<void> Delete(std::string_view name, std::string_view operator_name);
   Result<Project> Clone(std::string_view source, std::string_view destination,
                         std::string_view operator_name);
+  // The project, read on the calling thread (for the write paths' audit snapshots).
   Result<Project> Info(std::string_view name);
-  // Info's answer given to `done` instead of returned, without blocking: on the reads'
-  // executor, or at once for a malformed name. Needs UseAsyncReads first.
-  void InfoAsync(std::string_view name, std::function<void(Result<Project>)> done);
-  Result<ProjectListing> List(const ListRequest& request);
-  // List's answer given to `done` without blocking, as InfoAsync; false, without calling
-  // `done`, when it cannot be (no async reads, or a listing they do not take: use List).
-  bool ListAsync(const ListRequest& request, std::function<void(Result<ProjectListing>)> done);
+  // Info's answer given to `done` once instead of returned, without blocking the caller: from
+  // the reads' threads (see AsyncProjectReads), or at once for a malformed name.
+  void Info(std::string_view name, std::move_only_function<void(Result<Project>)> done);
+  // A page of projects, given to `done` as Info's answer is.
+  void List(const ListRequest& request,
+            std::move_only_function<void(Result<ProjectListing>)> done);
   Result<Project> Save(const SaveRequest& request);
 
-  // The store's non-blocking reads (see AsyncProjectReads); set before the service is shared.
-  void UseAsyncReads(AsyncProjectReads* reads) { async_reads_ = reads; }
-  bool HasAsyncReads() const { return async_reads_ != nullptr; }
+  // The reads Info and List answer through (until then: the store's, on the calling thread);
+  // set before the service is shared.
+  void UseReads(AsyncProjectReads& reads) { reads_ = &reads; }
 
  private:
   // The store's query for `request`, its page number and page size checked.
@@ -76,7 +77,8 @@ class ProjectService {
   const Clock& clock_;
   const PluginRegistry* plugins_;
   ProjectServiceOptions options_;
-  AsyncProjectReads* async_reads_ = nullptr;
+  std::unique_ptr<AsyncProjectReads> own_reads_;  // the store's, on the calling thread
+  AsyncProjectReads* reads_;
 };
 
 }  // namespace market

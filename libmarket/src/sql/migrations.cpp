@@ -13,27 +13,11 @@ namespace {
 // Any constant works as long as nothing else in the database uses it: "market" in ASCII.
 constexpr long long kMigrationLockKey = 0x6d61726b6574;
 
-struct Migration {
-  int version;
-  const char* description;
-  std::vector<std::string> sqlite;
-  std::vector<std::string> postgres;
-};
-
-// SQLite: the 5-character pieces of `name` (an SQL expression), space-separated, for the
-// pieces index of migration 8: every position whose 5 characters are all ASCII letters and
-// digits, what project_name_grams gives on PostgreSQL. Triggers cannot use a recursive CTE,
-// so json_each over an array of length(name) - 4 zeros gives the positions.
-std::string SqlitePiecesOf(const std::string& name) {
-  const std::string alnum = "[A-Za-z0-9]";
-  return "(SELECT group_concat(piece, ' ') FROM (SELECT DISTINCT substr(" + name +
-         ", key + 1, 5) AS piece FROM json_each('[' || substr(replace(hex(zeroblob(max(length(" +
-         name + ") - 4, 0))), '00', ',0'), 2) || ']') WHERE piece GLOB '" + alnum + alnum +
-         alnum + alnum + alnum + "'))";
-}
+}  // namespace
 
 // Times are epoch milliseconds (BIGINT) in both dialects: no time-zone conversions, and the
-// domain's TimePoint is milliseconds already.
+// domain's TimePoint is milliseconds already. Each migration's text is frozen once released:
+// a database that applied it keeps what it ran, so a change goes in a new migration.
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> migrations = {
       {1,
@@ -284,28 +268,44 @@ const std::vector<Migration>& Migrations() {
        // triggers; a contentless row is deleted by giving its tokens again.
        // Whole tokens are all a query asks for: no positions, no column sizes (detail,
        // columnsize), which keeps the index and each write smaller.
-       {"CREATE VIRTUAL TABLE project_name_pieces USING fts5("
-        "pieces, content = '', tokenize = 'ascii', detail = none, columnsize = 0)",
-        "INSERT INTO project_name_pieces (rowid, pieces) SELECT id, " + SqlitePiecesOf("name") +
-            " FROM projects",
-        "CREATE TRIGGER projects_pieces_insert AFTER INSERT ON projects BEGIN "
-        "INSERT INTO project_name_pieces (rowid, pieces) VALUES (new.id, " +
-            SqlitePiecesOf("new.name") + "); END",
-        "CREATE TRIGGER projects_pieces_delete AFTER DELETE ON projects BEGIN "
-        "INSERT INTO project_name_pieces (project_name_pieces, rowid, pieces) "
-        "VALUES ('delete', old.id, " +
-            SqlitePiecesOf("old.name") + "); END",
+       // Written out as databases applied it: each trigger gives a name's pieces with
+       // json_each over length(name) - 4 positions (a trigger cannot use a recursive CTE).
+       {"CREATE VIRTUAL TABLE project_name_pieces USING fts5(pieces, content = '', tokenize "
+        "= 'ascii', detail = none, columnsize = 0)",
+        "INSERT INTO project_name_pieces (rowid, pieces) SELECT id, (SELECT "
+        "group_concat(piece, ' ') FROM (SELECT DISTINCT substr(name, key + 1, 5) AS piece "
+        "FROM json_each('[' || substr(replace(hex(zeroblob(max(length(name) - 4, 0))), '00', "
+        "',0'), 2) || ']') WHERE piece GLOB "
+        "'[A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9]')) FROM projects",
+        "CREATE TRIGGER projects_pieces_insert AFTER INSERT ON projects BEGIN INSERT INTO "
+        "project_name_pieces (rowid, pieces) VALUES (new.id, (SELECT group_concat(piece, ' "
+        "') FROM (SELECT DISTINCT substr(new.name, key + 1, 5) AS piece FROM json_each('[' "
+        "|| substr(replace(hex(zeroblob(max(length(new.name) - 4, 0))), '00', ',0'), 2) || "
+        "']') WHERE piece GLOB '[A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9]'))); "
+        "END",
+        "CREATE TRIGGER projects_pieces_delete AFTER DELETE ON projects BEGIN INSERT INTO "
+        "project_name_pieces (project_name_pieces, rowid, pieces) VALUES ('delete', old.id, "
+        "(SELECT group_concat(piece, ' ') FROM (SELECT DISTINCT substr(old.name, key + 1, 5) "
+        "AS piece FROM json_each('[' || substr(replace(hex(zeroblob(max(length(old.name) - "
+        "4, 0))), '00', ',0'), 2) || ']') WHERE piece GLOB "
+        "'[A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9]'))); END",
         "CREATE TRIGGER projects_pieces_update AFTER UPDATE OF id, name ON projects BEGIN "
-        "INSERT INTO project_name_pieces (project_name_pieces, rowid, pieces) "
-        "VALUES ('delete', old.id, " +
-            SqlitePiecesOf("old.name") +
-            "); "
-            "INSERT INTO project_name_pieces (rowid, pieces) VALUES (new.id, " +
-            SqlitePiecesOf("new.name") + "); END"},
+        "INSERT INTO project_name_pieces (project_name_pieces, rowid, pieces) VALUES "
+        "('delete', old.id, (SELECT group_concat(piece, ' ') FROM (SELECT DISTINCT "
+        "substr(old.name, key + 1, 5) AS piece FROM json_each('[' || "
+        "substr(replace(hex(zeroblob(max(length(old.name) - 4, 0))), '00', ',0'), 2) || ']') "
+        "WHERE piece GLOB '[A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9]'))); "
+        "INSERT INTO project_name_pieces (rowid, pieces) VALUES (new.id, (SELECT "
+        "group_concat(piece, ' ') FROM (SELECT DISTINCT substr(new.name, key + 1, 5) AS "
+        "piece FROM json_each('[' || substr(replace(hex(zeroblob(max(length(new.name) - 4, "
+        "0))), '00', ',0'), 2) || ']') WHERE piece GLOB "
+        "'[A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9][A-Za-z0-9]'))); END"},
        {}},
   };
   return migrations;
 }
+
+namespace {
 
 long long NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

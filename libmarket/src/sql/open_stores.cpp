@@ -7,12 +7,15 @@
 #include <string>
 #include <system_error>
 
+#include <boost/asio/io_context.hpp>
+
 #include "log.hpp"
 #include "market/async_project_reads.hpp"
 #include "market/store.hpp"
 #include "sql/pg_async_project_reads.hpp"
 #include "sql/migrations.hpp"
 #include "sql/sql_stores.hpp"
+#include "store_project_reads.hpp"
 
 namespace market {
 
@@ -150,19 +153,21 @@ Result<Stores> OpenStores(const StoreOptions& options) {
 }
 
 Result<AsyncProjectReadsPtr> OpenAsyncProjectReads(const StoreOptions& options,
-                                                   boost::asio::any_io_executor executor,
+                                                   ProjectStore& store,
+                                                   BlockingExecutor& blocking,
+                                                   boost::asio::io_context& loop,
                                                    int connections) {
   if (connections < 1) {
     return Fail(Errc::kInvalid, "database: asynchronous reads need at least one connection");
   }
   std::string_view url = options.url;
   if (!url.starts_with("postgresql://") && !url.starts_with("postgres://")) {
-    return AsyncProjectReadsPtr{};
+    return std::make_unique<StoreProjectReads>(store, blocking);
   }
   Result<sql::ConnectionConfig> config = PostgresConfig(url);
   if (!config) return std::unexpected(config.error());
   config->call_timeout = std::chrono::milliseconds(options.call_timeout_ms);
-  return sql::MakePgAsyncProjectReads(*config, std::move(executor), connections);
+  return sql::MakePgAsyncProjectReads(*config, loop.get_executor(), connections, store, blocking);
 }
 
 }  // namespace market

@@ -2,32 +2,71 @@
 
 #include <atomic>
 #include <charconv>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "sql/pg_read_channel.hpp"
 #include "sql/project_row.hpp"
+#include "store_project_reads.hpp"
 
 namespace market::sql {
 
 namespace {
 
-// The statements of SqlProjectStore's unfiltered reads, in libpq's $n form.
+// The statements the pipeline runs, in PostgresQueries()' text with numbered parameters.
 enum Statement : std::size_t { kProjectByName, kProjectCount, kFirstPage, kPageAfter, kPageAt };
 
-std::vector<PgStatement> Statements() {
-  const std::string select = std::string("SELECT ") + kProjectColumns + " FROM projects";
-  return {
-      {"project by name", select + " WHERE name = $1", 1},
-      // The counter migration 3's triggers keep, not a scan of the table.
-      {"project count", "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM project_count", 0},
-      {"project first page", select + " ORDER BY name LIMIT $1", 1},
-      {"project page after", select + " WHERE name > $1 ORDER BY name LIMIT $2", 2},
-      // Skips in the name index alone, then reads only the page's rows.
-      {"project page at",
-       select + " WHERE name >= (SELECT name FROM projects ORDER BY name LIMIT 1 OFFSET $1)" +
-           " ORDER BY name LIMIT $2",
-       2},
+struct PipelineStatements {
+  std::vector<PgStatement> prepared;
+  // Each statement's parameter names, by number.
+  std::vector<std::vector<std::string>> names;
+};
+
+PipelineStatements MakeStatements() {
+  const ProjectQueries& queries = PostgresQueries();
+  const std::pair<const char*, std::string_view> named[] = {
+      {"project by name", queries.by_name},
+      {"project count", queries.Count(NameFilter::kNone)},
+      {"project first page", queries.Page(NameFilter::kNone, PageStart::kFirst)},
+      {"project page after", queries.Page(NameFilter::kNone, PageStart::kAfter)},
+      {"project page at", queries.Page(NameFilter::kNone, PageStart::kAt)},
   };
+  PipelineStatements statements;
+  for (const auto& [name, text] : named) {
+    std::vector<std::string> names;
+    std::string numbered = NumberedParameters(text, names);
+    statements.prepared.push_back({name, std::move(numbered), static_cast<int>(names.size())});
+    statements.names.push_back(std::move(names));
+  }
+  return statements;
+}
+
+const PipelineStatements& Statements() {
+  static const PipelineStatements statements = MakeStatements();
+  return statements;
+}
+
+// The values of `statement`'s parameters, in their numbers' order: a listing's arguments, and
+// `project` for :name.
+std::vector<std::string> Parameters(Statement statement, const ListArguments& arguments,
+                                    std::string_view project = {}) {
+  std::vector<std::string> values;
+  for (const std::string& name : Statements().names[statement]) {
+    if (name == "name") {
+      values.emplace_back(project);
+    } else if (name == "after") {
+      values.push_back(arguments.after);
+    } else if (name == "off") {
+      values.push_back(std::to_string(arguments.offset));
+    } else if (name == "lim") {
+      values.push_back(std::to_string(arguments.limit));
+    } else {
+      // The unfiltered statements have no other parameter.
+      values.emplace_back();
+    }
+  }
+  return values;
 }
 
 std::string Text(const PGresult* result, int row, int column) {
@@ -46,23 +85,28 @@ Result<long long> Integer(const PGresult* result, int row, int column) {
   return value;
 }
 
-// Row `row` of a `SELECT kProjectColumns` result.
+// Row `row` of a `SELECT MARKET_PROJECT_COLUMNS` result.
 Result<Project> DecodeProject(const PGresult* result, int row, bool with_pipeline) {
-  if (PQnfields(result) != 8) {
+  if (PQnfields(result) != kProjectColumnCount) {
     return Fail(Errc::kInternal, "database returned an unexpected project row");
   }
   ProjectRow fields;
-  fields.name = Text(result, row, 0);
-  fields.creator = Text(result, row, 1);
-  Result<long long> created = Integer(result, row, 2);
-  Result<long long> modified = Integer(result, row, 3);
-  if (!created || !modified) return std::unexpected(created ? modified.error() : created.error());
-  fields.create_time = *created;
-  fields.last_modify_time = *modified;
-  fields.last_modify_operator = Text(result, row, 4);
-  fields.cluster = Text(result, row, 5);
-  fields.define_type = Text(result, row, 6);
-  fields.pipeline = Text(result, row, 7);
+  int column = 0;
+  Result<void> decoded;
+  ForEachColumn(fields, [&](auto& field) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>) {
+      field = Text(result, row, column);
+    } else {
+      Result<long long> number = Integer(result, row, column);
+      if (number) {
+        field = *number;
+      } else if (decoded) {
+        decoded = std::unexpected(number.error());
+      }
+    }
+    ++column;
+  });
+  if (!decoded) return std::unexpected(decoded.error());
   return ToProject(fields, with_pipeline);
 }
 
@@ -89,54 +133,41 @@ Result<ProjectPage> DecodePage(const PGresult* result, const PendingList& pendin
 class PgAsyncProjectReads final : public AsyncProjectReads {
  public:
   PgAsyncProjectReads(const ConnectionConfig& config, boost::asio::any_io_executor executor,
-                      int connections) {
+                      int connections, ProjectStore& store, BlockingExecutor& blocking)
+      : costly_(store, blocking) {
     for (int i = 0; i < connections; ++i) {
-      channels_.push_back(PgReadChannel::Make(executor, config, Statements()));
+      channels_.push_back(PgReadChannel::Make(executor, config, Statements().prepared));
     }
   }
 
+  // AsyncProjectReads
   void Get(std::string name, GetCallback done) override {
-    std::size_t index = next_.fetch_add(1, std::memory_order_relaxed) % channels_.size();
-    std::vector<std::string> parameters{name};
-    // The callback keeps nothing of this object: a late answer may come after it is gone.
-    channels_[index]->Submit(
+    std::vector<std::string> parameters = Parameters(kProjectByName, {}, name);
+    // PgReadChannel's callback is copyable and `done` is not: it is shared. The callback keeps
+    // nothing of this object: a late answer may come after it is gone.
+    auto answer_to = std::make_shared<GetCallback>(std::move(done));
+    NextChannel().Submit(
         kProjectByName, std::move(parameters),
-        [name = std::move(name), done = std::move(done)](Result<PgResultPtr> answer) {
-          if (!answer) return done(std::unexpected(answer.error()));
+        [name = std::move(name), answer_to](Result<PgResultPtr> answer) {
+          GetCallback& answer_done = *answer_to;
+          if (!answer) return answer_done(std::unexpected(answer.error()));
           if (PQntuples(answer->get()) == 0) {
-            return done(Fail(Errc::kNotFound, "project not found: " + name));
+            return answer_done(std::unexpected(ProjectNotFound(name)));
           }
-          done(DecodeProject(answer->get(), 0, true));
+          answer_done(DecodeProject(answer->get(), 0, true));
         });
   }
 
   void List(ProjectListQuery query, ListCallback done) override {
-    if (query.page < 1 || query.page_size < 1) {
-      return done(Fail(Errc::kInvalid, "page and page_size must be positive"));
-    }
-    if (!Takes(query)) {
-      return done(Fail(Errc::kInvalid,
-                       "asynchronous listing takes no name filter and no deep page"));
-    }
-    // As SqlProjectStore::List: with a cursor the page number is not used.
-    const long long offset =
-        query.after ? 0 : static_cast<long long>(query.page - 1) * query.page_size;
-    const std::string limit = std::to_string(query.page_size);
-    Statement statement = kFirstPage;
-    std::vector<std::string> parameters;
-    if (query.after) {
-      statement = kPageAfter;
-      parameters = {*query.after, limit};
-    } else if (offset > 0) {
-      statement = kPageAt;
-      parameters = {std::to_string(offset), limit};
-    } else {
-      parameters = {limit};
-    }
+    Result<ListPlan> plan = PlanList(query, /*postgres=*/true);
+    if (!plan) return done(std::unexpected(plan.error()));
+    if (!PipelineTakes(*plan)) return costly_.List(std::move(query), std::move(done));
+    Statement statement = plan->start == PageStart::kAfter ? kPageAfter
+                          : plan->start == PageStart::kAt  ? kPageAt
+                                                           : kFirstPage;
     auto pending = std::make_shared<PendingList>();
     pending->with_pipeline = query.with_pipeline;
-    PgReadChannel& channel = *channels_[next_.fetch_add(1, std::memory_order_relaxed) %
-                                        channels_.size()];
+    PgReadChannel& channel = NextChannel();
     channel.Submit(kProjectCount, {}, [pending](Result<PgResultPtr> answer) {
       if (!answer) {
         pending->total = std::unexpected(answer.error());
@@ -146,24 +177,37 @@ class PgAsyncProjectReads final : public AsyncProjectReads {
         pending->total = Integer(answer->get(), 0, 0);
       }
     });
-    channel.Submit(statement, std::move(parameters),
-                   [pending, done = std::move(done)](Result<PgResultPtr> answer) {
-                     if (!answer) return done(std::unexpected(answer.error()));
-                     done(DecodePage(answer->get(), *pending));
+    auto answer_to = std::make_shared<ListCallback>(std::move(done));
+    channel.Submit(statement, Parameters(statement, plan->arguments),
+                   [pending, answer_to](Result<PgResultPtr> answer) {
+                     if (!answer) return (*answer_to)(std::unexpected(answer.error()));
+                     (*answer_to)(DecodePage(answer->get(), *pending));
                    });
   }
 
  private:
+  PgReadChannel& NextChannel() {
+    return *channels_[next_.fetch_add(1, std::memory_order_relaxed) % channels_.size()];
+  }
+
+  StoreProjectReads costly_;  // the listings the pipeline does not take
   std::vector<std::shared_ptr<PgReadChannel>> channels_;
   std::atomic<std::size_t> next_{0};
 };
 
 }  // namespace
 
+bool PipelineTakes(const ListPlan& plan) {
+  if (plan.filter != NameFilter::kNone) return false;
+  return plan.start != PageStart::kAt || plan.arguments.offset <= kPipelineMaxOffset;
+}
+
 AsyncProjectReadsPtr MakePgAsyncProjectReads(const ConnectionConfig& config,
                                              boost::asio::any_io_executor executor,
-                                             int connections) {
-  return std::make_unique<PgAsyncProjectReads>(config, std::move(executor), connections);
+                                             int connections, ProjectStore& store,
+                                             BlockingExecutor& blocking) {
+  return std::make_unique<PgAsyncProjectReads>(config, std::move(executor), connections, store,
+                                               blocking);
 }
 
 }  // namespace market::sql

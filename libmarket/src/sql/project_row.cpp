@@ -7,6 +7,10 @@
 
 namespace market::sql {
 
+Error ProjectNotFound(std::string_view name) {
+  return Error{Errc::kNotFound, "project not found: " + std::string(name)};
+}
+
 Result<Project> ToProject(const ProjectRow& row, bool with_pipeline) {
   Project project;
   project.name = row.name;

@@ -3,9 +3,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "market/pipeline_json.hpp"
+#include "sql/project_queries.hpp"
 #include "sql/project_row.hpp"
 #include "sql/sql_stores.hpp"
 
@@ -13,16 +15,12 @@ namespace market::sql {
 
 namespace {
 
-// The order of these into() calls matches kProjectColumns.
 void IntoRow(soci::statement& st, ProjectRow& row) {
-  st.exchange(soci::into(row.name));
-  st.exchange(soci::into(row.creator));
-  st.exchange(soci::into(row.create_time));
-  st.exchange(soci::into(row.last_modify_time));
-  st.exchange(soci::into(row.last_modify_operator));
-  st.exchange(soci::into(row.cluster));
-  st.exchange(soci::into(row.define_type));
-  st.exchange(soci::into(row.pipeline));
+  ForEachColumn(row, [&st](auto& field) { st.exchange(soci::into(field)); });
+}
+
+const ProjectQueries& QueriesOf(const SessionPool& pool) {
+  return pool.is_postgres() ? PostgresQueries() : SqliteQueries();
 }
 
 Result<std::string> PipelineText(const Pipeline& pipeline) {
@@ -39,11 +37,11 @@ Result<std::string> PipelineText(const Pipeline& pipeline) {
 // plan). Callers run it inside SessionPool::Run.
 class ProjectByName final : public CachedStatement {
  public:
-  explicit ProjectByName(soci::session& sql) : st_(sql) {
+  ProjectByName(soci::session& sql, const ProjectQueries& queries) : st_(sql) {
     IntoRow(st_, row_);
     st_.exchange(soci::use(key_, "name"));
     st_.alloc();
-    st_.prepare(std::string("SELECT ") + kProjectColumns + " FROM projects WHERE name = :name");
+    st_.prepare(std::string(queries.by_name));
     st_.define_and_bind();
   }
 
@@ -67,7 +65,8 @@ class ProjectByName final : public CachedStatement {
 std::optional<ProjectRow> SelectProject(SessionPool& pool, soci::session& sql,
                                         const std::string& name) {
   auto& query = pool.Prepared<ProjectByName>(
-      sql, "project by name", [&sql] { return std::make_unique<ProjectByName>(sql); });
+      sql, "project by name",
+      [&] { return std::make_unique<ProjectByName>(sql, QueriesOf(pool)); });
   return query.Find(name);
 }
 
@@ -89,198 +88,48 @@ void InsertRow(soci::session& sql, const Project& project, const std::string& pi
 
 std::string AlreadyExists(const std::string& name) { return "project already exist: " + name; }
 
-// `text` as a LIKE pattern that matches exactly itself (the escape character is `\`).
-std::string EscapeLike(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 4);
-  for (char c : text) {
-    if (c == '\\' || c == '%' || c == '_') out += '\\';
-    out += c;
+// Binds a listing's filter values under their names in `st` (`suffix`: the offset page's
+// inner query binds them once more, a named parameter binding once per use).
+void BindFilter(soci::statement& st, NameFilter filter, bool postgres, ListArguments& a,
+                const std::string& suffix) {
+  switch (filter) {
+    case NameFilter::kNone: return;
+    case NameFilter::kPieces: st.exchange(soci::use(a.grams, "grm" + suffix)); break;
+    case NameFilter::kTrigram:
+      if (postgres) {
+        st.exchange(soci::use(a.pattern, "pat" + suffix));
+      } else {
+        st.exchange(soci::use(a.fts, "fts" + suffix));
+      }
+      break;
+    case NameFilter::kScan: break;
   }
-  return out;
+  st.exchange(soci::use(a.literal, "lit" + suffix));
 }
 
-// Calls `on_run` with each maximal run of ASCII letters and digits in `text`, in order.
-template <class OnRun>
-void ForEachWordRun(std::string_view text, OnRun&& on_run) {
-  auto word = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-  };
-  for (std::size_t i = 0; i < text.size();) {
-    if (!word(text[i])) {
-      ++i;
-      continue;
-    }
-    std::size_t j = i;
-    while (j < text.size() && word(text[j])) ++j;
-    on_run(text.substr(i, j - i));
-    i = j;
-  }
+soci::details::statement_type StatementType(bool one_time) {
+  return one_time ? soci::details::st_one_time_query : soci::details::st_repeatable_query;
 }
 
-// The longest run of ASCII letters and digits in a filter (empty when it has none).
-std::string_view LongestWordRun(std::string_view filter) {
-  std::string_view best;
-  ForEachWordRun(filter, [&best](std::string_view run) {
-    if (run.size() > best.size()) best = run;
-  });
-  return best;
-}
-
-// The piece of a literal substring filter a trigram index is asked for: the longest run of
-// ASCII letters and digits in it, when it has at least 3 (one trigram), else the filter.
-// pg_trgm cuts a pattern into words at every other character, and a word's edges become
-// trigrams of their own ("  0", "ch "); with FTS5 the separators' trigrams ("ch-", "-00")
-// are what every name like `team-service-0042` has. Either way the index would read posting
-// lists as long as the table. The run is a substring of the filter, so matching it is a
-// necessary condition; strpos()/instr() then check the filter exactly.
-std::string_view IndexedPiece(std::string_view filter) {
-  std::string_view run = LongestWordRun(filter);
-  return run.size() >= 3 ? run : filter;
-}
-
-std::string IndexPattern(std::string_view filter) {
-  return "%" + EscapeLike(IndexedPiece(filter)) + "%";
-}
-
-// Both backends index every 5-character piece of a name's runs of ASCII letters and digits
-// (PostgreSQL: project_name_grams, migration 7; SQLite: project_name_pieces, migration 8). A
-// filter with such a run asks that index: a name holding the filter holds each of its runs'
-// pieces, and they are far rarer than trigrams.
-constexpr std::size_t kGramLength = 5;
-
-// The filter's pieces, in order (a repeated one is harmless to both indexes' queries).
-std::vector<std::string_view> FilterPieces(std::string_view filter) {
-  std::vector<std::string_view> pieces;
-  ForEachWordRun(filter, [&pieces](std::string_view run) {
-    for (std::size_t i = 0; i + kGramLength <= run.size(); ++i) {
-      pieces.push_back(run.substr(i, kGramLength));
-    }
-  });
-  return pieces;
-}
-
-// PostgreSQL: the pieces as a text[] literal, "{bench,00042}": what project_name_grams(filter)
-// gives, cut here so that PostgreSQL does not plan and run that SQL function on every list
-// (that halved the statement's throughput). Letters and digits need no quoting.
-std::string PgTextArray(const std::vector<std::string_view>& pieces) {
-  std::string literal = "{";
-  for (std::string_view piece : pieces) {
-    if (literal.size() > 1) literal += ',';
-    literal += piece;
-  }
-  return literal + '}';
-}
-
-// SQLite: an FTS5 query for rows holding every piece: "bench" "00042".
-std::string FtsAllOf(const std::vector<std::string_view>& pieces) {
-  std::string query;
-  for (std::string_view piece : pieces) {
-    if (!query.empty()) query += ' ';
-    query += '"';
-    query += piece;
-    query += '"';
-  }
-  return query;
-}
-
-// The values a list statement binds.
-struct ListArguments {
-  std::string literal;
-  std::string pattern;  // PostgreSQL's LIKE pattern for the trigram index
-  std::string grams;    // the filter's 5-character pieces: a text[] or an FTS5 query
-  std::string fts;      // SQLite's FTS5 query: the filter as one quoted string
-  std::string after;
-  long long offset = 0;
-  long long limit = 0;
-};
-
-// Which of the list's statements a query needs. Each shape's statements are prepared once per
-// pooled session (SessionPool::Prepared), as the point read is: SQLite's parser cost more than
-// the rest of a list request.
-struct ListShape {
-  bool postgres = false;
-  bool filtered = false;  // a name substring
-  bool trigram = false;   // SQLite: the filter asks the trigram index
-  bool grams = false;     // the filter has a run for the index of 5-character pieces
-  bool after = false;     // a keyset cursor
-  bool offset = false;    // a page past the first without a cursor
-
-  std::string Key() const {
-    return std::string("project page ") + (filtered ? "f" : "-") + (trigram ? "t" : "-") +
-           (grams ? "g" : "-") + (after ? "a" : "-") + (offset ? "o" : "-");
-  }
-  std::string CountKey() const {
-    return std::string("project count ") + (filtered ? "f" : "-") + (trigram ? "t" : "-") +
-           (grams ? "g" : "-");
-  }
-  // The filter is a literal substring: strpos()/instr() give `%` and `_` no meaning. A
-  // filter with a run of 5 letters or digits asks the index of pieces for candidates
-  // (migrations 7 and 8). Else, on PostgreSQL a LIKE on a piece of it asks the trigram index
-  // (migration 3; see IndexPattern), and on SQLite a filter of three characters or more asks
-  // the FTS5 trigram index (migration 5); a shorter one scans.
-  std::string Match(const std::string& suffix) const {
-    const std::string exact_pg = "strpos(name, :lit" + suffix + ") > 0";
-    if (postgres && grams) {
-      return "project_name_grams(name) @> CAST(:grm" + suffix + " AS text[]) AND " + exact_pg;
-    }
-    if (postgres) return "name LIKE :pat" + suffix + R"( ESCAPE '\' AND )" + exact_pg;
-    std::string exact = "instr(name, :lit" + suffix + ") > 0";
-    if (grams) {
-      return "id IN (SELECT rowid FROM project_name_pieces WHERE project_name_pieces MATCH :grm" +
-             suffix + ") AND " + exact;
-    }
-    if (!trigram) return exact;
-    return "id IN (SELECT rowid FROM project_names WHERE project_names MATCH :fts" + suffix +
-           ") AND " + exact;
-  }
-  // Binds the filter's values under their names in `st`.
-  void BindFilter(soci::statement& st, ListArguments& a, const std::string& suffix) const {
-    if (grams) st.exchange(soci::use(a.grams, "grm" + suffix));
-    if (postgres && !grams) st.exchange(soci::use(a.pattern, "pat" + suffix));
-    if (trigram) st.exchange(soci::use(a.fts, "fts" + suffix));
-    st.exchange(soci::use(a.literal, "lit" + suffix));
-  }
-};
-
-// Characters, not bytes: the trigram tokenizer works on Unicode characters.
-std::size_t Utf8Length(std::string_view text) {
-  std::size_t n = 0;
-  for (unsigned char c : text) n += (c & 0xC0) != 0x80 ? 1 : 0;
-  return n;
-}
-
-// The filter as an FTS5 string literal: within double quotes every character is literal, and
-// a double quote is written twice.
-std::string FtsPhrase(std::string_view filter) {
-  std::string out = "\"";
-  for (char c : filter) {
-    out += c;
-    if (c == '"') out += '"';
-  }
-  out += '"';
-  return out;
+// A listing's shape in the prepared-statement cache's keys (a count has no page start).
+std::string ShapeKey(const ListPlan& plan, bool with_start) {
+  std::string key = std::to_string(static_cast<std::size_t>(plan.filter));
+  if (with_start) key += std::to_string(static_cast<std::size_t>(plan.start));
+  return key;
 }
 
 // The page's total: unfiltered, the counter the triggers of migration 3 keep, not a scan of the
-// table. Filtered: an exact count of the matches (found through a gram index), whose cost
-// grows with the number of matches, not with the table; see docs/performance.md.
+// table. Filtered: an exact count of the matches (found through an index), whose cost grows
+// with the number of matches, not with the table; see docs/performance.md.
 class ProjectCountQuery final : public CachedStatement {
  public:
-  ProjectCountQuery(soci::session& sql, const ListShape& shape, bool one_time) : st_(sql) {
+  ProjectCountQuery(soci::session& sql, const ProjectQueries& queries, const ListPlan& plan,
+                    bool postgres, bool one_time)
+      : st_(sql) {
     st_.exchange(soci::into(total_));
-    std::string text;
-    if (shape.filtered) {
-      shape.BindFilter(st_, bound_, "");
-      text = "SELECT COUNT(*) FROM projects WHERE " + shape.Match("");
-    } else if (shape.postgres) {
-      text = "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM project_count";
-    } else {
-      text = "SELECT n FROM project_count WHERE id = 1";
-    }
+    BindFilter(st_, plan.filter, postgres, bound_, "");
     st_.alloc();
-    st_.prepare(text, one_time ? soci::details::st_one_time_query
-                               : soci::details::st_repeatable_query);
+    st_.prepare(std::string(queries.Count(plan.filter)), StatementType(one_time));
     st_.define_and_bind();
   }
 
@@ -301,37 +150,22 @@ class ProjectCountQuery final : public CachedStatement {
   soci::statement st_;  // last: it binds the members above
 };
 
-// One page of rows in name order. A page past the first skips `offset` names in the name
-// index alone (an index-only scan on PostgreSQL once the table is vacuumed, the covering unique
-// index on SQLite) and then reads only the rows it returns, instead of reading every skipped
-// row in full.
+// One page of rows in name order.
 class ProjectPageQuery final : public CachedStatement {
  public:
-  ProjectPageQuery(soci::session& sql, const ListShape& shape, bool one_time) : st_(sql) {
-    std::string where;
-    auto and_where = [&where](const std::string& condition) {
-      where += (where.empty() ? " WHERE " : " AND ") + condition;
-    };
-    if (shape.filtered) and_where(shape.Match(""));
-    if (shape.after) and_where("name > :after");
-    if (shape.offset) {
-      and_where("name >= (SELECT name FROM projects" +
-                (shape.filtered ? " WHERE " + shape.Match("2") : std::string()) +
-                " ORDER BY name LIMIT 1 OFFSET :off)");
-    }
+  ProjectPageQuery(soci::session& sql, const ProjectQueries& queries, const ListPlan& plan,
+                   bool postgres, bool one_time)
+      : st_(sql) {
     IntoRow(st_, row_);
-    if (shape.filtered) shape.BindFilter(st_, bound_, "");
-    if (shape.after) st_.exchange(soci::use(bound_.after, "after"));
-    if (shape.offset) {
-      // The same values under second names: a named parameter binds once per use.
-      if (shape.filtered) shape.BindFilter(st_, bound2_, "2");
+    BindFilter(st_, plan.filter, postgres, bound_, "");
+    if (plan.start == PageStart::kAfter) st_.exchange(soci::use(bound_.after, "after"));
+    if (plan.start == PageStart::kAt) {
+      BindFilter(st_, plan.filter, postgres, bound2_, "2");
       st_.exchange(soci::use(bound_.offset, "off"));
     }
     st_.exchange(soci::use(bound_.limit, "lim"));
     st_.alloc();
-    st_.prepare(std::string("SELECT ") + kProjectColumns + " FROM projects" + where +
-                    " ORDER BY name LIMIT :lim",
-                one_time ? soci::details::st_one_time_query : soci::details::st_repeatable_query);
+    st_.prepare(std::string(queries.Page(plan.filter, plan.start)), StatementType(one_time));
     st_.define_and_bind();
   }
 
@@ -355,7 +189,7 @@ class ProjectPageQuery final : public CachedStatement {
 };
 
 // A filtered page and its total from one pass over the matches, instead of a count and a page
-// that each ask the trigram index (about half the cost: the index read is most of a selective
+// that each ask the index (about half the cost: the index read is most of a selective
 // filter's). The matches' names, at most kFilterScanCap of them, are materialized once; the
 // count and the page's names come from that set, then only the page's rows are read. When the
 // cap is reached, or the page is empty (past the end: no row carries the count), Fetch says so
@@ -365,24 +199,19 @@ constexpr long long kFilterScanCap = 10000;
 
 class FilteredPageQuery final : public CachedStatement {
  public:
-  FilteredPageQuery(soci::session& sql, const ListShape& shape, bool one_time) : st_(sql) {
-    // The page's names; the statement then reads only those rows.
-    std::string page = "SELECT name FROM m";
-    if (shape.after) page += " WHERE name > :after";
-    page += " ORDER BY name LIMIT :lim";
-    if (shape.offset) page += " OFFSET :off";
+  FilteredPageQuery(soci::session& sql, const ProjectQueries& queries, const ListPlan& plan,
+                    bool postgres, bool one_time)
+      : st_(sql) {
     st_.exchange(soci::into(total_));
     IntoRow(st_, row_);
-    shape.BindFilter(st_, bound_, "");
+    BindFilter(st_, plan.filter, postgres, bound_, "");
     st_.exchange(soci::use(cap_, "cap"));
-    if (shape.after) st_.exchange(soci::use(bound_.after, "after"));
+    if (plan.start == PageStart::kAfter) st_.exchange(soci::use(bound_.after, "after"));
     st_.exchange(soci::use(bound_.limit, "lim"));
-    if (shape.offset) st_.exchange(soci::use(bound_.offset, "off"));
+    if (plan.start == PageStart::kAt) st_.exchange(soci::use(bound_.offset, "off"));
     st_.alloc();
-    st_.prepare("WITH m AS MATERIALIZED (SELECT name FROM projects WHERE " + shape.Match("") +
-                    " LIMIT :cap) SELECT (SELECT COUNT(*) FROM m), " + kProjectColumns +
-                    " FROM projects WHERE name IN (" + page + ") ORDER BY name",
-                one_time ? soci::details::st_one_time_query : soci::details::st_repeatable_query);
+    st_.prepare(std::string(queries.FilteredPage(plan.filter, plan.start)),
+                StatementType(one_time));
     st_.define_and_bind();
   }
 
@@ -435,7 +264,7 @@ Result<void> SqlProjectStore::Insert(const Project& project) {
 Result<Project> SqlProjectStore::Get(std::string_view name) {
   return pool_->Run("project get", [&](soci::session& sql) -> Result<Project> {
     auto row = SelectProject(*pool_, sql, std::string(name));
-    if (!row) return Fail(Errc::kNotFound, "project not found: " + std::string(name));
+    if (!row) return std::unexpected(ProjectNotFound(name));
     return ToProject(*row);
   });
 }
@@ -544,33 +373,21 @@ Result<Project> SqlProjectStore::Clone(std::string_view source, const Project& c
 }
 
 Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
-  if (query.page < 1 || query.page_size < 1) {
-    return Fail(Errc::kInvalid, "page and page_size must be positive");
-  }
   const bool pg = pool_->is_postgres();
-  ListShape shape;
-  shape.postgres = pg;
-  shape.filtered = !query.name_filter.empty();
-  shape.grams = LongestWordRun(query.name_filter).size() >= kGramLength;
-  shape.trigram = !pg && !shape.grams && Utf8Length(IndexedPiece(query.name_filter)) >= 3;
-  shape.after = query.after.has_value();
-  // With a keyset cursor the page number is not used: the cursor already says where the
-  // page starts, and its cost does not grow with the depth.
-  const long long offset =
-      query.after ? 0 : static_cast<long long>(query.page - 1) * query.page_size;
-  shape.offset = offset > 0;
-  ListArguments arguments;
-  arguments.literal = query.name_filter;
-  arguments.pattern =
-      pg && shape.filtered && !shape.grams ? IndexPattern(query.name_filter) : std::string();
-  if (shape.grams) {
-    const auto pieces = FilterPieces(query.name_filter);
-    arguments.grams = pg ? PgTextArray(pieces) : FtsAllOf(pieces);
-  }
-  arguments.fts = shape.trigram ? FtsPhrase(IndexedPiece(query.name_filter)) : std::string();
-  arguments.after = query.after.value_or("");
-  arguments.offset = offset;
-  arguments.limit = query.page_size;
+  Result<ListPlan> planned = PlanList(query, pg);
+  if (!planned) return std::unexpected(planned.error());
+  const ListPlan& plan = *planned;
+  const ListArguments& arguments = plan.arguments;
+  const ProjectQueries& queries = QueriesOf(*pool_);
+  const bool filtered = plan.filter != NameFilter::kNone;
+  // Each shape's statements are prepared once per pooled session (SessionPool::Prepared), as
+  // the point read is: SQLite's parser cost more than the rest of a list request. PostgreSQL's
+  // trigram shapes are planned afresh each time instead: a prepared statement would soon get
+  // the generic plan, which cannot see how selective the pattern is and may walk the name
+  // index instead of asking the trigram index. With pieces the statement is prepared: a GIN
+  // index answers `@>` whatever the pieces (a bitmap scan is the only plan it has), so the
+  // generic plan is the one a fresh plan would be.
+  const bool one_time = pg && plan.filter == NameFilter::kTrigram;
 
   return pool_->Run("project list", [&](soci::session& sql) -> Result<ProjectPage> {
     // SQLite: one read transaction, so the count and the page come from one snapshot. On
@@ -584,17 +401,17 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
       page.projects.push_back(std::move(*project));
       return {};
     };
-    Result<void> fetched;
-    if (shape.filtered) {
-      // PostgreSQL's trigram shapes are planned afresh each time (see below). With grams the
-      // statement is prepared: a GIN index answers `@>` whatever the pieces (a bitmap scan is
-      // the only plan it has), so the generic plan is the one a fresh plan would be.
+    // This session's prepared statement of the shape, under `key`.
+    auto prepared = [&]<class Query>(std::type_identity<Query>, const std::string& key) -> Query& {
+      return pool_->Prepared<Query>(
+          sql, key, [&] { return std::make_unique<Query>(sql, queries, plan, pg, false); });
+    };
+    if (filtered) {
       auto one_pass =
-          pg && !shape.grams
-             ? FilteredPageQuery(sql, shape, true).Fetch(arguments, on_row)
-             : pool_->Prepared<FilteredPageQuery>(sql, "filtered " + shape.Key(), [&] {
-                 return std::make_unique<FilteredPageQuery>(sql, shape, false);
-               }).Fetch(arguments, on_row);
+          one_time ? FilteredPageQuery(sql, queries, plan, pg, true).Fetch(arguments, on_row)
+                   : prepared(std::type_identity<FilteredPageQuery>(),
+                              "project filtered page " + ShapeKey(plan, true))
+                         .Fetch(arguments, on_row);
       if (!one_pass) return std::unexpected(one_pass.error());
       if (one_pass->has_value()) {
         page.total_count = **one_pass;
@@ -602,21 +419,16 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
         return page;
       }
     }
-    if (pg && shape.filtered) {
-      // Planned afresh each time: a prepared statement would soon get PostgreSQL's generic
-      // plan, which cannot see how selective the pattern is and may walk the name index
-      // instead of asking the trigram index.
-      page.total_count = ProjectCountQuery(sql, shape, true).Count(arguments);
-      fetched = ProjectPageQuery(sql, shape, true).Fetch(arguments, on_row);
+    Result<void> fetched;
+    if (one_time) {
+      page.total_count = ProjectCountQuery(sql, queries, plan, pg, true).Count(arguments);
+      fetched = ProjectPageQuery(sql, queries, plan, pg, true).Fetch(arguments, on_row);
     } else {
-      auto& count = pool_->Prepared<ProjectCountQuery>(
-          sql, shape.CountKey(),
-          [&] { return std::make_unique<ProjectCountQuery>(sql, shape, false); });
-      page.total_count = count.Count(arguments);
-      auto& rows = pool_->Prepared<ProjectPageQuery>(sql, shape.Key(), [&] {
-        return std::make_unique<ProjectPageQuery>(sql, shape, false);
-      });
-      fetched = rows.Fetch(arguments, on_row);
+      page.total_count = prepared(std::type_identity<ProjectCountQuery>(),
+                                  "project count " + ShapeKey(plan, false))
+                             .Count(arguments);
+      fetched = prepared(std::type_identity<ProjectPageQuery>(), "project page " + ShapeKey(plan, true))
+                    .Fetch(arguments, on_row);
     }
     if (!fetched) return std::unexpected(fetched.error());
     if (tx) tx->Commit();

@@ -1,6 +1,7 @@
 // AsyncProjectReads on a real PostgreSQL (MARKET_TEST_POSTGRES_URL): the same answers as the
 // blocking store, each answer to its own caller when many share a connection's pipeline, an
-// error confined to its own query, and recovery from a connection the server ended.
+// error confined to its own query, and recovery from a connection the server ended. On SQLite:
+// the store's answers, from the blocking executor.
 
 #include <signal.h>
 
@@ -13,13 +14,14 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include "market/async_project_reads.hpp"
 #include "market/project_store.hpp"
 #include "market/store.hpp"
+#include "sql/pg_async_project_reads.hpp"
 #include "support/test_stores.hpp"
 
-using market::AsyncProjectReads;
 using market::Errc;
 using market::Project;
 using market::ProjectListQuery;
@@ -45,11 +47,24 @@ Project MakeProject(const std::string& name, int n) {
   return p;
 }
 
+// Runs the blocking reads on the test's io_context, where the server runs them on its pool.
+class LoopExecutor final : public market::BlockingExecutor {
+ public:
+  explicit LoopExecutor(boost::asio::io_context& io) : io_(io) {}
+  void Post(std::move_only_function<void()> job) override {
+    boost::asio::post(io_, [job = std::move(job)]() mutable { job(); });
+  }
+
+ private:
+  boost::asio::io_context& io_;
+};
+
 // A PostgreSQL test database with `count` projects p00..p(count-1), its blocking stores, and
 // asynchronous reads on an io_context the test runs.
 struct Fixture {
-  explicit Fixture(int count, int connections = 1, int call_timeout_ms = 30000)
-      : db(Backend::kPostgres) {
+  explicit Fixture(int count, int connections = 1, int call_timeout_ms = 30000,
+                   Backend backend = Backend::kPostgres)
+      : db(backend) {
     options.url = db.url();
     options.pool_size = 2;
     options.call_timeout_ms = call_timeout_ms;
@@ -59,7 +74,8 @@ struct Fixture {
     for (int i = 0; i < count; ++i) {
       REQUIRE(stores.projects->Insert(MakeProject(Name(i), i)));
     }
-    auto made = market::OpenAsyncProjectReads(options, io.get_executor(), connections);
+    auto made =
+        market::OpenAsyncProjectReads(options, *stores.projects, blocking, io, connections);
     REQUIRE(made);
     REQUIRE(*made != nullptr);
     reads = std::move(*made);
@@ -93,6 +109,7 @@ struct Fixture {
   market::StoreOptions options;
   market::Stores stores;
   boost::asio::io_context io;
+  LoopExecutor blocking{io};
   market::AsyncProjectReadsPtr reads;  // after io: destroyed first
 };
 
@@ -113,16 +130,30 @@ std::vector<std::string> Listed(const Result<ProjectPage>& page) {
 
 }  // namespace
 
-TEST_CASE("async reads: none for SQLite", "[sql]") {
-  TestDatabase db(Backend::kSqlite);
-  market::StoreOptions options;
-  options.url = db.url();
+TEST_CASE("async reads: SQLite's are the store's, on the blocking executor", "[sql]") {
+  Fixture f(12, 2, 30000, Backend::kSqlite);
+  REQUIRE(f.reads != nullptr);
+  Result<Project> async = f.Get(Fixture::Name(3));
+  REQUIRE(async);
+  CHECK(*async == MakeProject(Fixture::Name(3), 3));
+  Result<Project> missing = f.Get("nope");
+  REQUIRE(!missing);
+  CHECK(missing.error().code == Errc::kNotFound);
+  ProjectListQuery query;
+  query.page = 2;
+  query.page_size = 5;
+  query.name_filter = "p";
+  auto blocking = f.stores.projects->List(query);
+  REQUIRE(blocking);
+  CHECK(Listed(f.List(query)) == Listed(blocking));
+  CHECK(Listed(f.List(query)) ==
+        std::vector<std::string>{"p05", "p06", "p07", "p08", "p09", "total=12"});
+
+  market::StoreOptions options = f.options;
   boost::asio::io_context io;
-  auto reads = market::OpenAsyncProjectReads(options, io.get_executor(), 2);
-  REQUIRE(reads);
-  CHECK(*reads == nullptr);
+  LoopExecutor executor(io);
   options.url = "postgresql://nobody@127.0.0.1:1/none";
-  auto none = market::OpenAsyncProjectReads(options, io.get_executor(), 0);
+  auto none = market::OpenAsyncProjectReads(options, *f.stores.projects, executor, io, 0);
   REQUIRE(!none);
   CHECK(none.error().code == Errc::kInvalid);
 }
@@ -230,25 +261,33 @@ TEST_CASE("async reads: list pages and totals as the blocking store lists them",
   CHECK(Listed(f.List(queries[3])) ==
         std::vector<std::string>{"p10", "p11", "p12", "p13", "total=25"});
 
-  // A filter, or a page that skips more than kMaxOffset names, may be slow: not taken, since a
-  // connection answers in order and everything behind would wait.
+  // A filter, or a page that skips more than kPipelineMaxOffset names, may be slow: the
+  // pipeline does not take it, since a connection answers in order and everything behind would
+  // wait. It is answered all the same, from the blocking executor.
+  auto takes = [](const ProjectListQuery& query) {
+    auto plan = market::sql::PlanList(query, true);
+    REQUIRE(plan);
+    return market::sql::PipelineTakes(*plan);
+  };
   ProjectListQuery filtered;
   filtered.name_filter = "p1";
-  Result<ProjectPage> refused = f.List(filtered);
-  REQUIRE(!refused);
-  CHECK(refused.error().code == Errc::kInvalid);
+  CHECK(!takes(filtered));
+  CHECK(Listed(f.List(filtered)) == Listed(f.stores.projects->List(filtered)));
+  CHECK(Listed(f.List(filtered)) ==
+        std::vector<std::string>{"p10", "p11", "p12", "p13", "p14", "p15", "p16", "p17", "p18",
+                                 "p19", "total=10"});
   ProjectListQuery deep;
   deep.page_size = 10;
-  deep.page = static_cast<int>(AsyncProjectReads::kMaxOffset / 10) + 2;
-  CHECK(!AsyncProjectReads::Takes(deep));
-  CHECK(f.List(deep).error().code == Errc::kInvalid);
-  deep.page -= 1;  // skips exactly kMaxOffset
-  CHECK(AsyncProjectReads::Takes(deep));
+  deep.page = static_cast<int>(market::sql::kPipelineMaxOffset / 10) + 2;
+  CHECK(!takes(deep));
+  CHECK(Listed(f.List(deep)) == std::vector<std::string>{"total=25"});
+  deep.page -= 1;  // skips exactly kPipelineMaxOffset
+  CHECK(takes(deep));
   CHECK(Listed(f.List(deep)) == std::vector<std::string>{"total=25"});
   deep.after = "p00";  // a cursor: the page number is not used
   deep.page += 100;
-  CHECK(AsyncProjectReads::Takes(deep));
-  CHECK(!AsyncProjectReads::Takes(filtered));
+  CHECK(takes(deep));
+  CHECK(!takes(filtered));
   ProjectListQuery zero;
   zero.page_size = 0;
   CHECK(f.List(zero).error().code == Errc::kInvalid);
@@ -275,7 +314,13 @@ TEST_CASE("async reads: an unreachable server is kUnavailable, without the passw
   market::StoreOptions options;
   options.url = "postgresql://someone:sekrit-pw@127.0.0.1:1/none";
   boost::asio::io_context io;
-  auto reads = market::OpenAsyncProjectReads(options, io.get_executor(), 1);
+  LoopExecutor executor(io);
+  TestDatabase sqlite(Backend::kSqlite);  // the costly reads' store: never asked here
+  market::StoreOptions sqlite_options;
+  sqlite_options.url = sqlite.url();
+  auto stores = market::OpenStores(sqlite_options);
+  REQUIRE(stores);
+  auto reads = market::OpenAsyncProjectReads(options, *stores->projects, executor, io, 1);
   REQUIRE(reads);
   REQUIRE(*reads != nullptr);
   std::optional<Result<Project>> got;

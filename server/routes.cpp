@@ -50,8 +50,8 @@ std::vector<Route> MakeRoutes(Api& api) {
       {verb::get, "/repositories", false, kPool, kViewer, bind(&Api::RegistryRepositories)},
       // The seed documents {code, msg} for the tag delete: its errors have that shape too.
       {verb::delete_, "/repositories", false, kPool, kAdmin, bind(&Api::RegistryDeleteTag),
-       nullptr, ErrorShape::kSeedCodeMsg},
-      {verb::post, "/repositories", false, kPool, kAdmin, bind(&Api::RegistryDeleteTag), nullptr,
+       ErrorShape::kSeedCodeMsg},
+      {verb::post, "/repositories", false, kPool, kAdmin, bind(&Api::RegistryDeleteTag),
        ErrorShape::kSeedCodeMsg},
       {verb::get, "/repositories/tags", false, kPool, kViewer, bind(&Api::RegistryTags)},
       {verb::get, "/repositories/manifests", false, kPool, kViewer, bind(&Api::RegistryManifest)},

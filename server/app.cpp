@@ -160,6 +160,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
 
   ProjectServiceOptions project_options;
   project_options.default_cluster = config.default_cluster;
+  project_options.audit_log = parts->stores.audit.get();
   parts->projects = std::make_unique<ProjectService>(*parts->stores.projects, parts->clock,
                                                      parts->plugins.get(), project_options);
 

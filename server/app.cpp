@@ -172,6 +172,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   deps.checkout = parts->checkout.get();
   deps.registry = parts->registry.get();
   deps.clock = &parts->clock;
+  deps.audit = parts->stores.audit.get();
   BuildServiceOptions build_options;
   build_options.workers = config.build_workers;
   build_options.workspace = config.workspace / "builds";

@@ -146,7 +146,8 @@ int main() {
                                  .builder = &builder,
                                  .checkout = nullptr,
                                  .registry = &registry,
-                                 .clock = &clock};
+                                 .clock = &clock,
+                                 .audit = stores->audit.get()};
   market::BuildService builds(deps, {.workers = 1, .workspace = dir / "workspace"});
   builds.Start();
   auto queued = builds.Enqueue("hello", "v1", "embedder");

@@ -80,7 +80,6 @@ class Api {
   HandlerResult AuditList(const RequestContext& context);
 
  private:
-  nlohmann::json ProjectSnapshot(const std::string& name) const;
   HttpResponse CheckReadiness() const;  // pings the database and the registry
 
   // /readyz's latest answer: probes are answered from it for a second, so a flood of them

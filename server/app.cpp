@@ -177,6 +177,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
 
   ProjectServiceOptions project_options;
   project_options.default_cluster = config.default_cluster;
+  project_options.audit_log = parts->stores.audit.get();
   parts->projects = std::make_unique<ProjectService>(*parts->stores.projects, parts->clock,
                                                      parts->plugins.get(), project_options);
 
@@ -188,6 +189,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   deps.checkout = parts->checkout.get();
   deps.registry = parts->registry.get();
   deps.clock = &parts->clock;
+  deps.audit = parts->stores.audit.get();
   BuildServiceOptions build_options;
   build_options.workers = config.build_workers;
   build_options.workspace = config.workspace / "builds";

@@ -1,14 +1,8 @@
 #include "audit.hpp"
 
-#include <spdlog/spdlog.h>
-
 namespace market::server {
 
 namespace {
-
-std::string Dump(const nlohmann::json& value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 nlohmann::json ParseOrText(const std::string& text) {
   nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
@@ -17,27 +11,14 @@ nlohmann::json ParseOrText(const std::string& text) {
 
 }  // namespace
 
+ChangeOrigin OriginOf(const RequestContext& context, const Acting& acting) {
+  return ChangeOrigin{acting.actor, context.request_id};
+}
+
 void Auditor::Record(const RequestContext& context, const Acting& acting,
                      std::string_view action, std::string_view target,
                      const nlohmann::json& before, const nlohmann::json& after) const {
-  if (log_ == nullptr) return;
-  AuditEntry entry;
-  entry.time = clock_.Now();
-  entry.actor = acting.actor;
-  entry.on_behalf_of = acting.OnBehalfOf();
-  entry.action = action;
-  entry.target = target;
-  entry.request_id = context.request_id;
-  entry.before_json = Dump(before);
-  entry.after_json = Dump(after);
-  Result<AuditEntry> recorded = log_->Record(entry);
-  if (!recorded) {
-    // Record runs inside the request's handler: the log format adds its request id.
-    spdlog::error(
-        "audit entry not recorded ({}): actor={} for={} action={} target={} before={} after={}",
-        recorded.error().message, entry.actor, entry.on_behalf_of, entry.action, entry.target,
-        entry.before_json, entry.after_json);
-  }
+  trail_.Record(acting.operator_name, OriginOf(context, acting), action, target, before, after);
 }
 
 nlohmann::json AuditEntryToJson(const AuditEntry& entry) {

@@ -1,5 +1,6 @@
 #pragma once
-// Recording the changes made through the API in the audit log, with who made them.
+// Who acts in a request, and the audit of the changes the server makes outside the services
+// (sign-ins, registry tags): the same policy as the services', market::AuditTrail.
 
 #include <string>
 #include <string_view>
@@ -7,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http_types.hpp"
+#include "market/audit_trail.hpp"
 #include "market/identity.hpp"
 #include "market/time.hpp"
 
@@ -22,21 +24,21 @@ struct Acting {
   std::string OnBehalfOf() const { return actor == operator_name ? std::string() : operator_name; }
 };
 
+// What the services record about a change made in `context` by `acting`.
+ChangeOrigin OriginOf(const RequestContext& context, const Acting& acting);
+
 class Auditor {
  public:
   // `log` may be null (no audit: an embedding without one); `clock` must outlive this.
-  Auditor(AuditLog* log, const Clock& clock) : log_(log), clock_(clock) {}
+  Auditor(AuditLog* log, const Clock& clock) : trail_(log, clock) {}
 
-  // Appends one entry. The change it describes is already committed (the project and build
-  // stores have no audit hook), so a failure to write the entry cannot undo it: it is logged at
-  // error level with the whole entry, so the record survives in the logs.
+  // Appends one entry, as AuditTrail::Record.
   void Record(const RequestContext& context, const Acting& acting, std::string_view action,
               std::string_view target, const nlohmann::json& before,
               const nlohmann::json& after) const;
 
  private:
-  AuditLog* log_;
-  const Clock& clock_;
+  AuditTrail trail_;
 };
 
 nlohmann::json AuditEntryToJson(const AuditEntry& entry);

@@ -6,7 +6,6 @@
 
 #include "api.hpp"
 #include "json_codec.hpp"
-#include "market/validation.hpp"
 #include "responses.hpp"
 
 namespace market::server {
@@ -14,8 +13,7 @@ namespace market::server {
 namespace {
 
 constexpr std::int64_t kLogPieceBytes = 64 * 1024;
-constexpr std::int64_t kHistoryLogBytes = 1 << 20;  // the latest build's log in buildHistory
-constexpr std::int64_t kMaxLogRead = 4 << 20;       // one non-follow buildLog answer
+constexpr std::int64_t kMaxLogRead = 4 << 20;  // one non-follow buildLog answer
 constexpr std::chrono::milliseconds kLogPoll{250};
 
 template <class Fn>
@@ -40,22 +38,6 @@ Result<std::int64_t> BuildIdParam(const RequestParams& params) {
   MARKET_ASSIGN_OR_RETURN(std::string text, params.NumberText("id"));
   if (text.empty()) return Fail(Errc::kInvalid, "id is required");
   return PositiveInt("id", text, false);
-}
-
-// Reads the log from `offset` until its end or `limit` bytes.
-Result<LogChunk> ReadAll(BuildService& builds, std::int64_t id, std::int64_t offset,
-                         std::int64_t limit) {
-  LogChunk all;
-  all.next_offset = offset;
-  while (static_cast<std::int64_t>(all.text.size()) < limit) {
-    std::int64_t want = std::min(kLogPieceBytes * 16, limit - static_cast<std::int64_t>(all.text.size()));
-    MARKET_ASSIGN_OR_RETURN(LogChunk chunk, builds.ReadLog(id, all.next_offset, want));
-    all.text += chunk.text;
-    all.next_offset = chunk.next_offset;
-    all.finished = chunk.finished;
-    if (chunk.finished || chunk.text.empty()) break;
-  }
-  return all;
 }
 
 // A build's log as it grows: plain text chunks, or server-sent events (one event per batch of
@@ -124,18 +106,14 @@ class LogFollower final : public ChunkSource {
 HandlerResult Api::StartBuild(const RequestContext& context) {
   return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
-    MARKET_ASSIGN_OR_RETURN(std::string raw_name, params.Required("projectName"));
-    MARKET_ASSIGN_OR_RETURN(std::string name, NormalizeProjectName("projectName", raw_name));
+    MARKET_ASSIGN_OR_RETURN(std::string name, params.Required("projectName"));
     MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
     MARKET_ASSIGN_OR_RETURN(std::string tag, params.Text("tag"));
-    if (!tag.empty()) {
-      MARKET_ASSIGN_OR_RETURN(tag, ValidateTag("tag", tag));
-    }
     // With authentication off every caller is an admin, as for every other route.
-    MARKET_ASSIGN_OR_RETURN(Build build, deps_.builds->Enqueue(name, tag, acting.operator_name,
-                                                               context.role.value_or(Role::kAdmin)));
-    auditor_.Record(context, acting, "build.start", "project:" + name, nullptr,
-                    BuildToJson(build));
+    MARKET_ASSIGN_OR_RETURN(Build build,
+                            deps_.builds->Enqueue(name, tag, acting.operator_name,
+                                                  context.role.value_or(Role::kAdmin),
+                                                  OriginOf(context, acting)));
     return Ok(nlohmann::json{{"idStr", std::to_string(build.id)}});
   });
 }
@@ -143,36 +121,20 @@ HandlerResult Api::StartBuild(const RequestContext& context) {
 HandlerResult Api::BuildHistory(const RequestContext& context) {
   return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
-    MARKET_ASSIGN_OR_RETURN(std::string raw_name, params.Required("projectName"));
-    MARKET_ASSIGN_OR_RETURN(std::string name, NormalizeProjectName("projectName", raw_name));
-    MARKET_ASSIGN_OR_RETURN(std::string page_text, params.NumberText("page"));
-    MARKET_ASSIGN_OR_RETURN(std::string size_text, params.NumberText("page_size"));
-    MARKET_ASSIGN_OR_RETURN(int page, ParsePage("page", page_text));
-    MARKET_ASSIGN_OR_RETURN(int page_size, ParsePageSize("page_size", size_text));
-    MARKET_ASSIGN_OR_RETURN(BuildPage history, deps_.builds->History(name, page, page_size));
-    if (history.total_count == 0) {
-      return Fail(Errc::kBuildProjectMissing, fmt::format("project {} has no builds", name));
-    }
-    Build latest;
-    if (page == 1 && !history.builds.empty()) {
-      latest = history.builds.front();
-    } else {
-      MARKET_ASSIGN_OR_RETURN(BuildPage first, deps_.builds->History(name, 1, 1));
-      if (first.builds.empty()) {
-        return Fail(Errc::kBuildProjectMissing, fmt::format("project {} has no builds", name));
-      }
-      latest = first.builds.front();
-    }
-    MARKET_ASSIGN_OR_RETURN(LogChunk log, ReadAll(*deps_.builds, latest.id, 0, kHistoryLogBytes));
+    BuildHistoryRequest request;
+    MARKET_ASSIGN_OR_RETURN(request.project, params.Required("projectName"));
+    MARKET_ASSIGN_OR_RETURN(request.page, params.NumberText("page"));
+    MARKET_ASSIGN_OR_RETURN(request.page_size, params.NumberText("page_size"));
+    MARKET_ASSIGN_OR_RETURN(BuildSummary summary, deps_.builds->Summary(request));
     nlohmann::json builds = nlohmann::json::array();
-    for (const Build& build : history.builds) builds.push_back(BuildToJson(build));
-    return Ok(nlohmann::json{{"state", LegacyStateNumber(latest.state)},
-                             {"logs", std::move(log.text)},
-                             {"latest", BuildToJson(latest)},
+    for (const Build& build : summary.page.builds) builds.push_back(BuildToJson(build));
+    return Ok(nlohmann::json{{"state", LegacyStateNumber(summary.latest.state)},
+                             {"logs", std::move(summary.latest_log.text)},
+                             {"latest", BuildToJson(summary.latest)},
                              {"builds", std::move(builds)},
-                             {"page", page},
-                             {"page_size", page_size},
-                             {"total_count", history.total_count}});
+                             {"page", summary.page_number},
+                             {"page_size", summary.page_size},
+                             {"total_count", summary.page.total_count}});
   });
 }
 
@@ -200,7 +162,7 @@ HandlerResult Api::BuildLog(const RequestContext& context) {
       return HandlerResult{std::move(head),
                            std::make_unique<LogFollower>(*deps_.builds, build.id, offset, sse)};
     }
-    MARKET_ASSIGN_OR_RETURN(LogChunk chunk, ReadAll(*deps_.builds, build.id, offset, kMaxLogRead));
+    MARKET_ASSIGN_OR_RETURN(LogChunk chunk, deps_.builds->ReadLog(build.id, offset, kMaxLogRead));
     if (Accepts(context, "text/plain")) {
       HttpResponse response =
           TextResponse(http::status::ok, "text/plain; charset=utf-8", std::move(chunk.text));
@@ -221,10 +183,8 @@ HandlerResult Api::CancelBuild(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::int64_t id, BuildIdParam(params));
     MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
-    Result<Build> before = deps_.builds->Get(id);
-    MARKET_ASSIGN_OR_RETURN(Build build, deps_.builds->Cancel(id, acting.operator_name));
-    auditor_.Record(context, acting, "build.cancel", "project:" + build.project,
-                    before ? BuildToJson(*before) : nlohmann::json(nullptr), BuildToJson(build));
+    MARKET_ASSIGN_OR_RETURN(Build build, deps_.builds->Cancel(id, acting.operator_name,
+                                                              OriginOf(context, acting)));
     return Ok(BuildToJson(build));
   });
 }

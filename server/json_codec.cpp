@@ -1,6 +1,5 @@
 #include "json_codec.hpp"
 
-#include "market/pipeline_json.hpp"
 #include "market/time.hpp"
 
 namespace market::server {
@@ -10,38 +9,6 @@ nlohmann::json OptionalTime(const std::optional<TimePoint>& t) {
   return t ? nlohmann::json(FormatIso8601(*t)) : nlohmann::json(nullptr);
 }
 }  // namespace
-
-nlohmann::json ProjectToJson(const Project& project, const PluginRegistry* plugins) {
-  // Filled key by key: an initializer list builds a two-element array per pair first, and a
-  // list page makes ten of these per request.
-  nlohmann::json out(nlohmann::json::value_t::object);
-  auto& fields = out.get_ref<nlohmann::json::object_t&>();
-  ForEachProjectField(project, [&fields](std::string_view key, std::string_view value) {
-    fields.emplace(std::string(key), std::string(value));
-  });
-  if (plugins != nullptr) {
-    fields.emplace("plugins", PipelineToJson(plugins->Redact(project.pipeline)));
-  }
-  return out;
-}
-
-nlohmann::json BuildToJson(const Build& build) {
-  return {{"id", build.id},
-          {"idStr", std::to_string(build.id)},
-          {"project", build.project},
-          {"tag", build.tag},
-          {"operator", build.operator_name},
-          {"image", build.image},
-          {"digest", build.digest},
-          {"size", build.size},
-          {"queuedAt", FormatIso8601(build.queued_at)},
-          {"startedAt", OptionalTime(build.started_at)},
-          {"finishedAt", OptionalTime(build.finished_at)},
-          {"state", ToString(build.state)},
-          {"legacyState", LegacyStateNumber(build.state)},
-          {"reason", build.reason},
-          {"cancelRequested", build.cancel_requested}};
-}
 
 nlohmann::json RegistryProjectToJson(const RegistryProject& project) {
   return {{"project_id", project.project_id},

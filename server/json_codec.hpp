@@ -5,34 +5,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "market/build.hpp"
-#include "market/plugin_registry.hpp"
-#include "market/project.hpp"
+#include "market/domain_json.hpp"
 #include "market/registry.hpp"
 #include "market/time.hpp"
 
 namespace market::server {
 
-// Calls `visit(key, value)` for each text field of a project as the API writes it, keys in
-// byte order (the order nlohmann's object writes them). The one list of those fields: both
-// ProjectToJson and the list's writer (project_list_text.cpp) follow it.
-template <class Visit>
-void ForEachProjectField(const Project& project, Visit&& visit) {
-  visit(std::string_view("Cluster"), std::string_view(project.cluster));
-  visit(std::string_view("DefineDockerFileType"), std::string_view(ToString(project.define_type)));
-  visit(std::string_view("createTime"), std::string_view(FormatIso8601(project.create_time)));
-  visit(std::string_view("creator"), std::string_view(project.creator));
-  visit(std::string_view("lastModifyOperator"), std::string_view(project.last_modify_operator));
-  visit(std::string_view("lastModifyTime"),
-        std::string_view(FormatIso8601(project.last_modify_time)));
-  visit(std::string_view("name"), std::string_view(project.name));
-}
-
-// The fields of ForEachProjectField; with `plugins` non-null also "plugins": the pipeline with
-// secrets redacted.
-nlohmann::json ProjectToJson(const Project& project, const PluginRegistry* plugins);
-// Every field of a build, state as its name.
-nlohmann::json BuildToJson(const Build& build);
+// Projects and builds are encoded in libmarket: the audit log records the same shapes.
+using market::BuildToJson;
+using market::ProjectToJson;
 // The seed's Harbor-like project object.
 nlohmann::json RegistryProjectToJson(const RegistryProject& project);
 nlohmann::json RegistryTagToJson(const RegistryTag& tag);

@@ -34,18 +34,6 @@ Result<std::optional<std::string>> NonEmpty(const RequestParams& params, std::st
   return value;
 }
 
-Result<DockerfileType> TypeParam(const RequestParams& params) {
-  MARKET_ASSIGN_OR_RETURN(std::optional<std::string> text,
-                          NonEmpty(params, "DefineDockerFileType"));
-  if (!text) return DockerfileType::kTool;
-  std::optional<DockerfileType> type = ParseDockerfileType(*text);
-  if (!type) {
-    return Fail(Errc::kInvalid,
-                fmt::format("DefineDockerFileType must be tool, edit or download, not '{}'", *text));
-  }
-  return *type;
-}
-
 // What a list request asks for.
 Result<ListRequest> ListRequestOf(const RequestContext& context) {
   MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
@@ -95,21 +83,13 @@ HandlerResult DockerfileResult(const RequestContext& context, std::string text) 
 
 }  // namespace
 
-// The project as the audit log keeps it (secrets redacted); null when it does not exist.
-nlohmann::json Api::ProjectSnapshot(const std::string& name) const {
-  Result<Project> project = deps_.projects->Info(name);
-  if (!project) return nullptr;
-  return ProjectToJson(*project, deps_.plugins);
-}
-
 HandlerResult Api::NewProject(const RequestContext& context) {
   return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
-    MARKET_ASSIGN_OR_RETURN(std::string name, ProjectNameParam(params, "projectName"));
+    MARKET_ASSIGN_OR_RETURN(std::string name, params.Required("projectName"));
     MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
-    MARKET_RETURN_IF_ERROR(deps_.projects->Create(name, acting.operator_name));
-    auditor_.Record(context, acting, "project.new", "project:" + name, nullptr,
-                    ProjectSnapshot(name));
+    MARKET_RETURN_IF_ERROR(
+        deps_.projects->Create(name, acting.operator_name, OriginOf(context, acting)));
     return Ok();
   });
 }
@@ -117,11 +97,10 @@ HandlerResult Api::NewProject(const RequestContext& context) {
 HandlerResult Api::DeleteProject(const RequestContext& context) {
   return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
-    MARKET_ASSIGN_OR_RETURN(std::string name, ProjectNameParam(params, "projectName"));
+    MARKET_ASSIGN_OR_RETURN(std::string name, params.Required("projectName"));
     MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
-    nlohmann::json before = ProjectSnapshot(name);
-    MARKET_RETURN_IF_ERROR(deps_.projects->Delete(name, acting.operator_name));
-    auditor_.Record(context, acting, "project.delete", "project:" + name, before, nullptr);
+    MARKET_RETURN_IF_ERROR(
+        deps_.projects->Delete(name, acting.operator_name, OriginOf(context, acting)));
     return Ok();
   });
 }
@@ -129,13 +108,11 @@ HandlerResult Api::DeleteProject(const RequestContext& context) {
 HandlerResult Api::CloneProject(const RequestContext& context) {
   return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
-    MARKET_ASSIGN_OR_RETURN(std::string source, ProjectNameParam(params, "srcProjectName"));
-    MARKET_ASSIGN_OR_RETURN(std::string destination, ProjectNameParam(params, "dstProjectName"));
+    MARKET_ASSIGN_OR_RETURN(std::string source, params.Required("srcProjectName"));
+    MARKET_ASSIGN_OR_RETURN(std::string destination, params.Required("dstProjectName"));
     MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
-    MARKET_RETURN_IF_ERROR(deps_.projects->Clone(source, destination, acting.operator_name));
-    nlohmann::json after = ProjectSnapshot(destination);
-    if (after.is_object()) after["clonedFrom"] = source;
-    auditor_.Record(context, acting, "project.clone", "project:" + destination, nullptr, after);
+    MARKET_RETURN_IF_ERROR(deps_.projects->Clone(source, destination, acting.operator_name,
+                                                 OriginOf(context, acting)));
     return Ok();
   });
 }
@@ -171,28 +148,18 @@ void Api::ListProjects(const RequestContext& context, Completion done) {
 HandlerResult Api::SaveProject(const RequestContext& context) {
   return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
-    // The original's page sends `project`; API clients tend to send `projectName`.
-    std::string_view name_field =
-        params.Has("projectName") && !params.Has("project") ? "projectName" : "project";
     SaveRequest request;
-    MARKET_ASSIGN_OR_RETURN(request.name, ProjectNameParam(params, name_field));
+    // The original's page sends `project`; API clients tend to send `projectName`.
+    request.name_field =
+        params.Has("projectName") && !params.Has("project") ? "projectName" : "project";
+    MARKET_ASSIGN_OR_RETURN(request.name, params.Required(request.name_field));
     MARKET_ASSIGN_OR_RETURN(request.cluster, NonEmpty(params, "Cluster"));
     MARKET_ASSIGN_OR_RETURN(request.define_type, NonEmpty(params, "DefineDockerFileType"));
-    MARKET_ASSIGN_OR_RETURN(std::optional<std::string> mode, NonEmpty(params, "addOrUpdate"));
-    request.add_or_update = mode.value_or("update");
-    if (request.add_or_update != "add" && request.add_or_update != "update") {
-      return Fail(Errc::kInvalid,
-                  fmt::format("addOrUpdate must be add or update, not '{}'", request.add_or_update));
-    }
+    MARKET_ASSIGN_OR_RETURN(request.add_or_update, params.Text("addOrUpdate"));
     MARKET_ASSIGN_OR_RETURN(request.pipeline, params.PipelineParam());
     MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
     request.operator_name = acting.operator_name;
-    // Read before and after rather than inside the store's transaction: a save racing this one
-    // may show up in either snapshot, but each snapshot is a state the project really had.
-    nlohmann::json before = ProjectSnapshot(request.name);
-    MARKET_RETURN_IF_ERROR(deps_.projects->Save(request));
-    auditor_.Record(context, acting, "project.save", "project:" + request.name, before,
-                    ProjectSnapshot(request.name));
+    MARKET_RETURN_IF_ERROR(deps_.projects->Save(request, OriginOf(context, acting)));
     return Ok();
   });
 }
@@ -200,12 +167,8 @@ HandlerResult Api::SaveProject(const RequestContext& context) {
 HandlerResult Api::ProjectDockerfile(const RequestContext& context) {
   return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
-    MARKET_ASSIGN_OR_RETURN(std::string name, ProjectNameParam(params, "projectName"));
-    MARKET_ASSIGN_OR_RETURN(Project project, deps_.projects->Info(name));
-    MARKET_ASSIGN_OR_RETURN(Pipeline pipeline,
-                            deps_.plugins->Validate(project.define_type, project.pipeline));
-    MARKET_ASSIGN_OR_RETURN(RenderedDockerfile rendered,
-                            deps_.plugins->Render(project.define_type, pipeline));
+    MARKET_ASSIGN_OR_RETURN(std::string name, params.Required("projectName"));
+    MARKET_ASSIGN_OR_RETURN(RenderedDockerfile rendered, deps_.projects->Dockerfile(name));
     return DockerfileResult(context, std::move(rendered.text));
   });
 }
@@ -213,10 +176,10 @@ HandlerResult Api::ProjectDockerfile(const RequestContext& context) {
 HandlerResult Api::PreviewDockerfile(const RequestContext& context) {
   return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
-    MARKET_ASSIGN_OR_RETURN(DockerfileType type, TypeParam(params));
-    MARKET_ASSIGN_OR_RETURN(Pipeline given, params.PipelineParam());
-    MARKET_ASSIGN_OR_RETURN(Pipeline pipeline, deps_.plugins->Validate(type, given));
-    MARKET_ASSIGN_OR_RETURN(RenderedDockerfile rendered, deps_.plugins->Render(type, pipeline));
+    PreviewRequest request;
+    MARKET_ASSIGN_OR_RETURN(request.define_type, params.Text("DefineDockerFileType"));
+    MARKET_ASSIGN_OR_RETURN(request.pipeline, params.PipelineParam());
+    MARKET_ASSIGN_OR_RETURN(RenderedDockerfile rendered, deps_.projects->Preview(request));
     return DockerfileResult(context, std::move(rendered.text));
   });
 }

@@ -119,7 +119,9 @@ int main() {
   }
 
   market::SystemClock clock;
-  market::ProjectService projects(*stores->projects, clock, plugins.get());
+  // Changes are audited as the server audits them.
+  market::ProjectService projects(*stores->projects, clock, plugins.get(),
+                                  {.audit_log = stores->audit.get()});
   market::SaveRequest save;
   save.name = "hello";
   save.add_or_update = "add";
@@ -144,7 +146,8 @@ int main() {
                                  .builder = &builder,
                                  .checkout = nullptr,
                                  .registry = &registry,
-                                 .clock = &clock};
+                                 .clock = &clock,
+                                 .audit = stores->audit.get()};
   market::BuildService builds(deps, {.workers = 1, .workspace = dir / "workspace"});
   builds.Start();
   auto queued = builds.Enqueue("hello", "v1", "embedder");

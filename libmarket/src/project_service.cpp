@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "market/domain_json.hpp"
 #include "market/plugin_registry.hpp"
 #include "market/validation.hpp"
 #include "store_project_reads.hpp"
@@ -63,10 +64,18 @@ ProjectService::ProjectService(ProjectStore& store, const Clock& clock,
       clock_(clock),
       plugins_(plugins),
       options_(std::move(options)),
+      audit_(options_.audit_log, clock),
       own_reads_(MakeCallerThreadReads(store)),
       reads_(own_reads_.get()) {}
 
-Result<Project> ProjectService::Create(std::string_view name, std::string_view operator_name) {
+nlohmann::json ProjectService::Snapshot(const std::string& name) const {
+  Result<Project> project = store_.Get(name);
+  if (!project) return nullptr;
+  return ProjectToJson(*project, plugins_);
+}
+
+Result<Project> ProjectService::Create(std::string_view name, std::string_view operator_name,
+                                       const ChangeOrigin& origin) {
   auto project_name = NormalizeProjectName("projectName", name);
   if (!project_name) return std::unexpected(project_name.error());
   auto op = ValidateOperator("operator", operator_name);
@@ -85,25 +94,35 @@ Result<Project> ProjectService::Create(std::string_view name, std::string_view o
     }
     return std::unexpected(inserted.error());
   }
+  // The after state is read back, as it is for every change: what the store keeps.
+  if (audit_.Enabled()) {
+    audit_.Record(*op, origin, "project.new", "project:" + project.name, nullptr,
+                  Snapshot(project.name));
+  }
   return project;
 }
 
-Result<void> ProjectService::Delete(std::string_view name, std::string_view operator_name) {
+Result<void> ProjectService::Delete(std::string_view name, std::string_view operator_name,
+                                    const ChangeOrigin& origin) {
   auto project_name = NormalizeProjectName("projectName", name);
   if (!project_name) return std::unexpected(project_name.error());
-  if (auto op = ValidateOperator("operator", operator_name); !op) {
-    return std::unexpected(op.error());
-  }
+  auto op = ValidateOperator("operator", operator_name);
+  if (!op) return std::unexpected(op.error());
+  nlohmann::json before = audit_.Enabled() ? Snapshot(*project_name) : nullptr;
   auto removed = store_.Remove(*project_name);
   if (!removed && removed.error().code == Errc::kDeleteTargetMissing) {
     return Fail(Errc::kDeleteTargetMissing,
                 fmt::format("project to delete not exist: {}", *project_name));
   }
+  if (removed) {
+    audit_.Record(*op, origin, "project.delete", "project:" + *project_name, before, nullptr);
+  }
   return removed;
 }
 
 Result<Project> ProjectService::Clone(std::string_view source, std::string_view destination,
-                                      std::string_view operator_name) {
+                                      std::string_view operator_name,
+                                      const ChangeOrigin& origin) {
   auto src = NormalizeProjectName("srcProjectName", source);
   if (!src) return std::unexpected(src.error());
   auto dst = NormalizeProjectName("dstProjectName", destination);
@@ -125,6 +144,11 @@ Result<Project> ProjectService::Clone(std::string_view source, std::string_view 
         return Fail(Errc::kAlreadyExists, fmt::format("project: {} already exist", *dst));
       default: break;
     }
+  }
+  if (cloned && audit_.Enabled()) {
+    nlohmann::json after = Snapshot(*dst);
+    if (after.is_object()) after["clonedFrom"] = *src;
+    audit_.Record(*op, origin, "project.clone", "project:" + *dst, nullptr, after);
   }
   return cloned;
 }
@@ -196,22 +220,19 @@ void ProjectService::List(const ListRequest& request,
   });
 }
 
-Result<Project> ProjectService::Save(const SaveRequest& request) {
-  auto project_name = NormalizeProjectName("project", request.name);
+Result<Project> ProjectService::Save(const SaveRequest& request, const ChangeOrigin& origin) {
+  auto project_name = NormalizeProjectName(request.name_field, request.name);
   if (!project_name) return std::unexpected(project_name.error());
   auto op = ValidateOperator("operator", request.operator_name);
   if (!op) return std::unexpected(op.error());
+  auto mode = ParseSaveMode("addOrUpdate", request.add_or_update);
+  if (!mode) return std::unexpected(mode.error());
 
-  SaveMode mode = SaveMode::kUpdate;
-  if (request.add_or_update == "add") {
-    mode = SaveMode::kAdd;
-  } else if (!request.add_or_update.empty() && request.add_or_update != "update") {
-    return Fail(Errc::kInvalid, fmt::format("addOrUpdate must be 'add' or 'update', got '{}'",
-                                            request.add_or_update.substr(0, 32)));
-  }
-
+  // Read before the store's transaction rather than inside it: a save racing this one may show
+  // up in the audit's before or after, but each is a state the project really had. An add that
+  // succeeds had nothing before it.
   std::optional<Project> existing;
-  if (mode == SaveMode::kUpdate) {
+  if (*mode == SaveMode::kUpdate) {
     auto stored = store_.Get(*project_name);
     if (stored) {
       existing = std::move(*stored);
@@ -234,17 +255,10 @@ Result<Project> ProjectService::Save(const SaveRequest& request) {
     project.cluster = existing ? existing->cluster : options_.default_cluster;
   }
 
-  if (request.define_type && !request.define_type->empty()) {
-    auto type = ParseDockerfileType(*request.define_type);
-    if (!type) {
-      return Fail(Errc::kInvalid,
-                  fmt::format("DefineDockerFileType must be tool, edit or download, got '{}'",
-                              request.define_type->substr(0, 32)));
-    }
-    project.define_type = *type;
-  } else {
-    project.define_type = existing ? existing->define_type : DockerfileType::kTool;
-  }
+  auto type = ParseDockerfileTypeField("DefineDockerFileType", request.define_type.value_or(""),
+                                       existing ? existing->define_type : DockerfileType::kTool);
+  if (!type) return std::unexpected(type.error());
+  project.define_type = *type;
 
   project.pipeline = request.pipeline;
   if (plugins_ != nullptr) {
@@ -257,11 +271,37 @@ Result<Project> ProjectService::Save(const SaveRequest& request) {
     project.pipeline = std::move(*validated);
   }
 
-  auto saved = store_.Save(project, mode);
+  auto saved = store_.Save(project, *mode);
   if (!saved && saved.error().code == Errc::kAlreadyExists) {
     return Fail(Errc::kAlreadyExists, fmt::format("project: {} already exist", project.name));
   }
+  if (saved && audit_.Enabled()) {
+    audit_.Record(*op, origin, "project.save", "project:" + project.name,
+                  existing ? ProjectToJson(*existing, plugins_) : nlohmann::json(nullptr),
+                  Snapshot(project.name));
+  }
   return saved;
+}
+
+Result<RenderedDockerfile> ProjectService::Render(DockerfileType type,
+                                                  const Pipeline& pipeline) const {
+  if (plugins_ == nullptr) {
+    return Fail(Errc::kInternal, "no plugin registry: pipelines cannot be rendered");
+  }
+  return plugins_->Render(type, pipeline);  // validates first
+}
+
+Result<RenderedDockerfile> ProjectService::Dockerfile(std::string_view name) {
+  auto project = Info(name);
+  if (!project) return std::unexpected(project.error());
+  return Render(project->define_type, project->pipeline);
+}
+
+Result<RenderedDockerfile> ProjectService::Preview(const PreviewRequest& request) const {
+  auto type = ParseDockerfileTypeField("DefineDockerFileType", request.define_type,
+                                       DockerfileType::kTool);
+  if (!type) return std::unexpected(type.error());
+  return Render(*type, request.pipeline);
 }
 
 }  // namespace market

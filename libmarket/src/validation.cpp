@@ -128,4 +128,22 @@ Result<std::string> ValidateNameFilter(std::string_view field, std::string_view 
   return std::string(text);
 }
 
+Result<SaveMode> ParseSaveMode(std::string_view field, std::string_view text) {
+  if (text.empty() || text == "update") return SaveMode::kUpdate;
+  if (text == "add") return SaveMode::kAdd;
+  return Fail(Errc::kInvalid,
+              fmt::format("{} must be 'add' or 'update', got '{}'", field, text.substr(0, 32)));
+}
+
+Result<DockerfileType> ParseDockerfileTypeField(std::string_view field, std::string_view text,
+                                                DockerfileType missing) {
+  if (text.empty()) return missing;
+  std::optional<DockerfileType> type = ParseDockerfileType(text);
+  if (!type) {
+    return Fail(Errc::kInvalid, fmt::format("{} must be tool, edit or download, got '{}'", field,
+                                            text.substr(0, 32)));
+  }
+  return *type;
+}
+
 }  // namespace market

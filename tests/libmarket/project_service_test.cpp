@@ -3,7 +3,11 @@
 #include <catch2/catch.hpp>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
+#include "market/plugin_registry.hpp"
 #include "market/testing/fake_clock.hpp"
+#include "market/testing/in_memory_audit_log.hpp"
 #include "market/testing/in_memory_project_store.hpp"
 
 using market::Errc;
@@ -151,4 +155,146 @@ TEST_CASE_METHOD(Fixture, "list pages by name and filters literally, case-insens
 
   CHECK(List({"0", "", "", ""}).error().message.starts_with("page must be"));
   CHECK(List({"", "101", "", ""}).error().message == "page_size must be at most 100");
+}
+
+namespace {
+
+using market::AuditEntry;
+using market::ChangeOrigin;
+using market::PluginInstance;
+
+// A service with the built-in plugins and an audit log, as the server wires it.
+struct AuditedFixture {
+  InMemoryProjectStore store;
+  FakeClock clock;
+  market::testing::InMemoryAuditLog audit;
+  std::unique_ptr<market::PluginRegistry> plugins = market::MakeBuiltinPluginRegistry();
+  market::ProjectService service{store, clock, plugins.get(),
+                                 market::ProjectServiceOptions{.audit_log = &audit}};
+};
+
+market::Pipeline ToolPipeline(const std::string& base, const std::string& password) {
+  return {PluginInstance{"base_image_choose_from_harbor", {{"handleInput", base}}},
+          PluginInstance{"download_executable_source",
+                         {{"source_type", std::string("git")},
+                          {"source_url", std::string("https://git.example.com/a.git")},
+                          {"checkoutAs", std::string("a")},
+                          {"containerPath", std::string("/a")},
+                          {"password", password}}}};
+}
+
+nlohmann::json Parsed(const std::string& text) { return nlohmann::json::parse(text); }
+
+}  // namespace
+
+TEST_CASE_METHOD(AuditedFixture, "every change is audited by the service, secrets redacted",
+                 "[audit]") {
+  const std::string secret = "hunter2-very-secret";
+  market::SaveRequest save{"web", std::nullopt, "tool", "update",
+                           ToolPipeline("registry.test/base/busybox:1", secret), "dave"};
+  REQUIRE(service.Save(save, ChangeOrigin{"", "req-save-1"}));
+  save.pipeline = ToolPipeline("registry.test/base/busybox:2", std::string(market::kRedactedSecret));
+  REQUIRE(service.Save(save));
+  REQUIRE(service.Create("p2", "carol", ChangeOrigin{"ada", "req-new"}));
+  REQUIRE(service.Clone("web", "web2", "dave"));
+  REQUIRE(service.Delete("web2", "ada"));
+  // Refused changes are not audited.
+  CHECK_FALSE(service.Create("p2", "carol"));
+  CHECK_FALSE(service.Delete("ghost", "ada"));
+
+  std::vector<AuditEntry> entries = audit.Entries();
+  REQUIRE(entries.size() == 5);
+  for (const AuditEntry& entry : entries) {
+    CHECK(entry.before_json.find(secret) == std::string::npos);
+    CHECK(entry.after_json.find(secret) == std::string::npos);
+    CHECK(entry.time == clock.Now());
+  }
+  CHECK(entries[0].action == "project.save");
+  CHECK(entries[0].target == "project:web");
+  CHECK(entries[0].actor == "dave");
+  CHECK(entries[0].on_behalf_of == "");
+  CHECK(entries[0].request_id == "req-save-1");
+  CHECK(entries[0].before_json == "null");
+  CHECK(Parsed(entries[0].after_json)["plugins"][1]["password"] == "******");
+
+  CHECK(entries[1].action == "project.save");
+  CHECK(Parsed(entries[1].before_json)["plugins"][0]["handleInput"] ==
+        "registry.test/base/busybox:1");
+  CHECK(Parsed(entries[1].after_json)["plugins"][0]["handleInput"] ==
+        "registry.test/base/busybox:2");
+  // The redaction marker sent back kept the stored secret.
+  CHECK(std::get<std::string>(store.Get("web")->pipeline[1].attributes.at("password")) == secret);
+
+  CHECK(entries[2].action == "project.new");
+  CHECK(entries[2].actor == "ada");
+  CHECK(entries[2].on_behalf_of == "carol");
+  CHECK(entries[2].request_id == "req-new");
+  CHECK(Parsed(entries[2].after_json)["creator"] == "carol");
+
+  CHECK(entries[3].action == "project.clone");
+  CHECK(entries[3].target == "project:web2");
+  CHECK(entries[3].before_json == "null");
+  CHECK(Parsed(entries[3].after_json)["clonedFrom"] == "web");
+  CHECK(Parsed(entries[3].after_json)["creator"] == "dave");
+
+  CHECK(entries[4].action == "project.delete");
+  CHECK(entries[4].target == "project:web2");
+  CHECK(Parsed(entries[4].before_json)["name"] == "web2");
+  CHECK(entries[4].after_json == "null");
+}
+
+TEST_CASE_METHOD(AuditedFixture, "a change stands when its audit entry cannot be written",
+                 "[audit]") {
+  audit.FailWrites(true);
+  REQUIRE(service.Create("web", "alice"));
+  CHECK(store.Get("web").has_value());
+  CHECK(audit.Entries().empty());
+}
+
+TEST_CASE_METHOD(Fixture, "save names the field the project name came in") {
+  market::SaveRequest save{"a*b", std::nullopt, std::nullopt, "", RunPipeline("a"), "alice"};
+  CHECK(service.Save(save).error().message == "project contains special char: *");
+  save.name_field = "projectName";
+  CHECK(service.Save(save).error().message == "projectName contains special char: *");
+  save.name = "ok";
+  save.add_or_update = "";  // not given: update
+  CHECK(service.Save(save).has_value());
+}
+
+TEST_CASE_METHOD(AuditedFixture, "preview renders a pipeline without storing it") {
+  market::PreviewRequest preview{"", ToolPipeline("registry.test/base/busybox:1", "pw")};
+  auto rendered = service.Preview(preview);
+  REQUIRE(rendered);
+  CHECK(rendered->text.starts_with("FROM registry.test/base/busybox:1\n"));
+  CHECK(store.size() == 0);
+
+  preview.define_type = "yaml";
+  CHECK(service.Preview(preview).error().message ==
+        "DefineDockerFileType must be tool, edit or download, got 'yaml'");
+  preview.define_type = "edit";
+  CHECK(service.Preview(preview).error().code == Errc::kInvalid);
+
+  preview.define_type = "tool";
+  preview.pipeline.push_back(
+      PluginInstance{"run", {{"value", std::vector<std::string>{"a\nRUN evil"}}}});
+  CHECK(service.Preview(preview).error().code == Errc::kInvalid);
+  preview.pipeline.back().plugin = "no_such_plugin";
+  CHECK(service.Preview(preview).error().code == Errc::kUnknownPlugin);
+}
+
+TEST_CASE_METHOD(AuditedFixture, "the stored project's Dockerfile, or why it has none") {
+  CHECK(service.Dockerfile("ghost").error().code == Errc::kNotFound);
+  CHECK(service.Dockerfile("Bad*").error().message == "projectName contains special char: *");
+  REQUIRE(service.Create("web", "alice"));
+  auto empty = service.Dockerfile("web");  // new projects have no base image yet
+  REQUIRE_FALSE(empty);
+  CHECK(empty.error().code == Errc::kInvalid);
+  CHECK(empty.error().message.find("base_image_choose_from_harbor") != std::string::npos);
+
+  market::SaveRequest save{"web", std::nullopt, std::nullopt, "update",
+                           ToolPipeline("registry.test/base/busybox:1", "pw"), "alice"};
+  REQUIRE(service.Save(save));
+  auto rendered = service.Dockerfile("WEB");
+  REQUIRE(rendered);
+  CHECK(rendered->text.starts_with("FROM registry.test/base/busybox:1\n"));
 }

@@ -54,6 +54,32 @@ TEST_CASE("without a registry: builds and registry endpoints say so", "[api][bui
   CHECK_FALSE(removed.Json()["msg"].get<std::string>().empty());
 }
 
+TEST_CASE("a build whose pipeline cannot render is refused with 10006, nothing queued",
+          "[api][build]") {
+  TestServer server(market::testing::Backend::kSqlite, [](ServerConfig& config) {
+    config.registry_url = "http://127.0.0.1:9";  // never reached: the request is refused first
+    config.registry_kind = "distribution";
+    config.registry_insecure = true;
+    config.build_isolation = "chroot";  // nothing is built: the sandbox need not be checked
+  });
+  TestClient client(server.port());
+  // A new project has no base image yet.
+  REQUIRE(client.PostJson("/api/project/new", {{"projectName", "bare"}, {"operator", "r"}})
+              .Code() == 10000);
+  Reply build = client.PostJson("/api/project/build", {{"projectName", "bare"}, {"operator", "r"}});
+  INFO(build.body);
+  CHECK(build.status == 400);
+  CHECK(build.Code() == 10006);
+  CHECK(build.Json()["content"].is_null());
+  const std::string message = build.Json()["errMsg"];
+  CHECK_THAT(message, Catch::StartsWith("project bare cannot be built: ") &&
+                          Catch::Contains("base_image_choose_from_harbor"));
+
+  Reply history = client.Get("/api/project/buildHistory?projectName=bare");
+  CHECK(history.status == 404);
+  CHECK(history.Code() == 10007);
+}
+
 TEST_CASE("a real build, followed live, then browsed and deleted in the registry",
           "[api][build][registry]") {
   std::optional<std::string> registry = market::testing::RegistryHost();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "market/build.hpp"
+#include "market/audit_trail.hpp"
 #include "market/build_store.hpp"
 #include "market/error.hpp"
 #include "market/identity.hpp"
@@ -19,6 +20,7 @@
 #include "market/registry.hpp"
 #include "market/source_checkout.hpp"
 #include "market/time.hpp"
+#include "market/validation.hpp"
 
 namespace market {
 
@@ -56,10 +58,30 @@ struct BuildDependencies {
   SourceCheckout* checkout = nullptr;
   Registry* registry = nullptr;  // nullptr: builds are refused with kRegistryNotConfigured
   const Clock* clock = nullptr;
+  AuditLog* audit = nullptr;  // where build.start and build.cancel are recorded; null: nowhere
+};
+
+// A page of a project's builds, as buildHistory asks for it.
+struct BuildHistoryRequest {
+  std::string project;
+  std::string page;       // text as received; empty: 1
+  std::string page_size;  // text as received; empty: the default
+};
+
+// A page of a project's builds with its latest build and the start of that build's log (the
+// original's buildHistory: the latest build's state and logs).
+struct BuildSummary {
+  BuildPage page;  // newest first
+  int page_number = 1;
+  int page_size = kDefaultPageSize;
+  Build latest;
+  LogChunk latest_log;  // from the start, at most kSummaryLogBytes
 };
 
 class BuildService {
  public:
+  static constexpr std::int64_t kSummaryLogBytes = 1 << 20;
+
   BuildService(BuildDependencies deps, BuildServiceOptions options);
   ~BuildService();  // stops the workers
   BuildService(const BuildService&) = delete;
@@ -67,14 +89,21 @@ class BuildService {
 
   // Records a queued build. An empty tag becomes the UTC time "YYYYMMDD-HHMMSS". `role` is the
   // caller's (reserved Clusters need kAdmin; an embedder without roles passes kAdmin).
-  // kBuildProjectMissing, kInvalid (tag), kRegistryNotConfigured, kForbidden (the Cluster is
-  // reserved or not allowed), kUnavailable (builds are disabled on this host),
-  // kTooManyRequests (the project's or the operator's queued builds are at their bound).
+  // kBuildProjectMissing, kInvalid (the tag, or a pipeline that does not render: nothing is
+  // queued), kRegistryNotConfigured, kForbidden (the Cluster is reserved or not allowed),
+  // kUnavailable (builds are disabled on this host), kTooManyRequests (the project's or the
+  // operator's queued builds are at their bound). Audited as build.start with `origin`.
   Result<Build> Enqueue(std::string_view project, std::string_view tag,
-                        std::string_view operator_name, Role role = Role::kAdmin);
-  Result<Build> Cancel(std::int64_t id, std::string_view operator_name);
+                        std::string_view operator_name, Role role = Role::kAdmin,
+                        const ChangeOrigin& origin = {});
+  // Audited as build.cancel with `origin`.
+  Result<Build> Cancel(std::int64_t id, std::string_view operator_name,
+                       const ChangeOrigin& origin = {});
   Result<Build> Get(std::int64_t id);
   Result<BuildPage> History(std::string_view project, int page, int page_size);
+  // kInvalid (name, page, page_size), kBuildProjectMissing when the project has no builds.
+  Result<BuildSummary> Summary(const BuildHistoryRequest& request);
+  // The log from `offset` until its end or `max_bytes`, whichever comes first.
   Result<LogChunk> ReadLog(std::int64_t id, std::int64_t offset, std::int64_t max_bytes);
 
   // Finishes builds left running by a dead worker, then starts the workers.

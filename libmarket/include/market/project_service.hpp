@@ -1,5 +1,6 @@
 #pragma once
-// The project operations of the seed API: new, delete, clone, info, list, save.
+// The project operations of the seed API: new, delete, clone, info, list, save, and the
+// Dockerfile preview. Every rule about their input is checked here; changes are audited here.
 
 #include <functional>
 #include <memory>
@@ -8,7 +9,10 @@
 #include <string_view>
 
 #include "market/async_project_reads.hpp"
+#include "market/audit_trail.hpp"
 #include "market/error.hpp"
+#include "market/identity.hpp"
+#include "market/plugin_registry.hpp"
 #include "market/project.hpp"
 #include "market/project_store.hpp"
 #include "market/time.hpp"
@@ -20,6 +24,7 @@ class PluginRegistry;
 
 struct ProjectServiceOptions {
   std::string default_cluster = "default_cluster";
+  AuditLog* audit_log = nullptr;  // where changes are recorded; null: they are not
 };
 
 struct SaveRequest {
@@ -29,6 +34,13 @@ struct SaveRequest {
   std::string add_or_update;               // "add" or "update"; missing = update
   Pipeline pipeline;
   std::string operator_name;
+  std::string name_field = "project";  // the parameter the name came in, for messages
+};
+
+// A pipeline to render without saving it.
+struct PreviewRequest {
+  std::string define_type;  // tool, edit or download; empty: tool
+  Pipeline pipeline;
 };
 
 struct ListRequest {
@@ -51,10 +63,14 @@ class ProjectService {
   ProjectService(ProjectStore& store, const Clock& clock, const PluginRegistry* plugins,
                  ProjectServiceOptions options = {});
 
-  Result<Project> Create(std::string_view name, std::string_view operator_name);
-  Result<void> Delete(std::string_view name, std::string_view operator_name);
+  // The changes are audited as project.new, project.delete, project.clone and project.save,
+  // with `origin`'s actor and request (see AuditTrail).
+  Result<Project> Create(std::string_view name, std::string_view operator_name,
+                         const ChangeOrigin& origin = {});
+  Result<void> Delete(std::string_view name, std::string_view operator_name,
+                      const ChangeOrigin& origin = {});
   Result<Project> Clone(std::string_view source, std::string_view destination,
-                        std::string_view operator_name);
+                        std::string_view operator_name, const ChangeOrigin& origin = {});
   // The project, read on the calling thread (for the write paths' audit snapshots).
   Result<Project> Info(std::string_view name);
   // Info's answer given to `done` once instead of returned, without blocking the caller: from
@@ -63,7 +79,13 @@ class ProjectService {
   // A page of projects, given to `done` as Info's answer is.
   void List(const ListRequest& request,
             std::move_only_function<void(Result<ProjectListing>)> done);
-  Result<Project> Save(const SaveRequest& request);
+  Result<Project> Save(const SaveRequest& request, const ChangeOrigin& origin = {});
+
+  // The stored project's Dockerfile: kNotFound, or kInvalid (naming the problem) when its
+  // pipeline does not render.
+  Result<RenderedDockerfile> Dockerfile(std::string_view name);
+  // `request`'s pipeline rendered, nothing stored: kInvalid, kUnknownPlugin.
+  Result<RenderedDockerfile> Preview(const PreviewRequest& request) const;
 
   // The reads Info and List answer through (until then: the store's, on the calling thread);
   // set before the service is shared.
@@ -73,10 +95,15 @@ class ProjectService {
   // The store's query for `request`, its page number and page size checked.
   static Result<ProjectListQuery> ListQuery(const ListRequest& request);
 
+  // The project as the audit records it (secrets redacted); null when it does not exist.
+  nlohmann::json Snapshot(const std::string& name) const;
+  Result<RenderedDockerfile> Render(DockerfileType type, const Pipeline& pipeline) const;
+
   ProjectStore& store_;
   const Clock& clock_;
   const PluginRegistry* plugins_;
   ProjectServiceOptions options_;
+  AuditTrail audit_;
   std::unique_ptr<AsyncProjectReads> own_reads_;  // the store's, on the calling thread
   AsyncProjectReads* reads_;
 };

@@ -5,6 +5,8 @@
 #include <string_view>
 
 #include "market/error.hpp"
+#include "market/project.hpp"
+#include "market/project_store.hpp"
 
 namespace market {
 
@@ -27,6 +29,12 @@ Result<std::string> ValidateTag(std::string_view field, std::string_view tag);
 // page_size at most kMaxPageSize.
 Result<int> ParsePage(std::string_view field, std::string_view text);
 Result<int> ParsePageSize(std::string_view field, std::string_view text);
+// addOrUpdate: "add" or "update"; empty (not given) is update.
+Result<SaveMode> ParseSaveMode(std::string_view field, std::string_view text);
+// DefineDockerFileType: tool, edit or download (see ParseDockerfileType); empty (not given) is
+// `missing`.
+Result<DockerfileType> ParseDockerfileTypeField(std::string_view field, std::string_view text,
+                                                DockerfileType missing);
 // The list filter: any text up to 64 characters, no control characters.
 Result<std::string> ValidateNameFilter(std::string_view field, std::string_view text);
 

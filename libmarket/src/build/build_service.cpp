@@ -17,6 +17,7 @@
 
 #include "build/log_redactor.hpp"
 #include "log.hpp"
+#include "market/domain_json.hpp"
 #include "market/validation.hpp"
 #include "source/context_paths.hpp"
 
@@ -33,6 +34,8 @@ constexpr std::string_view kLeaseExpired = "worker lost: its lease expired while
 // Followers must see lines within about a second; fewer, larger writes are kinder to the DB.
 constexpr milliseconds kLogFlushInterval{250};
 constexpr std::size_t kLogFlushBytes = 16 * 1024;
+// One read of a log from the store: a long log is read in pieces.
+constexpr std::int64_t kLogReadPiece = 1 << 20;
 
 std::string DefaultWorkerPrefix() {
   char host[256] = {};
@@ -155,22 +158,22 @@ bool Contains(const std::vector<std::string>& list, std::string_view value) {
 class BuildService::Impl {
  public:
   Impl(BuildDependencies deps, BuildServiceOptions options)
-      : deps_(deps), options_(std::move(options)) {
+      : deps_(deps), options_(std::move(options)), audit_(deps.audit, *deps.clock) {
     if (options_.worker_prefix.empty()) options_.worker_prefix = DefaultWorkerPrefix();
     if (options_.workers < 1) options_.workers = 1;
   }
   ~Impl() { Stop(); }
 
   Result<Build> Enqueue(std::string_view project, std::string_view tag,
-                        std::string_view operator_name, Role role);
-  Result<Build> Cancel(std::int64_t id, std::string_view operator_name);
+                        std::string_view operator_name, Role role, const ChangeOrigin& origin);
+  Result<Build> Cancel(std::int64_t id, std::string_view operator_name,
+                       const ChangeOrigin& origin);
   Result<Build> Get(std::int64_t id) { return deps_.builds->Get(id); }
   Result<BuildPage> History(std::string_view project, int page, int page_size) {
     return deps_.builds->ListForProject(project, page, page_size);
   }
-  Result<LogChunk> ReadLog(std::int64_t id, std::int64_t offset, std::int64_t max_bytes) {
-    return deps_.builds->ReadLog(id, offset, max_bytes);
-  }
+  Result<BuildSummary> Summary(const BuildHistoryRequest& request);
+  Result<LogChunk> ReadLog(std::int64_t id, std::int64_t offset, std::int64_t max_bytes);
   void Start();
   void Stop();
 
@@ -207,6 +210,7 @@ class BuildService::Impl {
 
   BuildDependencies deps_;
   BuildServiceOptions options_;
+  AuditTrail audit_;
 
   std::mutex mu_;
   std::condition_variable_any cv_;
@@ -218,7 +222,8 @@ class BuildService::Impl {
 };
 
 Result<Build> BuildService::Impl::Enqueue(std::string_view project, std::string_view tag,
-                                          std::string_view operator_name, Role role) {
+                                          std::string_view operator_name, Role role,
+                                          const ChangeOrigin& origin) {
   if (!options_.disabled_reason.empty()) {
     return Fail(Errc::kUnavailable, "builds are disabled: " + options_.disabled_reason);
   }
@@ -242,6 +247,12 @@ Result<Build> BuildService::Impl::Enqueue(std::string_view project, std::string_
   }
   if (deps_.registry == nullptr) {
     return Fail(Errc::kRegistryNotConfigured, "no registry is configured: builds are disabled");
+  }
+  // A pipeline that cannot render would only fail on a worker: it is refused now, with what
+  // is wrong, and nothing is queued.
+  if (auto rendered = deps_.plugins->Render(stored->define_type, stored->pipeline); !rendered) {
+    return Fail(Errc::kInvalid, fmt::format("project {} cannot be built: {}", *name,
+                                            rendered.error().message));
   }
   // The Cluster is the registry project the image lands in: a developer must not replace what
   // others build from (the base images).
@@ -287,14 +298,20 @@ Result<Build> BuildService::Impl::Enqueue(std::string_view project, std::string_
     MARKET_LOG_INFO("build {} of {} queued by {}: {}", queued->id, queued->project,
                     queued->operator_name, queued->image);
     Wake();
+    audit_.Record(operator_name, origin, "build.start", "project:" + *name, nullptr,
+                  BuildToJson(*queued));
   }
   return queued;
 }
 
-Result<Build> BuildService::Impl::Cancel(std::int64_t id, std::string_view operator_name) {
+Result<Build> BuildService::Impl::Cancel(std::int64_t id, std::string_view operator_name,
+                                         const ChangeOrigin& origin) {
+  Result<Build> before = audit_.Enabled() ? deps_.builds->Get(id) : Result<Build>(Build{});
   auto build = deps_.builds->RequestCancel(id, fmt::format("cancelled by {}", operator_name),
                                            deps_.clock->Now());
   if (!build) return build;
+  audit_.Record(operator_name, origin, "build.cancel", "project:" + build->project,
+                before ? BuildToJson(*before) : nlohmann::json(nullptr), BuildToJson(*build));
   MARKET_LOG_INFO("build {} cancel requested by {} ({})", id, operator_name,
                   ToString(build->state));
   // A build running here stops at once; one running elsewhere sees cancel_requested when its
@@ -305,6 +322,54 @@ Result<Build> BuildService::Impl::Cancel(std::int64_t id, std::string_view opera
     it->second->stop.request_stop();
   }
   return build;
+}
+
+Result<LogChunk> BuildService::Impl::ReadLog(std::int64_t id, std::int64_t offset,
+                                             std::int64_t max_bytes) {
+  LogChunk all;
+  all.next_offset = offset;
+  do {
+    const std::int64_t want =
+        std::min(kLogReadPiece, max_bytes - static_cast<std::int64_t>(all.text.size()));
+    auto chunk = deps_.builds->ReadLog(id, all.next_offset, want);
+    if (!chunk) return chunk;
+    all.text += chunk->text;
+    all.next_offset = chunk->next_offset;
+    all.finished = chunk->finished;
+    if (chunk->finished || chunk->text.empty()) break;
+  } while (static_cast<std::int64_t>(all.text.size()) < max_bytes);
+  return all;
+}
+
+Result<BuildSummary> BuildService::Impl::Summary(const BuildHistoryRequest& request) {
+  auto name = NormalizeProjectName("projectName", request.project);
+  if (!name) return std::unexpected(name.error());
+  auto page = ParsePage("page", request.page);
+  if (!page) return std::unexpected(page.error());
+  auto page_size = ParsePageSize("page_size", request.page_size);
+  if (!page_size) return std::unexpected(page_size.error());
+  auto no_builds = [&] {
+    return Fail(Errc::kBuildProjectMissing, fmt::format("project {} has no builds", *name));
+  };
+  BuildSummary summary;
+  summary.page_number = *page;
+  summary.page_size = *page_size;
+  auto history = History(*name, *page, *page_size);
+  if (!history) return std::unexpected(history.error());
+  summary.page = std::move(*history);
+  if (summary.page.total_count == 0) return no_builds();
+  if (*page == 1 && !summary.page.builds.empty()) {
+    summary.latest = summary.page.builds.front();
+  } else {
+    auto first = History(*name, 1, 1);
+    if (!first) return std::unexpected(first.error());
+    if (first->builds.empty()) return no_builds();
+    summary.latest = first->builds.front();
+  }
+  auto log = ReadLog(summary.latest.id, 0, kSummaryLogBytes);
+  if (!log) return std::unexpected(log.error());
+  summary.latest_log = std::move(*log);
+  return summary;
 }
 
 void BuildService::Impl::FailExpiredNow() {
@@ -658,11 +723,16 @@ BuildService::BuildService(BuildDependencies deps, BuildServiceOptions options)
 BuildService::~BuildService() = default;
 
 Result<Build> BuildService::Enqueue(std::string_view project, std::string_view tag,
-                                    std::string_view operator_name, Role role) {
-  return impl_->Enqueue(project, tag, operator_name, role);
+                                    std::string_view operator_name, Role role,
+                                    const ChangeOrigin& origin) {
+  return impl_->Enqueue(project, tag, operator_name, role, origin);
 }
-Result<Build> BuildService::Cancel(std::int64_t id, std::string_view operator_name) {
-  return impl_->Cancel(id, operator_name);
+Result<Build> BuildService::Cancel(std::int64_t id, std::string_view operator_name,
+                                   const ChangeOrigin& origin) {
+  return impl_->Cancel(id, operator_name, origin);
+}
+Result<BuildSummary> BuildService::Summary(const BuildHistoryRequest& request) {
+  return impl_->Summary(request);
 }
 Result<Build> BuildService::Get(std::int64_t id) { return impl_->Get(id); }
 Result<BuildPage> BuildService::History(std::string_view project, int page, int page_size) {

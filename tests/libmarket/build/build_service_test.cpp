@@ -13,6 +13,7 @@
 #include "market/testing/fake_image_builder.hpp"
 #include "market/testing/fake_registry.hpp"
 #include "market/testing/fake_source_checkout.hpp"
+#include "market/validation.hpp"
 #include "support/test_stores.hpp"
 
 namespace market {
@@ -526,6 +527,139 @@ TEST_CASE("A follower sees log lines while the build runs", "[build]") {
   CHECK(seen.find("pulling base image") != std::string::npos);
   f.builder.ReleaseAll();
   CHECK(f.WaitFinished(queued->id).state == BuildState::kSucceeded);
+}
+
+}  // namespace
+}  // namespace market
+
+namespace market {
+namespace {
+
+TEST_CASE("A build whose pipeline cannot render is refused and nothing is queued", "[build]") {
+  Fixture f;
+  f.AddProject("empty", Pipeline{});  // as /api/project/new leaves it: no base image yet
+  f.AddProject("edit", SimplePipeline(), DockerfileType::kEdit);
+  f.Service().Start();
+
+  auto empty = f.Service().Enqueue("empty", "v1", "bob");
+  REQUIRE_FALSE(empty);
+  CHECK(empty.error().code == Errc::kInvalid);
+  CHECK(empty.error().message.starts_with("project empty cannot be built: "));
+  CHECK(empty.error().message.find("base_image_choose_from_harbor") != std::string::npos);
+  auto edit = f.Service().Enqueue("edit", "v1", "bob");
+  REQUIRE_FALSE(edit);
+  CHECK(edit.error().code == Errc::kInvalid);
+  CHECK(edit.error().message.find("not allowed in a pipeline of type edit") != std::string::npos);
+
+  for (const char* project : {"empty", "edit"}) {
+    auto history = f.Service().History(project, 1, 10);
+    REQUIRE(history);
+    CHECK(history->total_count == 0);
+  }
+  CHECK(f.builder.Calls().empty());
+}
+
+TEST_CASE("The build summary: a page of builds, the latest one and its log", "[build]") {
+  Fixture f;
+  f.AddProject("web");
+  f.builder.SetDefault(Behave(FakeImageBuilder::Mode::kSucceed, {"STEP 1/2: FROM busybox"}));
+  f.Service().Start();
+  std::vector<std::int64_t> ids;
+  for (const char* tag : {"v1", "v2", "v3"}) {
+    auto queued = f.Service().Enqueue("web", tag, "bob");
+    REQUIRE(queued);
+    REQUIRE(f.WaitFinished(queued->id).state == BuildState::kSucceeded);
+    ids.push_back(queued->id);
+  }
+
+  auto first = f.Service().Summary({"WEB", "", ""});
+  REQUIRE(first);
+  CHECK(first->page_number == 1);
+  CHECK(first->page_size == kDefaultPageSize);
+  CHECK(first->page.total_count == 3);
+  REQUIRE(first->page.builds.size() == 3);
+  CHECK(first->latest.id == ids.back());
+  CHECK(first->latest_log.finished);
+  CHECK(first->latest_log.text == f.WholeLog(ids.back()));
+  CHECK(first->latest_log.text.find("build succeeded") != std::string::npos);
+
+  // A later page still summarises the newest build.
+  auto second = f.Service().Summary({"web", "2", "1"});
+  REQUIRE(second);
+  REQUIRE(second->page.builds.size() == 1);
+  CHECK(second->page.builds[0].id == ids[1]);
+  CHECK(second->latest.id == ids.back());
+  CHECK(second->latest_log.text == first->latest_log.text);
+
+  auto none = f.Service().Summary({"other", "", ""});
+  REQUIRE_FALSE(none);
+  CHECK(none.error().code == Errc::kBuildProjectMissing);
+  CHECK(none.error().message == "project other has no builds");
+  CHECK(f.Service().Summary({"web", "0", ""}).error().code == Errc::kInvalid);
+  CHECK(f.Service().Summary({"web", "", "101"}).error().message ==
+        "page_size must be at most 100");
+  CHECK(f.Service().Summary({"a*b", "", ""}).error().message ==
+        "projectName contains special char: *");
+}
+
+TEST_CASE("Starting and cancelling builds is audited by the service", "[build][audit]") {
+  Fixture f;
+  f.deps.audit = f.stores.audit.get();
+  f.AddProject("web");
+  auto queued = f.Service().Enqueue("web", "v1", "carol", Role::kAdmin, ChangeOrigin{"ada", "r-1"});
+  REQUIRE(queued);
+  auto cancelled = f.Service().Cancel(queued->id, "bob");
+  REQUIRE(cancelled);
+  // Refused requests are not audited.
+  CHECK_FALSE(f.Service().Enqueue("web", "bad tag!", "bob"));
+  CHECK_FALSE(f.Service().Cancel(queued->id, "bob"));
+
+  AuditQuery query;
+  query.target = "project:web";
+  auto page = f.stores.audit->List(query);
+  REQUIRE(page);
+  REQUIRE(page->entries.size() == 2);  // newest first
+  const AuditEntry& start = page->entries[1];
+  CHECK(start.action == "build.start");
+  CHECK(start.actor == "ada");
+  CHECK(start.on_behalf_of == "carol");
+  CHECK(start.request_id == "r-1");
+  CHECK(start.before_json == "null");
+  auto started = nlohmann::json::parse(start.after_json);
+  CHECK(started["id"] == queued->id);
+  CHECK(started["state"] == "queued");
+  CHECK(started["operator"] == "carol");
+
+  const AuditEntry& cancel = page->entries[0];
+  CHECK(cancel.action == "build.cancel");
+  CHECK(cancel.actor == "bob");
+  CHECK(cancel.on_behalf_of == "");
+  CHECK(nlohmann::json::parse(cancel.before_json)["state"] == "queued");
+  CHECK(nlohmann::json::parse(cancel.after_json)["state"] == "cancelled");
+}
+
+TEST_CASE("ReadLog answers up to max_bytes, across the store's pieces", "[build]") {
+  Fixture f;
+  f.AddProject("web");
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  const std::string line(1000, 'x');
+  std::string appended;
+  while (appended.size() < (3u << 20)) {
+    std::string piece;
+    for (int i = 0; i < 64; ++i) piece += line + "\n";
+    REQUIRE(f.stores.builds->AppendLog(queued->id, piece));
+    appended += piece;
+  }
+  auto some = f.Service().ReadLog(queued->id, 0, 5000);
+  REQUIRE(some);
+  CHECK(some->text.size() >= 5000);
+  CHECK(some->text == appended.substr(0, some->text.size()));
+  auto all = f.Service().ReadLog(queued->id, 0, 4 << 20);
+  REQUIRE(all);
+  CHECK(all->text == appended);
+  CHECK(all->next_offset == static_cast<std::int64_t>(appended.size()));
+  CHECK_FALSE(all->finished);  // still queued
 }
 
 }  // namespace

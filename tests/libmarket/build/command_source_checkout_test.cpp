@@ -637,8 +637,22 @@ struct BuildFixture {
   }
   ~BuildFixture() { service->Stop(); }
 
+  // Why a project stored as is cannot be built: the build request's refusal (a pipeline that
+  // does not render is refused when it is requested), or else the finished build's reason.
+  std::string Refusal(const std::string& name, DockerfileType type, Pipeline pipeline) {
+    Insert(name, type, std::move(pipeline));
+    auto queued = service->Enqueue(name, "v1", "alice");
+    if (!queued) {
+      CHECK(queued.error().code == Errc::kInvalid);
+      return queued.error().message;
+    }
+    Build done = Wait(queued->id);
+    CHECK(done.state == BuildState::kFailed);
+    return done.reason;
+  }
+
   // Stored as is (no save-time validation), as a project saved before a rule existed.
-  Build Run(const std::string& name, DockerfileType type, Pipeline pipeline) {
+  void Insert(const std::string& name, DockerfileType type, Pipeline pipeline) {
     Project p;
     p.name = name;
     p.creator = p.last_modify_operator = "alice";
@@ -647,16 +661,25 @@ struct BuildFixture {
     p.define_type = type;
     p.pipeline = std::move(pipeline);
     REQUIRE(stores.projects->Insert(p));
-    auto queued = service->Enqueue(name, "v1", "alice");
-    REQUIRE(queued);
+  }
+
+  Build Wait(std::int64_t id) {
     auto deadline = std::chrono::steady_clock::now() + 60s;
     for (;;) {
-      auto b = stores.builds->Get(queued->id);
+      auto b = stores.builds->Get(id);
       REQUIRE(b);
       if (IsFinished(b->state)) return *b;
       REQUIRE(std::chrono::steady_clock::now() < deadline);
       std::this_thread::sleep_for(20ms);
     }
+  }
+
+  Build Run(const std::string& name, DockerfileType type, Pipeline pipeline) {
+    Insert(name, type, std::move(pipeline));
+    auto queued = service->Enqueue(name, "v1", "alice");
+    INFO((queued ? std::string() : queued.error().message));
+    REQUIRE(queued);
+    return Wait(queued->id);
   }
 
   testing::TestDatabase db;
@@ -690,13 +713,12 @@ TEST_CASE("Build: overlapping checkoutAs spellings never reach git", "[checkout]
   int n = 0;
   for (const char* second : {"a/sub/x", "./a/sub", "a//sub", "a/sub/", "a/."}) {
     INFO(second);
-    Build done = f.Run(
+    std::string refusal = f.Refusal(
         "overlap" + std::to_string(n++), DockerfileType::kEdit,
         {PluginInstance{"static_dockerfile", {{"dockerfile", std::string("FROM busybox:1")}}},
          SourceEntry(daemon.Url("planted.git"), "a"),
          SourceEntry(daemon.Url("other.git"), second)});
-    CHECK(done.state == BuildState::kFailed);
-    CHECK(done.reason.find("checkoutAs") != std::string::npos);
+    CHECK(refusal.find("checkoutAs") != std::string::npos);
   }
   CHECK(f.builder.Calls().empty());
   CHECK(std::filesystem::is_empty(outside.path()));

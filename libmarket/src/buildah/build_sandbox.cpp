@@ -31,9 +31,11 @@ constexpr const char* kSlirpGateway = "10.0.2.2/32";
 std::atomic<std::uint64_t> next_sandbox{0};
 
 // Runs a short helper command (ip) to its end; its stderr becomes the error.
-Result<std::string> RunQuick(std::vector<std::string> argv) {
+Result<std::string> RunQuick(std::vector<std::string> argv,
+                             std::optional<std::string> input = std::nullopt) {
   process::Spec spec;
   spec.argv = std::move(argv);
+  spec.stdin_data = std::move(input);
   spec.timeout = std::chrono::seconds(20);
   std::string errors;
   auto captured = process::RunCapture(
@@ -250,16 +252,21 @@ struct BuildSandbox::Parts {
     return cgroup->dir;
   }
 
-  Result<void> StartNetwork() {
+  // One `ip netns add`, then one `ip -batch` for the loopback and every refusing route (a
+  // process per command cost a build tens of milliseconds), then slirp4netns.
+  Result<void> StartNetwork(const std::vector<std::string>& prohibited) {
     const std::string& ip = options.ip_path;
     if (auto ok = RunQuick({ip, "netns", "add", name}); !ok) return std::unexpected(ok.error());
     netns = true;
-    if (auto ok = RunQuick({ip, "-n", name, "link", "set", "lo", "up"}); !ok) {
+    std::string commands = "link set lo up\n";
+    // A prohibit route needs no device, so the routes are in place before tap0 exists.
+    for (const std::string& range : prohibited) commands += "route add prohibit " + range + "\n";
+    if (auto ok = RunQuick({ip, "-n", name, "-batch", "-"}, std::move(commands)); !ok) {
       return std::unexpected(ok.error());
     }
     process::Spec spec;
     // --disable-host-loopback: the gateway does not lead to the host's 127.0.0.1 (the routes
-    // below refuse it too). Not --enable-sandbox: its mount namespace shares /run/netns with
+    // refuse it too). Not --enable-sandbox: its mount namespace shares /run/netns with
     // ours, and its unmounts there removed the namespace's own mount point.
     spec.argv = {options.slirp_path,
                  "--configure",
@@ -280,36 +287,33 @@ struct BuildSandbox::Parts {
       }
       auto routes = RunQuick({ip, "-n", name, "-4", "route", "show", "default"});
       if (routes && routes->find("tap0") != std::string::npos) break;
-      // Usually 20-60 ms; a machine busy with other builds can take seconds.
+      // Usually 5-30 ms; a machine busy with other builds can take seconds.
       if (i >= 1500) {
         return Fail(Errc::kInternal, "slirp4netns did not configure the network in 30 s");
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::this_thread::sleep_for(std::chrono::milliseconds(i < 20 ? 5 : 20));
     }
     return {};
   }
 
   // Routes of type prohibit: a step's connect() fails at once with EACCES, and a step has no
   // CAP_NET_ADMIN to change them.
-  Result<std::vector<std::string>> RefuseRoutes() {
+  std::vector<std::string> RefusedRanges() const {
     std::vector<IpRange> refused = {*ParseIpRange("", kSlirpGateway)};
     for (const IpRange& r : AlwaysDeniedRanges()) refused.push_back(r);
     for (const IpRange& r : HostAddresses()) refused.push_back(r);
     for (const IpRange& r : options.deny) refused.push_back(r);
-    std::vector<std::string> added;
+    std::vector<std::string> ranges;
     for (const IpRange& r : refused) {
       // The namespace has no IPv6 way out at all (slirp4netns runs without --enable-ipv6),
       // and its own loopback is its own.
       if (r.v6 || ParseIpRange("", "127.0.0.0/8")->Contains(r)) continue;
-      const std::string text = r.ToString();
-      if (std::find(added.begin(), added.end(), text) != added.end()) continue;
-      if (auto ok = RunQuick({options.ip_path, "-n", name, "route", "add", "prohibit", text});
-          !ok) {
-        return std::unexpected(ok.error());
+      std::string text = r.ToString();
+      if (std::find(ranges.begin(), ranges.end(), text) == ranges.end()) {
+        ranges.push_back(std::move(text));
       }
-      added.push_back(text);
     }
-    return added;
+    return ranges;
   }
 };
 
@@ -331,15 +335,12 @@ Result<BuildSandbox> BuildSandbox::Create(const SandboxOptions& options) {
     parts->memory_cgroup = *dir;
     parts->memory_v2 = v2;
   }
-  if (auto ok = parts->StartNetwork(); !ok) {
+  std::vector<std::string> refused = parts->RefusedRanges();
+  if (auto ok = parts->StartNetwork(refused); !ok) {
     return Fail(Errc::kInternal, "the build network cannot be made: " + ok.error().message);
   }
-  auto refused = parts->RefuseRoutes();
-  if (!refused) {
-    return Fail(Errc::kInternal, "the build network cannot be made: " + refused.error().message);
-  }
   BuildSandbox sandbox(std::move(parts));
-  sandbox.refused_ = std::move(*refused);
+  sandbox.refused_ = std::move(refused);
   return sandbox;
 }
 

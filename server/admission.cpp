@@ -14,8 +14,7 @@ namespace market::server {
 namespace {
 
 std::string_view Authorization(const RequestContext& request) {
-  auto it = request.message.find(http::field::authorization);
-  return it == request.message.end() ? std::string_view{} : std::string_view(it->value());
+  return HeaderValue(request.message, http::field::authorization);
 }
 
 // Only credentials are a sign-in: a request without any is answered a plain 401.

@@ -10,11 +10,9 @@
 namespace market::server {
 
 Result<RequestParams> DecodeParams(const RequestContext& context) {
-  auto content_type = context.message.find(http::field::content_type);
-  std::string_view type =
-      content_type == context.message.end() ? std::string_view{}
-                                             : std::string_view(content_type->value());
-  return RequestParams::Decode(context.query, type, context.message.body());
+  return RequestParams::Decode(context.query,
+                               HeaderValue(context.message, http::field::content_type),
+                               context.message.body());
 }
 
 Result<Acting> ActingOf(const RequestContext& context, const RequestParams& params,
@@ -36,14 +34,11 @@ Result<Acting> ActingOf(const RequestContext& context, const RequestParams& para
     MARKET_ASSIGN_OR_RETURN(std::string named, ValidateOperator("operator", given));
     return Acting{named, named};
   }
-  auto header = context.message.find(http::field::authorization);
-  if (header != context.message.end()) {
-    std::string_view value = header->value();
-    // The original's client sends the bare user name; "Basic ..." and "Bearer ..." are not names.
-    if (!value.empty() && value.find(' ') == std::string_view::npos) {
-      MARKET_ASSIGN_OR_RETURN(std::string named, ValidateOperator("Authorization", value));
-      return Acting{named, named};
-    }
+  // The original's client sends the bare user name; "Basic ..." and "Bearer ..." are not names.
+  if (std::string_view value = HeaderValue(context.message, http::field::authorization);
+      !value.empty() && value.find(' ') == std::string_view::npos) {
+    MARKET_ASSIGN_OR_RETURN(std::string named, ValidateOperator("Authorization", value));
+    return Acting{named, named};
   }
   if (!required) return Acting{"anonymous", "anonymous"};
   return Fail(Errc::kInvalid, "operator is required");
@@ -55,9 +50,7 @@ Result<std::string> OperatorOf(const RequestContext& context, const RequestParam
 }
 
 bool Accepts(const RequestContext& context, std::string_view type) {
-  auto accept = context.message.find(http::field::accept);
-  if (accept == context.message.end()) return false;
-  std::string value(accept->value());
+  std::string value(HeaderValue(context.message, http::field::accept));
   for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return value.find(type) != std::string::npos;
 }

@@ -20,16 +20,6 @@ namespace {
 
 constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
 
-std::string_view Header(const HttpRequest& request, http::field field) {
-  auto it = request.find(field);
-  return it == request.end() ? std::string_view{} : std::string_view(it->value());
-}
-
-std::string_view Header(const HttpRequest& request, std::string_view name) {
-  auto it = request.find(name);
-  return it == request.end() ? std::string_view{} : std::string_view(it->value());
-}
-
 // The answer to a request turned away before its handler.
 HandlerResult ToResult(const Denied& denied) {
   HttpResponse response = ErrorResponse(denied.error, denied.status);
@@ -187,7 +177,7 @@ void Session::SendFinal(HttpResponse response) {
   route_ = nullptr;
   bytes_ = 0;
   if (request_id_.empty()) {
-    std::string_view given = parser_ ? Header(parser_->get(), "X-Request-Id") : std::string_view{};
+    std::string_view given = parser_ ? HeaderValue(parser_->get(), "X-Request-Id") : std::string_view{};
     request_id_ = IsUsableRequestId(given) ? std::string(given) : NewRequestId();
   }
   method_ = parser_ ? std::string(parser_->get().method_string()) : "-";
@@ -209,8 +199,8 @@ void Session::Dispatch() {
   parser_.reset();
   keep_alive_ = request_->keep_alive() && !state_.stopping;
 
-  std::string_view given = Header(*request_, "X-Request-Id");
-  if (given.empty()) given = Header(*request_, "X-Correlation-Id");  // the original's client
+  std::string_view given = HeaderValue(*request_, "X-Request-Id");
+  if (given.empty()) given = HeaderValue(*request_, "X-Correlation-Id");  // the original's client
   request_id_ = IsUsableRequestId(given) ? std::string(given) : NewRequestId();
 
   std::string_view target = request_->target();
@@ -386,8 +376,8 @@ void Session::AddSecurityHeaders(HttpResponse& response) {
     response.set(http::field::x_frame_options, "DENY");
   }
   if (response.result() == http::status::unauthorized && request_) {
-    bool asked_basic = Header(*request_, http::field::authorization).starts_with("Basic ") &&
-                       Header(*request_, "X-Requested-With").empty();
+    bool asked_basic = HeaderValue(*request_, http::field::authorization).starts_with("Basic ") &&
+                       HeaderValue(*request_, "X-Requested-With").empty();
     response.set(http::field::www_authenticate,
                  asked_basic ? "Basic realm=\"market\", charset=\"UTF-8\""
                              : "Bearer realm=\"market\"");

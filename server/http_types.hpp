@@ -19,6 +19,16 @@ namespace http = boost::beast::http;
 using HttpRequest = http::request<http::string_body>;
 using HttpResponse = http::response<http::string_body>;
 
+// A request header's value; empty when the request does not have it.
+inline std::string_view HeaderValue(const HttpRequest& request, http::field field) {
+  auto it = request.find(field);
+  return it == request.end() ? std::string_view{} : std::string_view(it->value());
+}
+inline std::string_view HeaderValue(const HttpRequest& request, std::string_view name) {
+  auto it = request.find(name);
+  return it == request.end() ? std::string_view{} : std::string_view(it->value());
+}
+
 struct RequestContext {
   const HttpRequest& message;
   std::string_view path;   // target without the query string

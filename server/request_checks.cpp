@@ -19,16 +19,6 @@ std::string Lower(std::string_view text) {
   return out;
 }
 
-std::string_view Header(const HttpRequest& request, http::field field) {
-  auto it = request.find(field);
-  return it == request.end() ? std::string_view{} : std::string_view(it->value());
-}
-
-std::string_view Header(const HttpRequest& request, std::string_view name) {
-  auto it = request.find(name);
-  return it == request.end() ? std::string_view{} : std::string_view(it->value());
-}
-
 Authority SplitAuthority(std::string_view text) {
   std::string lower = Lower(text);
   Authority authority;
@@ -105,7 +95,7 @@ std::optional<Denied> RequestChecks::Check(const HttpRequest& request,
 // 421 for a Host that does not name this server; the probes answer any Host.
 std::optional<Denied> RequestChecks::CheckHost(const HttpRequest& request,
                                                std::string_view path) const {
-  std::string_view host = Header(request, http::field::host);
+  std::string_view host = HeaderValue(request, http::field::host);
   if (host.empty() || IsProbe(path)) return std::nullopt;  // HTTP/1.0: no Host to rebind
   Authority given = SplitAuthority(host);
   for (const Authority& served : hosts_) {
@@ -129,8 +119,8 @@ std::optional<Denied> RequestChecks::CheckHost(const HttpRequest& request,
 std::optional<Denied> RequestChecks::CheckOrigin(const HttpRequest& request,
                                                  std::string_view path) const {
   if (!ChangesState(request.method())) return std::nullopt;
-  std::string origin = Lower(Header(request, http::field::origin));
-  std::string site = Lower(Header(request, "Sec-Fetch-Site"));
+  std::string origin = Lower(HeaderValue(request, http::field::origin));
+  std::string site = Lower(HeaderValue(request, "Sec-Fetch-Site"));
   bool browser_same = site.empty() || site == "same-origin" || site == "none";
   if (origin.empty() && browser_same) return std::nullopt;
   if (!origin.empty()) {
@@ -138,7 +128,7 @@ std::optional<Denied> RequestChecks::CheckOrigin(const HttpRequest& request,
         allowed_origins_.end()) {
       return std::nullopt;
     }
-    if (browser_same && SameOrigin(origin, Header(request, http::field::host))) {
+    if (browser_same && SameOrigin(origin, HeaderValue(request, http::field::host))) {
       return std::nullopt;
     }
   }

@@ -112,19 +112,3 @@ Result<std::string> OperatorOf(const RequestContext& context, const RequestParam
 bool Accepts(const RequestContext& context, std::string_view type);
 
 }  // namespace market::server
-
-// Unwraps a Result into `lhs`, or returns its error from the enclosing function (which returns
-// a Result). The usual ASSIGN_OR_RETURN: keeps handlers a straight line of steps.
-#define MARKET_CONCAT_INNER(a, b) a##b
-#define MARKET_CONCAT(a, b) MARKET_CONCAT_INNER(a, b)
-#define MARKET_ASSIGN_OR_RETURN(lhs, expr) \
-  MARKET_ASSIGN_OR_RETURN_IMPL(MARKET_CONCAT(result_, __LINE__), lhs, expr)
-#define MARKET_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)    \
-  auto tmp = (expr);                                    \
-  if (!tmp) return std::unexpected(std::move(tmp).error()); \
-  lhs = std::move(*tmp)
-#define MARKET_RETURN_IF_ERROR(expr)                           \
-  do {                                                         \
-    auto market_status = (expr);                               \
-    if (!market_status) return std::unexpected(std::move(market_status).error()); \
-  } while (false)

@@ -266,9 +266,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   http_options.auditor = parts->signin_auditor.get();
   parts->http = std::make_unique<HttpServer>(http_options, *parts->router, *parts->blocking,
                                              parts->auth.get());
-  if (auto listening = parts->http->Listen(); !listening) {
-    return std::unexpected(listening.error());
-  }
+  MARKET_RETURN_IF_ERROR(parts->http->Listen());
   // Info and list never block the I/O threads: SQLite's run on the pool; PostgreSQL's go down a
   // pipeline connection per I/O thread.
   parts->blocking_reads = std::make_unique<PoolExecutor>(*parts->blocking);

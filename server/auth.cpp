@@ -92,9 +92,7 @@ Result<std::unique_ptr<Authenticator>> Authenticator::Create(IdentityStore* stor
   if (!users_file.empty()) {
     std::map<std::string, std::string, std::less<>> hashes;
     std::map<std::string, Role, std::less<>> roles;
-    if (auto parsed = ParseUsersFile(users_file, hashes, roles); !parsed) {
-      return std::unexpected(parsed.error());
-    }
+    MARKET_RETURN_IF_ERROR(ParseUsersFile(users_file, hashes, roles));
     for (auto& [name, hash] : hashes) auth->file_users_[name] = FileUser{hash, roles[name]};
   }
   return auth;
@@ -227,10 +225,9 @@ Result<Principal> Authenticator::VerifyBearer(std::string_view token) const {
   if (!token.starts_with(kTokenPrefix) || store_ == nullptr) {
     return Fail(Errc::kUnauthorized, "unknown or revoked token");
   }
-  auto found = store_->FindByTokenDigest(Sha256Hex(token));
-  if (!found) return std::unexpected(found.error());
-  if (!*found) return Fail(Errc::kUnauthorized, "unknown or revoked token");
-  return Principal{(*found)->name, (*found)->role};
+  MARKET_ASSIGN_OR_RETURN(auto found, store_->FindByTokenDigest(Sha256Hex(token)));
+  if (!found) return Fail(Errc::kUnauthorized, "unknown or revoked token");
+  return Principal{found->name, found->role};
 }
 
 std::optional<std::string> BasicUserName(std::string_view authorization) {

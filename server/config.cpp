@@ -380,7 +380,7 @@ Result<ConfigOutcome> LoadConfig(std::span<const std::string> args, const EnvLoo
   // Later sources overwrite earlier ones: the file, then the environment, then flags.
   Sources sources;
   if (!config_file.empty()) {
-    if (auto r = ReadFile(config_file, sources); !r) return std::unexpected(r.error());
+    MARKET_RETURN_IF_ERROR(ReadFile(config_file, sources));
   }
   for (const ConfigKey& spec : ConfigKeys()) {
     std::string name = spec.EnvVar();
@@ -401,7 +401,7 @@ Result<ConfigOutcome> LoadConfig(std::span<const std::string> args, const EnvLoo
     if (!value) return Bad(sources, spec.key, value.error().message);
     Assign(spec.field, *value, config);
   }
-  if (auto r = CheckTogether(sources, env, config); !r) return std::unexpected(r.error());
+  MARKET_RETURN_IF_ERROR(CheckTogether(sources, env, config));
   return outcome;
 }
 

@@ -92,7 +92,7 @@ Result<std::string> CheckWorkerId(std::string_view text) {
 }
 
 Result<std::string> CheckNetwork(std::string_view text) {
-  if (auto range = ParseIpRange("network", text); !range) return std::unexpected(range.error());
+  MARKET_RETURN_IF_ERROR(ParseIpRange("network", text));
   return std::string(text);
 }
 

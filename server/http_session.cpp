@@ -177,7 +177,8 @@ void Session::SendFinal(HttpResponse response) {
   route_ = nullptr;
   bytes_ = 0;
   if (request_id_.empty()) {
-    std::string_view given = parser_ ? HeaderValue(parser_->get(), "X-Request-Id") : std::string_view{};
+    std::string_view given =
+        parser_ ? HeaderValue(parser_->get(), "X-Request-Id") : std::string_view{};
     request_id_ = IsUsableRequestId(given) ? std::string(given) : NewRequestId();
   }
   method_ = parser_ ? std::string(parser_->get().method_string()) : "-";

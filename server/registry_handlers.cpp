@@ -135,8 +135,8 @@ HandlerResult Api::RegistryDeleteTag(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     if (context.message.method() == http::verb::post) {
       MARKET_ASSIGN_OR_RETURN(std::string method, params.Text("method"));
-      bool is_delete = IsDelete(method) ||
-                       IsDelete(HeaderValue(context.message, "X-HTTP-Method-Override"));
+      bool is_delete =
+          IsDelete(method) || IsDelete(HeaderValue(context.message, "X-HTTP-Method-Override"));
       if (!is_delete) {
         return Fail(Errc::kInvalid, "POST /repositories deletes only: send method=DELETE");
       }

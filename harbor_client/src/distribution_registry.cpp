@@ -45,20 +45,19 @@ Result<std::vector<std::string>> DistributionRegistry::Catalog() {
   Url url = http_->base();
   url.target = "/v2/_catalog?n=1000";
   for (int pages = 0; pages < kMaxPages; ++pages) {
-    auto response = http_->SendUrl("GET", url);
-    if (!response) return std::unexpected(response.error());
-    if (response->status != 200) {
+    MARKET_ASSIGN_OR_RETURN(auto response, http_->SendUrl("GET", url));
+    if (response.status != 200) {
       return std::unexpected(
-          http_->StatusError(*response, "listing the catalog", "the catalog API is missing"));
+          http_->StatusError(response, "listing the catalog", "the catalog API is missing"));
     }
-    auto json = nlohmann::json::parse(response->body, nullptr, false);
+    auto json = nlohmann::json::parse(response.body, nullptr, false);
     if (!json.is_object()) return Fail(Errc::kUpstreamFailed, "registry: catalog is not JSON");
     if (json.contains("repositories") && json["repositories"].is_array()) {
       for (const auto& name : json["repositories"]) {
         if (name.is_string()) names.push_back(name.get<std::string>());
       }
     }
-    const auto next = NextLink(response->Header("Link").value_or(""));
+    const auto next = NextLink(response.Header("Link").value_or(""));
     if (!next) break;
     auto resolved = ResolveUrl(url, *next);
     if (!resolved || resolved->Origin() != url.Origin()) {
@@ -72,25 +71,24 @@ Result<std::vector<std::string>> DistributionRegistry::Catalog() {
 }
 
 Result<std::vector<std::string>> DistributionRegistry::AllTags(const std::string& repository) {
-  if (auto ok = CheckRepository(repository); !ok) return std::unexpected(ok.error());
+  MARKET_RETURN_IF_ERROR(CheckRepository(repository));
   std::vector<std::string> tags;
   Url url = http_->base();
   url.target = "/v2/" + repository + "/tags/list?n=1000";
   for (int pages = 0; pages < kMaxPages; ++pages) {
-    auto response = http_->SendUrl("GET", url);
-    if (!response) return std::unexpected(response.error());
-    if (response->status != 200) {
-      return std::unexpected(http_->StatusError(*response, "listing tags of " + repository,
+    MARKET_ASSIGN_OR_RETURN(auto response, http_->SendUrl("GET", url));
+    if (response.status != 200) {
+      return std::unexpected(http_->StatusError(response, "listing tags of " + repository,
                                                 "repository " + repository + " not found"));
     }
-    auto json = nlohmann::json::parse(response->body, nullptr, false);
+    auto json = nlohmann::json::parse(response.body, nullptr, false);
     if (!json.is_object()) return Fail(Errc::kUpstreamFailed, "registry: tag list is not JSON");
     if (json.contains("tags") && json["tags"].is_array()) {  // null once every tag is gone
       for (const auto& tag : json["tags"]) {
         if (tag.is_string()) tags.push_back(tag.get<std::string>());
       }
     }
-    const auto next = NextLink(response->Header("Link").value_or(""));
+    const auto next = NextLink(response.Header("Link").value_or(""));
     if (!next) break;
     auto resolved = ResolveUrl(url, *next);
     if (!resolved || resolved->Origin() != url.Origin()) {
@@ -107,11 +105,10 @@ Result<std::vector<std::string>> DistributionRegistry::AllTags(const std::string
 
 Result<Paged<RegistryProject>> DistributionRegistry::ListProjects(std::string_view name_filter,
                                                                   RegistryPage page) {
-  if (auto ok = CheckPage(page); !ok) return std::unexpected(ok.error());
-  auto names = Catalog();
-  if (!names) return std::unexpected(names.error());
+  MARKET_RETURN_IF_ERROR(CheckPage(page));
+  MARKET_ASSIGN_OR_RETURN(auto names, Catalog());
   std::map<std::string, std::int64_t> counts;  // ordered: pages are stable
-  for (const auto& name : *names) {
+  for (const auto& name : names) {
     const std::string project = ProjectOf(name);
     if (project.empty() || project.find(name_filter) == std::string::npos) continue;
     ++counts[project];
@@ -130,12 +127,11 @@ Result<Paged<RegistryProject>> DistributionRegistry::ListProjects(std::string_vi
 Result<Paged<RegistryRepository>> DistributionRegistry::ListRepositories(std::int64_t project_id,
                                                                          std::string_view query,
                                                                          RegistryPage page) {
-  if (auto ok = CheckPage(page); !ok) return std::unexpected(ok.error());
-  auto names = Catalog();
-  if (!names) return std::unexpected(names.error());
+  MARKET_RETURN_IF_ERROR(CheckPage(page));
+  MARKET_ASSIGN_OR_RETURN(auto names, Catalog());
   bool project_seen = false;
   std::vector<RegistryRepository> repositories;
-  for (const auto& name : *names) {
+  for (const auto& name : names) {
     const std::string project = ProjectOf(name);
     if (project.empty() || SyntheticProjectId(project) != project_id) continue;
     project_seen = true;
@@ -150,11 +146,10 @@ Result<Paged<RegistryRepository>> DistributionRegistry::ListRepositories(std::in
 
 Result<Paged<RegistryTag>> DistributionRegistry::ListTags(std::string_view repository,
                                                           RegistryPage page) {
-  if (auto ok = CheckPage(page); !ok) return std::unexpected(ok.error());
+  MARKET_RETURN_IF_ERROR(CheckPage(page));
   const std::string name(repository);
-  auto tags = AllTags(name);
-  if (!tags) return std::unexpected(tags.error());
-  auto names = Slice(std::move(*tags), page);
+  MARKET_ASSIGN_OR_RETURN(auto tags, AllTags(name));
+  auto names = Slice(std::move(tags), page);
   Paged<RegistryTag> out;
   out.total_count = names.total_count;
   // The tag list has names only: each tag on the page costs a manifest and a config fetch.
@@ -182,54 +177,50 @@ Result<Paged<RegistryTag>> DistributionRegistry::ListTags(std::string_view repos
 
 Result<RegistryManifest> DistributionRegistry::GetManifest(std::string_view repository,
                                                            std::string_view reference) {
-  auto info = FetchManifest(*http_, repository, reference, true);
-  if (!info) return std::unexpected(info.error());
-  return std::move(info->manifest);
+  MARKET_ASSIGN_OR_RETURN(auto info, FetchManifest(*http_, repository, reference, true));
+  return std::move(info.manifest);
 }
 
 Result<void> DistributionRegistry::DeleteTag(std::string_view repository, std::string_view tag,
                                              bool force) {
-  if (auto ok = CheckRepository(repository); !ok) return std::unexpected(ok.error());
-  if (auto ok = CheckTag(tag); !ok) return std::unexpected(ok.error());
+  MARKET_RETURN_IF_ERROR(CheckRepository(repository));
+  MARKET_RETURN_IF_ERROR(CheckTag(tag));
   const std::string name(repository);
-  auto digest = FetchDigest(*http_, name, tag);
-  if (!digest) return std::unexpected(digest.error());
+  MARKET_ASSIGN_OR_RETURN(auto digest, FetchDigest(*http_, name, tag));
 
   // The distribution API deletes manifests, not tags: every tag on that digest goes with it.
-  auto tags = AllTags(name);
-  if (!tags) return std::unexpected(tags.error());
+  MARKET_ASSIGN_OR_RETURN(auto tags, AllTags(name));
   std::vector<std::string> sharing;
-  for (const auto& other : *tags) {
+  for (const auto& other : tags) {
     if (other == tag) continue;
     auto other_digest = FetchDigest(*http_, name, other);
     if (!other_digest) {
       if (other_digest.error().code == Errc::kNotFound) continue;
       return std::unexpected(other_digest.error());
     }
-    if (*other_digest == *digest) sharing.push_back(other);
+    if (*other_digest == digest) sharing.push_back(other);
   }
   if (!sharing.empty() && !force) {
     return Fail(Errc::kTagShared, "registry: tag " + std::string(tag) + " of " + name +
-                                      " shares digest " + *digest + " with tag(s) " +
-                                      Join(sharing) +
+                                      " shares digest " + digest + " with tag(s) " + Join(sharing) +
                                       "; deleting it deletes them too (force to delete all)");
   }
-  auto response = http_->Send("DELETE", "/v2/" + name + "/manifests/" + *digest);
-  if (!response) return std::unexpected(response.error());
-  if (response->status == 202 || response->status == 200) {
-    MARKET_LOG_INFO("registry: deleted {}@{} (tag {}{}{})", name, *digest, tag,
+  MARKET_ASSIGN_OR_RETURN(auto response,
+                          http_->Send("DELETE", "/v2/" + name + "/manifests/" + digest));
+  if (response.status == 202 || response.status == 200) {
+    MARKET_LOG_INFO("registry: deleted {}@{} (tag {}{}{})", name, digest, tag,
                     sharing.empty() ? "" : " and ", Join(sharing));
     return {};
   }
-  if (response->status == 405) {
+  if (response.status == 405) {
     return Fail(
         Errc::kRegistryUnsupported, "registry does not allow deletes (405" + [&] {
-          const auto text = RegistryErrorText(response->body);
+          const auto text = RegistryErrorText(response.body);
           return text.empty() ? std::string() : " " + text;
         }() + "): enable storage.delete in the registry's configuration");
   }
   return std::unexpected(
-      http_->StatusError(*response, "deleting " + name + ":" + std::string(tag),
+      http_->StatusError(response, "deleting " + name + ":" + std::string(tag),
                          "tag " + std::string(tag) + " of repository " + name + " not found"));
 }
 
@@ -238,11 +229,10 @@ Result<void> DistributionRegistry::EnsureProject(std::string_view /*project*/) {
 }
 
 Result<void> DistributionRegistry::Ping() {
-  auto response = http_->Send("GET", "/v2/");
-  if (!response) return std::unexpected(response.error());
-  if (response->status == 200) return {};
+  MARKET_ASSIGN_OR_RETURN(auto response, http_->Send("GET", "/v2/"));
+  if (response.status == 200) return {};
   return std::unexpected(
-      http_->StatusError(*response, "checking the registry API (/v2/)", "no registry API at /v2/"));
+      http_->StatusError(response, "checking the registry API (/v2/)", "no registry API at /v2/"));
 }
 
 }  // namespace market::harbor

@@ -54,7 +54,7 @@ std::optional<TimePoint> Time(const json& object, const char* key) {
 
 // "<project>/<rest>" -> {project, rest}; Harbor repositories always live in a project.
 Result<std::pair<std::string, std::string>> SplitRepository(std::string_view repository) {
-  if (auto ok = CheckRepository(repository); !ok) return std::unexpected(ok.error());
+  MARKET_RETURN_IF_ERROR(CheckRepository(repository));
   const auto slash = repository.find('/');
   if (slash == std::string_view::npos) {
     return Fail(Errc::kInvalid,
@@ -136,11 +136,10 @@ Result<void> HarborRegistry::SignedIn(bool fresh) {
   }
   // Harbor's v2auth middleware answers /v2/ (its "login" target) 401 to an anonymous caller,
   // and every account kind, an OIDC CLI secret included, is honoured there.
-  auto response = http_->Send("GET", "/v2/");
-  if (!response) return std::unexpected(response.error());
-  if (response->status != 200) {
+  MARKET_ASSIGN_OR_RETURN(auto response, http_->Send("GET", "/v2/"));
+  if (response.status != 200) {
     return std::unexpected(http_->StatusError(
-        *response, "signing in as " + http_->credentials().username + " (GET /v2/)",
+        response, "signing in as " + http_->credentials().username + " (GET /v2/)",
         "no registry API at /v2/"));
   }
   std::lock_guard lock(mutex_);
@@ -149,18 +148,16 @@ Result<void> HarborRegistry::SignedIn(bool fresh) {
 }
 
 Result<std::optional<std::int64_t>> HarborRegistry::FindProject(const std::string& name) {
-  auto q = HarborQuery("name", name);
-  if (!q) return std::unexpected(q.error());
+  MARKET_ASSIGN_OR_RETURN(auto q, HarborQuery("name", name));
   auto response =
-      http_->Send("GET", std::string(kApi) + "/projects?q=" + *q + "&page=1&page_size=10");
+      http_->Send("GET", std::string(kApi) + "/projects?q=" + q + "&page=1&page_size=10");
   if (!response) return std::unexpected(response.error());
   if (response->status != 200) {
     return std::unexpected(
         http_->StatusError(*response, "looking up project " + name, "project API not found"));
   }
-  auto body = ParseArray(*response, "looking up a project");
-  if (!body) return std::unexpected(body.error());
-  for (const auto& item : *body) {
+  MARKET_ASSIGN_OR_RETURN(auto body, ParseArray(*response, "looking up a project"));
+  for (const auto& item : body) {
     if (Str(item, "name") == name) return std::optional<std::int64_t>(Int(item, "project_id"));
   }
   return std::optional<std::int64_t>();
@@ -181,21 +178,19 @@ Error HarborRegistry::ProjectForbidden(const HttpResponse& response, const std::
 
 Result<Paged<RegistryProject>> HarborRegistry::ListProjects(std::string_view name_filter,
                                                             RegistryPage page) {
-  if (auto ok = CheckPage(page); !ok) return std::unexpected(ok.error());
-  if (auto ok = SignedIn(); !ok) return std::unexpected(ok.error());
+  MARKET_RETURN_IF_ERROR(CheckPage(page));
+  MARKET_RETURN_IF_ERROR(SignedIn());
   std::string target = std::string(kApi) + "/projects?page=" + std::to_string(page.page) +
                        "&page_size=" + std::to_string(page.page_size) + "&sort=name";
   if (!name_filter.empty()) target += "&name=" + PercentEncode(name_filter);
-  auto response = http_->Send("GET", target);
-  if (!response) return std::unexpected(response.error());
-  if (response->status != 200) {
+  MARKET_ASSIGN_OR_RETURN(auto response, http_->Send("GET", target));
+  if (response.status != 200) {
     return std::unexpected(
-        http_->StatusError(*response, "listing projects", "project API not found"));
+        http_->StatusError(response, "listing projects", "project API not found"));
   }
-  auto body = ParseArray(*response, "listing projects");
-  if (!body) return std::unexpected(body.error());
+  MARKET_ASSIGN_OR_RETURN(auto body, ParseArray(response, "listing projects"));
   Paged<RegistryProject> out;
-  for (const auto& item : *body) {
+  for (const auto& item : body) {
     RegistryProject p;
     p.project_id = Int(item, "project_id");
     p.name = Str(item, "name");
@@ -206,35 +201,32 @@ Result<Paged<RegistryProject>> HarborRegistry::ListProjects(std::string_view nam
     p.is_public = item.contains("metadata") && Str(item["metadata"], "public") == "true";
     out.items.push_back(std::move(p));
   }
-  out.total_count = TotalCount(*response, page, out.items.size());
+  out.total_count = TotalCount(response, page, out.items.size());
   return out;
 }
 
 Result<Paged<RegistryRepository>> HarborRegistry::ListRepositories(std::int64_t project_id,
                                                                    std::string_view query,
                                                                    RegistryPage page) {
-  if (auto ok = CheckPage(page); !ok) return std::unexpected(ok.error());
+  MARKET_RETURN_IF_ERROR(CheckPage(page));
   std::string filter;
   if (!query.empty()) {
-    auto q = HarborQuery("name", "~" + std::string(query));
-    if (!q) return std::unexpected(q.error());
-    filter = "&q=" + *q;
+    MARKET_ASSIGN_OR_RETURN(auto q, HarborQuery("name", "~" + std::string(query)));
+    filter = "&q=" + q;
   }
-  if (auto ok = SignedIn(); !ok) return std::unexpected(ok.error());
+  MARKET_RETURN_IF_ERROR(SignedIn());
   const std::string id = std::to_string(project_id);
-  auto by_id = HarborQuery("project_id", id);
-  if (!by_id) return std::unexpected(by_id.error());
+  MARKET_ASSIGN_OR_RETURN(auto by_id, HarborQuery("project_id", id));
   auto project =
-      http_->Send("GET", std::string(kApi) + "/projects?q=" + *by_id + "&page=1&page_size=1");
+      http_->Send("GET", std::string(kApi) + "/projects?q=" + by_id + "&page=1&page_size=1");
   if (!project) return std::unexpected(project.error());
   if (project->status != 200) {
     return std::unexpected(
         http_->StatusError(*project, "reading project " + id, "project id " + id + " not found"));
   }
-  auto projects = ParseArray(*project, "reading a project");
-  if (!projects) return std::unexpected(projects.error());
+  MARKET_ASSIGN_OR_RETURN(auto projects, ParseArray(*project, "reading a project"));
   std::string name;
-  for (const auto& item : *projects) {
+  for (const auto& item : projects) {
     if (Int(item, "project_id") == project_id) name = Str(item, "name");
   }
   if (name.empty()) return Fail(Errc::kNotFound, "registry: project id " + id + " not found");
@@ -242,22 +234,20 @@ Result<Paged<RegistryRepository>> HarborRegistry::ListRepositories(std::int64_t 
   const std::string target = std::string(kApi) + "/projects/" + PercentEncode(name) +
                              "/repositories?page=" + std::to_string(page.page) +
                              "&page_size=" + std::to_string(page.page_size) + "&sort=name" + filter;
-  auto response = http_->Send("GET", target);
-  if (!response) return std::unexpected(response.error());
+  MARKET_ASSIGN_OR_RETURN(auto response, http_->Send("GET", target));
   const std::string missing = "project " + name + " not found";
-  if (response->status == 403) {
+  if (response.status == 403) {
     return std::unexpected(
-        ProjectForbidden(*response, name, "listing repositories of " + name, missing));
+        ProjectForbidden(response, name, "listing repositories of " + name, missing));
   }
-  if (response->status != 200) {
+  if (response.status != 200) {
     return std::unexpected(
-        http_->StatusError(*response, "listing repositories of " + name, missing));
+        http_->StatusError(response, "listing repositories of " + name, missing));
   }
-  auto body = ParseArray(*response, "listing repositories");
-  if (!body) return std::unexpected(body.error());
+  MARKET_ASSIGN_OR_RETURN(auto body, ParseArray(response, "listing repositories"));
   Paged<RegistryRepository> out;
-  for (const auto& item : *body) out.items.push_back({Str(item, "name")});
-  out.total_count = TotalCount(*response, page, out.items.size());
+  for (const auto& item : body) out.items.push_back({Str(item, "name")});
+  out.total_count = TotalCount(response, page, out.items.size());
   return out;
 }
 
@@ -266,11 +256,10 @@ Result<std::vector<RegistryTag>> HarborRegistry::ReadAllTags(const std::string& 
   const std::string name = project + "/" + rest;
   const std::string missing = "repository " + name + " not found";
   const std::string what = "listing tags of " + name;
-  auto tagged = HarborQuery("tags", "*");
-  if (!tagged) return std::unexpected(tagged.error());
+  MARKET_ASSIGN_OR_RETURN(auto tagged, HarborQuery("tags", "*"));
   const std::string base = std::string(kApi) + "/projects/" + PercentEncode(project) +
                            "/repositories/" + HarborRepositoryPath(rest) +
-                           "/artifacts?with_tag=true&q=" + *tagged + "%2C";
+                           "/artifacts?with_tag=true&q=" + tagged + "%2C";
   // Pages are cut by artifact id (always page 1 of "id=[next~]", sorted by id), not by number:
   // Harbor's default order is newest first, and a tag moved to a new artifact takes the old one
   // out of the tagged list, so numbered pages shift under a push and repeat or skip artifacts.
@@ -278,21 +267,19 @@ Result<std::vector<RegistryTag>> HarborRegistry::ReadAllTags(const std::string& 
   std::map<std::string, RegistryTag> by_name;
   std::int64_t last_id = 0;
   for (int number = 1; number <= kMaxPages; ++number) {
-    auto from = HarborQuery("id", "[" + std::to_string(last_id + 1) + "~]");
-    if (!from) return std::unexpected(from.error());
-    auto response = http_->Send("GET", base + *from + "&sort=id&page_size=" +
-                                           std::to_string(kHarborMaxPageSize) + "&page=1");
-    if (!response) return std::unexpected(response.error());
-    if (response->status == 403) {
-      return std::unexpected(ProjectForbidden(*response, project, what, missing));
+    MARKET_ASSIGN_OR_RETURN(auto from, HarborQuery("id", "[" + std::to_string(last_id + 1) + "~]"));
+    MARKET_ASSIGN_OR_RETURN(auto response,
+                            http_->Send("GET", base + from + "&sort=id&page_size=" +
+                                                   std::to_string(kHarborMaxPageSize) + "&page=1"));
+    if (response.status == 403) {
+      return std::unexpected(ProjectForbidden(response, project, what, missing));
     }
-    if (response->status != 200) {
-      return std::unexpected(http_->StatusError(*response, what, missing));
+    if (response.status != 200) {
+      return std::unexpected(http_->StatusError(response, what, missing));
     }
-    auto body = ParseArray(*response, "listing artifacts");
-    if (!body) return std::unexpected(body.error());
+    MARKET_ASSIGN_OR_RETURN(auto body, ParseArray(response, "listing artifacts"));
     const std::int64_t before = last_id;
-    for (const auto& artifact : *body) {
+    for (const auto& artifact : body) {
       last_id = std::max(last_id, Int(artifact, "id"));
       const std::string digest = Str(artifact, "digest");
       const std::int64_t size = Int(artifact, "size");
@@ -310,24 +297,23 @@ Result<std::vector<RegistryTag>> HarborRegistry::ReadAllTags(const std::string& 
       }
     }
     // A short page is the end; so is a page whose ids do not advance (a broken answer).
-    if (body->size() < static_cast<std::size_t>(kHarborMaxPageSize) || last_id == before) break;
+    if (body.size() < static_cast<std::size_t>(kHarborMaxPageSize) || last_id == before) break;
   }
   if (by_name.empty()) {
     // Harbor lists no artifacts, not a 404, for a repository that does not exist.
-    auto exact = HarborQuery("name", name);
-    if (!exact) return std::unexpected(exact.error());
-    auto response = http_->Send("GET", std::string(kApi) + "/projects/" + PercentEncode(project) +
-                                           "/repositories?q=" + *exact + "&page=1&page_size=1");
-    if (!response) return std::unexpected(response.error());
-    if (response->status == 403) {
-      return std::unexpected(ProjectForbidden(*response, project, what, missing));
+    MARKET_ASSIGN_OR_RETURN(auto exact, HarborQuery("name", name));
+    MARKET_ASSIGN_OR_RETURN(
+        auto response,
+        http_->Send("GET", std::string(kApi) + "/projects/" + PercentEncode(project) +
+                               "/repositories?q=" + exact + "&page=1&page_size=1"));
+    if (response.status == 403) {
+      return std::unexpected(ProjectForbidden(response, project, what, missing));
     }
-    if (response->status != 200) {
-      return std::unexpected(http_->StatusError(*response, what, missing));
+    if (response.status != 200) {
+      return std::unexpected(http_->StatusError(response, what, missing));
     }
-    auto body = ParseArray(*response, "looking up a repository");
-    if (!body) return std::unexpected(body.error());
-    if (body->empty()) return Fail(Errc::kNotFound, "registry: " + missing);
+    MARKET_ASSIGN_OR_RETURN(auto body, ParseArray(response, "looking up a repository"));
+    if (body.empty()) return Fail(Errc::kNotFound, "registry: " + missing);
   }
   std::vector<RegistryTag> tags;
   tags.reserve(by_name.size());
@@ -337,9 +323,8 @@ Result<std::vector<RegistryTag>> HarborRegistry::ReadAllTags(const std::string& 
 
 Result<Paged<RegistryTag>> HarborRegistry::ListTags(std::string_view repository,
                                                     RegistryPage page) {
-  if (auto ok = CheckPage(page); !ok) return std::unexpected(ok.error());
-  auto parts = SplitRepository(repository);
-  if (!parts) return std::unexpected(parts.error());
+  MARKET_RETURN_IF_ERROR(CheckPage(page));
+  MARKET_ASSIGN_OR_RETURN(auto parts, SplitRepository(repository));
   const std::string name(repository);
   if (page.page > 1) {
     std::lock_guard lock(mutex_);
@@ -349,34 +334,31 @@ Result<Paged<RegistryTag>> HarborRegistry::ListTags(std::string_view repository,
       return Slice(snapshot->second.tags, page);
     }
   }
-  if (auto ok = SignedIn(); !ok) return std::unexpected(ok.error());
-  auto tags = ReadAllTags(parts->first, parts->second);
-  if (!tags) return std::unexpected(tags.error());
+  MARKET_RETURN_IF_ERROR(SignedIn());
+  MARKET_ASSIGN_OR_RETURN(auto tags, ReadAllTags(parts.first, parts.second));
   {
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
     std::erase_if(tag_snapshots_, [&](const auto& entry) {
       return now - entry.second.made >= kTagSnapshotLifetime;
     });
-    tag_snapshots_[name] = TagSnapshot{*tags, now};
+    tag_snapshots_[name] = TagSnapshot{tags, now};
   }
-  return Slice(std::move(*tags), page);
+  return Slice(std::move(tags), page);
 }
 
 Result<RegistryManifest> HarborRegistry::GetManifest(std::string_view repository,
                                                      std::string_view reference) {
-  if (auto ok = SignedIn(); !ok) return std::unexpected(ok.error());
-  auto info = FetchManifest(*http_, repository, reference, true);
-  if (!info) return std::unexpected(info.error());
-  return std::move(info->manifest);
+  MARKET_RETURN_IF_ERROR(SignedIn());
+  MARKET_ASSIGN_OR_RETURN(auto info, FetchManifest(*http_, repository, reference, true));
+  return std::move(info.manifest);
 }
 
 Result<void> HarborRegistry::DeleteTag(std::string_view repository, std::string_view tag,
                                        bool /*force*/) {
-  auto parts = SplitRepository(repository);
-  if (!parts) return std::unexpected(parts.error());
-  if (auto ok = CheckTag(tag); !ok) return std::unexpected(ok.error());
-  if (auto ok = SignedIn(); !ok) return std::unexpected(ok.error());
+  MARKET_ASSIGN_OR_RETURN(auto parts, SplitRepository(repository));
+  MARKET_RETURN_IF_ERROR(CheckTag(tag));
+  MARKET_RETURN_IF_ERROR(SignedIn());
   const std::string name(repository);
   const std::string t(tag);
   {
@@ -384,27 +366,28 @@ Result<void> HarborRegistry::DeleteTag(std::string_view repository, std::string_
     tag_snapshots_.erase(name);
   }
   // The artifact is addressed by the tag itself; only that tag goes, the artifact stays.
-  auto response = http_->Send(
-      "DELETE", std::string(kApi) + "/projects/" + PercentEncode(parts->first) + "/repositories/" +
-                    HarborRepositoryPath(parts->second) + "/artifacts/" + t + "/tags/" + t);
-  if (!response) return std::unexpected(response.error());
-  if (response->status == 200 || response->status == 202 || response->status == 204) {
+  MARKET_ASSIGN_OR_RETURN(
+      auto response,
+      http_->Send("DELETE", std::string(kApi) + "/projects/" + PercentEncode(parts.first) +
+                                "/repositories/" + HarborRepositoryPath(parts.second) +
+                                "/artifacts/" + t + "/tags/" + t));
+  if (response.status == 200 || response.status == 202 || response.status == 204) {
     MARKET_LOG_INFO("registry: deleted tag {} of {}", t, name);
     return {};
   }
-  if (response->status == 405 || response->status == 412) {
-    const auto detail = RegistryErrorText(response->body);
+  if (response.status == 405 || response.status == 412) {
+    const auto detail = RegistryErrorText(response.body);
     return Fail(Errc::kRegistryUnsupported, "registry refuses to delete tag " + t + " of " + name +
-                                                " (" + std::to_string(response->status) +
+                                                " (" + std::to_string(response.status) +
                                                 (detail.empty() ? "" : " " + detail) +
                                                 "; an immutable tag rule?)");
   }
   const std::string what = "deleting tag " + t + " of " + name;
   const std::string missing = "tag " + t + " of repository " + name + " not found";
-  if (response->status == 403) {
-    return std::unexpected(ProjectForbidden(*response, parts->first, what, missing));
+  if (response.status == 403) {
+    return std::unexpected(ProjectForbidden(response, parts.first, what, missing));
   }
-  return std::unexpected(http_->StatusError(*response, what, missing));
+  return std::unexpected(http_->StatusError(response, what, missing));
 }
 
 Result<void> HarborRegistry::EnsureProject(std::string_view project) {
@@ -412,11 +395,10 @@ Result<void> HarborRegistry::EnsureProject(std::string_view project) {
     return Fail(Errc::kInvalid, "project: not a valid registry project name: " +
                                     std::string(project.substr(0, 300)));
   }
-  if (auto ok = SignedIn(); !ok) return std::unexpected(ok.error());
+  MARKET_RETURN_IF_ERROR(SignedIn());
   const std::string name(project);
-  auto found = FindProject(name);
-  if (!found) return std::unexpected(found.error());
-  if (*found) return {};
+  MARKET_ASSIGN_OR_RETURN(auto found, FindProject(name));
+  if (found) return {};
   json request = {{"project_name", name}, {"metadata", {{"public", "false"}}}};
   auto created = http_->Send("POST", std::string(kApi) + "/projects",
                              {{"Content-Type", "application/json"}}, request.dump());
@@ -443,10 +425,9 @@ Result<void> HarborRegistry::EnsureProject(std::string_view project) {
 }
 
 Result<void> HarborRegistry::Ping() {
-  auto response = http_->Send("GET", std::string(kApi) + "/systeminfo");
-  if (!response) return std::unexpected(response.error());
-  if (response->status != 200) {
-    return std::unexpected(http_->StatusError(*response, "checking the Harbor API",
+  MARKET_ASSIGN_OR_RETURN(auto response, http_->Send("GET", std::string(kApi) + "/systeminfo"));
+  if (response.status != 200) {
+    return std::unexpected(http_->StatusError(response, "checking the Harbor API",
                                               "no Harbor API v2.0 at " + std::string(kApi)));
   }
   return SignedIn(true);

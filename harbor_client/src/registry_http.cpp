@@ -154,13 +154,12 @@ Result<HttpResponse> RegistryHttp::SendUrl(std::string_view method, const Url& u
   if (response->status != 401 || !own_origin) return response;
   const auto challenge = response->Header("WWW-Authenticate");
   if (!challenge || !IStartsWith(*challenge, "Bearer")) return response;
-  auto token = FetchToken(*challenge);
-  if (!token) return std::unexpected(token.error());
+  MARKET_ASSIGN_OR_RETURN(auto token, FetchToken(*challenge));
   {
     std::lock_guard lock(mutex_);
     scope_of_[key] = ParseChallenge(*challenge)["scope"];
   }
-  response = client_->Send(with_auth(token->value));
+  response = client_->Send(with_auth(token.value));
   if (!response)
     return Fail(response.error().code, Redact("registry: " + response.error().message));
   return response;
@@ -355,8 +354,8 @@ std::int64_t SizeOf(const nlohmann::json& descriptor) {
 
 Result<ManifestInfo> FetchManifest(RegistryHttp& http, std::string_view repository,
                                    std::string_view reference, bool with_config) {
-  if (auto ok = CheckRepository(repository); !ok) return std::unexpected(ok.error());
-  if (auto ok = CheckReference(reference); !ok) return std::unexpected(ok.error());
+  MARKET_RETURN_IF_ERROR(CheckRepository(repository));
+  MARKET_RETURN_IF_ERROR(CheckReference(reference));
   const std::string name(repository);
   const std::string ref(reference);
   auto response =
@@ -414,8 +413,8 @@ Result<ManifestInfo> FetchManifest(RegistryHttp& http, std::string_view reposito
 
 Result<std::string> FetchDigest(RegistryHttp& http, std::string_view repository,
                                 std::string_view reference) {
-  if (auto ok = CheckRepository(repository); !ok) return std::unexpected(ok.error());
-  if (auto ok = CheckReference(reference); !ok) return std::unexpected(ok.error());
+  MARKET_RETURN_IF_ERROR(CheckRepository(repository));
+  MARKET_RETURN_IF_ERROR(CheckReference(reference));
   const std::string name(repository);
   const std::string ref(reference);
   auto response =
@@ -429,9 +428,8 @@ Result<std::string> FetchDigest(RegistryHttp& http, std::string_view repository,
   auto digest = response->Header("Docker-Content-Digest");
   if (digest && !digest->empty()) return *digest;
   // Without the header only the body tells: hash what GET serves.
-  auto full = FetchManifest(http, repository, reference, false);
-  if (!full) return std::unexpected(full.error());
-  return full->manifest.digest;
+  MARKET_ASSIGN_OR_RETURN(auto full, FetchManifest(http, repository, reference, false));
+  return full.manifest.digest;
 }
 
 }  // namespace market::harbor

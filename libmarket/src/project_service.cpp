@@ -76,15 +76,13 @@ nlohmann::json ProjectService::Snapshot(const std::string& name) const {
 
 Result<Project> ProjectService::Create(std::string_view name, std::string_view operator_name,
                                        const ChangeOrigin& origin) {
-  auto project_name = NormalizeProjectName("projectName", name);
-  if (!project_name) return std::unexpected(project_name.error());
-  auto op = ValidateOperator("operator", operator_name);
-  if (!op) return std::unexpected(op.error());
+  MARKET_ASSIGN_OR_RETURN(auto project_name, NormalizeProjectName("projectName", name));
+  MARKET_ASSIGN_OR_RETURN(auto op, ValidateOperator("operator", operator_name));
 
   Project project;
-  project.name = std::move(*project_name);
-  project.creator = *op;
-  project.last_modify_operator = *op;
+  project.name = std::move(project_name);
+  project.creator = op;
+  project.last_modify_operator = op;
   project.create_time = project.last_modify_time = clock_.Now();
   project.cluster = options_.default_cluster;
   project.define_type = DockerfileType::kTool;
@@ -96,7 +94,7 @@ Result<Project> ProjectService::Create(std::string_view name, std::string_view o
   }
   // The after state is read back, as it is for every change: what the store keeps.
   if (audit_.Enabled()) {
-    audit_.Record(*op, origin, "project.new", "project:" + project.name, nullptr,
+    audit_.Record(op, origin, "project.new", "project:" + project.name, nullptr,
                   Snapshot(project.name));
   }
   return project;
@@ -104,18 +102,16 @@ Result<Project> ProjectService::Create(std::string_view name, std::string_view o
 
 Result<void> ProjectService::Delete(std::string_view name, std::string_view operator_name,
                                     const ChangeOrigin& origin) {
-  auto project_name = NormalizeProjectName("projectName", name);
-  if (!project_name) return std::unexpected(project_name.error());
-  auto op = ValidateOperator("operator", operator_name);
-  if (!op) return std::unexpected(op.error());
-  nlohmann::json before = audit_.Enabled() ? Snapshot(*project_name) : nullptr;
-  auto removed = store_.Remove(*project_name);
+  MARKET_ASSIGN_OR_RETURN(auto project_name, NormalizeProjectName("projectName", name));
+  MARKET_ASSIGN_OR_RETURN(auto op, ValidateOperator("operator", operator_name));
+  nlohmann::json before = audit_.Enabled() ? Snapshot(project_name) : nullptr;
+  auto removed = store_.Remove(project_name);
   if (!removed && removed.error().code == Errc::kDeleteTargetMissing) {
     return Fail(Errc::kDeleteTargetMissing,
-                fmt::format("project to delete not exist: {}", *project_name));
+                fmt::format("project to delete not exist: {}", project_name));
   }
   if (removed) {
-    audit_.Record(*op, origin, "project.delete", "project:" + *project_name, before, nullptr);
+    audit_.Record(op, origin, "project.delete", "project:" + project_name, before, nullptr);
   }
   return removed;
 }
@@ -123,32 +119,29 @@ Result<void> ProjectService::Delete(std::string_view name, std::string_view oper
 Result<Project> ProjectService::Clone(std::string_view source, std::string_view destination,
                                       std::string_view operator_name,
                                       const ChangeOrigin& origin) {
-  auto src = NormalizeProjectName("srcProjectName", source);
-  if (!src) return std::unexpected(src.error());
-  auto dst = NormalizeProjectName("dstProjectName", destination);
-  if (!dst) return std::unexpected(dst.error());
-  auto op = ValidateOperator("operator", operator_name);
-  if (!op) return std::unexpected(op.error());
+  MARKET_ASSIGN_OR_RETURN(auto src, NormalizeProjectName("srcProjectName", source));
+  MARKET_ASSIGN_OR_RETURN(auto dst, NormalizeProjectName("dstProjectName", destination));
+  MARKET_ASSIGN_OR_RETURN(auto op, ValidateOperator("operator", operator_name));
 
   Project copy;
-  copy.name = *dst;
-  copy.creator = *op;
-  copy.last_modify_operator = *op;
+  copy.name = dst;
+  copy.creator = op;
+  copy.last_modify_operator = op;
   copy.create_time = copy.last_modify_time = clock_.Now();
-  auto cloned = store_.Clone(*src, copy);
+  auto cloned = store_.Clone(src, copy);
   if (!cloned) {
     switch (cloned.error().code) {
       case Errc::kCloneSourceMissing:
-        return Fail(Errc::kCloneSourceMissing, fmt::format("src project not exist: {}", *src));
+        return Fail(Errc::kCloneSourceMissing, fmt::format("src project not exist: {}", src));
       case Errc::kAlreadyExists:
-        return Fail(Errc::kAlreadyExists, fmt::format("project: {} already exist", *dst));
+        return Fail(Errc::kAlreadyExists, fmt::format("project: {} already exist", dst));
       default: break;
     }
   }
   if (cloned && audit_.Enabled()) {
-    nlohmann::json after = Snapshot(*dst);
-    if (after.is_object()) after["clonedFrom"] = *src;
-    audit_.Record(*op, origin, "project.clone", "project:" + *dst, nullptr, after);
+    nlohmann::json after = Snapshot(dst);
+    if (after.is_object()) after["clonedFrom"] = src;
+    audit_.Record(op, origin, "project.clone", "project:" + dst, nullptr, after);
   }
   return cloned;
 }
@@ -166,9 +159,8 @@ Result<Project> InfoAnswer(Result<Project> project, std::string_view name) {
 }  // namespace
 
 Result<Project> ProjectService::Info(std::string_view name) {
-  auto project_name = NormalizeProjectName("projectName", name);
-  if (!project_name) return std::unexpected(project_name.error());
-  return InfoAnswer(store_.Get(*project_name), *project_name);
+  MARKET_ASSIGN_OR_RETURN(auto project_name, NormalizeProjectName("projectName", name));
+  return InfoAnswer(store_.Get(project_name), project_name);
 }
 
 void ProjectService::Info(std::string_view name,
@@ -183,26 +175,22 @@ void ProjectService::Info(std::string_view name,
 }
 
 Result<ProjectListQuery> ProjectService::ListQuery(const ListRequest& request) {
-  auto page = ParsePage("page", request.page);
-  if (!page) return std::unexpected(page.error());
-  auto page_size = ParsePageSize("page_size", request.page_size);
-  if (!page_size) return std::unexpected(page_size.error());
-  auto filter = ValidateNameFilter("projectName", request.name_filter);
-  if (!filter) return std::unexpected(filter.error());
+  MARKET_ASSIGN_OR_RETURN(auto page, ParsePage("page", request.page));
+  MARKET_ASSIGN_OR_RETURN(auto page_size, ParsePageSize("page_size", request.page_size));
+  MARKET_ASSIGN_OR_RETURN(auto filter, ValidateNameFilter("projectName", request.name_filter));
   // Names are stored lower-cased, so the filter is too.
-  for (char& c : *filter) {
+  for (char& c : filter) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
 
   ProjectListQuery query;
-  query.page = *page;
-  query.page_size = *page_size;
-  query.name_filter = std::move(*filter);
+  query.page = page;
+  query.page_size = page_size;
+  query.name_filter = std::move(filter);
   query.with_pipeline = request.with_pipeline;
   if (!request.after.empty()) {
-    auto after = NormalizeProjectName("after", request.after);
-    if (!after) return std::unexpected(after.error());
-    query.after = std::move(*after);
+    MARKET_ASSIGN_OR_RETURN(auto after, NormalizeProjectName("after", request.after));
+    query.after = std::move(after);
   }
   return query;
 }
@@ -221,19 +209,17 @@ void ProjectService::List(const ListRequest& request,
 }
 
 Result<Project> ProjectService::Save(const SaveRequest& request, const ChangeOrigin& origin) {
-  auto project_name = NormalizeProjectName(request.name_field, request.name);
-  if (!project_name) return std::unexpected(project_name.error());
-  auto op = ValidateOperator("operator", request.operator_name);
-  if (!op) return std::unexpected(op.error());
-  auto mode = ParseSaveMode("addOrUpdate", request.add_or_update);
-  if (!mode) return std::unexpected(mode.error());
+  MARKET_ASSIGN_OR_RETURN(auto project_name,
+                          NormalizeProjectName(request.name_field, request.name));
+  MARKET_ASSIGN_OR_RETURN(auto op, ValidateOperator("operator", request.operator_name));
+  MARKET_ASSIGN_OR_RETURN(auto mode, ParseSaveMode("addOrUpdate", request.add_or_update));
 
   // Read before the store's transaction rather than inside it: a save racing this one may show
   // up in the audit's before or after, but each is a state the project really had. An add that
   // succeeds had nothing before it.
   std::optional<Project> existing;
-  if (*mode == SaveMode::kUpdate) {
-    auto stored = store_.Get(*project_name);
+  if (mode == SaveMode::kUpdate) {
+    auto stored = store_.Get(project_name);
     if (stored) {
       existing = std::move(*stored);
     } else if (stored.error().code != Errc::kNotFound) {
@@ -242,23 +228,22 @@ Result<Project> ProjectService::Save(const SaveRequest& request, const ChangeOri
   }
 
   Project project;
-  project.name = *project_name;
-  project.creator = *op;
-  project.last_modify_operator = *op;
+  project.name = project_name;
+  project.creator = op;
+  project.last_modify_operator = op;
   project.create_time = project.last_modify_time = clock_.Now();
 
   if (request.cluster && !request.cluster->empty()) {
-    auto cluster = NormalizeClusterName("Cluster", *request.cluster);
-    if (!cluster) return std::unexpected(cluster.error());
-    project.cluster = std::move(*cluster);
+    MARKET_ASSIGN_OR_RETURN(auto cluster, NormalizeClusterName("Cluster", *request.cluster));
+    project.cluster = std::move(cluster);
   } else {
     project.cluster = existing ? existing->cluster : options_.default_cluster;
   }
 
-  auto type = ParseDockerfileTypeField("DefineDockerFileType", request.define_type.value_or(""),
-                                       existing ? existing->define_type : DockerfileType::kTool);
-  if (!type) return std::unexpected(type.error());
-  project.define_type = *type;
+  MARKET_ASSIGN_OR_RETURN(auto type, ParseDockerfileTypeField(
+                                         "DefineDockerFileType", request.define_type.value_or(""),
+                                         existing ? existing->define_type : DockerfileType::kTool));
+  project.define_type = type;
 
   project.pipeline = request.pipeline;
   if (plugins_ != nullptr) {
@@ -266,17 +251,17 @@ Result<Project> ProjectService::Save(const SaveRequest& request, const ChangeOri
       project.pipeline = RestoreRedactedSecrets(*plugins_, std::move(project.pipeline),
                                                 existing->pipeline);
     }
-    auto validated = plugins_->Validate(project.define_type, project.pipeline);
-    if (!validated) return std::unexpected(validated.error());
-    project.pipeline = std::move(*validated);
+    MARKET_ASSIGN_OR_RETURN(auto validated,
+                            plugins_->Validate(project.define_type, project.pipeline));
+    project.pipeline = std::move(validated);
   }
 
-  auto saved = store_.Save(project, *mode);
+  auto saved = store_.Save(project, mode);
   if (!saved && saved.error().code == Errc::kAlreadyExists) {
     return Fail(Errc::kAlreadyExists, fmt::format("project: {} already exist", project.name));
   }
   if (saved && audit_.Enabled()) {
-    audit_.Record(*op, origin, "project.save", "project:" + project.name,
+    audit_.Record(op, origin, "project.save", "project:" + project.name,
                   existing ? ProjectToJson(*existing, plugins_) : nlohmann::json(nullptr),
                   Snapshot(project.name));
   }
@@ -292,16 +277,15 @@ Result<RenderedDockerfile> ProjectService::Render(DockerfileType type,
 }
 
 Result<RenderedDockerfile> ProjectService::Dockerfile(std::string_view name) {
-  auto project = Info(name);
-  if (!project) return std::unexpected(project.error());
-  return Render(project->define_type, project->pipeline);
+  MARKET_ASSIGN_OR_RETURN(auto project, Info(name));
+  return Render(project.define_type, project.pipeline);
 }
 
 Result<RenderedDockerfile> ProjectService::Preview(const PreviewRequest& request) const {
-  auto type = ParseDockerfileTypeField("DefineDockerFileType", request.define_type,
-                                       DockerfileType::kTool);
-  if (!type) return std::unexpected(type.error());
-  return Render(*type, request.pipeline);
+  MARKET_ASSIGN_OR_RETURN(
+      auto type,
+      ParseDockerfileTypeField("DefineDockerFileType", request.define_type, DockerfileType::kTool));
+  return Render(type, request.pipeline);
 }
 
 }  // namespace market

@@ -51,3 +51,22 @@ inline std::unexpected<Error> Fail(Errc code, std::string message) {
 const char* DefaultMessage(Errc code);
 
 }  // namespace market
+
+// Error propagation, written once. In a function that returns a Result of any type:
+//   MARKET_ASSIGN_OR_RETURN(auto dir, PrivateDir::Create("x-"));  // dir: the value, or return
+//   MARKET_RETURN_IF_ERROR(WriteNewFile(path, text, 0600));        // any Result, value unused
+// The failed Result's Error is returned unchanged. The expression is variadic so that braced
+// lists ({a, b}) may appear in it.
+#define MARKET_CONCAT_INNER(a, b) a##b
+#define MARKET_CONCAT(a, b) MARKET_CONCAT_INNER(a, b)
+#define MARKET_ASSIGN_OR_RETURN(lhs, ...) \
+  MARKET_ASSIGN_OR_RETURN_IMPL(MARKET_CONCAT(market_result_, __LINE__), lhs, __VA_ARGS__)
+#define MARKET_ASSIGN_OR_RETURN_IMPL(tmp, lhs, ...)             \
+  auto tmp = (__VA_ARGS__);                                     \
+  if (!tmp) return ::std::unexpected(::std::move(tmp).error()); \
+  lhs = ::std::move(*tmp)
+#define MARKET_RETURN_IF_ERROR(...)                                                   \
+  do {                                                                                \
+    auto market_status = (__VA_ARGS__);                                               \
+    if (!market_status) return ::std::unexpected(::std::move(market_status).error()); \
+  } while (false)

@@ -232,13 +232,11 @@ Result<Build> BuildService::Impl::Enqueue(std::string_view project, std::string_
   if (tag.empty()) {
     the_tag = FormatCompactUtc(now);
   } else {
-    auto valid = ValidateTag("tag", tag);
-    if (!valid) return std::unexpected(valid.error());
-    the_tag = *valid;
+    MARKET_ASSIGN_OR_RETURN(auto valid, ValidateTag("tag", tag));
+    the_tag = valid;
   }
-  auto name = NormalizeProjectName("projectName", project);
-  if (!name) return std::unexpected(name.error());
-  auto stored = deps_.projects->Get(*name);
+  MARKET_ASSIGN_OR_RETURN(auto name, NormalizeProjectName("projectName", project));
+  auto stored = deps_.projects->Get(name);
   if (!stored) {
     if (stored.error().code == Errc::kNotFound) {
       return Fail(Errc::kBuildProjectMissing, DefaultMessage(Errc::kBuildProjectMissing));
@@ -251,8 +249,8 @@ Result<Build> BuildService::Impl::Enqueue(std::string_view project, std::string_
   // A pipeline that cannot render would only fail on a worker: it is refused now, with what
   // is wrong, and nothing is queued.
   if (auto rendered = deps_.plugins->Render(stored->define_type, stored->pipeline); !rendered) {
-    return Fail(Errc::kInvalid, fmt::format("project {} cannot be built: {}", *name,
-                                            rendered.error().message));
+    return Fail(Errc::kInvalid,
+                fmt::format("project {} cannot be built: {}", name, rendered.error().message));
   }
   // The Cluster is the registry project the image lands in: a developer must not replace what
   // others build from (the base images).
@@ -269,28 +267,25 @@ Result<Build> BuildService::Impl::Enqueue(std::string_view project, std::string_
                             stored->cluster));
   }
   if (options_.max_queued_per_project > 0 || options_.max_queued_per_operator > 0) {
-    auto queued = deps_.builds->CountQueued(*name, operator_name);
-    if (!queued) return std::unexpected(queued.error());
-    if (options_.max_queued_per_project > 0 &&
-        queued->project >= options_.max_queued_per_project) {
-      return Fail(Errc::kTooManyRequests,
-                  fmt::format("project {} has {} queued builds already "
-                              "(max-queued-builds-per-project)",
-                              *name, queued->project));
+    MARKET_ASSIGN_OR_RETURN(auto queued, deps_.builds->CountQueued(name, operator_name));
+    if (options_.max_queued_per_project > 0 && queued.project >= options_.max_queued_per_project) {
+      return Fail(Errc::kTooManyRequests, fmt::format("project {} has {} queued builds already "
+                                                      "(max-queued-builds-per-project)",
+                                                      name, queued.project));
     }
     if (options_.max_queued_per_operator > 0 &&
-        queued->operator_builds >= options_.max_queued_per_operator) {
+        queued.operator_builds >= options_.max_queued_per_operator) {
       return Fail(Errc::kTooManyRequests,
                   fmt::format("{} has {} queued builds already (max-queued-builds-per-user)",
-                              operator_name, queued->operator_builds));
+                              operator_name, queued.operator_builds));
     }
   }
   Build build;
-  build.project = *name;
+  build.project = name;
   build.tag = the_tag;
   build.operator_name = std::string(operator_name);
   build.image =
-      fmt::format("{}/{}/{}:{}", deps_.registry->PushHost(), stored->cluster, *name, the_tag);
+      fmt::format("{}/{}/{}:{}", deps_.registry->PushHost(), stored->cluster, name, the_tag);
   build.queued_at = now;
   build.state = BuildState::kQueued;
   auto queued = deps_.builds->Enqueue(build);
@@ -298,7 +293,7 @@ Result<Build> BuildService::Impl::Enqueue(std::string_view project, std::string_
     MARKET_LOG_INFO("build {} of {} queued by {}: {}", queued->id, queued->project,
                     queued->operator_name, queued->image);
     Wake();
-    audit_.Record(operator_name, origin, "build.start", "project:" + *name, nullptr,
+    audit_.Record(operator_name, origin, "build.start", "project:" + name, nullptr,
                   BuildToJson(*queued));
   }
   return queued;
@@ -342,33 +337,27 @@ Result<LogChunk> BuildService::Impl::ReadLog(std::int64_t id, std::int64_t offse
 }
 
 Result<BuildSummary> BuildService::Impl::Summary(const BuildHistoryRequest& request) {
-  auto name = NormalizeProjectName("projectName", request.project);
-  if (!name) return std::unexpected(name.error());
-  auto page = ParsePage("page", request.page);
-  if (!page) return std::unexpected(page.error());
-  auto page_size = ParsePageSize("page_size", request.page_size);
-  if (!page_size) return std::unexpected(page_size.error());
+  MARKET_ASSIGN_OR_RETURN(auto name, NormalizeProjectName("projectName", request.project));
+  MARKET_ASSIGN_OR_RETURN(auto page, ParsePage("page", request.page));
+  MARKET_ASSIGN_OR_RETURN(auto page_size, ParsePageSize("page_size", request.page_size));
   auto no_builds = [&] {
-    return Fail(Errc::kBuildProjectMissing, fmt::format("project {} has no builds", *name));
+    return Fail(Errc::kBuildProjectMissing, fmt::format("project {} has no builds", name));
   };
   BuildSummary summary;
-  summary.page_number = *page;
-  summary.page_size = *page_size;
-  auto history = History(*name, *page, *page_size);
-  if (!history) return std::unexpected(history.error());
-  summary.page = std::move(*history);
+  summary.page_number = page;
+  summary.page_size = page_size;
+  MARKET_ASSIGN_OR_RETURN(auto history, History(name, page, page_size));
+  summary.page = std::move(history);
   if (summary.page.total_count == 0) return no_builds();
-  if (*page == 1 && !summary.page.builds.empty()) {
+  if (page == 1 && !summary.page.builds.empty()) {
     summary.latest = summary.page.builds.front();
   } else {
-    auto first = History(*name, 1, 1);
-    if (!first) return std::unexpected(first.error());
-    if (first->builds.empty()) return no_builds();
-    summary.latest = first->builds.front();
+    MARKET_ASSIGN_OR_RETURN(auto first, History(name, 1, 1));
+    if (first.builds.empty()) return no_builds();
+    summary.latest = first.builds.front();
   }
-  auto log = ReadLog(summary.latest.id, 0, kSummaryLogBytes);
-  if (!log) return std::unexpected(log.error());
-  summary.latest_log = std::move(*log);
+  MARKET_ASSIGN_OR_RETURN(auto log, ReadLog(summary.latest.id, 0, kSummaryLogBytes));
+  summary.latest_log = std::move(log);
   return summary;
 }
 
@@ -563,14 +552,12 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
     // The repository holding the Dockerfile is the build context, as `docker build <repo>`.
     const SourceSpec& src = *rendered->dockerfile_source;
     if (!src.checkout_as.empty()) {
-      auto rel = ContextPath("checkoutAs", src.checkout_as);
-      if (!rel) return std::unexpected(rel.error());
-      if (auto ok = PrepareCheckout(context, *rel); !ok) return std::unexpected(ok.error());
-      context /= *rel;
+      MARKET_ASSIGN_OR_RETURN(auto rel, ContextPath("checkoutAs", src.checkout_as));
+      MARKET_RETURN_IF_ERROR(PrepareCheckout(context, rel));
+      context /= rel;
     }
-    auto limits = ContextLeft(workspace / "context");
-    if (!limits) return std::unexpected(limits.error());
-    if (auto ok = deps_.checkout->Checkout(src, context, *limits, line, stop); !ok) {
+    MARKET_ASSIGN_OR_RETURN(auto limits, ContextLeft(workspace / "context"));
+    if (auto ok = deps_.checkout->Checkout(src, context, limits, line, stop); !ok) {
       return Fail(Errc::kInternal, "checking out the Dockerfile source failed: " +
                                        redactor.Redact(ok.error().message));
     }
@@ -603,13 +590,11 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
   }
 
   for (const auto& src : rendered->sources) {
-    auto rel = ContextPath("checkoutAs", src.checkout_as);
-    if (!rel) return std::unexpected(rel.error());
-    if (auto ok = PrepareCheckout(context, *rel); !ok) return std::unexpected(ok.error());
-    auto limits = ContextLeft(context);
-    if (!limits) return std::unexpected(limits.error());
-    if (auto ok = deps_.checkout->Checkout(src, context / *rel, *limits, line, stop); !ok) {
-      return Fail(Errc::kInternal, fmt::format("checking out {} failed: {}", rel->string(),
+    MARKET_ASSIGN_OR_RETURN(auto rel, ContextPath("checkoutAs", src.checkout_as));
+    MARKET_RETURN_IF_ERROR(PrepareCheckout(context, rel));
+    MARKET_ASSIGN_OR_RETURN(auto limits, ContextLeft(context));
+    if (auto ok = deps_.checkout->Checkout(src, context / rel, limits, line, stop); !ok) {
+      return Fail(Errc::kInternal, fmt::format("checking out {} failed: {}", rel.string(),
                                                redactor.Redact(ok.error().message)));
     }
   }

@@ -137,13 +137,9 @@ Result<fs::path> DelegateV2(fs::path own, std::string_view controller) {
   std::error_code ec;
   fs::create_directory(own / "market-server", ec);
   if (ec) return Fail(Errc::kInternal, ec.message());
-  if (auto moved = WriteText(own / "market-server" / "cgroup.procs", std::to_string(::getpid()));
-      !moved) {
-    return std::unexpected(moved.error());
-  }
-  if (auto ok = WriteText(own / "cgroup.subtree_control", enable); !ok) {
-    return std::unexpected(ok.error());
-  }
+  MARKET_RETURN_IF_ERROR(
+      WriteText(own / "market-server" / "cgroup.procs", std::to_string(::getpid())));
+  MARKET_RETURN_IF_ERROR(WriteText(own / "cgroup.subtree_control", enable));
   return own;
 }
 
@@ -242,14 +238,13 @@ struct BuildSandbox::Parts {
   Result<fs::path> Limit(std::string_view controller, std::string_view setting,
                          std::string_view v1_file, std::string_view v2_file, std::string_view value,
                          bool* v2) {
-    auto cgroup = MakeCgroup(controller, setting);
-    if (!cgroup) return std::unexpected(cgroup.error());
-    if (v2 != nullptr) *v2 = cgroup->v2;
-    if (auto ok = WriteText(cgroup->dir / (cgroup->v2 ? v2_file : v1_file), value); !ok) {
+    MARKET_ASSIGN_OR_RETURN(auto cgroup, MakeCgroup(controller, setting));
+    if (v2 != nullptr) *v2 = cgroup.v2;
+    if (auto ok = WriteText(cgroup.dir / (cgroup.v2 ? v2_file : v1_file), value); !ok) {
       return Fail(Errc::kInternal,
                   fmt::format("{} cannot be applied: {}", setting, ok.error().message));
     }
-    return cgroup->dir;
+    return cgroup.dir;
   }
 
   // One `ip netns add`, then one `ip -batch` for the loopback and every refusing route (a
@@ -276,9 +271,8 @@ struct BuildSandbox::Parts {
                  "--netns-type=path",
                  (fs::path(kNetnsDir) / name).string(),
                  "tap0"};
-    auto started = process::BackgroundChild::Start(spec);
-    if (!started) return std::unexpected(started.error());
-    slirp.emplace(std::move(*started));
+    MARKET_ASSIGN_OR_RETURN(auto started, process::BackgroundChild::Start(spec));
+    slirp.emplace(std::move(started));
     // Ready once it has configured tap0 (an address and a default route).
     for (int i = 0;; ++i) {
       std::string why;
@@ -322,17 +316,16 @@ Result<BuildSandbox> BuildSandbox::Create(const SandboxOptions& options) {
   parts->options = options;
   parts->name = fmt::format("{}{}-{}", kPrefix, ::getpid(), next_sandbox++);
   if (options.pids > 0) {
-    auto dir = parts->Limit("pids", "build-pids", "pids.max", "pids.max",
-                            std::to_string(options.pids), nullptr);
-    if (!dir) return std::unexpected(dir.error());
-    parts->pids_cgroup = *dir;
+    MARKET_ASSIGN_OR_RETURN(auto dir, parts->Limit("pids", "build-pids", "pids.max", "pids.max",
+                                                   std::to_string(options.pids), nullptr));
+    parts->pids_cgroup = dir;
   }
   if (options.memory_bytes > 0) {
     bool v2 = false;
-    auto dir = parts->Limit("memory", "build-memory", "memory.limit_in_bytes", "memory.max",
-                            std::to_string(options.memory_bytes), &v2);
-    if (!dir) return std::unexpected(dir.error());
-    parts->memory_cgroup = *dir;
+    MARKET_ASSIGN_OR_RETURN(
+        auto dir, parts->Limit("memory", "build-memory", "memory.limit_in_bytes", "memory.max",
+                               std::to_string(options.memory_bytes), &v2));
+    parts->memory_cgroup = dir;
     parts->memory_v2 = v2;
   }
   std::vector<std::string> refused = parts->RefusedRanges();

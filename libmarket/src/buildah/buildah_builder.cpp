@@ -135,11 +135,10 @@ Result<void> BuildahBuilder::RunStep(std::string_view what, std::vector<std::str
                   : "..." + std::string(line.substr(line.size() - kMaxCauseLength));
     }
   };
-  auto outcome = process::Run(spec, remember, stop);
-  if (!outcome) return std::unexpected(outcome.error());
-  if (outcome->cancelled) return Fail(Errc::kInternal, "cancelled");
-  if (!outcome->Succeeded()) {
-    std::string reason = fmt::format("buildah {} failed: {}", what, outcome->Describe());
+  MARKET_ASSIGN_OR_RETURN(auto outcome, process::Run(spec, remember, stop));
+  if (outcome.cancelled) return Fail(Errc::kInternal, "cancelled");
+  if (!outcome.Succeeded()) {
+    std::string reason = fmt::format("buildah {} failed: {}", what, outcome.Describe());
     if (!cause.empty()) reason += ": " + cause;
     if (sandbox != nullptr) {
       if (std::string limit = sandbox->LimitReached(); !limit.empty()) {
@@ -231,21 +230,17 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPush(const ImageBuildRequest& 
 Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequest& request,
                                                             const LogLineFn& log,
                                                             std::stop_token stop, bool& built) {
-  auto dir = process::PrivateDir::Create("market-buildah-");
-  if (!dir) return std::unexpected(dir.error());
-  const auto auth_file = dir->path() / "auth.json";
-  const auto digest_file = dir->path() / "digest";
+  MARKET_ASSIGN_OR_RETURN(auto dir, process::PrivateDir::Create("market-buildah-"));
+  const auto auth_file = dir.path() / "auth.json";
+  const auto digest_file = dir.path() / "digest";
   // Credentials reach buildah only through this 0600 file in a 0700 dir, never argv.
-  if (auto ok = process::WriteNewFile(auth_file, AuthFileJson(request), 0600); !ok) {
-    return std::unexpected(ok.error());
-  }
-  const auto registries_conf = dir->path() / "registries.conf";
-  if (auto ok = process::WriteNewFile(registries_conf, RegistriesConf(request, options_), 0600); !ok) {
-    return std::unexpected(ok.error());
-  }
+  MARKET_RETURN_IF_ERROR(process::WriteNewFile(auth_file, AuthFileJson(request), 0600));
+  const auto registries_conf = dir.path() / "registries.conf";
+  MARKET_RETURN_IF_ERROR(
+      process::WriteNewFile(registries_conf, RegistriesConf(request, options_), 0600));
   // HOME is the private folder: no configuration of the service account applies.
   const std::vector<std::pair<std::string, std::string>> env = {
-      {"HOME", dir->path().string()},
+      {"HOME", dir.path().string()},
       {"CONTAINERS_REGISTRIES_CONF", registries_conf.string()},
   };
   std::filesystem::path dockerfile = request.dockerfile;
@@ -253,9 +248,8 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
 
   std::optional<BuildSandbox> sandbox;
   if (options_.isolation == "oci") {
-    auto made = BuildSandbox::Create(ToSandboxOptions(options_));
-    if (!made) return std::unexpected(made.error());
-    sandbox.emplace(std::move(*made));
+    MARKET_ASSIGN_OR_RETURN(auto made, BuildSandbox::Create(ToSandboxOptions(options_)));
+    sandbox.emplace(std::move(made));
     log(fmt::format("sandbox: RUN steps in runc with a private network; refused: {}",
                     fmt::join(sandbox->Refused(), ", ")));
   } else {
@@ -350,8 +344,7 @@ Result<void> CheckBuildahSandbox(const BuildahOptions& options) {
   if (auto ok = installed(options.slirp_path, "the build network's way out"); !ok) return ok;
   if (auto ok = installed(options.ip_path, "iproute2 makes the build network", "-V"); !ok)
     return ok;
-  auto made = BuildSandbox::Create(sandbox);
-  if (!made) return std::unexpected(made.error());
+  MARKET_ASSIGN_OR_RETURN(auto made, BuildSandbox::Create(sandbox));
   return {};
 }
 

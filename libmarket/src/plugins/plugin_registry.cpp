@@ -274,7 +274,7 @@ Result<Pipeline> PluginRegistry::Validate(DockerfileType type, const Pipeline& p
       sources.push_back({rendered[i].dockerfile_source.get(), out[i].plugin, i});
     }
   }
-  if (Result<void> ok = CheckCheckoutFolders(sources); !ok) return std::unexpected(ok.error());
+  MARKET_RETURN_IF_ERROR(CheckCheckoutFolders(sources));
   return out;
 }
 
@@ -289,9 +289,7 @@ Result<RenderedDockerfile> PluginRegistry::Render(DockerfileType type,
   std::vector<std::string> body;
   for (const PluginInstance& entry : *valid) {
     RenderContext context;
-    if (Result<void> ok = Find(entry.plugin)->Render(entry, context); !ok) {
-      return std::unexpected(ok.error());
-    }
+    MARKET_RETURN_IF_ERROR(Find(entry.plugin)->Render(entry, context));
     auto& target = entry.plugin == plugins::kBaseImagePlugin ? head : body;
     for (std::string& line : context.instructions) target.push_back(std::move(line));
     for (SourceSpec& s : context.sources) out.sources.push_back(std::move(s));

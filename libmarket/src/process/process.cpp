@@ -229,7 +229,7 @@ Result<pid_t> Spawn(const std::string& name, const Exec& exec, int in_fd, int ou
 Result<Outcome> RunImpl(const Spec& spec, const LineFn& on_stdout, const LineFn* on_stderr,
                         std::stop_token stop) {
   Exec exec;
-  if (auto ok = PrepareExec(spec, exec); !ok) return std::unexpected(ok.error());
+  MARKET_RETURN_IF_ERROR(PrepareExec(spec, exec));
 
   int out_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Fail(Errc::kInternal, "pipe: " + ErrnoText(errno));
@@ -256,10 +256,10 @@ Result<Outcome> RunImpl(const Spec& spec, const LineFn& on_stdout, const LineFn*
     in_child = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (in_child.get() < 0) return Fail(Errc::kInternal, "/dev/null: " + ErrnoText(errno));
   }
-  auto spawned = Spawn(spec.argv[0], exec, in_child.get(), out_write.get(),
-                       err_write.get() >= 0 ? err_write.get() : out_write.get());
-  if (!spawned) return std::unexpected(spawned.error());
-  const pid_t pid = *spawned;
+  MARKET_ASSIGN_OR_RETURN(auto spawned,
+                          Spawn(spec.argv[0], exec, in_child.get(), out_write.get(),
+                                err_write.get() >= 0 ? err_write.get() : out_write.get()));
+  const pid_t pid = spawned;
   out_write.Close();
   err_write.Close();
   in_child.Close();
@@ -393,15 +393,15 @@ std::string Outcome::Describe() const {
 
 Result<BackgroundChild> BackgroundChild::Start(const Spec& spec) {
   Exec exec;
-  if (auto ok = PrepareExec(spec, exec); !ok) return std::unexpected(ok.error());
+  MARKET_RETURN_IF_ERROR(PrepareExec(spec, exec));
   Fd null_in(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   Fd null_out(::open("/dev/null", O_WRONLY | O_CLOEXEC));
   if (null_in.get() < 0 || null_out.get() < 0) {
     return Fail(Errc::kInternal, "/dev/null: " + ErrnoText(errno));
   }
-  auto pid = Spawn(spec.argv[0], exec, null_in.get(), null_out.get(), null_out.get());
-  if (!pid) return std::unexpected(pid.error());
-  return BackgroundChild(*pid);
+  MARKET_ASSIGN_OR_RETURN(auto pid,
+                          Spawn(spec.argv[0], exec, null_in.get(), null_out.get(), null_out.get()));
+  return BackgroundChild(pid);
 }
 
 bool BackgroundChild::Running(std::string* why) {
@@ -471,9 +471,8 @@ Result<Captured> RunCapture(const Spec& spec, const LineFn& on_stderr, std::stop
     captured.output.push_back('\n');
   };
   LineFn err = on_stderr ? on_stderr : LineFn([](std::string_view) {});
-  auto outcome = RunImpl(spec, collect, &err, std::move(stop));
-  if (!outcome) return std::unexpected(outcome.error());
-  captured.outcome = *outcome;
+  MARKET_ASSIGN_OR_RETURN(auto outcome, RunImpl(spec, collect, &err, std::move(stop)));
+  captured.outcome = outcome;
   return captured;
 }
 

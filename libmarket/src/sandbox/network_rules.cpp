@@ -115,9 +115,8 @@ Result<std::vector<IpRange>> ParseIpRanges(std::string_view field, std::string_v
     std::size_t end = text.find_first_of(", \t", start);
     if (end == std::string_view::npos) end = text.size();
     if (end > start) {
-      auto range = ParseIpRange(field, text.substr(start, end - start));
-      if (!range) return std::unexpected(range.error());
-      out.push_back(*range);
+      MARKET_ASSIGN_OR_RETURN(auto range, ParseIpRange(field, text.substr(start, end - start)));
+      out.push_back(range);
     }
     start = end + 1;
   }

@@ -197,15 +197,14 @@ Result<void> CommandSourceCheckout::Step(const Run& run, process::Spec spec,
     }
     return {};
   };
-  auto outcome = process::Run(spec, *run.log, run.stop);
-  if (!outcome) return std::unexpected(outcome.error());
-  if (outcome->cancelled) return Fail(Errc::kInternal, "cancelled");
-  if (outcome->timed_out) {
+  MARKET_ASSIGN_OR_RETURN(auto outcome, process::Run(spec, *run.log, run.stop));
+  if (outcome.cancelled) return Fail(Errc::kInternal, "cancelled");
+  if (outcome.timed_out) {
     return Fail(Errc::kInternal,
                 fmt::format("checkout timed out after {} s", run.limits->timeout.count()));
   }
-  if (!outcome->Succeeded()) {
-    return Fail(Errc::kInternal, fmt::format("{} failed: {}", what, outcome->Describe()));
+  if (!outcome.Succeeded()) {
+    return Fail(Errc::kInternal, fmt::format("{} failed: {}", what, outcome.Describe()));
   }
   return {};
 }
@@ -290,20 +289,17 @@ Result<CommandSourceCheckout::Destination> CommandSourceCheckout::CheckDestinati
 
 Result<void> CommandSourceCheckout::Git(const SourceSpec& source, const Run& run,
                                         const std::vector<std::string>& pins) const {
-  auto dir = process::PrivateDir::Create("market-git-");
-  if (!dir) return std::unexpected(dir.error());
-  const auto askpass = dir->path() / "askpass";
-  if (auto ok = process::WriteNewFile(askpass, kAskPassScript, 0700); !ok) {
-    return std::unexpected(ok.error());
-  }
+  MARKET_ASSIGN_OR_RETURN(auto dir, process::PrivateDir::Create("market-git-"));
+  const auto askpass = dir.path() / "askpass";
+  MARKET_RETURN_IF_ERROR(process::WriteNewFile(askpass, kAskPassScript, 0700));
   process::Spec base;
   // Nothing of the host's or the service account's git configuration: no /etc/gitconfig, no
   // ~/.gitconfig or $XDG_CONFIG_HOME/git/config (insteadOf, sshCommand, hooks, credential
   // helpers...). Everything the child needs is named here, for the process runner passes only
   // a short allowlist of the server's environment.
   base.env = {
-      {"HOME", dir->path().string()},
-      {"XDG_CONFIG_HOME", dir->path().string()},
+      {"HOME", dir.path().string()},
+      {"XDG_CONFIG_HOME", dir.path().string()},
       {"GIT_CONFIG_NOSYSTEM", "1"},
       {"GIT_CONFIG_GLOBAL", "/dev/null"},
       {"GIT_TERMINAL_PROMPT", "0"},
@@ -317,7 +313,7 @@ Result<void> CommandSourceCheckout::Git(const SourceSpec& source, const Run& run
       {"MARKET_SOURCE_USERNAME", source.username},
       {"MARKET_SOURCE_PASSWORD", source.password},
   };
-  if (auto ok = UseSandbox(run, dir->path(), base); !ok) return ok;
+  if (auto ok = UseSandbox(run, dir.path(), base); !ok) return ok;
   // No credential helper may store or offer credentials; no hook runs; a redirect is an error
   // (its target was not checked).
   std::vector<std::string> git{options_.git_path,
@@ -390,17 +386,15 @@ Result<void> CommandSourceCheckout::Git(const SourceSpec& source, const Run& run
 }
 
 Result<void> CommandSourceCheckout::Svn(const SourceSpec& source, const Run& run) const {
-  auto dir = process::PrivateDir::Create("market-svn-");
-  if (!dir) return std::unexpected(dir.error());
+  MARKET_ASSIGN_OR_RETURN(auto dir, process::PrivateDir::Create("market-svn-"));
   process::Spec spec;
-  spec.env = {{"HOME", dir->path().string()}};
-  if (auto ok = UseSandbox(run, dir->path(), spec); !ok) return ok;
+  spec.env = {{"HOME", dir.path().string()}};
+  if (auto ok = UseSandbox(run, dir.path(), spec); !ok) return ok;
   // A private config dir: nothing is read from or cached into the server user's ~/.subversion.
-  spec.argv = {options_.svn_path,   "export",          "-q",
-               "--non-interactive", "--no-auth-cache", "--config-dir",
-               dir->path().string(),
-               "--config-option",
-               "config:tunnels:ssh=" + SshCommand(options_, false)};
+  spec.argv = {
+      options_.svn_path,   "export",          "-q",
+      "--non-interactive", "--no-auth-cache", "--config-dir",
+      dir.path().string(), "--config-option", "config:tunnels:ssh=" + SshCommand(options_, false)};
   if (!source.ref.empty()) {
     spec.argv.push_back("-r");
     spec.argv.push_back(source.ref);
@@ -431,8 +425,7 @@ Result<void> CommandSourceCheckout::Checkout(const SourceSpec& source_in,
   if (source.type != "git" && source.type != "svn") {
     return Fail(Errc::kInvalid, fmt::format("unknown source type: {}", source.type));
   }
-  auto destination = CheckDestination(source);
-  if (!destination) return std::unexpected(destination.error());
+  MARKET_ASSIGN_OR_RETURN(auto destination, CheckDestination(source));
   // The caller made the folders above `dest` without following links (PrepareCheckoutFolder
   // from the build context); `dest` itself must not be a link or hold anything.
   std::error_code ec;
@@ -447,7 +440,7 @@ Result<void> CommandSourceCheckout::Checkout(const SourceSpec& source_in,
   }
 
   std::optional<BuildSandbox> sandbox;
-  if (destination->needs_network_sandbox) {
+  if (destination.needs_network_sandbox) {
     SandboxOptions sandbox_options;
     sandbox_options.deny = rules_.deny;
     sandbox_options.ip_path = options_.ip_path;
@@ -466,7 +459,7 @@ Result<void> CommandSourceCheckout::Checkout(const SourceSpec& source_in,
                   sandbox ? " (in a network of its own)" : ""));
   Result<void> done;
   if (source.type == "git") {
-    done = Git(source, run, destination->git_pins);
+    done = Git(source, run, destination.git_pins);
   } else {
     done = Svn(source, run);
   }

@@ -141,9 +141,8 @@ namespace {
 // never through a link; a missing folder is made when `create`, else an error.
 Result<Fd> OpenParent(const std::filesystem::path& context,
                       const std::vector<std::string_view>& parts, bool create) {
-  auto dir = OpenContext(context);
-  if (!dir) return std::unexpected(dir.error());
-  Fd current = std::move(*dir);
+  MARKET_ASSIGN_OR_RETURN(auto dir, OpenContext(context));
+  Fd current = std::move(dir);
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     bool missing = false;
     if (auto bad = NotRealDirectory(current.get(), parts, i, missing)) return std::unexpected(*bad);
@@ -156,9 +155,8 @@ Result<Fd> OpenParent(const std::filesystem::path& context,
         return std::unexpected(SysError("cannot create", Prefix(parts, i)));
       }
     }
-    auto next = OpenDirectory(current.get(), parts, i);
-    if (!next) return std::unexpected(next.error());
-    current = std::move(*next);
+    MARKET_ASSIGN_OR_RETURN(auto next, OpenDirectory(current.get(), parts, i));
+    current = std::move(next);
   }
   return current;
 }
@@ -168,9 +166,8 @@ Result<Fd> OpenParent(const std::filesystem::path& context,
 Result<void> PrepareCheckoutFolder(const std::filesystem::path& context, std::string_view rel) {
   const std::vector<std::string_view> parts = Components(rel);
   if (parts.empty()) return Fail(Errc::kInvalid, "the checkout folder is empty");
-  auto parent = OpenParent(context, parts, true);
-  if (!parent) return std::unexpected(parent.error());
-  Fd current = std::move(*parent);
+  MARKET_ASSIGN_OR_RETURN(auto parent, OpenParent(context, parts, true));
+  Fd current = std::move(parent);
   const std::size_t last = parts.size() - 1;
   bool missing = false;
   if (auto bad = NotRealDirectory(current.get(), parts, last, missing)) {
@@ -192,9 +189,8 @@ Result<void> PrepareCheckoutFolder(const std::filesystem::path& context, std::st
 Result<void> CheckRegularFile(const std::filesystem::path& context, std::string_view rel) {
   const std::vector<std::string_view> parts = Components(rel);
   if (parts.empty()) return Fail(Errc::kInvalid, "the file name is empty");
-  auto parent = OpenParent(context, parts, false);
-  if (!parent) return std::unexpected(parent.error());
-  Fd current = std::move(*parent);
+  MARKET_ASSIGN_OR_RETURN(auto parent, OpenParent(context, parts, false));
+  Fd current = std::move(parent);
   const std::size_t last = parts.size() - 1;
   const std::string name(parts[last]);
   struct stat st {};

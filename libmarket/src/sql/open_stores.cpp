@@ -138,10 +138,9 @@ Result<Stores> OpenStores(const StoreOptions& options) {
   }
 
   std::string display = config->display;
-  auto pool = sql::SessionPool::Open(std::move(*config), options.pool_size);
-  if (!pool) return std::unexpected(pool.error());
-  sql::SharedPool shared(std::move(*pool));
-  if (auto migrated = sql::Migrate(*shared); !migrated) return std::unexpected(migrated.error());
+  MARKET_ASSIGN_OR_RETURN(auto pool, sql::SessionPool::Open(std::move(*config), options.pool_size));
+  sql::SharedPool shared(std::move(pool));
+  MARKET_RETURN_IF_ERROR(sql::Migrate(*shared));
   MARKET_LOG_INFO("database {} open with {} sessions", display, options.pool_size);
 
   Stores stores;

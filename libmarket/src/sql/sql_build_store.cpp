@@ -235,9 +235,8 @@ Result<BuildPage> SqlBuildStore::ListForProject(std::string_view project, int pa
     st.define_and_bind();
     st.execute(false);
     while (st.fetch()) {
-      auto build = ToBuild(row);
-      if (!build) return std::unexpected(build.error());
-      result.builds.push_back(std::move(*build));
+      MARKET_ASSIGN_OR_RETURN(auto build, ToBuild(row));
+      result.builds.push_back(std::move(build));
       row.started_ind = soci::i_null;
       row.finished_ind = soci::i_null;
     }
@@ -292,10 +291,9 @@ Result<std::optional<Build>> SqlBuildStore::ClaimNext(std::string_view worker, T
           soci::use(worker_name, "w"), soci::use(started, "s"), soci::use(lease, "l"),
           soci::use(id, "id"));
       if (claimed != 1) continue;
-      auto build = GetBuild(sql, id, pg);
-      if (!build) return std::unexpected(build.error());
+      MARKET_ASSIGN_OR_RETURN(auto build, GetBuild(sql, id, pg));
       tx.Commit();
-      return Claimed{std::move(*build)};
+      return Claimed{std::move(build)};
     }
     return Claimed{};
   });

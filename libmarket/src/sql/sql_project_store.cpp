@@ -246,12 +246,11 @@ class FilteredPageQuery final : public CachedStatement {
 }  // namespace
 
 Result<void> SqlProjectStore::Insert(const Project& project) {
-  auto pipeline = PipelineText(project.pipeline);
-  if (!pipeline) return std::unexpected(pipeline.error());
+  MARKET_ASSIGN_OR_RETURN(auto pipeline, PipelineText(project.pipeline));
   return pool_->Run("project insert", [&](soci::session& sql) -> Result<void> {
     Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     try {
-      InsertRow(sql, project, *pipeline);
+      InsertRow(sql, project, pipeline);
     } catch (const soci::soci_error& e) {
       if (IsUniqueViolation(e)) return Fail(Errc::kAlreadyExists, AlreadyExists(project.name));
       throw;
@@ -270,13 +269,12 @@ Result<Project> SqlProjectStore::Get(std::string_view name) {
 }
 
 Result<Project> SqlProjectStore::Save(const Project& project, SaveMode mode) {
-  auto pipeline = PipelineText(project.pipeline);
-  if (!pipeline) return std::unexpected(pipeline.error());
+  MARKET_ASSIGN_OR_RETURN(auto pipeline, PipelineText(project.pipeline));
   return pool_->Run("project save", [&](soci::session& sql) -> Result<Project> {
     Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
     if (mode == SaveMode::kAdd) {
       try {
-        InsertRow(sql, project, *pipeline);
+        InsertRow(sql, project, pipeline);
       } catch (const soci::soci_error& e) {
         if (IsUniqueViolation(e)) return Fail(Errc::kAlreadyExists, AlreadyExists(project.name));
         throw;
@@ -291,7 +289,7 @@ Result<Project> SqlProjectStore::Save(const Project& project, SaveMode mode) {
       std::string modify_operator = project.last_modify_operator;
       std::string cluster = project.cluster;
       std::string type(ToString(project.define_type));
-      std::string pipeline_text = *pipeline;
+      std::string pipeline_text = pipeline;
       sql << "INSERT INTO projects (" << kProjectColumns
           << ") VALUES (:name, :creator, :ct, :mt, :op, :cluster, :type, :pipeline) "
              "ON CONFLICT (name) DO UPDATE SET cluster = excluded.cluster, "
@@ -396,9 +394,8 @@ Result<ProjectPage> SqlProjectStore::List(const ProjectListQuery& query) {
     if (!pg) tx.emplace(sql, *pool_, Transaction::Kind::kRead);
     ProjectPage page;
     auto on_row = [&](const ProjectRow& row) -> Result<void> {
-      auto project = ToProject(row, query.with_pipeline);
-      if (!project) return std::unexpected(project.error());
-      page.projects.push_back(std::move(*project));
+      MARKET_ASSIGN_OR_RETURN(auto project, ToProject(row, query.with_pipeline));
+      page.projects.push_back(std::move(project));
       return {};
     };
     // This session's prepared statement of the shape, under `key`.

@@ -26,7 +26,7 @@ stage() {
   echo "== $1 ($(date -u +%H:%M:%S))"
 }
 stage_summary() {
-  stage_summary
+  stage "done"
   echo "== time per stage:"
   printf '   %s\n' "${stages[@]}"
 }

@@ -251,14 +251,12 @@ struct BuildSandbox::Parts {
   // process per command cost a build tens of milliseconds), then slirp4netns.
   Result<void> StartNetwork(const std::vector<std::string>& prohibited) {
     const std::string& ip = options.ip_path;
-    if (auto ok = RunQuick({ip, "netns", "add", name}); !ok) return std::unexpected(ok.error());
+    MARKET_RETURN_IF_ERROR(RunQuick({ip, "netns", "add", name}));
     netns = true;
     std::string commands = "link set lo up\n";
     // A prohibit route needs no device, so the routes are in place before tap0 exists.
     for (const std::string& range : prohibited) commands += "route add prohibit " + range + "\n";
-    if (auto ok = RunQuick({ip, "-n", name, "-batch", "-"}, std::move(commands)); !ok) {
-      return std::unexpected(ok.error());
-    }
+    MARKET_RETURN_IF_ERROR(RunQuick({ip, "-n", name, "-batch", "-"}, std::move(commands)));
     process::Spec spec;
     // --disable-host-loopback: the gateway does not lead to the host's 127.0.0.1 (the routes
     // refuse it too). Not --enable-sandbox: its mount namespace shares /run/netns with

@@ -256,10 +256,9 @@ Result<Outcome> RunImpl(const Spec& spec, const LineFn& on_stdout, const LineFn*
     in_child = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (in_child.get() < 0) return Fail(Errc::kInternal, "/dev/null: " + ErrnoText(errno));
   }
-  MARKET_ASSIGN_OR_RETURN(auto spawned,
+  MARKET_ASSIGN_OR_RETURN(const pid_t pid,
                           Spawn(spec.argv[0], exec, in_child.get(), out_write.get(),
                                 err_write.get() >= 0 ? err_write.get() : out_write.get()));
-  const pid_t pid = spawned;
   out_write.Close();
   err_write.Close();
   in_child.Close();

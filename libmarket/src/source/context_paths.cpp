@@ -141,8 +141,7 @@ namespace {
 // never through a link; a missing folder is made when `create`, else an error.
 Result<Fd> OpenParent(const std::filesystem::path& context,
                       const std::vector<std::string_view>& parts, bool create) {
-  MARKET_ASSIGN_OR_RETURN(auto dir, OpenContext(context));
-  Fd current = std::move(dir);
+  MARKET_ASSIGN_OR_RETURN(Fd current, OpenContext(context));
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     bool missing = false;
     if (auto bad = NotRealDirectory(current.get(), parts, i, missing)) return std::unexpected(*bad);
@@ -166,8 +165,7 @@ Result<Fd> OpenParent(const std::filesystem::path& context,
 Result<void> PrepareCheckoutFolder(const std::filesystem::path& context, std::string_view rel) {
   const std::vector<std::string_view> parts = Components(rel);
   if (parts.empty()) return Fail(Errc::kInvalid, "the checkout folder is empty");
-  MARKET_ASSIGN_OR_RETURN(auto parent, OpenParent(context, parts, true));
-  Fd current = std::move(parent);
+  MARKET_ASSIGN_OR_RETURN(Fd current, OpenParent(context, parts, true));
   const std::size_t last = parts.size() - 1;
   bool missing = false;
   if (auto bad = NotRealDirectory(current.get(), parts, last, missing)) {
@@ -189,8 +187,7 @@ Result<void> PrepareCheckoutFolder(const std::filesystem::path& context, std::st
 Result<void> CheckRegularFile(const std::filesystem::path& context, std::string_view rel) {
   const std::vector<std::string_view> parts = Components(rel);
   if (parts.empty()) return Fail(Errc::kInvalid, "the file name is empty");
-  MARKET_ASSIGN_OR_RETURN(auto parent, OpenParent(context, parts, false));
-  Fd current = std::move(parent);
+  MARKET_ASSIGN_OR_RETURN(Fd current, OpenParent(context, parts, false));
   const std::size_t last = parts.size() - 1;
   const std::string name(parts[last]);
   struct stat st {};

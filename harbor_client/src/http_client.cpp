@@ -10,8 +10,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cctype>
-#include <charconv>
 #include <thread>
+
+#include "uri.hpp"
 
 namespace market::harbor {
 
@@ -23,13 +24,6 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr std::uint64_t kBodyLimit = 64ull * 1024 * 1024;  // manifests and configs are small
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 bool IEquals(std::string_view a, std::string_view b) {
   return a.size() == b.size() &&
@@ -89,67 +83,32 @@ std::string Url::Origin() const {
 }
 
 Result<Url> ParseUrl(std::string_view text) {
-  const auto sep = text.find("://");
-  if (sep == std::string_view::npos) return Fail(Errc::kInvalid, "url: expected scheme://host");
-  Url url;
-  url.scheme = Lower(text.substr(0, sep));
-  if (url.scheme != "http" && url.scheme != "https") {
+  if (text.find("://") == std::string_view::npos) {
+    return Fail(Errc::kInvalid, "url: expected scheme://host");
+  }
+  auto parts = ParseUri(text);
+  if (!parts) return Fail(Errc::kInvalid, "url: " + parts.error().message);
+  if (parts->scheme != "http" && parts->scheme != "https") {
     return Fail(Errc::kInvalid, "url: scheme must be http or https");
   }
-  std::string_view rest = text.substr(sep + 3);
-  if (rest.find('#') != std::string_view::npos) {
-    return Fail(Errc::kInvalid, "url: a fragment (#) is not allowed");
-  }
-  const auto end = rest.find_first_of("/?");
-  std::string_view authority = rest.substr(0, end);
-  std::string_view target = end == std::string_view::npos ? "" : rest.substr(end);
-  if (authority.find('@') != std::string_view::npos) {
+  if (parts->has_fragment) return Fail(Errc::kInvalid, "url: a fragment (#) is not allowed");
+  if (parts->has_userinfo) {
     return Fail(Errc::kInvalid, "url: user info is not allowed (give credentials separately)");
   }
-  std::string_view port_text;
-  if (!authority.empty() && authority.front() == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) return Fail(Errc::kInvalid, "url: unclosed [ in host");
-    url.host = std::string(authority.substr(1, close - 1));
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return Fail(Errc::kInvalid, "url: bad text after ]");
-      port_text = after.substr(1);
-      url.explicit_port = true;
-    }
-    if (!IsIpLiteral(url.host)) return Fail(Errc::kInvalid, "url: bad IPv6 address");
-  } else {
-    const auto colon = authority.find(':');
-    url.host = Lower(authority.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      port_text = authority.substr(colon + 1);
-      url.explicit_port = true;
-    }
-    for (char c : url.host) {
+  if (parts->host.empty()) return Fail(Errc::kInvalid, "url: host is missing");
+  if (!parts->ip_literal) {
+    for (char c : parts->host) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') {
         return Fail(Errc::kInvalid, std::string("url: host contains special char: ") + c);
       }
     }
   }
-  if (url.host.empty()) return Fail(Errc::kInvalid, "url: host is missing");
-  if (url.explicit_port) {
-    unsigned value = 0;
-    const auto [ptr, ec] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
-    if (port_text.empty() || ec != std::errc() || ptr != port_text.data() + port_text.size() ||
-        value == 0 || value > 65535) {
-      return Fail(Errc::kInvalid, "url: port must be a number from 1 to 65535");
-    }
-    url.port = static_cast<std::uint16_t>(value);
-  } else {
-    url.port = DefaultPort(url.scheme);
-  }
-  url.target = target.empty() ? "/" : std::string(target);
-  if (url.target.front() == '?') url.target.insert(0, "/");
-  for (unsigned char c : url.target) {
-    if (c <= 0x20 || c >= 0x7f)
-      return Fail(Errc::kInvalid, "url: path has a space or control char");
-  }
+  Url url;
+  url.scheme = std::move(parts->scheme);
+  url.host = std::move(parts->host);
+  url.explicit_port = parts->port != 0;
+  url.port = url.explicit_port ? parts->port : DefaultPort(url.scheme);
+  url.target = std::move(parts->target);
   return url;
 }
 

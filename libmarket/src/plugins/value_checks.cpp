@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "source/context_paths.hpp"
+#include "uri.hpp"
 
 namespace market::plugins {
 
@@ -196,23 +197,19 @@ std::optional<std::string> SourceUrlProblem(std::string_view type, std::string_v
   if (url.size() > kMaxMatchedLength) {
     return fmt::format("is longer than {} characters", kMaxMatchedLength);
   }
-  static const std::regex kScheme(R"(^([a-z][a-z0-9+.-]*)://([^/?#]*)(.*)$)");
-  static const std::regex kScp(R"(^(?:[A-Za-z0-9_.-]+@)?[A-Za-z0-9.-]+:.+$)");
-  std::match_results<std::string_view::const_iterator> m;
-  if (std::regex_match(url.begin(), url.end(), m, kScheme)) {
-    std::string scheme = m[1].str();
+  if (url.find("://") != std::string_view::npos) {
+    auto parts = ParseUri(url);
+    if (!parts) return parts.error().message;
+    const std::string& scheme = parts->scheme;
     bool ok = scheme == "http" || scheme == "https" || scheme == "ssh" ||
               (type == "git" && scheme == "git") ||
               (type == "svn" && (scheme == "svn" || scheme == "svn+ssh"));
     if (!ok) return fmt::format("uses scheme {}:// which {} checkouts do not allow", scheme, type);
-    std::string authority = m[2].str();
-    std::size_t at = authority.rfind('@');
-    if (at != std::string::npos && authority.substr(0, at).find(':') != std::string::npos) {
-      return "must not carry a password; use the password attribute";
-    }
-    if (authority.substr(at == std::string::npos ? 0 : at + 1).empty()) return "has no host";
+    if (parts->has_password) return "must not carry a password; use the password attribute";
+    if (parts->host.empty()) return "has no host";
     return std::nullopt;
   }
+  static const std::regex kScp(R"(^(?:[A-Za-z0-9_.-]+@)?[A-Za-z0-9.-]+:.+$)");
   if (type == "git" && FullMatch(url, kScp) && url.find("::") == std::string_view::npos) {
     return std::nullopt;
   }

@@ -16,7 +16,8 @@ struct SourceEndpoint {
   bool ssh = false;    // ssh://, git+ssh://, ssh+git://, svn+ssh:// or the scp form
 };
 
-// Nullopt when no host can be read from a URL that needs one (or its port is not a number).
+// Nullopt when a URL ("scheme://...") is not valid RFC 3986, has no host where it needs one, or
+// has a port outside 1-65535.
 // A string with no "://" and no ':' before its first '/' is a local path: scheme "file".
 std::optional<SourceEndpoint> ParseSourceEndpoint(std::string_view url);
 

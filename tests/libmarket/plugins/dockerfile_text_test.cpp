@@ -131,6 +131,16 @@ TEST_CASE("SourceUrlProblem allows the usual transports only") {
   CHECK(SourceUrlProblem("git", "svn://svn.example.com/repo"));
   CHECK(SourceUrlProblem("svn", "git://example.com/x"));
   CHECK(SourceUrlProblem("git", "https:///nohost"));
+  // Read as RFC 3986 reads them: the scheme's case does not matter, a host or port another
+  // tool could read differently is refused.
+  CHECK_FALSE(SourceUrlProblem("git", "HTTPS://Git.Example.com/team/app.git"));
+  CHECK_THAT(*SourceUrlProblem("git", "http://git.example.com:8o/app.git"),
+             Catch::Contains("port"));
+  CHECK_THAT(*SourceUrlProblem("git", "http://git.example.com:70000/app.git"),
+             Catch::Contains("port"));
+  CHECK_THAT(*SourceUrlProblem("git", "http://%6cocalhost/app.git"),
+             Catch::Contains("percent-encoded host"));
+  CHECK(SourceUrlProblem("git", "http://git.example.com\\@evil/app.git"));
   CHECK_THAT(*SourceUrlProblem("git", "https://bob:hunter2@git.example.com/app.git"),
              Catch::Contains("password attribute"));
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 #include <boost/url/url_view.hpp>
 #include <cctype>
 #include <charconv>
@@ -62,6 +63,19 @@ Result<UriParts> ParseUri(std::string_view text) {
     out.target = target.front() == '?' ? "/" + std::string(target) : std::string(target);
   }
   out.has_fragment = url.has_fragment();
+  return out;
+}
+
+Result<UriWithoutCredentials> SplitUriCredentials(std::string_view text) {
+  MARKET_RETURN_IF_ERROR(ParseUri(text));
+  boost::urls::url url(text);
+  UriWithoutCredentials out;
+  if (url.has_userinfo()) {
+    out.user = url.user();
+    out.password = url.password();
+    url.remove_userinfo();
+  }
+  out.url = std::string(url.buffer());
   return out;
 }
 

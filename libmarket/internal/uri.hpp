@@ -27,4 +27,14 @@ struct UriParts {
 // refused rather than guessed at. The host may be empty ("file:///x").
 Result<UriParts> ParseUri(std::string_view text);
 
+// A URL with its user info taken out ("https://u:p@h/x" -> "https://h/x"), and that user and
+// password percent-decoded, so that a credential written into a URL can travel apart from it.
+struct UriWithoutCredentials {
+  std::string url;
+  std::string user;
+  std::string password;
+};
+// Fails as ParseUri does.
+Result<UriWithoutCredentials> SplitUriCredentials(std::string_view text);
+
 }  // namespace market

@@ -18,6 +18,7 @@
 #include "process/process.hpp"
 #include "source/context_paths.hpp"
 #include "source/source_url.hpp"
+#include "uri.hpp"
 
 namespace market {
 
@@ -47,21 +48,16 @@ bool IsFullCommitId(std::string_view ref) {
 }
 
 // "https://user:pass@host/x" -> "https://host/x" with user and pass moved out, so that a
-// credential written into the URL never reaches argv or the log.
-void MoveUrlCredentials(SourceSpec& spec) {
-  auto scheme = spec.url.find("://");
-  if (scheme == std::string::npos) return;
-  auto host_start = scheme + 3;
-  auto slash = spec.url.find('/', host_start);
-  auto at = spec.url.rfind('@', slash == std::string::npos ? std::string::npos : slash);
-  if (at == std::string::npos || at < host_start) return;
-  std::string userinfo = spec.url.substr(host_start, at - host_start);
-  spec.url.erase(host_start, at - host_start + 1);
-  auto colon = userinfo.find(':');
-  std::string user = userinfo.substr(0, colon);
-  std::string pass = colon == std::string::npos ? std::string() : userinfo.substr(colon + 1);
-  if (spec.username.empty()) spec.username = user;
-  if (spec.password.empty()) spec.password = pass;
+// credential written into the URL never reaches argv or the log. The attributes win over the URL.
+// A URL that cannot be read is refused without quoting it: it may hold a password.
+Result<void> MoveUrlCredentials(SourceSpec& spec) {
+  if (spec.url.find("://") == std::string::npos) return {};
+  auto split = SplitUriCredentials(spec.url);
+  if (!split) return Fail(Errc::kInvalid, "bad source url: it " + split.error().message);
+  spec.url = std::move(split->url);
+  if (spec.username.empty()) spec.username = std::move(split->user);
+  if (spec.password.empty()) spec.password = std::move(split->password);
+  return {};
 }
 
 // One word for sh -c (GIT_SSH_COMMAND is run by a shell).
@@ -418,7 +414,7 @@ Result<void> CommandSourceCheckout::Checkout(const SourceSpec& source_in,
                                              const CheckoutLimits& limits, const LogLineFn& log,
                                              std::stop_token stop) {
   SourceSpec source = source_in;
-  MoveUrlCredentials(source);
+  MARKET_RETURN_IF_ERROR(MoveUrlCredentials(source));
   if (source.url.empty() || source.url.front() == '-') {
     return Fail(Errc::kInvalid, fmt::format("bad source url: {}", source.url));
   }

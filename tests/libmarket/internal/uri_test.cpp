@@ -85,5 +85,21 @@ TEST_CASE("ParseUri refuses what a client could read another way", "[uri]") {
   CHECK_THAT(ParseUri("http://ex%61mple.com/").error().message, Catch::Contains("percent"));
 }
 
+TEST_CASE("SplitUriCredentials takes the user info out, decoded", "[uri]") {
+  auto split = SplitUriCredentials("https://dep%40loy:p%3Ass@git.example.com:8443/r.git?x#y");
+  REQUIRE(split);
+  CHECK(split->url == "https://git.example.com:8443/r.git?x#y");
+  CHECK(split->user == "dep@loy");
+  CHECK(split->password == "p:ss");
+
+  auto plain = SplitUriCredentials("https://git.example.com/r.git");
+  REQUIRE(plain);
+  CHECK(plain->url == "https://git.example.com/r.git");
+  CHECK(plain->user.empty());
+  CHECK(plain->password.empty());
+
+  CHECK_FALSE(SplitUriCredentials("https://u:secret@h:8o/r.git"));
+}
+
 }  // namespace
 }  // namespace market

@@ -279,6 +279,14 @@ TEST_CASE("git: a password written into the URL is moved out of it", "[checkout]
   CHECK(server.authorization() == Base64Encode("deploy:" + password));
   CHECK_FALSE(server.password_on_a_command_line());
   CHECK(f.AllLog().find(password) == std::string::npos);
+
+  // A URL that cannot be read is refused without quoting it: it may hold the password.
+  SourceSpec unreadable = Source("git", "http://deploy:" + password + "@127.0.0.1:8o/r.git", "",
+                                 "", "");
+  auto refused = f.checkout->Checkout(unreadable, f.out.path() / "y", f.limits, f.Log(), {});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::kInvalid);
+  CHECK(refused.error().message.find(password) == std::string::npos);
 }
 
 TEST_CASE("svn: export of a revision, password from stdin", "[checkout]") {

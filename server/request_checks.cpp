@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "http_server.hpp"
+#include "uri.hpp"
 
 namespace market::server {
 
@@ -58,18 +59,19 @@ bool IsProbe(std::string_view path) {
 
 // Whether the authority of `origin` (scheme://host[:port]) is the one the request was sent to
 // (its Host). The scheme is not compared: behind a TLS proxy the page is https and this
-// listener plain HTTP. A missing port is the scheme's default on both sides.
+// listener plain HTTP. A missing port is the scheme's default on both sides. An Origin with
+// user info, a path or a query is not one a browser sends.
 bool SameOrigin(std::string_view origin, std::string_view host) {
-  std::size_t scheme_end = origin.find("://");
-  if (scheme_end == std::string_view::npos || host.empty()) return false;
-  std::string scheme = Lower(origin.substr(0, scheme_end));
-  std::string default_port = scheme == "https" ? "443" : scheme == "http" ? "80" : "";
-  Authority from = SplitAuthority(origin.substr(scheme_end + 3));
+  auto from = ParseUri(origin);
+  if (!from || from->has_userinfo || from->target != "/" || from->has_fragment) return false;
+  if (from->host.empty() || host.empty()) return false;
+  const std::string default_port =
+      from->scheme == "https" ? "443" : from->scheme == "http" ? "80" : "";
+  const std::string from_name = from->ip_literal ? "[" + from->host + "]" : from->host;
+  const std::string from_port = from->port != 0 ? std::to_string(from->port) : default_port;
   Authority to = SplitAuthority(host);
-  if (from.name.empty() || from.name != to.name) return false;
-  std::string from_port = from.port.empty() ? default_port : from.port;
-  std::string to_port = to.port.empty() ? default_port : to.port;
-  return from_port == to_port;
+  const std::string to_port = to.port.empty() ? default_port : to.port;
+  return from_name == to.name && from_port == to_port;
 }
 
 bool ChangesState(http::verb method) {

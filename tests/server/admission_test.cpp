@@ -184,6 +184,16 @@ TEST_CASE("another site's page cannot change anything; same origin, listed sites
                                   {{"Origin", "http://localhost:" + std::to_string(server.port())},
                                    {"Host", "localhost:" + std::to_string(server.port())}});
   CHECK(by_name.Code() == 10000);
+  // An Origin that only a careless reader takes for the server's own.
+  for (const std::string& origin : {"http://" + self + "@evil.example",
+                                    "http://evil.example\\@" + self, "http://" + self + "/x"}) {
+    INFO(origin);
+    Reply forged = client.PostForm("/api/project/new", "projectName=forged&operator=me",
+                                   {{"Origin", origin}, {"Host", self}});
+    CHECK(forged.status == 403);
+    CHECK(forged.Code() == 10019);
+  }
+  CHECK_FALSE(Exists(client, "forged"));
   // curl, the CLI and the original's client send no Origin.
   CHECK(client.PostForm("/api/project/delete", "projectName=listed&operator=me").Code() == 10000);
   CHECK(client.PostForm("/api/project/delete", "projectName=kept&operator=me",

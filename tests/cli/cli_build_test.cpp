@@ -45,11 +45,11 @@ TEST_CASE("build --follow streams the log and exits with the build's outcome",
   const std::string project = "cli-build-" + std::to_string(::getpid());
   REQUIRE(RunAgainst(server, {"save", project, "--file", "-"},
                      Pipeline(*registry, "echo hello-from-the-cli-test"))
-              .exit_code == 0);
+              .status == 0);
 
   RunResult built = RunAgainst(server, {"build", project, "--tag", "v1", "--follow"});
   INFO("stdout: " << built.out << "\nstderr: " << built.err << "\nserver log: " << server.Log());
-  CHECK(built.exit_code == 0);
+  CHECK(built.status == 0);
   CHECK_THAT(built.out, Contains("hello-from-the-cli-test"));
   CHECK_THAT(built.err, Contains("succeeded") &&
                             Contains(*registry + "/default_cluster/" + project + ":v1@sha256:"));
@@ -59,34 +59,34 @@ TEST_CASE("build --follow streams the log and exits with the build's outcome",
 
   RunResult history = RunAgainst(server, {"history", project});
   INFO("history: " << history.out << history.err);
-  CHECK(history.exit_code == 0);
+  CHECK(history.status == 0);
   CHECK_THAT(history.out, Contains("DIGEST") && Contains("v1") && Contains("succeeded") &&
                               Contains("sha256:") && Contains("total: 1 build"));
 
   // Cancelling a build that has ended is the server's 10012.
   RunResult cancel = RunAgainst(server, {"cancel", id});
-  CHECK(cancel.exit_code == 1);
+  CHECK(cancel.status == 1);
   CHECK_THAT(cancel.err, Contains("error 10012"));
 
   // A failing step: the log still shows up and the exit code is 1.
   REQUIRE(RunAgainst(server, {"save", project, "--file", "-"},
                      Pipeline(*registry, "echo about-to-fail && exit 3"))
-              .exit_code == 0);
+              .status == 0);
   RunResult failed = RunAgainst(server, {"build", project, "--tag", "v2", "--follow"});
   INFO("stdout: " << failed.out << "\nstderr: " << failed.err);
-  CHECK(failed.exit_code == 1);
+  CHECK(failed.status == 1);
   CHECK_THAT(failed.out, Contains("about-to-fail"));
   CHECK_THAT(failed.err, Contains("failed"));
 
   // Without --follow the id alone goes to stdout (for scripts); a long build, so that the
   // cancel finds it queued or running whatever the machine's speed.
   REQUIRE(RunAgainst(server, {"save", project, "--file", "-"}, Pipeline(*registry, "sleep 120"))
-              .exit_code == 0);
+              .status == 0);
   RunResult queued = RunAgainst(server, {"build", project, "--tag", "v3"});
-  CHECK(queued.exit_code == 0);
+  CHECK(queued.status == 0);
   REQUIRE(std::regex_match(queued.out, std::regex(R"(\d+\n)")));
   RunResult cancelled = RunAgainst(server, {"cancel", queued.out.substr(0, queued.out.size() - 1)});
   INFO("cancel: " << cancelled.out << cancelled.err);
-  CHECK(cancelled.exit_code == 0);
+  CHECK(cancelled.status == 0);
   CHECK_THAT(cancelled.out, Contains("build " + queued.out.substr(0, queued.out.size() - 1)));
 }

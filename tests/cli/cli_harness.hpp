@@ -2,51 +2,27 @@
 // Runs the real `market` binary against a real market-server subprocess (a free loopback port,
 // a temporary SQLite database), capturing exit codes and output.
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <map>
-#include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "support/server_process.hpp"
 #include "support/test_env.hpp"
 
 namespace market::cli::testing {
 
-struct RunResult {
-  int exit_code = -1;  // 128 + signal when the process was killed
-  std::string out;
-  std::string err;
-};
+using market::testing::RunResult;
 
-// The binaries: MARKET_CLI_BIN / MARKET_SERVER_BIN, else the build tree's.
+// The `market` binary: MARKET_CLI_BIN, else the build tree's.
 std::string CliBinary();
-std::string ServerBinary();
 
-// A market-server on 127.0.0.1:<free port>, stopped with SIGTERM by the destructor.
-class ServerProcess {
+// A market-server on 127.0.0.1:<free port> with a temporary SQLite database and workspace.
+class ServerProcess : private market::testing::TempDir, public market::testing::ServerProcess {
  public:
   // `extra` flags are appended (e.g. --registry ...).
   explicit ServerProcess(const std::vector<std::string>& extra = {});
-  ~ServerProcess();
-  ServerProcess(const ServerProcess&) = delete;
-  ServerProcess& operator=(const ServerProcess&) = delete;
-
-  std::uint16_t port() const { return port_; }
-  std::string url() const;
-  std::string Log();  // what the server wrote so far (for failure messages)
-
- private:
-  market::testing::TempDir dir_;
-  pid_t pid_ = -1;
-  int stderr_fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::mutex mutex_;
-  std::string log_;
-  std::thread drain_;  // keeps reading the server's log so it never blocks on a full pipe
 };
 
 // Runs `market args...` with `env` (names mapped to values; an empty value removes the
@@ -73,7 +49,7 @@ class OneRequestServer {
 
  private:
   int listen_fd_ = -1;
-  std::uint16_t port_ = 0;
+  int port_ = 0;
   std::string reply_body_;
   std::string request_;
   std::thread thread_;

@@ -34,7 +34,7 @@ std::string WriteFile(const market::testing::TempDir& dir, const std::string& na
   do {                                                                      \
     const RunResult& checked_run = (run);                                   \
     INFO("stdout: " << checked_run.out << "\nstderr: " << checked_run.err); \
-    REQUIRE(checked_run.exit_code == (code));                               \
+    REQUIRE(checked_run.status == (code));                                  \
   } while (false)
 
 }  // namespace
@@ -189,7 +189,7 @@ TEST_CASE("usage errors exit 2 before anything is sent", "[cli]") {
                    const std::string& input = "") {
     RunResult result = RunAgainst(server, args, input);
     INFO("args: " << args.size() << " stdout: " << result.out << "\nstderr: " << result.err);
-    CHECK(result.exit_code == 2);
+    CHECK(result.status == 2);
     CHECK_THAT(result.err, Contains(text));
   };
   usage({}, "subcommand");
@@ -209,14 +209,14 @@ TEST_CASE("usage errors exit 2 before anything is sent", "[cli]") {
   // Changes need an operator.
   RunResult no_operator = RunMarket(
       {"new", "someone"}, {{"MARKET_SERVER", server.url()}, {"MARKET_OPERATOR", ""}, {"USER", ""}});
-  CHECK(no_operator.exit_code == 2);
+  CHECK(no_operator.status == 2);
   CHECK_THAT(no_operator.err, Contains("--operator"));
   // ...and nothing was created.
   CHECK_THAT(RunAgainst(server, {"list"}).out, Contains("total: 0 projects"));
 
   // --help is not an error.
   RunResult help = RunAgainst(server, {"--help"});
-  CHECK(help.exit_code == 0);
+  CHECK(help.status == 0);
   CHECK_THAT(help.out, Contains("history") && Contains("dockerfile"));
 }
 
@@ -226,12 +226,12 @@ TEST_CASE("a server that cannot be reached exits 3", "[cli]") {
        {std::vector<std::string>{"list"}, {"new", "x"}, {"history", "x"}}) {
     RunResult result = RunMarket(args, {{"MARKET_SERVER", url}, {"MARKET_OPERATOR", "tester"}});
     INFO("stderr: " << result.err);
-    CHECK(result.exit_code == 3);
+    CHECK(result.status == 3);
     CHECK_THAT(result.err, Contains("cannot reach the server at " + url));
   }
   // The flag wins over the environment.
   RunResult flag = RunMarket({"--server", url, "list"}, {{"MARKET_SERVER", "http://127.0.0.1:1"}});
-  CHECK(flag.exit_code == 3);
+  CHECK(flag.status == 3);
   CHECK_THAT(flag.err, Contains(url));
 }
 
@@ -240,7 +240,7 @@ TEST_CASE("the request carries the operator, the bearer token and a JSON body", 
   RunResult result = RunMarket({"new", "traced"}, {{"MARKET_SERVER", fake.url() + "/prefix/"},
                                                    {"MARKET_OPERATOR", "alice"},
                                                    {"MARKET_TOKEN", "tok-123"}});
-  CHECK(result.exit_code == 0);
+  CHECK(result.status == 0);
   const std::string request = fake.Request();
   INFO(request);
   CHECK(request.starts_with("POST /prefix/api/project/new HTTP/1.1\r\n"));
@@ -258,7 +258,7 @@ TEST_CASE("with a token and no operator, the server records the token's user", "
                                                  {"MARKET_OPERATOR", ""},
                                                  {"USER", "login-name"},
                                                  {"MARKET_TOKEN", "tok-9"}});
-  CHECK(result.exit_code == 0);
+  CHECK(result.status == 0);
   std::string request = fake.Request();
   INFO(request);
   CHECK_THAT(request, Contains("Authorization: Bearer tok-9\r\n"));
@@ -271,7 +271,7 @@ TEST_CASE("with a token and no operator, the server records the token's user", "
                                {{"MARKET_SERVER", named.url()},
                                 {"MARKET_OPERATOR", ""},
                                 {"MARKET_TOKEN", "tok-9"}});
-  CHECK(acting.exit_code == 0);
+  CHECK(acting.status == 0);
   request = named.Request();
   CHECK(nlohmann::json::parse(request.substr(request.find("\r\n\r\n") + 4)) ==
         nlohmann::json{{"projectName", "theirs"}, {"operator", "carol"}});
@@ -281,14 +281,14 @@ TEST_CASE("with a token and no operator, the server records the token's user", "
                                                  {"MARKET_OPERATOR", ""},
                                                  {"USER", ""},
                                                  {"MARKET_TOKEN", ""}});
-  CHECK(none.exit_code == 2);
+  CHECK(none.status == 2);
   CHECK_THAT(none.err, Contains("--operator"));
 }
 
 TEST_CASE("an answer that is not an envelope is an error naming the HTTP status", "[cli]") {
   market::cli::testing::OneRequestServer fake("<html>proxy says hi</html>");
   RunResult result = RunMarket({"list"}, {{"MARKET_SERVER", fake.url()}});
-  CHECK(result.exit_code == 1);
+  CHECK(result.status == 1);
   CHECK_THAT(result.err, Contains("HTTP 200 without an API envelope: <html>proxy says hi"));
   CHECK_THAT(fake.Request(), Contains("GET /api/project/list?projectName=&page=1&page_size=10 "));
 }
@@ -299,9 +299,9 @@ TEST_CASE("the token is sent but never printed", "[cli]") {
   RunResult result = RunMarket(
       {"info", "nosuch"},
       {{"MARKET_SERVER", server.url()}, {"MARKET_OPERATOR", "tester"}, {"MARKET_TOKEN", secret}});
-  CHECK(result.exit_code == 1);
+  CHECK(result.status == 1);
   CHECK_THAT(result.out + result.err, !Contains(secret));
   RunResult flag = RunMarket({"--token", secret, "--server", "http://127.0.0.1:1", "list"});
-  CHECK(flag.exit_code == 3);
+  CHECK(flag.status == 3);
   CHECK_THAT(flag.out + flag.err, !Contains(secret));
 }

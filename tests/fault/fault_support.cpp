@@ -3,12 +3,9 @@
 #include "base64.hpp"
 #include "support/ports.hpp"
 
-// The listener below needs Catch's reporter interfaces.
-#define CATCH_CONFIG_EXTERNAL_INTERFACES
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -17,39 +14,21 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 
-#ifndef MARKET_SERVER_BINARY
-#error "MARKET_SERVER_BINARY must name the market-server binary"
-#endif
-
 namespace market::fault {
 
+using market::testing::Dechunk;
+using market::testing::MessageHead;
+using market::testing::ParseHead;
+using market::testing::ReadMore;
+using market::testing::WriteAll;
+
 namespace {
-
-// Whether an assertion of the running test case failed: a failing test then prints the tail of
-// its server's log (ctest --output-on-failure shows it), a passing one stays quiet.
-std::atomic<bool> g_test_failed{false};
-
-class FailureListener : public Catch::TestEventListenerBase {
- public:
-  using TestEventListenerBase::TestEventListenerBase;
-  void testCaseStarting(const Catch::TestCaseInfo& info) override {
-    g_test_failed = false;
-    TestEventListenerBase::testCaseStarting(info);
-  }
-  bool assertionEnded(const Catch::AssertionStats& stats) override {
-    if (!stats.assertionResult.isOk()) g_test_failed = true;
-    return TestEventListenerBase::assertionEnded(stats);
-  }
-};
 
 constexpr const char* kPgBin = "/usr/lib/postgresql/15/bin";
 
@@ -84,235 +63,7 @@ std::string AsPostgres(const std::string& command) {
   return ::geteuid() == 0 ? "runuser -u postgres -- " + command : command;
 }
 
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
-// Reads more bytes into `buffer`; false on EOF, error or timeout (`error` says which).
-bool ReadMore(int fd, std::string& buffer, std::string& error) {
-  char chunk[16384];
-  for (;;) {
-    ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-    if (n > 0) {
-      buffer.append(chunk, static_cast<std::size_t>(n));
-      return true;
-    }
-    if (n == 0) {
-      error = "connection closed by the server";
-      return false;
-    }
-    if (errno == EINTR) continue;
-    error = (errno == EAGAIN || errno == EWOULDBLOCK)
-                ? "timed out waiting for the answer"
-                : std::string("recv: ") + std::strerror(errno);
-    return false;
-  }
-}
-
-struct ParsedHead {
-  int status = 0;
-  std::map<std::string, std::string> headers;
-};
-
-ParsedHead ParseHead(const std::string& head) {
-  ParsedHead parsed;
-  std::istringstream in(head);
-  std::string line;
-  std::getline(in, line);
-  if (line.size() >= 12) parsed.status = std::atoi(line.substr(9, 3).c_str());
-  while (std::getline(in, line)) {
-    line = Trim(line);
-    if (line.empty()) continue;
-    auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    parsed.headers[Lower(line.substr(0, colon))] = Trim(line.substr(colon + 1));
-  }
-  return parsed;
-}
-
-// Decodes a complete chunked body at the start of `data`; nullopt while incomplete.
-std::optional<std::string> Dechunk(const std::string& data) {
-  std::string out;
-  std::size_t pos = 0;
-  for (;;) {
-    auto eol = data.find("\r\n", pos);
-    if (eol == std::string::npos) return std::nullopt;
-    std::size_t size = std::strtoul(data.substr(pos, eol - pos).c_str(), nullptr, 16);
-    pos = eol + 2;
-    if (size == 0) {
-      if (data.find("\r\n", pos) == std::string::npos) return std::nullopt;
-      return out;
-    }
-    if (data.size() < pos + size + 2) return std::nullopt;
-    out.append(data, pos, size);
-    pos += size + 2;
-  }
-}
-
 }  // namespace
-
-CATCH_REGISTER_LISTENER(FailureListener)
-
-std::string ServerBinary() {
-  const char* env = std::getenv("MARKET_SERVER_BIN");
-  return env != nullptr && *env != '\0' ? env : MARKET_SERVER_BINARY;
-}
-
-std::string ReadFile(const std::filesystem::path& path) {
-  return market::testing::ReadFileOrEmpty(path);
-}
-
-bool WaitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeout,
-             std::chrono::milliseconds step) {
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (ready()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(step);
-  }
-}
-
-std::string UrlEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input) {
-  market::testing::TempDir dir;
-  const auto in_file = dir.path() / "in";
-  const auto out_file = dir.path() / "out";
-  const auto err_file = dir.path() / "err";
-  std::ofstream(in_file, std::ios::binary) << input;
-  pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    int in = ::open(in_file.c_str(), O_RDONLY);
-    int out = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(in, STDIN_FILENO);
-    ::dup2(out, STDOUT_FILENO);
-    ::dup2(err, STDERR_FILENO);
-    std::vector<std::string> copy = argv;
-    std::vector<char*> args;
-    for (std::string& arg : copy) args.push_back(arg.data());
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  CommandResult result;
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = ReadFile(out_file);
-  result.err = ReadFile(err_file);
-  return result;
-}
-
-// ---- ServerProcess ----
-
-ServerProcess::ServerProcess(std::vector<std::string> args, std::filesystem::path log_file,
-                             std::vector<std::pair<std::string, std::string>> env)
-    : log_file_(std::move(log_file)) {
-  std::string binary = ServerBinary();
-  pid_ = ::fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    int fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd < 0) ::_exit(126);
-    ::dup2(fd, STDOUT_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    ::close(fd);
-    for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
-    std::vector<char*> argv;
-    argv.push_back(binary.data());
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    ::execv(binary.c_str(), argv.data());
-    ::_exit(127);
-  }
-  const std::regex listening(R"(listening on 127\.0\.0\.1:(\d+))");
-  // Generous: a sanitizer build starts slowly and runs its migrations slowly.
-  auto deadline = Clock::now() + 60s;
-  while (Clock::now() < deadline) {
-    std::string log = Log();
-    std::smatch match;
-    if (std::regex_search(log, match, listening)) {
-      port_ = std::stoi(match[1]);
-      return;
-    }
-    if (!Running()) {
-      throw std::runtime_error("market-server exited before listening; its log:\n" + log);
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  std::string log = Log();
-  ::kill(pid_, SIGKILL);
-  Wait(10s);
-  throw std::runtime_error("market-server did not listen within 60 s; its log:\n" + log);
-}
-
-ServerProcess::~ServerProcess() {
-  if (g_test_failed || std::uncaught_exceptions() > 0) {
-    std::string log = Log();
-    if (log.size() > 12000) log = "...\n" + log.substr(log.size() - 12000);
-    std::fprintf(stderr, "---- market-server log (%s) ----\n%s---- end of log ----\n",
-                 log_file_.c_str(), log.c_str());
-  }
-  if (pid_ > 0 && !reaped_) {
-    ::kill(pid_, SIGKILL);
-    Wait(30s);
-  }
-}
-
-std::string ServerProcess::Log() const { return ReadFile(log_file_); }
-
-void ServerProcess::Signal(int signal_number) const {
-  if (!reaped_) ::kill(pid_, signal_number);
-}
-
-std::optional<int> ServerProcess::Wait(std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    int status = 0;
-    pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
-      reaped_ = true;
-      return status;
-    }
-    if (r < 0 || Clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
-bool ServerProcess::Running() {
-  if (reaped_) return false;
-  return !Wait(0ms).has_value();
-}
-
-long ServerProcess::RssKib() const {
-  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return 0;
-}
 
 // ---- PgCluster ----
 
@@ -374,13 +125,13 @@ void PgCluster::Thaw() {
 
 void PgCluster::SignalAll(int signal_number) {
   // The postmaster's PID is the first line of postmaster.pid; the backends are its children.
-  std::string pid_file = ReadFile(dir_.path() / "pg" / "data" / "postmaster.pid");
+  std::string pid_file = ReadFileOrEmpty(dir_.path() / "pg" / "data" / "postmaster.pid");
   pid_t postmaster = static_cast<pid_t>(std::stol(pid_file.substr(0, pid_file.find('\n'))));
   std::vector<pid_t> pids{postmaster};
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     const std::string name = entry.path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string stat = ReadFile(entry.path() / "stat");
+    std::string stat = ReadFileOrEmpty(entry.path() / "stat");
     // pid (comm) state ppid ...: comm may hold spaces, so parse after the last ')'.
     auto close = stat.rfind(')');
     if (close == std::string::npos) continue;
@@ -407,128 +158,13 @@ void ExpectCleanStop(ServerProcess& server) {
   CHECK(WEXITSTATUS(*status) == 0);
 }
 
-// ---- Reply, HttpConn ----
-
-int Reply::Code() const {
-  auto json = Json();
-  if (!json.is_object() || !json.contains("code") || !json["code"].is_number_integer()) return -1;
-  return json["code"].get<int>();
-}
-
-nlohmann::json Reply::Json() const { return nlohmann::json::parse(body, nullptr, false); }
-
-HttpConn::HttpConn(int port, std::chrono::milliseconds timeout) : port_(port), timeout_(timeout) {}
-
-HttpConn::~HttpConn() { Close(); }
-
-HttpConn::HttpConn(HttpConn&& other) noexcept
-    : port_(other.port_), timeout_(other.timeout_), fd_(other.fd_), reconnects_(other.reconnects_) {
-  other.fd_ = -1;
-}
-
-void HttpConn::Close() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
-bool HttpConn::Connect() {
-  if (fd_ >= 0) return true;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(timeout_.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((timeout_.count() % 1000) * 1000);
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port_));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return false;
-  }
-  fd_ = fd;
-  ++reconnects_;
-  return true;
-}
-
-Reply HttpConn::Send(const std::string& method, const std::string& target, const std::string& body,
-                     const std::string& content_type,
-                     const std::vector<std::pair<std::string, std::string>>& headers) {
-  Reply reply;
-  auto start = Clock::now();
-  auto finish = [&](Reply& r) -> Reply {
-    r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-    return std::move(r);
-  };
-  if (!Connect()) {
-    reply.error = std::string("connect: ") + std::strerror(errno);
-    return finish(reply);
-  }
-  std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-  for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
-  if (!content_type.empty()) request += "Content-Type: " + content_type + "\r\n";
-  if (!body.empty() || method == "POST" || method == "PUT") {
-    request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-  }
-  request += "\r\n" + body;
-  if (!WriteAll(fd_, request)) {
-    reply.error = std::string("send: ") + std::strerror(errno);
-    Close();
-    return finish(reply);
-  }
-  std::string data;
-  std::size_t head_end;
-  while ((head_end = data.find("\r\n\r\n")) == std::string::npos) {
-    if (!ReadMore(fd_, data, reply.error)) {
-      Close();
-      return finish(reply);
-    }
-  }
-  ParsedHead head = ParseHead(data.substr(0, head_end));
-  std::string rest = data.substr(head_end + 4);
-  bool close_after = Lower(head.headers["connection"]) == "close";
-  if (auto it = head.headers.find("content-length"); it != head.headers.end()) {
-    std::size_t length = std::strtoul(it->second.c_str(), nullptr, 10);
-    while (rest.size() < length) {
-      if (!ReadMore(fd_, rest, reply.error)) {
-        Close();
-        return finish(reply);
-      }
-    }
-    reply.body = rest.substr(0, length);
-  } else if (Lower(head.headers["transfer-encoding"]).find("chunked") != std::string::npos) {
-    std::optional<std::string> decoded;
-    while (!(decoded = Dechunk(rest))) {
-      if (!ReadMore(fd_, rest, reply.error)) {
-        Close();
-        return finish(reply);
-      }
-    }
-    reply.body = *decoded;
-  } else {
-    std::string ignored;
-    while (ReadMore(fd_, rest, ignored)) {
-    }
-    reply.body = rest;
-    close_after = true;
-  }
-  reply.status = head.status;
-  reply.headers = std::move(head.headers);
-  if (close_after) Close();
-  return finish(reply);
-}
-
 // ---- Load ----
 
 Load::Load(int port, int threads, Op op, std::chrono::milliseconds timeout,
            std::chrono::milliseconds pause) {
   for (int t = 0; t < threads; ++t) {
     threads_.emplace_back([this, t, port, op, timeout, pause] {
-      HttpConn conn(port, timeout);
+      HttpClient conn(port, timeout);
       for (int i = 0; !stop_; ++i) {
         Sample sample;
         sample.thread = t;
@@ -572,17 +208,7 @@ GitHttpServer::GitHttpServer(std::string user, std::string password)
         " && git init -q -b main work && cd work && echo served-over-http > file.txt && "
         "git add file.txt && git -c user.name=fault -c user.email=fault@example.com commit -q "
         "-m one && cd .. && git clone -q --bare work repo.git");
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof addr;
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(listen_fd_, 16) != 0 ||
-      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
-    throw std::runtime_error("git http server: cannot listen");
-  }
-  port_ = ntohs(addr.sin_port);
+  listen_fd_ = market::testing::ListenLoopback(port_, 16);
   thread_ = std::thread([this] { Serve(); });
 }
 
@@ -616,7 +242,7 @@ void GitHttpServer::Handle(int client) {
     if (!ReadMore(client, data, error)) return;
   }
   std::string request_line = data.substr(0, data.find("\r\n"));
-  ParsedHead head = ParseHead("HTTP/1.1 000 x\r\n" + data.substr(data.find("\r\n") + 2, head_end));
+  MessageHead head = ParseHead("HTTP/1.1 000 x\r\n" + data.substr(data.find("\r\n") + 2, head_end));
   std::string body = data.substr(head_end + 4);
   if (auto it = head.headers.find("content-length"); it != head.headers.end()) {
     std::size_t length = std::strtoul(it->second.c_str(), nullptr, 10);

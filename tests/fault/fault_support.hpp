@@ -1,7 +1,6 @@
 #pragma once
-// What the fault tests drive: the market-server binary as a child process, a throwaway
-// PostgreSQL cluster the test may stop and restart, a small HTTP/1.1 client with timeouts (a
-// hung server must fail a test, not hang it), a load generator and /proc helpers.
+// What the fault tests drive besides tests/support's server process and HTTP client: a throwaway
+// PostgreSQL cluster the test may stop and restart, a load generator and a git server.
 
 #include <sys/types.h>
 
@@ -19,6 +18,9 @@
 #include <utility>
 #include <vector>
 
+#include "support/http_client.hpp"
+#include "support/ports.hpp"
+#include "support/server_process.hpp"
 #include "support/test_env.hpp"
 
 namespace market::fault {
@@ -26,34 +28,15 @@ namespace market::fault {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// The market-server binary: $MARKET_SERVER_BIN, else the one this build made.
-std::string ServerBinary();
-
-// market-server as a child process; stdout and stderr go to `log_file`.
-class ServerProcess {
- public:
-  ServerProcess(std::vector<std::string> args, std::filesystem::path log_file,
-                std::vector<std::pair<std::string, std::string>> env = {});
-  ~ServerProcess();  // SIGKILL when still running
-  ServerProcess(const ServerProcess&) = delete;
-  ServerProcess& operator=(const ServerProcess&) = delete;
-
-  pid_t pid() const { return pid_; }
-  int port() const { return port_; }
-  std::string Log() const;
-  void Signal(int signal_number) const;
-  // The exit status (waitpid's) once the process ended within `timeout`.
-  std::optional<int> Wait(std::chrono::milliseconds timeout);
-  bool Running();
-  // VmRSS of the process in KiB (0 when it cannot be read).
-  long RssKib() const;
-
- private:
-  std::filesystem::path log_file_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-  bool reaped_ = false;
-};
+using market::testing::HttpClient;
+using market::testing::ReadFileOrEmpty;
+using market::testing::Reply;
+using market::testing::RunProgram;
+using market::testing::RunResult;
+using market::testing::ServerBinary;
+using market::testing::ServerProcess;
+using market::testing::UrlEncode;
+using market::testing::WaitFor;
 
 // A PostgreSQL 15 cluster of its own on a free loopback port (initdb + pg_ctl, as the postgres
 // account when running as root), so a test can stop and restart it.
@@ -85,51 +68,6 @@ class PgCluster {
   bool frozen_ = false;
 };
 
-struct Reply {
-  int status = 0;     // 0: no answer (error says why)
-  std::string error;  // transport error
-  std::string body;
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::chrono::milliseconds elapsed{0};
-
-  bool answered() const { return status != 0; }
-  int Code() const;             // the envelope's code, -1 when the body is not one
-  nlohmann::json Json() const;  // discarded json when the body is not JSON
-};
-
-// One keep-alive HTTP/1.1 connection over a plain socket with send and receive timeouts;
-// reconnects on the next request after the server closed it.
-class HttpConn {
- public:
-  explicit HttpConn(int port, std::chrono::milliseconds timeout = 15s);
-  ~HttpConn();
-  HttpConn(const HttpConn&) = delete;
-  HttpConn& operator=(const HttpConn&) = delete;
-  HttpConn(HttpConn&& other) noexcept;
-
-  Reply Send(const std::string& method, const std::string& target, const std::string& body = "",
-             const std::string& content_type = "",
-             const std::vector<std::pair<std::string, std::string>>& headers = {});
-  Reply Get(const std::string& target,
-            const std::vector<std::pair<std::string, std::string>>& headers = {}) {
-    return Send("GET", target, "", "", headers);
-  }
-  Reply PostJson(const std::string& target, const nlohmann::json& body,
-                 const std::vector<std::pair<std::string, std::string>>& headers = {}) {
-    return Send("POST", target, body.dump(), "application/json", headers);
-  }
-  bool Connect();  // connects now (true when connected)
-  bool connected() const { return fd_ >= 0; }
-  int reconnects() const { return reconnects_; }
-  void Close();
-
- private:
-  int port_;
-  std::chrono::milliseconds timeout_;
-  int fd_ = -1;
-  int reconnects_ = -1;  // the first connect is not a reconnect
-};
-
 // A few client threads, each on its own keep-alive connection, running `op` in a loop and
 // recording every outcome.
 class Load {
@@ -141,7 +79,7 @@ class Load {
     Reply reply;
   };
   // `op(thread, iteration, conn)` makes one request and says what it was.
-  using Op = std::function<std::pair<std::string, Reply>(int, int, HttpConn&)>;
+  using Op = std::function<std::pair<std::string, Reply>(int, int, HttpClient&)>;
 
   Load(int port, int threads, Op op, std::chrono::milliseconds timeout = 15s,
        std::chrono::milliseconds pause = 0ms);
@@ -158,21 +96,6 @@ class Load {
 
 // SIGTERM to `server`, then checks that it exits with status 0 within 60 s.
 void ExpectCleanStop(ServerProcess& server);
-
-// Polls `ready` every `step` until it holds or `timeout` passes.
-bool WaitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeout,
-             std::chrono::milliseconds step = 100ms);
-
-std::string ReadFile(const std::filesystem::path& path);
-
-// Runs `argv` with `input` on its standard input (never on a command line: it may be a secret).
-struct CommandResult {
-  int status = -1;  // the exit code, -1 when it did not exit normally
-  std::string out;
-  std::string err;
-};
-CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input = "");
-std::string UrlEncode(std::string_view text);
 
 // A git repository served over smart HTTP (git http-backend as CGI) behind HTTP Basic auth, on
 // a free loopback port. Requests without the right credentials get 401.

@@ -38,13 +38,13 @@ TEST_CASE("PostgreSQL frozen: calls cut after database-timeout and recovery afte
                         "--database-timeout", "2"},
                        dir.path() / "server.log");
 
-  HttpConn setup(server.port(), 15s);
+  HttpClient setup(server.port(), 15s);
   for (int i = 0; i < 3; ++i) {
     const std::string project = "frozen" + std::to_string(i);
     Reply created =
         setup.PostJson("/api/project/new", {{"projectName", project}, {"operator", "frozen"}});
-    REQUIRE(created.Code() == 10000);
-    REQUIRE(setup.PostJson("/api/project/save", SaveBody(project, "echo before")).Code() ==
+    REQUIRE(created.TryCode() == 10000);
+    REQUIRE(setup.PostJson("/api/project/save", SaveBody(project, "echo before")).TryCode() ==
             10000);
   }
 
@@ -56,7 +56,7 @@ TEST_CASE("PostgreSQL frozen: calls cut after database-timeout and recovery afte
   std::vector<std::thread> clients;
   for (int i = 0; i < 6; ++i) {
     clients.emplace_back([&, i] {
-      HttpConn conn(server.port(), 25s);
+      HttpClient conn(server.port(), 25s);
       const std::string project = "frozen" + std::to_string(i % 3);
       replies[i] = i % 2 == 0 ? conn.Get("/api/project/info?projectName=" + project)
                               : conn.PostJson("/api/project/save",
@@ -65,7 +65,7 @@ TEST_CASE("PostgreSQL frozen: calls cut after database-timeout and recovery afte
   }
   // Liveness does not depend on the database: it answers while the calls hang.
   std::this_thread::sleep_for(500ms);
-  HttpConn probe(server.port(), 5s);
+  HttpClient probe(server.port(), 5s);
   Reply health = probe.Get("/healthz");
   for (auto& client : clients) client.join();
 
@@ -76,9 +76,9 @@ TEST_CASE("PostgreSQL frozen: calls cut after database-timeout and recovery afte
                  << (reply.answered() ? reply.body : "error: " + reply.error));
     REQUIRE(reply.answered());
     CHECK(reply.status == 503);
-    CHECK(reply.Code() == 10017);
+    CHECK(reply.TryCode() == 10017);
     CHECK(reply.elapsed < 20s);
-    const std::string message = reply.Json().value("errMsg", "");
+    const std::string message = reply.TryJson().value("errMsg", "");
     CHECK_THAT(message, Catch::Contains("database"));
     if (message.find("did not answer within 2000 ms") != std::string::npos) ++cut_messages;
   }
@@ -93,7 +93,7 @@ TEST_CASE("PostgreSQL frozen: calls cut after database-timeout and recovery afte
   REQUIRE(WaitFor(
       [&] {
         info = probe.Get("/api/project/info?projectName=frozen1");
-        return info.Code() == 10000;
+        return info.TryCode() == 10000;
       },
       20s, 250ms));
   // What was acknowledged before the freeze is there. Each save during it was cut while its
@@ -101,7 +101,7 @@ TEST_CASE("PostgreSQL frozen: calls cut after database-timeout and recovery afte
   // end-of-file and rolls back: none of them took effect.
   CHECK(info.body.find("echo before") != std::string::npos);
   CHECK(info.body.find("echo during") == std::string::npos);
-  CHECK(probe.PostJson("/api/project/save", SaveBody("frozen1", "echo after")).Code() == 10000);
+  CHECK(probe.PostJson("/api/project/save", SaveBody("frozen1", "echo after")).TryCode() == 10000);
   CHECK(probe.Get("/api/project/info?projectName=frozen1").body.find("echo after") !=
         std::string::npos);
 

@@ -13,7 +13,7 @@ namespace {
 using json = nlohmann::json;
 
 // save, info and list of the thread's own project, in turn.
-std::pair<std::string, Reply> ProjectOp(int thread, int iteration, HttpConn& conn) {
+std::pair<std::string, Reply> ProjectOp(int thread, int iteration, HttpClient& conn) {
   const std::string project = "pgload" + std::to_string(thread);
   switch (iteration % 3) {
     case 0: {
@@ -64,7 +64,7 @@ TEST_CASE("PostgreSQL restarted under load: fast 503/10017 during the outage, th
   const auto down = Clock::now();
   std::this_thread::sleep_for(1000ms);
   // While the database is down: liveness stays 200, readiness says what is wrong.
-  HttpConn probe(server.port(), 15s);
+  HttpClient probe(server.port(), 15s);
   Reply health = probe.Get("/healthz");
   Reply ready = probe.Get("/readyz");
   std::this_thread::sleep_for(2000ms);
@@ -88,8 +88,8 @@ TEST_CASE("PostgreSQL restarted under load: fast 503/10017 during the outage, th
     // Never a dropped connection or a timeout: the server answers whatever the database does.
     REQUIRE(s.reply.answered());
     // Only two outcomes are right: done, or "the database cannot be reached right now".
-    bool ok = s.reply.status == 200 && s.reply.Code() == 10000;
-    bool unavailable = s.reply.status == 503 && s.reply.Code() == 10017;
+    bool ok = s.reply.status == 200 && s.reply.TryCode() == 10000;
+    bool unavailable = s.reply.status == 503 && s.reply.TryCode() == 10017;
     CHECK((ok || unavailable));
     if (s.start + s.reply.elapsed < down_begin) {
       ++before;
@@ -101,7 +101,7 @@ TEST_CASE("PostgreSQL restarted under load: fast 503/10017 during the outage, th
       // 10 s wait and the client's 15 s timeout, which a hanging server would hit.
       CHECK(s.reply.elapsed < 3000ms);
       if (unavailable) {
-        CHECK_THAT(s.reply.Json()["errMsg"].get<std::string>(), Catch::Contains("database"));
+        CHECK_THAT(s.reply.TryJson()["errMsg"].get<std::string>(), Catch::Contains("database"));
       }
     } else if (s.start >= up) {
       ++after;
@@ -116,8 +116,8 @@ TEST_CASE("PostgreSQL restarted under load: fast 503/10017 during the outage, th
   // No stuck connections: the load's keep-alive connections survived the outage, and the
   // server holds at most its pool (blocking threads + build workers = 10) of sessions.
   Reply list = probe.Get("/api/project/list?page=1&page_size=10&projectName=pgload");
-  CHECK(list.Code() == 10000);
-  CHECK(list.Json()["total_count"] == 3);
+  CHECK(list.TryCode() == 10000);
+  CHECK(list.TryJson()["total_count"] == 3);
   int sessions = std::stoi(
       pg.Query("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
                "AND pid <> pg_backend_pid()"));

@@ -47,7 +47,7 @@ class Endpoints {
   Endpoints(std::string tag, long long build_id)
       : tag_(std::move(tag)), build_id_(build_id), mine_(kThreads) {}
 
-  Op Call(int thread, int iteration, HttpConn& conn) {
+  Op Call(int thread, int iteration, HttpClient& conn) {
     const std::string kept = Kept(thread + iteration);
     const std::string own = tag_ + "-t" + std::to_string(thread) + "-" + std::to_string(iteration);
     switch (iteration % 12) {
@@ -72,7 +72,7 @@ class Endpoints {
       case 8: {
         Op op{"new " + own,
               conn.PostJson("/api/project/new", {{"projectName", own}, {"operator", "load"}})};
-        if (op.reply.Code() == 10000) mine_[thread] = own;
+        if (op.reply.TryCode() == 10000) mine_[thread] = own;
         return op;
       }
       case 9: {
@@ -131,11 +131,11 @@ void ShutDownUnderLoad(const std::string& mode) {
                         "--build-isolation", "chroot"},
                        dir.path() / "server.log");
 
-  HttpConn setup(server.port(), 15s);
+  HttpClient setup(server.port(), 15s);
   for (int i = 0; i < kKeptProjects; ++i) {
     REQUIRE(setup.PostJson("/api/project/new", {{"projectName", Kept(i)}, {"operator", "load"}})
-                .Code() == 10000);
-    REQUIRE(setup.PostJson("/api/project/save", SaveBody(Kept(i), 0)).Code() == 10000);
+                .TryCode() == 10000);
+    REQUIRE(setup.PostJson("/api/project/save", SaveBody(Kept(i), 0)).TryCode() == 10000);
   }
   // A finished build with a log, as a worker leaves it (no registry here to build with).
   pg.Query(
@@ -146,13 +146,13 @@ void ShutDownUnderLoad(const std::string& mode) {
   const long long build_id = std::stoll(pg.Query("SELECT max(id) FROM builds"));
   pg.Query("INSERT INTO build_logs (build_id, seq, byte_offset, text) VALUES (" +
            std::to_string(build_id) + ", 0, 0, 'hello world\n')");
-  REQUIRE(setup.Get("/api/project/buildLog?id=" + std::to_string(build_id)).Code() == 10000);
+  REQUIRE(setup.Get("/api/project/buildLog?id=" + std::to_string(build_id)).TryCode() == 10000);
   // Each endpoint's answer with the database up is the one the load counts as its success.
   Endpoints warmup("warmup", build_id);
   for (int i = 0; i < 12; ++i) {
     Op op = warmup.Call(0, i, setup);
     INFO(op.what << ": " << op.reply.body.substr(0, 300));
-    REQUIRE(op.reply.Code() == op.success);
+    REQUIRE(op.reply.TryCode() == op.success);
   }
 
   auto endpoints = std::make_shared<Endpoints>(mode, build_id);
@@ -165,7 +165,7 @@ void ShutDownUnderLoad(const std::string& mode) {
   std::map<std::pair<int, int>, Expect> expected;
   Load load(
       server.port(), kThreads,
-      [&](int thread, int iteration, HttpConn& conn) {
+      [&](int thread, int iteration, HttpClient& conn) {
         Op op = endpoints->Call(thread, iteration, conn);
         {
           std::lock_guard lock(expected_mu);
@@ -179,14 +179,14 @@ void ShutDownUnderLoad(const std::string& mode) {
   // than once.
   std::this_thread::sleep_for(1500ms);
   std::vector<std::pair<Clock::time_point, Clock::time_point>> recoveries;
-  HttpConn probe(server.port(), 15s);
+  HttpClient probe(server.port(), 15s);
   for (int round = 0; round < 2; ++round) {
     pg.Stop(mode);
     std::this_thread::sleep_for(1500ms);
     pg.Start();
     const auto up = Clock::now();
     // Recovery: the next requests find new connections.
-    REQUIRE(WaitFor([&] { return probe.Get("/api/project/info?projectName=keep1").Code() == 10000; },
+    REQUIRE(WaitFor([&] { return probe.Get("/api/project/info?projectName=keep1").TryCode() == 10000; },
                     5s, 50ms));
     recoveries.emplace_back(up, Clock::now());
     std::this_thread::sleep_for(1500ms);
@@ -210,7 +210,7 @@ void ShutDownUnderLoad(const std::string& mode) {
                 << (r.answered() ? r.body.substr(0, 400) : "error: " + r.error));
     // Never a dropped connection: the server answers whatever the database does.
     REQUIRE(r.answered());
-    const int code = r.Code();
+    const int code = r.TryCode();
     const bool success = code == expect.success;
     const bool is_unavailable = code == 10017;
     // Only two answers are true while the database goes away: the real one, or 10017. A
@@ -224,7 +224,7 @@ void ShutDownUnderLoad(const std::string& mode) {
     ok += success ? 1 : 0;
     unavailable += is_unavailable ? 1 : 0;
     if (code != 10000 && code != -1) {
-      std::string message = r.Json().value("errMsg", "");
+      std::string message = r.TryJson().value("errMsg", "");
       const std::string request_id =
           r.headers.count("x-request-id") != 0 ? r.headers.at("x-request-id") : "";
       if (is_unavailable) {
@@ -280,7 +280,7 @@ void ShutDownUnderLoad(const std::string& mode) {
 
   // The projects that exist throughout are all there, and the server serves on.
   for (int i = 0; i < kKeptProjects; ++i) {
-    CHECK(probe.Get("/api/project/info?projectName=" + Kept(i)).Code() == 10000);
+    CHECK(probe.Get("/api/project/info?projectName=" + Kept(i)).TryCode() == 10000);
   }
   CHECK(probe.Get("/readyz").status == 200);
   ExpectCleanStop(server);

@@ -38,7 +38,7 @@ TEST_CASE("the registry down during a build: failed with a clear reason, the ser
        "distribution", "--registry-insecure", "--build-workers", "1", "--log-level", "info"},
       dir.path() / "server.log");
 
-  HttpConn client(server.port(), 30s);
+  HttpClient client(server.port(), 30s);
   json pipeline =
       json::array({{{"$$plugin", "base_image_choose_from_harbor"},
                     {"handleInput", *base_registry + "/base/busybox:latest"}},
@@ -48,16 +48,16 @@ TEST_CASE("the registry down during a build: failed with a clear reason, the ser
                                               {"addOrUpdate", "add"},
                                               {"operator", "fault"},
                                               {"$$plugin", pipeline}})
-              .Code() == 10000);
+              .TryCode() == 10000);
   Reply queued = client.PostJson(
       "/api/project/build", {{"projectName", "regdown"}, {"operator", "fault"}, {"tag", "v1"}});
   INFO(queued.body);
-  REQUIRE(queued.Code() == 10000);
-  const std::string id = queued.Json()["content"]["idStr"];
+  REQUIRE(queued.TryCode() == 10000);
+  const std::string id = queued.TryJson()["content"]["idStr"];
 
   auto latest = [&] {
     Reply history = client.Get("/api/project/buildHistory?projectName=regdown");
-    return history.Code() == 10000 ? history.Json()["content"]["latest"] : json();
+    return history.TryCode() == 10000 ? history.TryJson()["content"]["latest"] : json();
   };
   // Down once the build runs: buildah is pulling the base image or building by then.
   REQUIRE(WaitFor([&] { return latest().value("state", "") == "running"; }, 60s));
@@ -85,20 +85,20 @@ TEST_CASE("the registry down during a build: failed with a clear reason, the ser
   CHECK(health_checks >= 1);
 
   Reply log = client.Get("/api/project/buildLog?id=" + id);
-  REQUIRE(log.Code() == 10000);
-  CHECK_THAT(log.Json()["content"]["text"].get<std::string>(), Catch::Contains("push"));
+  REQUIRE(log.TryCode() == 10000);
+  CHECK_THAT(log.TryJson()["content"]["text"].get<std::string>(), Catch::Contains("push"));
 
   // Still serving: liveness, the API, and readiness naming the registry as what is wrong.
   CHECK(client.Get("/healthz").status == 200);
-  CHECK(client.Get("/api/project/list").Code() == 10000);
+  CHECK(client.Get("/api/project/list").TryCode() == 10000);
   Reply ready = client.Get("/readyz");
   CHECK(ready.status == 503);
-  CHECK(ready.Json()["checks"]["database"] == "ok");
-  CHECK(ready.Json()["checks"]["registry"] != "ok");
+  CHECK(ready.TryJson()["checks"]["database"] == "ok");
+  CHECK(ready.TryJson()["checks"]["registry"] != "ok");
   // Registry endpoints fail with the registry's code, not an internal error.
   Reply tags = client.Get("/repositories/tags?repo_name=default_cluster/regdown");
   CHECK((tags.status == 502 || tags.status == 504));
-  CHECK((tags.Code() == 10014 || tags.Code() == 10015));
+  CHECK((tags.TryCode() == 10014 || tags.TryCode() == 10015));
 
   ExpectCleanStop(server);
 }

@@ -84,12 +84,12 @@ TEST_CASE("planted secrets appear in no log, response or command line",
   // The user and the token through the server's own commands (the password on standard input).
   std::string token;
   std::vector<std::string> auth_args = {"--auth", "on"};
-  CommandResult user = RunCommand(
+  RunResult user = RunProgram(
       {ServerBinary(), "user", "add", "admin", "--role", "admin", "--database", database},
       user_password + "\n");
   if (user.status == 0) {
-    CommandResult created = RunCommand({ServerBinary(), "token", "create", "--user", "admin",
-                                        "--name", "fault", "--database", database});
+    RunResult created = RunProgram({ServerBinary(), "token", "create", "--user", "admin",
+                                    "--name", "fault", "--database", database});
     INFO(created.out << created.err);
     REQUIRE(created.status == 0);
     std::istringstream lines(created.out);
@@ -100,7 +100,7 @@ TEST_CASE("planted secrets appear in no log, response or command line",
   } else {
     // A server without the user commands: a users file (hash from --hash-password).
     WARN("market-server user add failed (" << user.err << "): users file, no token");
-    CommandResult hash = RunCommand({ServerBinary(), "--hash-password"}, user_password + "\n");
+    RunResult hash = RunProgram({ServerBinary(), "--hash-password"}, user_password + "\n");
     REQUIRE(hash.status == 0);
     std::ofstream(dir.path() / "users") << "admin:" << hash.out;
     auth_args.push_back("--auth-users-file");
@@ -135,7 +135,7 @@ TEST_CASE("planted secrets appear in no log, response or command line",
                        {{"MARKET_REGISTRY_PASSWORD", registry_password}});
 
   std::vector<std::pair<std::string, Reply>> replies;
-  HttpConn client(server.port(), 30s);
+  HttpClient client(server.port(), 30s);
   const std::pair<std::string, std::string> basic = {
       "Authorization", "Basic " + market::Base64Encode("admin:" + user_password)};
   const std::pair<std::string, std::string> bearer = {
@@ -168,7 +168,7 @@ TEST_CASE("planted secrets appear in no log, response or command line",
                                            {"operator", "admin"},
                                            {"$$plugin", pipeline}});
   INFO(saved.body);
-  REQUIRE(saved.Code() == 10000);
+  REQUIRE(saved.TryCode() == 10000);
   // A password written into the URL: refused or moved out, never repeated back.
   json in_url = source;
   in_url["source_url"] = "http://deploy:" + git_password + "@127.0.0.1:1/repo.git";
@@ -177,8 +177,8 @@ TEST_CASE("planted secrets appear in no log, response or command line",
                              {"operator", "admin"},
                              {"$$plugin", json::array({pipeline[0], in_url})}});
   post("/api/project/dockerfile", {{"$$plugin", json::array({pipeline[0], in_url})}});
-  CHECK(get("/api/project/info?projectName=secrets", true).Code() == 10000);
-  CHECK(get("/api/project/dockerfile?projectName=secrets").Code() == 10000);
+  CHECK(get("/api/project/info?projectName=secrets", true).TryCode() == 10000);
+  CHECK(get("/api/project/dockerfile?projectName=secrets").TryCode() == 10000);
   get("/api/project/list?page=1&page_size=10", true);
   // Refused credentials: the answer does not repeat what was sent.
   replies.emplace_back(
@@ -191,13 +191,13 @@ TEST_CASE("planted secrets appear in no log, response or command line",
   Reply queued = post("/api/project/build",
                       {{"projectName", "secrets"}, {"operator", "admin"}, {"tag", "v1"}}, true);
   INFO(queued.body);
-  REQUIRE(queued.Code() == 10000);
-  const std::string id = queued.Json()["content"]["idStr"];
+  REQUIRE(queued.TryCode() == 10000);
+  const std::string id = queued.TryJson()["content"]["idStr"];
   json build;
   REQUIRE(WaitFor(
       [&] {
         Reply history = get("/api/project/buildHistory?projectName=secrets");
-        build = history.Json()["content"]["latest"];
+        build = history.TryJson()["content"]["latest"];
         return build.is_object() && build["state"] != "queued" && build["state"] != "running";
       },
       300s, 500ms));
@@ -218,7 +218,7 @@ TEST_CASE("planted secrets appear in no log, response or command line",
 
   // The search itself works: the one place the registry password must be is the server's
   // environment, where this test put it.
-  CHECK(ReadFile("/proc/" + std::to_string(server.pid()) + "/environ").find(registry_password) !=
+  CHECK(ReadFileOrEmpty("/proc/" + std::to_string(server.pid()) + "/environ").find(registry_password) !=
         std::string::npos);
   server.Signal(SIGTERM);
   REQUIRE(server.Wait(60s).has_value());

@@ -3,10 +3,7 @@
 // success, every write it acknowledged is there after a restart, including one whose body
 // arrived after the signal, and no build is left running, neither as a process nor as a state.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 
 #include <catch2/catch.hpp>
 #include <set>
@@ -29,7 +26,7 @@ std::string SaveBody(const std::string& project) {
 }
 
 // Odd iterations list, even ones save a new project named after thread and iteration.
-std::pair<std::string, Reply> SaveOrList(int thread, int iteration, HttpConn& conn) {
+std::pair<std::string, Reply> SaveOrList(int thread, int iteration, HttpClient& conn) {
   if (iteration % 2 == 1) return {"list", conn.Get("/api/project/list?page=1&page_size=5")};
   const std::string project = "sig" + std::to_string(thread) + "x" + std::to_string(iteration);
   return {"save " + project,
@@ -64,7 +61,7 @@ TEST_CASE("SIGTERM under load: answers complete, acknowledged writes survive, no
     WARN("MARKET_TEST_REGISTRY is not set: SIGTERM under load without a running build");
   }
   auto server = std::make_unique<ServerProcess>(args, dir.path() / "server-1.log");
-  HttpConn client(server->port(), 30s);
+  HttpClient client(server->port(), 30s);
 
   std::string build_id;
   if (registry) {
@@ -76,11 +73,11 @@ TEST_CASE("SIGTERM under load: answers complete, acknowledged writes survive, no
                                                 {"addOrUpdate", "add"},
                                                 {"operator", "fault"},
                                                 {"$$plugin", pipeline}})
-                .Code() == 10000);
+                .TryCode() == 10000);
     Reply queued = client.PostJson("/api/project/build",
                                    {{"projectName", "longbuild"}, {"operator", "fault"}});
-    REQUIRE(queued.Code() == 10000);
-    build_id = queued.Json()["content"]["idStr"];
+    REQUIRE(queued.TryCode() == 10000);
+    build_id = queued.TryJson()["content"]["idStr"];
     // buildah itself runs (its command line names the build's folder in the workspace).
     REQUIRE(WaitFor([&] { return BuildProcessRunning(workspace); }, 60s));
   }
@@ -90,34 +87,21 @@ TEST_CASE("SIGTERM under load: answers complete, acknowledged writes survive, no
 
   // A save in flight: headers and half the body before the signal, the rest after it.
   const std::string inflight_body = SaveBody("inflight");
-  int raw = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(server->port()));
-  REQUIRE(::connect(raw, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  market::testing::RawConnection raw(server->port());
+  REQUIRE(raw.connected());
   const std::string head =
       "POST /api/project/save HTTP/1.1\r\nHost: 127.0.0.1\r\n"
       "Content-Type: application/json\r\nContent-Length: " +
       std::to_string(inflight_body.size()) + "\r\n\r\n";
-  const std::string first = head + inflight_body.substr(0, 20);
-  REQUIRE(::send(raw, first.data(), first.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(first.size()));
+  REQUIRE(raw.Write(head + inflight_body.substr(0, 20)));
   std::this_thread::sleep_for(300ms);
 
   const auto signalled = Clock::now();
   server->Signal(SIGTERM);
   std::this_thread::sleep_for(300ms);
-  const std::string rest = inflight_body.substr(20);
-  REQUIRE(::send(raw, rest.data(), rest.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(rest.size()));
-  std::string response;
-  char buffer[4096];
-  timeval tv{30, 0};
-  ::setsockopt(raw, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  for (ssize_t n; (n = ::recv(raw, buffer, sizeof buffer, 0)) > 0;) {
-    response.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(raw);
+  REQUIRE(raw.Write(inflight_body.substr(20)));
+  const std::string response = raw.ReadAll();
+  raw.Close();
 
   auto status = server->Wait(90s);
   const auto exited = Clock::now();
@@ -140,9 +124,9 @@ TEST_CASE("SIGTERM under load: answers complete, acknowledged writes survive, no
     INFO(s.what << ": HTTP " << s.reply.status << " " << s.reply.body.substr(0, 300));
     // Whatever the server still answered, it answered properly: no 5xx while stopping.
     CHECK(s.reply.status == 200);
-    CHECK(s.reply.Code() == 10000);
+    CHECK(s.reply.TryCode() == 10000);
     if (s.start >= signalled) ++answered_after_signal;
-    if (s.reply.Code() == 10000 && s.what.starts_with("save ")) {
+    if (s.reply.TryCode() == 10000 && s.what.starts_with("save ")) {
       acknowledged.insert(s.what.substr(5));
     }
   }
@@ -154,12 +138,12 @@ TEST_CASE("SIGTERM under load: answers complete, acknowledged writes survive, no
 
   // Restart on the same database: every acknowledged project is there.
   server = std::make_unique<ServerProcess>(args, dir.path() / "server-2.log");
-  HttpConn after(server->port(), 30s);
+  HttpClient after(server->port(), 30s);
   std::set<std::string> stored;
   for (int page = 1;; ++page) {
     Reply list = after.Get("/api/project/list?page_size=100&page=" + std::to_string(page));
-    REQUIRE(list.Code() == 10000);
-    json content = list.Json()["content"];
+    REQUIRE(list.TryCode() == 10000);
+    json content = list.TryJson()["content"];
     for (const json& project : content) stored.insert(project["name"].get<std::string>());
     if (content.size() < 100) break;
   }
@@ -170,8 +154,8 @@ TEST_CASE("SIGTERM under load: answers complete, acknowledged writes survive, no
 
   if (registry) {
     Reply history = after.Get("/api/project/buildHistory?projectName=longbuild");
-    REQUIRE(history.Code() == 10000);
-    json build = history.Json()["content"]["latest"];
+    REQUIRE(history.TryCode() == 10000);
+    json build = history.TryJson()["content"]["latest"];
     INFO("build after restart: " << build.dump() << "\nfirst server's log:\n" << first_log);
     CHECK(build["idStr"] == build_id);
     CHECK((build["state"] == "failed" || build["state"] == "cancelled"));

@@ -11,9 +11,6 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <sodium.h>
 
 #include "auth.hpp"
 #include "server_harness.hpp"
@@ -21,12 +18,8 @@
 namespace market::server::testing {
 namespace {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-using tcp = net::ip::tcp;
 using market::testing::Backend;
 using json = nlohmann::json;
-using Headers = std::map<std::string, std::string>;
 using Clock = std::chrono::steady_clock;
 
 const AuditActor kSetup{"test-setup", "", ""};
@@ -45,59 +38,9 @@ void AddUser(Stores& stores, const std::string& name, Role role) {
 Headers As(const std::string& name) { return {{"Authorization", Basic(name, name + "-pass-123")}}; }
 
 // A connection from a chosen loopback address (127.0.0.2 is another client to the server).
-class Conn {
- public:
-  Conn(std::uint16_t port, const std::string& from = "127.0.0.1") : stream_(io_) {
-    tcp::socket& socket = stream_.socket();
-    socket.open(tcp::v4());
-    socket.bind(tcp::endpoint(net::ip::make_address(from), 0));
-    socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  }
-
-  void Write(http::verb method, const std::string& target, const Headers& headers,
-             const std::string& body = "") {
-    http::request<http::string_body> request{method, target, 11};
-    request.set(http::field::host, "127.0.0.1");
-    for (const auto& [name, value] : headers) request.set(name, value);
-    if (!body.empty()) request.set(http::field::content_type, "application/x-www-form-urlencoded");
-    request.body() = body;
-    request.prepare_payload();
-    http::write(stream_, request);
-  }
-
-  Reply Request(http::verb method, const std::string& target, const Headers& headers = {},
-                const std::string& body = "") {
-    Write(method, target, headers, body);
-    http::response_parser<http::string_body> parser;
-    http::read(stream_, buffer_, parser);
-    return ToReply(parser.get());
-  }
-
-  // Only the head of a streamed answer; the stream stays open.
-  Reply RequestHead(const std::string& target, const Headers& headers = {}) {
-    Write(http::verb::get, target, headers);
-    parser_.emplace();
-    http::read_header(stream_, buffer_, *parser_);
-    Reply reply = ToReply(parser_->get());
-    if (reply.status != 200) {  // an error's body is short: read it whole
-      http::read(stream_, buffer_, *parser_);
-      reply.body = parser_->get().body();
-    }
-    return reply;
-  }
-
-  void Close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
-  }
-
- private:
-  net::io_context io_;
-  beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
-  std::optional<http::response_parser<http::string_body>> parser_;
-};
+TestClient Conn(std::uint16_t port, const std::string& from = "127.0.0.1") {
+  return TestClient(port, std::chrono::seconds(30), from);
+}
 
 double Metric(const std::string& text, const std::string& sample) {
   std::size_t at = text.find("\n" + sample + " ");
@@ -276,9 +219,9 @@ TEST_CASE("password guessing: past signin-max-failures even the right password i
   CHECK(retry_after <= 120);
   // The address is blocked, for any name; the name is blocked, from any address.
   CHECK(client.Get("/api/project/list", As("vera")).status == 429);
-  Conn other(server.port(), "127.0.0.2");
-  CHECK(other.Request(http::verb::get, "/api/project/list", As("dave")).status == 429);
-  CHECK(other.Request(http::verb::get, "/api/project/list", As("vera")).status == 200);
+  TestClient other = Conn(server.port(), "127.0.0.2");
+  CHECK(other.Get("/api/project/list", As("dave")).status == 429);
+  CHECK(other.Get("/api/project/list", As("vera")).status == 200);
   // Probes need no sign-in and are never refused.
   CHECK(client.Get("/healthz").status == 200);
 
@@ -493,8 +436,8 @@ TEST_CASE("connections from one address are bounded", "[http][admission]") {
   TestClient fourth(server.port());
   CHECK(fourth.ClosedByServer(std::chrono::seconds(10)));
   // Another address is served; the held connections still are.
-  Conn other(server.port(), "127.0.0.2");
-  CHECK(other.Request(http::verb::get, "/healthz").status == 200);
+  TestClient other = Conn(server.port(), "127.0.0.2");
+  CHECK(other.Get("/healthz").status == 200);
   CHECK(held.front()->Get("/api/project/list").status == 200);
   // One closed, one more may come.
   held.pop_back();
@@ -535,23 +478,23 @@ TEST_CASE("live log streams per caller are bounded", "[http][admission]") {
         build_id = (*claimed)->id;
       });
   const std::string target = "/api/project/buildLog?follow=1&id=" + std::to_string(build_id);
-  Conn first(server.port()), second(server.port()), third(server.port());
-  CHECK(first.RequestHead(target).status == 200);
-  CHECK(second.RequestHead(target).status == 200);
-  Reply refused = third.RequestHead(target);
+  TestClient first(server.port()), second(server.port()), third(server.port());
+  CHECK(first.GetHead(target).status == 200);
+  CHECK(second.GetHead(target).status == 200);
+  Reply refused = third.GetHead(target);
   CHECK(refused.status == 429);
   CHECK_THAT(refused.body, Catch::Contains("10020") && Catch::Contains("max-log-follows"));
   CHECK_FALSE(refused.Header("retry-after").empty());
   // Another caller has its own.
-  Conn other(server.port(), "127.0.0.2");
-  CHECK(other.RequestHead(target).status == 200);
+  TestClient other = Conn(server.port(), "127.0.0.2");
+  CHECK(other.GetHead(target).status == 200);
   // A stream closed gives its place back.
   first.Close();
   bool served = false;
   for (int i = 0; i < 50 && !served; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the server sees the close
-    Conn again(server.port());
-    served = again.RequestHead(target).status == 200;
+    TestClient again(server.port());
+    served = again.GetHead(target).status == 200;
   }
   CHECK(served);
 }

@@ -21,7 +21,6 @@ namespace {
 
 using market::testing::Backend;
 using json = nlohmann::json;
-using Headers = std::map<std::string, std::string>;
 
 const AuditActor kSetup{"test-setup", "", ""};
 const TimePoint kT0{std::chrono::milliseconds{1'790'000'000'000}};

@@ -17,15 +17,13 @@
 
 #include "server_harness.hpp"
 #include "support/ports.hpp"
-
-#ifndef MARKET_SERVER_BINARY
-#error "MARKET_SERVER_BINARY must name the market-server binary"
-#endif
+#include "support/server_process.hpp"
 
 namespace market::server::testing {
 namespace {
 
 using json = nlohmann::json;
+using market::testing::ServerProcess;
 using namespace std::chrono_literals;
 
 std::string ReadText(const std::filesystem::path& path) {
@@ -35,58 +33,11 @@ std::string ReadText(const std::filesystem::path& path) {
   return text.str();
 }
 
-// The server binary as a child process; stderr goes to `log`. Killed (SIGKILL) when destroyed.
-class ServerProcess {
- public:
-  ServerProcess(const std::vector<std::string>& args, const std::filesystem::path& log,
-                std::uint16_t port)
-      : port_(port) {
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      dup2(fd, STDERR_FILENO);
-      dup2(fd, STDOUT_FILENO);
-      std::vector<std::string> copy = args;
-      std::string binary = MARKET_SERVER_BINARY;
-      std::vector<char*> argv{binary.data()};
-      for (auto& a : copy) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(binary.c_str(), argv.data());
-      _exit(127);
-    }
-  }
-  ~ServerProcess() { Kill(); }
-
-  // Waits until /healthz answers; false if the process exited or it took over a minute.
-  bool WaitReady() {
-    for (int i = 0; i < 600; ++i) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      try {
-        TestClient probe(port_);
-        if (probe.Get("/healthz").status == 200) return true;
-      } catch (const std::exception&) {
-        // not listening yet
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
-  }
-
-  void Kill() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::uint16_t port_;
-};
+// Whether /healthz answers 200 within a minute.
+bool Healthy(std::uint16_t port) {
+  return market::testing::WaitFor([&] { return TestClient(port).Get("/healthz").status == 200; },
+                                  60s);
+}
 
 // Processes whose command line mentions `needle` (our buildah runs name the workspace).
 std::vector<std::string> ProcessesMentioning(const std::string& needle) {
@@ -150,8 +101,8 @@ TEST_CASE("kill -9 mid-build: the restarted server fails the build and builds ag
 
   std::string build_id;
   {
-    ServerProcess server(args, log, port);
-    REQUIRE(server.WaitReady());
+    ServerProcess server(args, log);
+    REQUIRE(Healthy(port));
     TestClient client(port);
     SaveDockerfile(client, project, "FROM " + base + "\nRUN echo sleeping-$((6 * 7)) && sleep 300\n");
     Reply started = client.PostJson("/api/project/build", {{"projectName", project},
@@ -173,7 +124,8 @@ TEST_CASE("kill -9 mid-build: the restarted server fails the build and builds ag
     REQUIRE(std::filesystem::exists(workspace / "builds" / ("build-" + build_id)));
     // The check below can see buildah: here it runs.
     REQUIRE_FALSE(ProcessesMentioning(workspace.string()).empty());
-    server.Kill();
+    server.Signal(SIGKILL);
+    REQUIRE(server.Wait(60s).has_value());
   }
 
   // buildah dies with the server (no orphan can push the build afterwards).
@@ -186,9 +138,9 @@ TEST_CASE("kill -9 mid-build: the restarted server fails the build and builds ag
   INFO("left running: " << (orphans.empty() ? "" : orphans.front()));
   CHECK(orphans.empty());
 
-  ServerProcess server(args, log, port);
-  REQUIRE(server.WaitReady());
-  INFO("server log: " << ReadText(log));
+  ServerProcess server(args, log);
+  REQUIRE(Healthy(port));
+  INFO("server log: " << server.Log());
   TestClient client(port);
   // Failed at start, not after a lease runs out.
   json crashed = LatestBuild(client, project);

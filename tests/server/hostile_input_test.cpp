@@ -2,127 +2,31 @@
 // thread's stack and took the process down with every build in it. Now each such body is
 // answered 10006 with HTTP 400 naming the nesting limit, the process lives on, nothing changes.
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "server_child.hpp"
+#include "support/http_client.hpp"
+#include "support/server_process.hpp"
 #include "support/test_stores.hpp"
 
 namespace {
 
-using market::server::testing::Child;
-using market::server::testing::Spawn;
-using market::server::testing::WaitForPort;
 using market::testing::Backend;
+using market::testing::Call;
+using market::testing::Reply;
 using market::testing::TestDatabase;
-
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
+namespace http = boost::beast::http;
 
 constexpr std::string_view kTooDeep = "JSON nesting deeper than 64 levels";
 
-struct Reply {
-  unsigned status = 0;  // 0: no answer (`error` says why)
-  std::string body;
-  std::string error;
-};
-
-// One request on a fresh connection. A server that died answers nothing: that is a failed
-// check, not an exception that hides which request it was.
-Reply Call(int port, http::verb method, const std::string& target, const std::string& body = "",
-           const std::string& content_type = "") {
-  try {
-    net::io_context io;
-    beast::tcp_stream stream(io);
-    stream.expires_after(std::chrono::seconds(30));
-    stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"),
-                                          static_cast<unsigned short>(port)));
-    http::request<http::string_body> request{method, target, 11};
-    request.set(http::field::host, "127.0.0.1");
-    if (!content_type.empty()) request.set(http::field::content_type, content_type);
-    request.body() = body;
-    request.prepare_payload();
-    http::write(stream, request);
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 << 20);
-    http::read(stream, buffer, parser);
-    return Reply{parser.get().result_int(), parser.get().body(), ""};
-  } catch (const std::exception& e) {
-    return Reply{0, "", e.what()};
-  }
-}
-
 // The body as JSON; an empty object when it is not JSON (the checks on it then fail).
 nlohmann::json JsonOf(const Reply& reply) {
-  nlohmann::json parsed = nlohmann::json::parse(reply.body, nullptr, false);
+  nlohmann::json parsed = reply.TryJson();
   return parsed.is_object() ? parsed : nlohmann::json::object();
 }
-
-// The child's log, drained as it comes so that a full pipe never stalls the server (start-up
-// waits for the "listening on" line, logged at info).
-class RunningServer {
- public:
-  explicit RunningServer(const std::string& database_url) {
-    child_ = Spawn({"--listen", "127.0.0.1:0", "--database", database_url, "--log-level", "info"});
-    port_ = WaitForPort(child_.stderr_fd, log_);
-    if (port_ > 0) {
-      reader_ = std::thread([this] {
-        char buffer[4096];
-        for (ssize_t n; (n = read(child_.stderr_fd, buffer, sizeof buffer)) > 0;) {
-          later_log_.append(buffer, static_cast<std::size_t>(n));
-        }
-      });
-    }
-  }
-  ~RunningServer() { Stop(); }
-  RunningServer(const RunningServer&) = delete;
-  RunningServer& operator=(const RunningServer&) = delete;
-
-  int port() const { return port_; }
-  const std::string& start_log() const { return log_; }
-  // Whether the process is still running (it has not exited or been killed by a signal). A
-  // child that ended is reaped here, and its pid forgotten: Stop must not signal a pid the
-  // system may already have given to another process.
-  bool Alive() {
-    if (child_.pid <= 0) return false;
-    if (waitpid(child_.pid, nullptr, WNOHANG) == 0) return true;
-    child_.pid = -1;
-    return false;
-  }
-  // SIGTERM and wait; the log after start-up (read it only after Stop).
-  void Stop() {
-    if (child_.pid > 0) {
-      kill(child_.pid, SIGTERM);
-      waitpid(child_.pid, nullptr, 0);
-      child_.pid = -1;
-    }
-    if (reader_.joinable()) reader_.join();
-    if (child_.stderr_fd >= 0) close(child_.stderr_fd);
-    child_.stderr_fd = -1;
-  }
-  const std::string& later_log() const { return later_log_; }
-
- private:
-  Child child_;
-  int port_ = -1;
-  std::string log_;
-  std::string later_log_;
-  std::thread reader_;
-};
 
 std::string NestedArrays(std::size_t levels) {
   return std::string(levels, '[') + std::string(levels, ']');
@@ -152,8 +56,9 @@ TEST_CASE("600 KB of nested JSON is refused and the server lives on", "[process]
   for (Backend backend : market::testing::AvailableBackends()) {
     DYNAMIC_SECTION(market::testing::ToString(backend)) {
       TestDatabase database(backend);
-      RunningServer server(database.url());
-      INFO("server log: " << server.start_log());
+      market::testing::ServerProcess server(
+          {"--listen", "127.0.0.1:0", "--database", database.url(), "--log-level", "info"});
+      INFO("server log: " << server.Log());
       REQUIRE(server.port() > 0);
       const int port = server.port();
 
@@ -193,7 +98,7 @@ TEST_CASE("600 KB of nested JSON is refused and the server lives on", "[process]
       }
 
       // Still alive, still answering, and nothing changed.
-      CHECK(server.Alive());
+      CHECK(server.Running());
       CHECK(Call(port, http::verb::get, "/healthz").status == 200);
       Reply info_after = Call(port, http::verb::get, "/api/project/info?projectName=victim");
       CHECK(info_after.status == 200);

@@ -7,28 +7,10 @@
 #include <set>
 #include <thread>
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
-
 #include "auth.hpp"
 #include "server_harness.hpp"
 
 namespace market::server::testing {
-namespace {
-
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
-using json = nlohmann::json;
-
-tcp::socket Connect(net::io_context& io, std::uint16_t port) {
-  tcp::socket socket(io);
-  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  return socket;
-}
-
-}  // namespace
-
 TEST_CASE("keep-alive: many requests on one connection, each with its own request id", "[http]") {
   TestServer server;
   TestClient client(server.port());
@@ -52,12 +34,8 @@ TEST_CASE("keep-alive: many requests on one connection, each with its own reques
 
 TEST_CASE("a malformed request gets 400 and the connection is closed", "[http]") {
   TestServer server;
-  net::io_context io;
-  tcp::socket socket = Connect(io, server.port());
-  net::write(socket, net::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\nBad\x01Name: 1\r\n\r\n")));
-  std::string response;
-  boost::system::error_code ec;
-  net::read(socket, net::dynamic_buffer(response), ec);
+  std::string response =
+      market::testing::Exchange(server.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nBad\x01Name: 1\r\n\r\n");
   CHECK(response.starts_with("HTTP/1.1 400"));
   CHECK_THAT(response, Catch::Contains("10006"));
 }
@@ -65,23 +43,12 @@ TEST_CASE("a malformed request gets 400 and the connection is closed", "[http]")
 TEST_CASE("a slow-loris client is cut off", "[http]") {
   // header-timeout is 2 s in the harness: the whole header must arrive within it.
   TestServer server;
-  net::io_context io;
-  tcp::socket socket = Connect(io, server.port());
-  net::write(socket, net::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n")));
+  market::testing::RawConnection socket(server.port());
+  REQUIRE(socket.Write("GET /healthz HTTP/1.1\r\nHost: x\r\n"));
   bool cut = false;
   auto start = std::chrono::steady_clock::now();
   while (std::chrono::steady_clock::now() - start < std::chrono::seconds(20)) {
-    boost::system::error_code ec;
-    net::write(socket, net::buffer(std::string("X-Slow: a\r\n")), ec);
-    if (ec) {
-      cut = true;
-      break;
-    }
-    socket.non_blocking(true);
-    char byte;
-    std::size_t n = socket.read_some(net::buffer(&byte, 1), ec);
-    socket.non_blocking(false);
-    if ((ec && ec != net::error::would_block) || n > 0) {
+    if (!socket.Write("X-Slow: a\r\n") || socket.Readable(std::chrono::milliseconds(0))) {
       cut = true;
       break;
     }
@@ -149,7 +116,7 @@ TEST_CASE("with authentication on, the identity is the operator", "[http][auth]"
   CHECK(wrong.status == 401);
   CHECK_THAT(wrong.Header("www-authenticate"), Catch::StartsWith("Basic"));  // it sent Basic
   // dave:pa55word
-  std::map<std::string, std::string> auth = {{"Authorization", "Basic ZGF2ZTpwYTU1d29yZA=="}};
+  Headers auth = {{"Authorization", "Basic ZGF2ZTpwYTU1d29yZA=="}};
   // Naming another operator is for admins only.
   Reply spoofed = client.PostJson("/api/project/new", {{"projectName", "a"}, {"operator", "x"}}, auth);
   CHECK(spoofed.Code() == 10019);

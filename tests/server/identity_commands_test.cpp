@@ -16,138 +16,24 @@
 #include <regex>
 #include <sstream>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "support/http_client.hpp"
+#include "support/server_process.hpp"
 #include "support/test_env.hpp"
-
-#ifndef MARKET_SERVER_BINARY
-#error "MARKET_SERVER_BINARY must name the market-server binary"
-#endif
 
 namespace {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-
-std::string Binary() {
-  const char* from_env = std::getenv("MARKET_SERVER_BIN");
-  return from_env != nullptr && *from_env != '\0' ? from_env : MARKET_SERVER_BINARY;
-}
-
-struct Outcome {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
+namespace http = boost::beast::http;
+using market::testing::Reply;
+using Outcome = market::testing::RunResult;
 
 // Runs the binary with `input` on its standard input and collects both outputs.
 Outcome Run(const std::vector<std::string>& args, const std::string& input = "") {
-  int in[2], out[2], err[2];
-  REQUIRE(pipe(in) == 0);
-  REQUIRE(pipe(out) == 0);
-  REQUIRE(pipe(err) == 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(in[0], STDIN_FILENO);
-    dup2(out[1], STDOUT_FILENO);
-    dup2(err[1], STDERR_FILENO);
-    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) close(fd);
-    std::string binary = Binary();
-    std::vector<std::string> copy = args;
-    std::vector<char*> argv{binary.data()};
-    for (std::string& arg : copy) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  close(in[0]);
-  close(out[1]);
-  close(err[1]);
-  if (!input.empty()) REQUIRE(write(in[1], input.data(), input.size()) == ssize_t(input.size()));
-  close(in[1]);
-  Outcome outcome;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  std::string* sinks[2] = {&outcome.out, &outcome.err};
-  int open_fds = 2;
-  while (open_fds > 0) {
-    REQUIRE(poll(fds, 2, 60'000) > 0);
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buffer[4096];
-      ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
-      if (n <= 0) {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      } else {
-        sinks[i]->append(buffer, static_cast<std::size_t>(n));
-      }
-    }
-  }
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
-  outcome.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return outcome;
+  std::vector<std::string> argv{market::testing::ServerBinary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return market::testing::RunProgram(argv, input);
 }
-
-// The server as a child; stops with SIGTERM.
-class Server {
- public:
-  explicit Server(const std::vector<std::string>& args) {
-    int fds[2];
-    REQUIRE(pipe(fds) == 0);
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      dup2(fds[1], STDERR_FILENO);
-      close(fds[0]);
-      close(fds[1]);
-      std::string binary = Binary();
-      std::vector<std::string> copy = args;
-      std::vector<char*> argv{binary.data()};
-      for (std::string& arg : copy) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      execv(binary.c_str(), argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    fd_ = fds[0];
-    std::regex listening(R"(listening on 127\.0\.0\.1:(\d+))");
-    char buffer[4096];
-    for (;;) {
-      ssize_t n = read(fd_, buffer, sizeof buffer);
-      if (n <= 0) break;
-      log_.append(buffer, static_cast<std::size_t>(n));
-      std::smatch match;
-      if (std::regex_search(log_, match, listening)) {
-        port_ = std::stoi(match[1]);
-        break;
-      }
-    }
-  }
-  ~Server() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-    if (fd_ >= 0) close(fd_);
-  }
-  int port() const { return port_; }
-  const std::string& log() const { return log_; }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  int port_ = -1;
-  std::string log_;
-};
 
 // The binary with a terminal for its standard input and outputs, as a person typing at it.
 class Terminal {
@@ -156,7 +42,7 @@ class Terminal {
     pid_ = forkpty(&master_, nullptr, nullptr, nullptr);
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
-      std::string binary = Binary();
+      std::string binary = market::testing::ServerBinary();
       std::vector<std::string> copy = args;
       std::vector<char*> argv{binary.data()};
       for (std::string& arg : copy) argv.push_back(arg.data());
@@ -220,48 +106,12 @@ class Terminal {
   std::size_t seen_ = 0;
 };
 
-struct Reply {
-  unsigned status = 0;
-  std::string body;
-};
-
 Reply Call(int port, http::verb method, const std::string& target, const std::string& auth,
            const std::string& body = "") {
-  net::io_context io;
-  beast::tcp_stream stream(io);
-  stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"),
-                                        static_cast<unsigned short>(port)));
-  http::request<http::string_body> request{method, target, 11};
-  request.set(http::field::host, "127.0.0.1");
-  if (!auth.empty()) request.set(http::field::authorization, auth);
-  if (!body.empty()) request.set(http::field::content_type, "application/json");
-  request.body() = body;
-  request.prepare_payload();
-  http::write(stream, request);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> response;
-  http::read(stream, buffer, response);
-  return Reply{response.result_int(), response.body()};
-}
-
-std::string Basic(const std::string& user_password) {
-  // Small enough to encode by hand: RFC 4648 base64.
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  unsigned value = 0;
-  int bits = -6;
-  for (unsigned char c : user_password) {
-    value = (value << 8) + c;
-    bits += 8;
-    while (bits >= 0) {
-      out += kAlphabet[(value >> bits) & 0x3f];
-      bits -= 6;
-    }
-  }
-  if (bits > -6) out += kAlphabet[((value << 8) >> (bits + 8)) & 0x3f];
-  while (out.size() % 4 != 0) out += '=';
-  return "Basic " + out;
+  market::testing::Headers headers;
+  if (!auth.empty()) headers["Authorization"] = auth;
+  return market::testing::Call(port, method, target, body, body.empty() ? "" : "application/json",
+                               headers);
 }
 
 std::string Trim(std::string text) {
@@ -325,11 +175,12 @@ TEST_CASE("user and token commands manage what the server accepts", "[process][a
   REQUIRE(std::regex_search(tokens.out, row, std::regex(R"((\d+)\s+dev\s+ci\s+\S+\s+\S+\s+active)")));
   std::string token_id = row[1];
 
-  Server server(with_db({"--listen", "127.0.0.1:0", "--auth", "on", "--auth-cache-seconds", "0"}));
-  INFO("server log: " << server.log());
+  market::testing::ServerProcess server(
+      with_db({"--listen", "127.0.0.1:0", "--auth", "on", "--auth-cache-seconds", "0"}));
+  INFO("server log: " << server.Log());
   REQUIRE(server.port() > 0);
   std::string bearer = "Bearer " + token;
-  std::string ada = Basic("ada:ada-password-1");
+  std::string ada = market::testing::BasicAuthorization("ada", "ada-password-1");
   CHECK(Call(server.port(), http::verb::get, "/api/project/list", "").status == 401);
   CHECK(Call(server.port(), http::verb::get, "/api/project/list", bearer).status == 200);
   Reply made = Call(server.port(), http::verb::post, "/api/project/new", bearer,

@@ -3,41 +3,24 @@
 
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 
-#include "server_child.hpp"
+#include "support/http_client.hpp"
+#include "support/server_process.hpp"
 #include "support/test_env.hpp"
 
 namespace {
 
-using market::server::testing::Child;
-using market::server::testing::Spawn;
-using market::server::testing::WaitForPort;
-
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
-
 // One request on its own connection, with headers that hold secrets; returns the status line.
 std::string Send(int port, const std::string& target) {
-  net::io_context io;
-  tcp::socket socket(io);
-  socket.connect(
-      tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
-  std::string request = "GET " + target +
-                        " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: trace-me-123\r\n"
-                        "Authorization: Basic c2VjcmV0LXZhbHVl\r\nConnection: close\r\n\r\n";
-  net::write(socket, net::buffer(request));
-  std::string response;
-  boost::system::error_code ec;
-  net::read(socket, net::dynamic_buffer(response), ec);
+  std::string response = market::testing::Exchange(
+      port, "GET " + target +
+                " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: trace-me-123\r\n"
+                "Authorization: Basic c2VjcmV0LXZhbHVl\r\nConnection: close\r\n\r\n");
   return response.substr(0, response.find("\r\n"));
 }
 
@@ -48,23 +31,16 @@ std::string RunOnce(const std::vector<std::string>& extra_args) {
                                    "--database",  "sqlite:" + (dir.path() / "market.db").string(),
                                    "--log-level", "info"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  Child child = Spawn(args);
-  std::string log;
-  int port = WaitForPort(child.stderr_fd, log);
-  INFO("server log: " << log);
-  REQUIRE(port > 0);
-  CHECK(Send(port, "/api/project/info?projectName=nope&password=hunter2") ==
+  market::testing::ServerProcess server(args);
+  INFO("server log: " << server.Log());
+  REQUIRE(server.port() > 0);
+  CHECK(Send(server.port(), "/api/project/info?projectName=nope&password=hunter2") ==
         "HTTP/1.1 404 Not Found");
-  REQUIRE(kill(child.pid, SIGTERM) == 0);
-  int status = 0;
-  REQUIRE(waitpid(child.pid, &status, 0) == child.pid);
-  char buffer[4096];
-  for (ssize_t n; (n = read(child.stderr_fd, buffer, sizeof buffer)) > 0;) {
-    log.append(buffer, static_cast<std::size_t>(n));
-  }
-  close(child.stderr_fd);
-  CHECK(WIFEXITED(status));
-  return log;
+  REQUIRE(kill(server.pid(), SIGTERM) == 0);
+  auto status = server.Wait(std::chrono::seconds(60));
+  REQUIRE(status.has_value());
+  CHECK(WIFEXITED(*status));
+  return server.Log();
 }
 
 }  // namespace

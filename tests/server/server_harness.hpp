@@ -1,6 +1,6 @@
 #pragma once
 // The real market-server, started in-process on a free loopback port against a fresh database,
-// and a small synchronous Beast client to talk to it.
+// and the tests' HTTP client to talk to it.
 
 #include <cstdint>
 #include <functional>
@@ -9,30 +9,18 @@
 #include <string>
 #include <thread>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
 #include "app.hpp"
 #include "config.hpp"
+#include "support/http_client.hpp"
 #include "support/test_env.hpp"
 #include "support/test_stores.hpp"
 
 namespace market::server::testing {
 
 namespace http = boost::beast::http;
-
-struct Reply {
-  unsigned status = 0;
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::string body;
-
-  nlohmann::json Json() const;  // the body as JSON (fails the test if it is not)
-  int Code() const;             // the envelope's "code"
-  std::string Header(const std::string& lower_name) const;
-};
 
 class TestServer {
  public:
@@ -58,37 +46,12 @@ class TestServer {
   bool stopped_ = false;
 };
 
-// One keep-alive connection.
-// A response as a Reply: status, lower-case header names, body.
-Reply ToReply(const http::response<http::string_body>& response);
-
-// "Basic <base64 of user:password>", an Authorization header's value.
-std::string BasicAuthorization(const std::string& user, const std::string& password);
-
-class TestClient {
- public:
-  explicit TestClient(std::uint16_t port);
-  Reply Request(http::verb method, const std::string& target, const std::string& body = "",
-                const std::string& content_type = "",
-                const std::map<std::string, std::string>& headers = {});
-  Reply Get(const std::string& target, const std::map<std::string, std::string>& headers = {});
-  Reply PostJson(const std::string& target, const nlohmann::json& body,
-                 const std::map<std::string, std::string>& headers = {});
-  Reply PostForm(const std::string& target, const std::string& body,
-                 const std::map<std::string, std::string>& headers = {});
-  // Whether the server has closed this connection (reads EOF within `wait`).
-  bool ClosedByServer(std::chrono::milliseconds wait);
-
- private:
-  boost::asio::io_context io_;
-  boost::beast::tcp_stream stream_;
-  boost::beast::flat_buffer buffer_;
-};
-
-// A one-request helper on a fresh connection.
-Reply Call(std::uint16_t port, http::verb method, const std::string& target,
-           const std::string& body = "", const std::string& content_type = "");
-
-std::string UrlEncode(std::string_view text);
+using market::testing::BasicAuthorization;
+using market::testing::Call;
+using market::testing::Headers;
+using market::testing::Reply;
+using market::testing::UrlEncode;
+// One keep-alive connection with timeouts.
+using TestClient = market::testing::HttpClient;
 
 }  // namespace market::server::testing

@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "server_harness.hpp"
+#include "support/ports.hpp"
 
 namespace market::server::testing {
 namespace {
@@ -20,13 +21,6 @@ namespace {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
-
-// A loopback port where nothing listens (bound once, then released).
-std::uint16_t ClosedPort() {
-  net::io_context io;
-  tcp::acceptor acceptor(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-  return acceptor.local_endpoint().port();
-}
 
 // Accepts connections and never answers: a registry that hangs.
 class SilentUpstream {
@@ -76,7 +70,8 @@ const std::vector<std::string> kRegistryReads = {
 
 TEST_CASE("registry down: registry endpoints answer 502 at once, the server stays healthy",
           "[api][registry][fault]") {
-  const std::uint16_t port = ClosedPort();
+  // Nothing listens there: it was bound once, then released.
+  const auto port = static_cast<std::uint16_t>(market::testing::FreeLoopbackPort());
   TestServer server(market::testing::Backend::kSqlite,
                     [&](ServerConfig& config) { PointAt(config, port, 5); });
   TestClient client(server.port());

@@ -35,10 +35,7 @@ GitServer::GitServer(const std::filesystem::path& base) : port_(FreeLoopbackPort
   const int spawned = ::posix_spawnp(&pid_, "git", nullptr, &attributes, argv.data(), environ);
   posix_spawnattr_destroy(&attributes);
   if (spawned != 0) throw std::runtime_error("cannot start git daemon");
-  for (int i = 0; i < 100 && !LoopbackPortListening(port_); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  if (!LoopbackPortListening(port_)) {
+  if (!WaitListening(port_, std::chrono::seconds(5))) {
     Stop();
     throw std::runtime_error("git daemon did not listen on port " + std::to_string(port_));
   }

@@ -57,12 +57,7 @@ TestHosts::TestHosts()
   }
   // The host itself reaches both: what the sandbox refuses is there to be refused.
   for (const char* address : {"198.18.0.2", "169.254.169.254"}) {
-    bool up = false;
-    for (int i = 0; i < 100 && !up; ++i) {
-      up = Listening(address, 8080);
-      if (!up) std::this_thread::sleep_for(50ms);
-    }
-    REQUIRE(up);
+    REQUIRE(WaitFor([&] { return Listening(address, 8080); }, 5s, 50ms));
   }
 }
 
@@ -159,12 +154,7 @@ RedirectServer::RedirectServer(const TestHosts& hosts, int port, std::string tar
   while (ready == 0) std::this_thread::sleep_for(10ms);
   REQUIRE(ready == 1);
   // Reached from this host, as the sources that use it will reach it.
-  bool up = false;
-  for (int i = 0; i < 100 && !up; ++i) {
-    up = Listening("198.18.0.2", port);
-    if (!up) std::this_thread::sleep_for(50ms);
-  }
-  REQUIRE(up);
+  REQUIRE(WaitFor([&] { return Listening("198.18.0.2", port); }, 5s, 50ms));
 }
 
 void RedirectServer::Answer(int client) {
@@ -187,15 +177,5 @@ void RedirectServer::Answer(int client) {
   [[maybe_unused]] auto n = ::write(client, answer.data(), answer.size());
 }
 
-bool Listening(const std::string& address, int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  ::inet_pton(AF_INET, address.c_str(), &addr.sin_addr);
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
 
 }  // namespace market::testing

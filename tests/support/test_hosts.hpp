@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/ports.hpp"  // Listening
 #include "support/test_env.hpp"
 
 namespace market::testing {
@@ -69,8 +70,5 @@ class RedirectServer {
   std::atomic<int> requests_{0};
   std::jthread thread_;
 };
-
-// Whether a TCP connection to address:port (IPv4) is accepted now.
-bool Listening(const std::string& address, int port);
 
 }  // namespace market::testing

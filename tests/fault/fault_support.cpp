@@ -23,29 +23,16 @@
 namespace market::fault {
 
 using market::testing::Dechunk;
+using market::testing::Lower;
 using market::testing::MessageHead;
 using market::testing::ParseHead;
 using market::testing::ReadMore;
+using market::testing::Trim;
 using market::testing::WriteAll;
 
 namespace {
 
 constexpr const char* kPgBin = "/usr/lib/postgresql/15/bin";
-
-std::string Lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
-std::string Trim(std::string text) {
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\r' || text.back() == '\n' ||
-                           text.back() == '\t')) {
-    text.pop_back();
-  }
-  std::size_t start = 0;
-  while (start < text.size() && (text[start] == ' ' || text[start] == '\t')) ++start;
-  return text.substr(start);
-}
 
 // Runs a shell command; throws with its output when it fails.
 std::string Shell(const std::string& command) {

@@ -17,10 +17,6 @@
 
 namespace market::testing {
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
 std::string Lower(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
@@ -35,6 +31,10 @@ std::string Trim(std::string text) {
   while (start < text.size() && (text[start] == ' ' || text[start] == '\t')) ++start;
   return text.substr(start);
 }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
 
 bool HasHeader(const Headers& headers, const std::string& lower_name) {
   for (const auto& [name, value] : headers) {
@@ -77,6 +77,7 @@ int ConnectLoopback(int port, std::chrono::milliseconds timeout, const std::stri
 }
 
 }  // namespace
+
 
 // ---- Reply ----
 

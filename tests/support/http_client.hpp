@@ -67,6 +67,9 @@ struct MessageHead {
   std::map<std::string, std::string> headers;  // lower-case names
 };
 MessageHead ParseHead(const std::string& head);
+std::string Lower(std::string text);
+// Without the spaces, tabs and line ends around it.
+std::string Trim(std::string text);
 // Decodes a complete chunked body at the start of `data`; nullopt while incomplete.
 std::optional<std::string> Dechunk(const std::string& data);
 bool WriteAll(int fd, std::string_view data);

@@ -13,7 +13,7 @@ if [ "${MARKET_SKIP_INSTALL:-0}" != 1 ]; then
   "$root/scripts/install-deps.sh"
 fi
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
-cmake --build "$build" -j"$(nproc)" --target market_server
+cmake --build "$build" -j"$(nproc)" --target market_server market_cli
 
 mkdir -p "$state/registry/data"
 if ! curl -fsS http://127.0.0.1:5000/v2/ >/dev/null 2>&1; then
@@ -39,6 +39,7 @@ fi
 "$root/scripts/make-base-image.sh" 127.0.0.1:5000
 
 echo "Image Market on http://127.0.0.1:8080  (page: /view/config/independent?projectName=NAME)"
+echo "The CLI: $build/cli/market --help (its server defaults to http://127.0.0.1:8080)"
 exec "$build/server/market-server" \
   --listen 127.0.0.1:8080 \
   --database "sqlite:$state/market.db" \

@@ -57,6 +57,7 @@ class Api {
   // build_handlers.cpp
   HandlerResult StartBuild(const RequestContext& context);
   HandlerResult BuildHistory(const RequestContext& context);
+  HandlerResult ListBuilds(const RequestContext& context);
   HandlerResult BuildLog(const RequestContext& context);
   HandlerResult CancelBuild(const RequestContext& context);
 

@@ -1,4 +1,4 @@
-// Handlers of /api/project/{build,buildHistory,buildLog,buildCancel}.
+// Handlers of /api/project/{build,buildHistory,buildLog,buildCancel} and /api/builds.
 
 #include <charconv>
 
@@ -135,6 +135,26 @@ HandlerResult Api::BuildHistory(const RequestContext& context) {
                              {"page", summary.page_number},
                              {"page_size", summary.page_size},
                              {"total_count", summary.page.total_count}});
+  });
+}
+
+HandlerResult Api::ListBuilds(const RequestContext& context) {
+  return Respond([&]() -> Result<HandlerResult> {
+    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
+    BuildListRequest request;
+    MARKET_ASSIGN_OR_RETURN(request.states, params.Text("state"));
+    MARKET_ASSIGN_OR_RETURN(request.project, params.Text("project"));
+    MARKET_ASSIGN_OR_RETURN(request.operator_name, params.Text("operator"));
+    MARKET_ASSIGN_OR_RETURN(request.before, params.NumberText("before"));
+    MARKET_ASSIGN_OR_RETURN(request.page_size, params.NumberText("page_size"));
+    MARKET_ASSIGN_OR_RETURN(BuildListing listing, deps_.builds->List(request));
+    nlohmann::json builds = nlohmann::json::array();
+    for (const Build& build : listing.builds) builds.push_back(BuildToJson(build));
+    nlohmann::json next = nullptr;
+    if (listing.next_before) next = *listing.next_before;
+    return Ok(nlohmann::json{{"builds", std::move(builds)},
+                             {"page_size", listing.page_size},
+                             {"next_before", std::move(next)}});
   });
 }
 

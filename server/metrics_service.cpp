@@ -97,6 +97,9 @@ class InstrumentedBuildStore final : public BuildStore {
   Result<BuildPage> ListForProject(std::string_view project, int page, int page_size) override {
     return inner_.ListForProject(project, page, page_size);
   }
+  Result<std::vector<Build>> List(const BuildFilter& filter) override {
+    return inner_.List(filter);
+  }
   Result<std::optional<Build>> ClaimNext(std::string_view worker, TimePoint now,
                                          TimePoint lease_until) override {
     return inner_.ClaimNext(worker, now, lease_until);

@@ -86,10 +86,13 @@ HandlerResult DockerfileResult(const RequestContext& context, std::string text) 
 HandlerResult Api::NewProject(const RequestContext& context) {
   return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
-    MARKET_ASSIGN_OR_RETURN(std::string name, params.Required("projectName"));
+    CreateRequest request;
+    MARKET_ASSIGN_OR_RETURN(request.name, params.Required("projectName"));
+    MARKET_ASSIGN_OR_RETURN(request.cluster, params.Optional("Cluster"));
+    MARKET_ASSIGN_OR_RETURN(request.define_type, params.Optional("DefineDockerFileType"));
     MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
-    MARKET_RETURN_IF_ERROR(
-        deps_.projects->Create(name, acting.operator_name, OriginOf(context, acting)));
+    request.operator_name = acting.operator_name;
+    MARKET_RETURN_IF_ERROR(deps_.projects->Create(request, OriginOf(context, acting)));
     return Ok();
   });
 }

@@ -38,6 +38,7 @@ std::vector<Route> MakeRoutes(Api& api) {
       {verb::get, "/api/project/buildHistory", false, kPool, kViewer, bind(&Api::BuildHistory)},
       {verb::get, "/api/project/buildLog", false, kPool, kViewer, bind(&Api::BuildLog)},
       {verb::post, "/api/project/buildCancel", false, kPool, kDeveloper, bind(&Api::CancelBuild)},
+      {verb::get, "/api/builds", false, kPool, kViewer, bind(&Api::ListBuilds)},
       {verb::get, "/api/plugin/schemas", false, kIo, kViewer, bind(&Api::PluginSchemas)},
       {verb::post, "/api/plugin/extension/interface", false, kPool, kViewer,
        bind(&Api::PluginExtension)},

@@ -76,8 +76,14 @@ nlohmann::json ProjectService::Snapshot(const std::string& name) const {
 
 Result<Project> ProjectService::Create(std::string_view name, std::string_view operator_name,
                                        const ChangeOrigin& origin) {
-  MARKET_ASSIGN_OR_RETURN(auto project_name, NormalizeProjectName("projectName", name));
-  MARKET_ASSIGN_OR_RETURN(auto op, ValidateOperator("operator", operator_name));
+  return Create(CreateRequest{std::string(name), std::string(operator_name), std::nullopt,
+                              std::nullopt},
+                origin);
+}
+
+Result<Project> ProjectService::Create(const CreateRequest& request, const ChangeOrigin& origin) {
+  MARKET_ASSIGN_OR_RETURN(auto project_name, NormalizeProjectName("projectName", request.name));
+  MARKET_ASSIGN_OR_RETURN(auto op, ValidateOperator("operator", request.operator_name));
 
   Project project;
   project.name = std::move(project_name);
@@ -85,7 +91,13 @@ Result<Project> ProjectService::Create(std::string_view name, std::string_view o
   project.last_modify_operator = op;
   project.create_time = project.last_modify_time = clock_.Now();
   project.cluster = options_.default_cluster;
-  project.define_type = DockerfileType::kTool;
+  if (request.cluster && !request.cluster->empty()) {
+    MARKET_ASSIGN_OR_RETURN(project.cluster, NormalizeClusterName("Cluster", *request.cluster));
+  }
+  MARKET_ASSIGN_OR_RETURN(
+      project.define_type,
+      ParseDockerfileTypeField("DefineDockerFileType", request.define_type.value_or(""),
+                               DockerfileType::kTool));
   if (auto inserted = store_.Insert(project); !inserted) {
     if (inserted.error().code == Errc::kAlreadyExists) {
       return Fail(Errc::kAlreadyExists, fmt::format("project: {} already exist", project.name));

@@ -115,6 +115,16 @@ Result<int> ParsePageSize(std::string_view field, std::string_view text) {
   return ParsePositive(field, text, kDefaultPageSize, kMaxPageSize);
 }
 
+Result<std::int64_t> ParseBuildId(std::string_view field, std::string_view text) {
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value < 1) {
+    return Fail(Errc::kInvalid, fmt::format("{} must be a positive integer, got '{}'", field,
+                                            text.substr(0, 32)));
+  }
+  return value;
+}
+
 Result<std::string> ValidateNameFilter(std::string_view field, std::string_view text) {
   if (text.size() > kMaxFilterLength) {
     return Fail(Errc::kInvalid,

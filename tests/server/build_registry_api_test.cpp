@@ -54,6 +54,30 @@ TEST_CASE("without a registry: builds and registry endpoints say so", "[api][bui
   CHECK_FALSE(removed.Json()["msg"].get<std::string>().empty());
 }
 
+TEST_CASE("the builds across projects: an empty page, and bad filters named", "[api][build]") {
+  TestServer server;
+  TestClient client(server.port());
+  Reply empty = client.Get("/api/builds");
+  INFO(empty.body);
+  REQUIRE(empty.status == 200);
+  REQUIRE(empty.Code() == 10000);
+  CHECK(empty.Json()["content"] ==
+        json{{"builds", json::array()}, {"page_size", 10}, {"next_before", nullptr}});
+  const std::pair<const char*, const char*> refusals[] = {
+      {"/api/builds?state=done", "state has an unknown build state 'done'"},
+      {"/api/builds?project=a%2Ab", "project contains special char: *"},
+      {"/api/builds?before=-3", "before must be a positive integer"},
+      {"/api/builds?page_size=1000", "page_size must be at most 100"},
+  };
+  for (const auto& [target, message] : refusals) {
+    INFO(target);
+    Reply reply = client.Get(target);
+    CHECK(reply.status == 400);
+    CHECK(reply.Code() == 10006);
+    CHECK_THAT(reply.Json()["errMsg"].get<std::string>(), Catch::StartsWith(message));
+  }
+}
+
 TEST_CASE("a build whose pipeline cannot render is refused with 10006, nothing queued",
           "[api][build]") {
   TestServer server(market::testing::Backend::kSqlite, [](ServerConfig& config) {
@@ -141,6 +165,16 @@ TEST_CASE("a real build, followed live, then browsed and deleted in the registry
   CHECK(built["tag"] == "v1");
   CHECK(built["digest"].get<std::string>().starts_with("sha256:"));
   CHECK(built["image"] == *registry + "/default_cluster/" + project + ":v1");
+
+  // The same build across projects: finished ones filtered by state, operator and project.
+  Reply across = client.Get("/api/builds?state=succeeded,failed&operator=builder&project=" +
+                            project + "&page_size=5");
+  INFO(across.body);
+  REQUIRE(across.Code() == 10000);
+  json listed_builds = across.Json()["content"]["builds"];
+  REQUIRE(listed_builds.size() == 1);
+  CHECK(listed_builds[0] == built);
+  CHECK(across.Json()["content"]["next_before"].is_null());
 
   // A streamed response ends its connection: a fresh one.
   TestClient sse_client(server.port());

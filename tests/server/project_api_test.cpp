@@ -36,6 +36,37 @@ std::int64_t ProjectCount(TestClient& client) {
 
 }  // namespace
 
+TEST_CASE("new takes the Cluster and the Dockerfile type, each checked by name", "[api]") {
+  TestServer server;
+  TestClient client(server.port());
+  Reply created = client.PostForm(
+      "/api/project/new", "projectName=handmade&operator=alice&Cluster=Team&DefineDockerFileType=edit");
+  INFO(created.body);
+  REQUIRE(created.Code() == 10000);
+  json content = client.Get("/api/project/info?projectName=handmade").Json()["content"];
+  CHECK(content["Cluster"] == "team");
+  CHECK(content["DefineDockerFileType"] == "edit");
+  CHECK(content["plugins"] == json::array());
+  Create(client, "plain");
+  CHECK(client.Get("/api/project/info?projectName=plain").Json()["content"]["Cluster"] ==
+        "default_cluster");
+
+  const std::pair<json, const char*> refusals[] = {
+      {{{"projectName", "bad1"}, {"operator", "a"}, {"DefineDockerFileType", "docker"}},
+       "DefineDockerFileType must be tool, edit or download, got 'docker'"},
+      {{{"projectName", "bad2"}, {"operator", "a"}, {"Cluster", "a b"}},
+       "Cluster contains special char: ' ' (space)"},
+  };
+  for (const auto& [body, message] : refusals) {
+    Reply refused = client.PostJson("/api/project/new", body);
+    INFO(refused.body);
+    CHECK(refused.status == 400);
+    CHECK(refused.Code() == 10006);
+    CHECK(refused.Json()["errMsg"] == message);
+  }
+  CHECK(ProjectCount(client) == 2);  // nothing was created by the refusals
+}
+
 TEST_CASE("project lifecycle: new, info, list, save, dockerfile, clone, delete", "[api]") {
   Backend backend = GENERATE(from_range(AvailableBackends()));
   INFO("backend " << market::testing::ToString(backend));

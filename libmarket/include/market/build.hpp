@@ -37,6 +37,15 @@ struct Build {
   bool operator==(const Build&) const = default;
 };
 
+// Builds across projects, newest first; every filter is optional (empty: any).
+struct BuildFilter {
+  std::vector<BuildState> states;
+  std::string project;        // exact name
+  std::string operator_name;  // exact
+  std::optional<std::int64_t> before_id;  // the keyset cursor: ids strictly smaller
+  int limit = 10;
+};
+
 struct BuildPage {
   std::vector<Build> builds;  // newest first
   std::int64_t total_count = 0;

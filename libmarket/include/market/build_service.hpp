@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,6 +79,22 @@ struct BuildSummary {
   LogChunk latest_log;  // from the start, at most kSummaryLogBytes
 };
 
+// Builds across projects, as /api/builds asks for them: texts as received, each optional.
+struct BuildListRequest {
+  std::string states;  // comma-separated state names ("queued,running"); empty: any
+  std::string project;
+  std::string operator_name;
+  std::string before;     // the cursor: builds with smaller ids; empty: from the newest
+  std::string page_size;  // empty: the default
+};
+
+// One page of builds, newest first, and the cursor of the page after it (none on the last).
+struct BuildListing {
+  std::vector<Build> builds;
+  int page_size = kDefaultPageSize;
+  std::optional<std::int64_t> next_before;
+};
+
 class BuildService {
  public:
   static constexpr std::int64_t kSummaryLogBytes = 1 << 20;
@@ -103,6 +120,9 @@ class BuildService {
   Result<BuildPage> History(std::string_view project, int page, int page_size);
   // kInvalid (name, page, page_size), kBuildProjectMissing when the project has no builds.
   Result<BuildSummary> Summary(const BuildHistoryRequest& request);
+  // kInvalid naming the parameter: an unknown state, a project name, operator, before or
+  // page_size. A project that does not exist has no builds (an empty page, not an error).
+  Result<BuildListing> List(const BuildListRequest& request);
   // The log from `offset` until its end or `max_bytes`, whichever comes first.
   Result<LogChunk> ReadLog(std::int64_t id, std::int64_t offset, std::int64_t max_bytes);
 

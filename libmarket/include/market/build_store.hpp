@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "market/build.hpp"
 #include "market/error.hpp"
@@ -29,6 +30,8 @@ class BuildStore {
   virtual Result<Build> Enqueue(const Build& build) = 0;
   virtual Result<Build> Get(std::int64_t id) = 0;  // kBuildNotFound
   virtual Result<BuildPage> ListForProject(std::string_view project, int page, int page_size) = 0;
+  // At most filter.limit builds matching every filter, newest first (ids descending).
+  virtual Result<std::vector<Build>> List(const BuildFilter& filter) = 0;
 
   // Atomically takes the oldest queued build whose project has no running build, marks it
   // running for `worker` with a lease until `lease_until`. Several processes may claim at

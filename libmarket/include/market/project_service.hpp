@@ -27,6 +27,15 @@ struct ProjectServiceOptions {
   AuditLog* audit_log = nullptr;  // where changes are recorded; null: they are not
 };
 
+// A new project: an empty pipeline of its type, to be composed later (it cannot build until
+// then). Texts as received; cluster and define_type may be missing.
+struct CreateRequest {
+  std::string name;
+  std::string operator_name;
+  std::optional<std::string> cluster;      // missing: the default cluster
+  std::optional<std::string> define_type;  // missing: tool
+};
+
 struct SaveRequest {
   std::string name;
   std::optional<std::string> cluster;      // missing: the default cluster (or the stored one)
@@ -67,6 +76,8 @@ class ProjectService {
   // with `origin`'s actor and request (see AuditTrail).
   Result<Project> Create(std::string_view name, std::string_view operator_name,
                          const ChangeOrigin& origin = {});
+  // kInvalid naming projectName, operator, Cluster or DefineDockerFileType; kAlreadyExists.
+  Result<Project> Create(const CreateRequest& request, const ChangeOrigin& origin = {});
   Result<void> Delete(std::string_view name, std::string_view operator_name,
                       const ChangeOrigin& origin = {});
   Result<Project> Clone(std::string_view source, std::string_view destination,

@@ -1,6 +1,7 @@
 #pragma once
 // Input rules shared by every entry point (HTTP, CLI, embedders).
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,8 @@ Result<std::string> ValidateTag(std::string_view field, std::string_view tag);
 // page_size at most kMaxPageSize.
 Result<int> ParsePage(std::string_view field, std::string_view text);
 Result<int> ParsePageSize(std::string_view field, std::string_view text);
+// A build id as text: a positive integer (required).
+Result<std::int64_t> ParseBuildId(std::string_view field, std::string_view text);
 // addOrUpdate: "add" or "update"; empty (not given) is update.
 Result<SaveMode> ParseSaveMode(std::string_view field, std::string_view text);
 // DefineDockerFileType: tool, edit or download (see ParseDockerfileType); empty (not given) is

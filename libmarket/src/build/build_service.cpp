@@ -37,6 +37,27 @@ constexpr std::size_t kLogFlushBytes = 16 * 1024;
 // One read of a log from the store: a long log is read in pieces.
 constexpr std::int64_t kLogReadPiece = 1 << 20;
 
+// "queued,running": each state once, in the order given; empty text is any state.
+Result<std::vector<BuildState>> ParseStateList(std::string_view field, std::string_view text) {
+  std::vector<BuildState> states;
+  if (text.empty()) return states;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t comma = std::min(text.find(',', start), text.size());
+    std::string_view name = text.substr(start, comma - start);
+    std::optional<BuildState> state = ParseBuildState(name);
+    if (!state) {
+      return Fail(Errc::kInvalid,
+                  fmt::format("{} has an unknown build state '{}' (queued, running, succeeded, "
+                              "failed, cancelled)",
+                              field, name.substr(0, 32)));
+    }
+    if (std::find(states.begin(), states.end(), *state) == states.end()) states.push_back(*state);
+    start = comma + 1;
+  }
+  return states;
+}
+
 std::string DefaultWorkerPrefix() {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
@@ -173,6 +194,7 @@ class BuildService::Impl {
     return deps_.builds->ListForProject(project, page, page_size);
   }
   Result<BuildSummary> Summary(const BuildHistoryRequest& request);
+  Result<BuildListing> List(const BuildListRequest& request);
   Result<LogChunk> ReadLog(std::int64_t id, std::int64_t offset, std::int64_t max_bytes);
   void Start();
   void Stop();
@@ -359,6 +381,30 @@ Result<BuildSummary> BuildService::Impl::Summary(const BuildHistoryRequest& requ
   MARKET_ASSIGN_OR_RETURN(auto log, ReadLog(summary.latest.id, 0, kSummaryLogBytes));
   summary.latest_log = std::move(log);
   return summary;
+}
+
+Result<BuildListing> BuildService::Impl::List(const BuildListRequest& request) {
+  BuildFilter filter;
+  MARKET_ASSIGN_OR_RETURN(filter.states, ParseStateList("state", request.states));
+  if (!request.project.empty()) {
+    MARKET_ASSIGN_OR_RETURN(filter.project, NormalizeProjectName("project", request.project));
+  }
+  if (!request.operator_name.empty()) {
+    MARKET_ASSIGN_OR_RETURN(filter.operator_name,
+                            ValidateOperator("operator", request.operator_name));
+  }
+  if (!request.before.empty()) {
+    MARKET_ASSIGN_OR_RETURN(filter.before_id, ParseBuildId("before", request.before));
+  }
+  BuildListing listing;
+  MARKET_ASSIGN_OR_RETURN(listing.page_size, ParsePageSize("page_size", request.page_size));
+  filter.limit = listing.page_size + 1;  // one more tells whether a next page exists
+  MARKET_ASSIGN_OR_RETURN(listing.builds, deps_.builds->List(filter));
+  if (static_cast<int>(listing.builds.size()) > listing.page_size) {
+    listing.builds.resize(listing.page_size);
+    listing.next_before = listing.builds.back().id;
+  }
+  return listing;
 }
 
 void BuildService::Impl::FailExpiredNow() {
@@ -718,6 +764,9 @@ Result<Build> BuildService::Cancel(std::int64_t id, std::string_view operator_na
 }
 Result<BuildSummary> BuildService::Summary(const BuildHistoryRequest& request) {
   return impl_->Summary(request);
+}
+Result<BuildListing> BuildService::List(const BuildListRequest& request) {
+  return impl_->List(request);
 }
 Result<Build> BuildService::Get(std::int64_t id) { return impl_->Get(id); }
 Result<BuildPage> BuildService::History(std::string_view project, int page, int page_size) {

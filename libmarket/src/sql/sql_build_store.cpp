@@ -1,6 +1,7 @@
 // SqlBuildStore: builds, their logs and the claim queue in SQLite or PostgreSQL.
 
 #include <algorithm>
+#include <array>
 #include <string>
 
 #include "sql/sql_stores.hpp"
@@ -69,6 +70,23 @@ Result<Build> ToBuild(const BuildRow& row) {
   build.reason = row.reason;
   build.cancel_requested = row.cancel_requested != 0;
   return build;
+}
+
+// The bind names of a state filter's IN list: one per state at most.
+constexpr std::array<const char*, 5> kStateParams = {"s0", "s1", "s2", "s3", "s4"};
+
+// Runs a prepared statement bound to `row`; every row it yields, as builds.
+Result<std::vector<Build>> FetchAll(soci::statement& st, BuildRow& row) {
+  st.define_and_bind();
+  st.execute(false);
+  std::vector<Build> builds;
+  while (st.fetch()) {
+    MARKET_ASSIGN_OR_RETURN(auto build, ToBuild(row));
+    builds.push_back(std::move(build));
+    row.started_ind = soci::i_null;
+    row.finished_ind = soci::i_null;
+  }
+  return builds;
 }
 
 std::optional<BuildRow> SelectBuild(soci::session& sql, long long id, bool for_update,
@@ -232,16 +250,60 @@ Result<BuildPage> SqlBuildStore::ListForProject(std::string_view project, int pa
     st.prepare(std::string("SELECT ") + kBuildColumns +
                " FROM builds WHERE project_id = (SELECT id FROM projects WHERE name = :p) "
                "ORDER BY id DESC LIMIT :lim OFFSET :off");
-    st.define_and_bind();
-    st.execute(false);
-    while (st.fetch()) {
-      MARKET_ASSIGN_OR_RETURN(auto build, ToBuild(row));
-      result.builds.push_back(std::move(build));
-      row.started_ind = soci::i_null;
-      row.finished_ind = soci::i_null;
-    }
+    MARKET_ASSIGN_OR_RETURN(result.builds, FetchAll(st, row));
     tx.Commit();
     return result;
+  });
+}
+
+Result<std::vector<Build>> SqlBuildStore::List(const BuildFilter& filter) {
+  if (filter.limit < 1) return Fail(Errc::kInvalid, "limit must be positive");
+  if (filter.states.size() > kStateParams.size()) {
+    return Fail(Errc::kInvalid, "too many states in one filter");
+  }
+  return pool_->Run("build list", [&](soci::session& sql) -> Result<std::vector<Build>> {
+    // Each filter adds one fixed condition and binds only its own names; the statement has one
+    // shape per combination of filters given, each served by an index: builds_project,
+    // builds_queue, builds_operator or the primary key.
+    std::vector<std::string> conditions;
+    std::vector<std::string> states;
+    for (BuildState state : filter.states) states.emplace_back(ToString(state));
+    std::string project = filter.project;
+    std::string operator_name = filter.operator_name;
+    long long before = filter.before_id.value_or(0);
+    long long limit = filter.limit;
+    BuildRow row;
+    soci::statement st(sql);
+    IntoRow(st, row);
+    if (!project.empty()) {
+      conditions.emplace_back("project_id = (SELECT id FROM projects WHERE name = :project)");
+      st.exchange(soci::use(project, "project"));
+    }
+    if (!states.empty()) {
+      std::string in;
+      for (std::size_t i = 0; i < states.size(); ++i) {
+        in += (i == 0 ? ":" : ", :") + std::string(kStateParams[i]);
+        st.exchange(soci::use(states[i], kStateParams[i]));
+      }
+      conditions.push_back("state IN (" + in + ")");
+    }
+    if (!operator_name.empty()) {
+      conditions.emplace_back("operator = :operator");
+      st.exchange(soci::use(operator_name, "operator"));
+    }
+    if (filter.before_id) {
+      conditions.emplace_back("id < :before");
+      st.exchange(soci::use(before, "before"));
+    }
+    st.exchange(soci::use(limit, "lim"));
+    std::string where;
+    for (const std::string& condition : conditions) {
+      where += (where.empty() ? " WHERE " : " AND ") + condition;
+    }
+    st.alloc();
+    st.prepare(std::string("SELECT ") + kBuildColumns + " FROM builds" + where +
+               " ORDER BY id DESC LIMIT :lim");
+    return FetchAll(st, row);
   });
 }
 

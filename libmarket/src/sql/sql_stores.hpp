@@ -39,6 +39,7 @@ class SqlBuildStore final : public BuildStore {
   Result<Build> Enqueue(const Build& build) override;
   Result<Build> Get(std::int64_t id) override;
   Result<BuildPage> ListForProject(std::string_view project, int page, int page_size) override;
+  Result<std::vector<Build>> List(const BuildFilter& filter) override;
   Result<std::optional<Build>> ClaimNext(std::string_view worker, TimePoint now,
                                          TimePoint lease_until) override;
   Result<bool> Heartbeat(std::int64_t id, std::string_view worker, TimePoint lease_until) override;

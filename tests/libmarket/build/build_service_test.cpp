@@ -602,6 +602,73 @@ TEST_CASE("The build summary: a page of builds, the latest one and its log", "[b
         "projectName contains special char: *");
 }
 
+TEST_CASE("Builds across projects: filters read as typed, a cursor to the next page", "[build]") {
+  Fixture f;
+  f.AddProject("web");
+  f.AddProject("api");
+  std::vector<std::int64_t> ids;  // the service is not started: every build stays queued
+  for (const char* project : {"web", "api", "web", "api", "web"}) {
+    auto queued = f.Service().Enqueue(project, "", "bob");
+    REQUIRE(queued);
+    ids.push_back(queued->id);
+  }
+  market::BuildListRequest request;
+  request.page_size = "2";
+  auto first = f.Service().List(request);
+  REQUIRE(first);
+  CHECK(first->page_size == 2);
+  REQUIRE(first->builds.size() == 2);
+  CHECK(first->builds[0].id == ids[4]);
+  CHECK(first->builds[1].id == ids[3]);
+  REQUIRE(first->next_before);
+  CHECK(*first->next_before == ids[3]);
+  request.before = std::to_string(*first->next_before);
+  auto second = f.Service().List(request);
+  REQUIRE(second);
+  REQUIRE(second->builds.size() == 2);
+  CHECK(second->builds[0].id == ids[2]);
+  request.before = std::to_string(*second->next_before);
+  auto last = f.Service().List(request);
+  REQUIRE(last);
+  REQUIRE(last->builds.size() == 1);
+  CHECK(last->builds[0].id == ids[0]);
+  CHECK_FALSE(last->next_before);  // an exact last page says so: no empty page after it
+
+  market::BuildListRequest filtered;
+  filtered.project = "API";  // names are lower-cased as everywhere
+  filtered.states = "queued,running,queued";
+  filtered.operator_name = "bob";
+  auto apis = f.Service().List(filtered);
+  REQUIRE(apis);
+  REQUIRE(apis->builds.size() == 2);
+  CHECK(apis->builds[0].id == ids[3]);
+  CHECK(apis->builds[1].id == ids[1]);
+  CHECK_FALSE(apis->next_before);
+  filtered.states = "succeeded";
+  CHECK(f.Service().List(filtered)->builds.empty());
+  filtered.project = "ghost";
+  filtered.states = "";
+  CHECK(f.Service().List(filtered)->builds.empty());
+
+  auto refused = [&](auto set) {
+    market::BuildListRequest bad;
+    set(bad);
+    auto listed = f.Service().List(bad);
+    REQUIRE_FALSE(listed);
+    CHECK(listed.error().code == Errc::kInvalid);
+    return listed.error().message;
+  };
+  CHECK(refused([](auto& r) { r.states = "done"; }) ==
+        "state has an unknown build state 'done' (queued, running, succeeded, failed, "
+        "cancelled)");
+  CHECK(refused([](auto& r) { r.states = "queued,"; }).starts_with("state has an unknown"));
+  CHECK(refused([](auto& r) { r.project = "a*b"; }) == "project contains special char: *");
+  CHECK(refused([](auto& r) { r.operator_name = "a b"; }).starts_with("operator"));
+  CHECK(refused([](auto& r) { r.before = "0"; }) == "before must be a positive integer, got '0'");
+  CHECK(refused([](auto& r) { r.before = "12x"; }).starts_with("before must be"));
+  CHECK(refused([](auto& r) { r.page_size = "101"; }) == "page_size must be at most 100");
+}
+
 TEST_CASE("Starting and cancelling builds is audited by the service", "[build][audit]") {
   Fixture f;
   f.deps.audit = f.stores.audit.get();

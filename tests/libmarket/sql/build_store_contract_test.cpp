@@ -138,6 +138,88 @@ TEST_CASE("build store: enqueue, get, history and their error codes", "[sql][bui
   CHECK(none->builds.empty());
 }
 
+TEST_CASE("build store: builds across projects by state, project and operator, newest first",
+          "[sql][build]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& builds = *stores.builds;
+  AddProject(*stores.projects, "app");
+  AddProject(*stores.projects, "web");
+  auto enqueue = [&](const std::string& project, const std::string& tag,
+                     const std::string& operator_name) {
+    Build build = MakeBuild(project, tag);
+    build.operator_name = operator_name;
+    auto queued = builds.Enqueue(build);
+    REQUIRE(queued.has_value());
+    return queued->id;
+  };
+  const std::int64_t a1 = enqueue("app", "v1", "bob");
+  const std::int64_t w1 = enqueue("web", "v1", "carol");
+  const std::int64_t a2 = enqueue("app", "v2", "carol");
+  const std::int64_t w2 = enqueue("web", "v2", "bob");
+  // a1 succeeds, w1 runs (one build per project runs at once), a2 and w2 stay queued.
+  auto first = builds.ClaimNext("w/1", kT0, kT0 + seconds(30));
+  REQUIRE(first.has_value());
+  REQUIRE(first->has_value());
+  CHECK((*first)->id == a1);
+  REQUIRE(builds.Finish(a1, market::BuildResult{BuildState::kSucceeded, "sha256:ab", 10, ""},
+                        kT0 + seconds(1)));
+  auto second = builds.ClaimNext("w/2", kT0, kT0 + seconds(30));
+  REQUIRE(second.has_value());
+  REQUIRE(second->has_value());
+  CHECK((*second)->id == w1);
+
+  auto ids = [&](const market::BuildFilter& filter) {
+    auto listed = builds.List(filter);
+    REQUIRE(listed.has_value());
+    std::vector<std::int64_t> out;
+    for (const Build& build : *listed) out.push_back(build.id);
+    return out;
+  };
+  market::BuildFilter all;
+  all.limit = 10;
+  CHECK(ids(all) == std::vector<std::int64_t>{w2, a2, w1, a1});
+  market::BuildFilter pending = all;
+  pending.states = {BuildState::kQueued, BuildState::kRunning};
+  CHECK(ids(pending) == std::vector<std::int64_t>{w2, a2, w1});
+  market::BuildFilter succeeded = all;
+  succeeded.states = {BuildState::kSucceeded};
+  auto done = builds.List(succeeded);
+  REQUIRE(done.has_value());
+  REQUIRE(done->size() == 1);
+  CHECK(done->front().digest == "sha256:ab");  // whole rows, not ids only
+  CHECK(done->front().finished_at == kT0 + seconds(1));
+  market::BuildFilter of_app = all;
+  of_app.project = "app";
+  CHECK(ids(of_app) == std::vector<std::int64_t>{a2, a1});
+  market::BuildFilter by_bob = all;
+  by_bob.operator_name = "bob";
+  CHECK(ids(by_bob) == std::vector<std::int64_t>{w2, a1});
+  market::BuildFilter every = all;  // every filter at once
+  every.project = "web";
+  every.operator_name = "carol";
+  every.states = {BuildState::kRunning};
+  CHECK(ids(every) == std::vector<std::int64_t>{w1});
+
+  // The keyset cursor walks the whole list in pages without repeating or missing a build.
+  market::BuildFilter page = all;
+  page.limit = 3;
+  CHECK(ids(page) == std::vector<std::int64_t>{w2, a2, w1});
+  page.before_id = w1;
+  CHECK(ids(page) == std::vector<std::int64_t>{a1});
+  page.before_id = a1;
+  CHECK(ids(page).empty());
+
+  market::BuildFilter ghost = all;
+  ghost.project = "ghost";
+  CHECK(ids(ghost).empty());
+  market::BuildFilter zero = all;
+  zero.limit = 0;
+  CHECK(builds.List(zero).error().code == Errc::kInvalid);
+}
+
 TEST_CASE("build store: claim, heartbeat, finish", "[sql][build]") {
   Backend backend = PickBackend();
   CAPTURE(market::testing::ToString(backend));

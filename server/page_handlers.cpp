@@ -13,37 +13,11 @@ namespace market::server {
 
 namespace {
 
-std::string EscapeHtml(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 HandlerResult HtmlError(const Error& error) {
   std::string body = fmt::format(
       "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Image Market</title></head>"
       "<body><h1>{}</h1><p>{}</p></body></html>\n",
-      static_cast<int>(error.code), EscapeHtml(error.message));
+      static_cast<int>(error.code), web::HtmlEscape(error.message));
   return HandlerResult{
       TextResponse(HttpStatusFor(error.code), "text/html; charset=utf-8", std::move(body)),
       nullptr};

@@ -1,11 +1,13 @@
 // The project configuration page: project fields, the plugin pipeline editor generated from the
 // plugin schemas, a live Dockerfile preview, save, build and the build history with live logs.
-// Plain browser JavaScript; the DOM is built with createElement/textContent only, so no value
+// An ES module; the DOM is built with createElement/textContent only (js/dom.js), so no value
 // from the server or the user is ever parsed as HTML.
-'use strict';
+import {api, describe, ok, q, saveOperator, savedOperator} from './js/api.js';
+import {byId, el, setStatus, showTime, formatTime} from './js/dom.js';
+import {followLog as followBuildLog} from './js/log_follow.js';
+import {installSignIn} from './js/signin.js';
 
 (() => {
-  const OPERATOR_KEY = 'market.operator';
   const PREVIEW_DELAY_MS = 300;
   const HISTORY_POLL_MS = 3000;
   const SECRET_MARKER = '******';
@@ -38,38 +40,11 @@
 
   // ---- small DOM helpers ----------------------------------------------------------------
 
-  const byId = (id) => document.getElementById(id);
-
-  // el('button', {type: 'button', class: 'x', dataset: {a: 1}, onclick: f}, 'text', child)
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === undefined || value === null || value === false) continue;
-      if (key === 'class') node.className = value;
-      else if (key === 'text') node.textContent = value;
-      else if (key === 'dataset') Object.assign(node.dataset, value);
-      else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
-      else if (key === 'value') node.value = value;
-      else node.setAttribute(key, value === true ? '' : String(value));
-    }
-    for (const child of children) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-
   function setMessage(text, kind) {
     const box = byId('page-message');
     box.textContent = text || '';
     box.className = 'page-message' + (kind ? ' ' + kind : '');
     box.hidden = !text;
-  }
-
-  function setStatus(id, text, kind) {
-    const node = byId(id);
-    node.textContent = text || '';
-    node.className = 'status' + (kind ? ' ' + kind : '');
   }
 
   function helpText(attr) {
@@ -82,112 +57,6 @@
     if (schema.title_zh) parts.push(schema.title_zh);
     return parts.join(' · ');
   }
-
-  // ---- the API --------------------------------------------------------------------------
-
-  // ---- authentication ---------------------------------------------------------------------
-
-  // The Authorization header of this tab's sign-in (sessionStorage: gone with the tab). Sent
-  // with X-Requested-With, so a 401 carries no Basic challenge and the browser shows no dialog
-  // of its own: the page's form asks instead.
-  const AUTH_KEY = 'market.authorization';
-  let pendingLogin = null;
-
-  function authHeaders() {
-    const headers = {'X-Requested-With': 'XMLHttpRequest'};
-    const stored = sessionStorage.getItem(AUTH_KEY);
-    if (stored) headers.Authorization = stored;
-    return headers;
-  }
-
-  function basicHeader(user, password) {
-    const bytes = new TextEncoder().encode(user + ':' + password);
-    let binary = '';
-    for (const b of bytes) binary += String.fromCharCode(b);
-    return 'Basic ' + btoa(binary);
-  }
-
-  // Shows the sign-in form until credentials work; resolves once they do. Concurrent 401s share
-  // one form.
-  function login() {
-    if (pendingLogin) return pendingLogin;
-    pendingLogin = new Promise((resolve) => {
-      const form = byId('login-form');
-      sessionStorage.removeItem(AUTH_KEY);
-      form.hidden = false;
-      setMessage('');
-      byId('login-user').focus();
-      form.onsubmit = async (event) => {
-        event.preventDefault();
-        const token = byId('login-token').value.trim();
-        const user = byId('login-user').value.trim();
-        const header = token ? 'Bearer ' + token : basicHeader(user, byId('login-password').value);
-        setStatus('login-status', 'Checking… 验证中…');
-        let answer = null;
-        try {
-          const response = await fetch('/api/whoami', {
-            headers: {Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest',
-                      Authorization: header}});
-          answer = response.ok ? await response.json() : null;
-        } catch (_) {
-          answer = null;
-        }
-        if (!answer || answer.code !== 10000) {
-          setStatus('login-status', 'Wrong user, password or token. · 用户名、密码或令牌错误。', 'error');
-          return;
-        }
-        sessionStorage.setItem(AUTH_KEY, header);
-        byId('login-password').value = '';
-        byId('login-token').value = '';
-        setStatus('login-status', '');
-        form.hidden = true;
-        // With authentication on, the operator is the signed-in user.
-        if (answer.content && answer.content.name) byId('operator').value = answer.content.name;
-        pendingLogin = null;
-        resolve();
-      };
-    });
-    return pendingLogin;
-  }
-
-  // Every /api answer is the envelope {code, errMsg, content}; a transport failure or a body
-  // that is not the envelope becomes one with code -1, so callers handle a single shape. A 401
-  // asks for a sign-in and sends the request again.
-  async function api(method, path, form) {
-    const init = {method, headers: {Accept: 'application/json'}};
-    if (form !== undefined) {
-      init.body = form.toString();
-      init.headers['Content-Type'] = 'application/x-www-form-urlencoded;charset=UTF-8';
-    }
-    let response;
-    try {
-      for (;;) {
-        Object.assign(init.headers, authHeaders());
-        response = await fetch(path, init);
-        if (response.status !== 401) break;
-        await login();
-      }
-    } catch (error) {
-      return {code: -1, errMsg: 'network error: ' + error.message, content: null, status: 0};
-    }
-    const text = await response.text();
-    let data = null;
-    try {
-      data = JSON.parse(text);
-    } catch (_) {
-      data = null;
-    }
-    if (!data || typeof data !== 'object' || typeof data.code !== 'number') {
-      return {code: -1, errMsg: `HTTP ${response.status}: ${text.slice(0, 200)}`, content: null,
-              status: response.status};
-    }
-    data.status = response.status;
-    return data;
-  }
-
-  const ok = (answer) => answer.code === 10000;
-  const describe = (answer) => `${answer.errMsg || 'error'} (${answer.code})`;
-  const q = (params) => new URLSearchParams(params).toString();
 
   function operator() {
     return byId('operator').value.trim();
@@ -544,13 +413,13 @@
   }
 
   function addRowButton(entry, attr, rows, empty) {
-    return el('button', {type: 'button', class: 'link', 'data-testid': `add-row-${attr.name}`,
-                         'aria-label': `Add ${attr.name} row`, onclick: () => {
+    // The visible text starts the accessible name (WCAG 2.5.3); the rest says which list.
+    return el('button', {type: 'button', class: 'link', 'data-testid': `add-row-${attr.name}`, onclick: () => {
       rows.push(empty === null ? {key: '', value: ''} : empty);
       const last = rows.length - 1;
       renderPipeline(fieldId(entry, attr, empty === null ? `${last}-key` : last));
       changed();
-    }}, '+ add · 添加');
+    }}, '+ add · 添加', el('span', {class: 'visually-hidden'}, ` a ${attr.name} row`));
   }
 
   function removeRowButton(entry, attr, rows, index) {
@@ -616,21 +485,6 @@
   }
 
   // ---- project ---------------------------------------------------------------------------
-
-  // A server time in the reader's zone, "2024-05-01 14:03:07"; the server's text in the title.
-  function showTime(node, text) {
-    node.textContent = formatTime(text);
-    if (text) node.title = String(text);
-  }
-
-  function formatTime(text) {
-    if (!text) return '—';
-    const date = new Date(text);
-    if (Number.isNaN(date.getTime())) return String(text);
-    const two = (n) => String(n).padStart(2, '0');
-    return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ` +
-           `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
-  }
 
   function showFacts(info) {
     byId('fact-creator').textContent = info.creator || '—';
@@ -815,80 +669,24 @@
     loadHistory();
   }
 
-  // Streams the log with fetch + ReadableStream; the server keeps the response open while the
-  // build runs and ends it when the build ends.
-  async function followLog(id) {
+  function followLog(id) {
     if (state.logAbort) state.logAbort.abort();
-    const abort = new AbortController();
-    state.logAbort = abort;
-    const panel = byId('log-panel');
-    const log = byId('build-log');
-    panel.hidden = false;
+    byId('log-panel').hidden = false;
     byId('log-build-id').textContent = `#${id}`;
-    log.textContent = '';
-    log.dataset.buildId = id;
-    log.dataset.state = 'following';
-    setStatus('log-state', 'following… 跟踪中…');
-    let response;
-    try {
-      // text/plain, not text/event-stream: the raw log as it grows.
-      response = await fetch('/api/project/buildLog?' + q({id, follow: '1'}),
-                             {signal: abort.signal,
-                              headers: Object.assign({Accept: 'text/plain'}, authHeaders())});
-    } catch (error) {
-      if (abort.signal.aborted) return;
-      setStatus('log-state', 'Log unavailable: ' + error.message, 'error');
-      log.dataset.state = 'error';
-      return;
-    }
-    const type = response.headers.get('Content-Type') || '';
-    if (!response.ok || type.includes('application/json')) {
-      // An envelope: an error, or a server that answers the whole log at once.
-      const text = await response.text();
-      let data = null;
-      try { data = JSON.parse(text); } catch (_) { data = null; }
-      if (data && data.code === 10000) {
-        log.textContent = typeof data.content === 'string' ? data.content : (data.content && (data.content.text || data.content.logs)) || '';
-        setStatus('log-state', 'end of log · 日志结束');
-        log.dataset.state = 'done';
-      } else {
-        setStatus('log-state', 'Log unavailable: ' + (data ? describe(data) : `HTTP ${response.status}`), 'error');
-        log.dataset.state = 'error';
-      }
-      return;
-    }
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    try {
-      for (;;) {
-        const {value, done} = await reader.read();
-        if (done) break;
-        const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-        log.append(decoder.decode(value, {stream: true}));
-        if (atBottom) log.scrollTop = log.scrollHeight;
-      }
-      log.append(decoder.decode());
-    } catch (error) {
-      if (abort.signal.aborted) return;
-      setStatus('log-state', 'Log interrupted: ' + error.message, 'error');
-      log.dataset.state = 'error';
-      return;
-    }
-    if (state.logAbort === abort) state.logAbort = null;
-    setStatus('log-state', 'end of log · 日志结束');
-    log.dataset.state = 'done';
-    loadHistory();
+    state.logAbort = followBuildLog(id, byId('build-log'), (text, kind) => setStatus('log-state', text, kind),
+                                    () => { state.logAbort = null; loadHistory(); });
   }
 
   // ---- start -----------------------------------------------------------------------------
 
   function wire() {
     const operatorInput = byId('operator');
-    try {
-      operatorInput.value = localStorage.getItem(OPERATOR_KEY) || '';
-    } catch (_) { /* storage may be off; the field still works */ }
-    operatorInput.addEventListener('input', () => {
-      try { localStorage.setItem(OPERATOR_KEY, operatorInput.value.trim()); } catch (_) { /* ignore */ }
+    operatorInput.value = savedOperator();
+    operatorInput.addEventListener('input', () => saveOperator(operatorInput.value.trim()));
+    installSignIn(byId('page-message'), {
+      onShown: () => setMessage(''),
+      // With authentication on, the operator is the signed-in user.
+      onSignedIn: (me) => { if (me.name) operatorInput.value = me.name; },
     });
     byId('field-cluster').addEventListener('input', changed);
     byId('field-type').addEventListener('change', (event) => switchType(event.target.value));

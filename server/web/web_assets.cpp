@@ -20,6 +20,7 @@ extern const std::size_t kFileCount;
 namespace {
 
 constexpr std::string_view kPageTemplate = "config.html";
+constexpr std::string_view kConsolePage = "console.html";
 constexpr std::string_view kStaticPrefix = "/static/";
 
 std::string_view Body(const generated::EmbeddedFile& file) {
@@ -41,7 +42,7 @@ const std::map<std::string, Asset, std::less<>>& StaticAssets() {
     for (std::size_t i = 0; i < generated::kFileCount; ++i) {
       const auto& file = generated::kFiles[i];
       std::string_view name = file.name;
-      if (name == kPageTemplate) continue;
+      if (name.ends_with(".html")) continue;  // pages have routes of their own
       map->emplace(std::string(kStaticPrefix) + std::string(name),
                    Asset{ContentTypeOf(name), Body(file)});
     }
@@ -50,28 +51,13 @@ const std::map<std::string, Asset, std::less<>>& StaticAssets() {
   return *assets;
 }
 
-std::string_view PageTemplate() {
+std::string_view EmbeddedPage(std::string_view name) {
   for (std::size_t i = 0; i < generated::kFileCount; ++i) {
-    if (generated::kFiles[i].name == kPageTemplate) return Body(generated::kFiles[i]);
+    if (generated::kFiles[i].name == name) return Body(generated::kFiles[i]);
   }
   return {};
 }
 
-std::string HtmlEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 // A JSON string literal that is safe inside <script>: no "</script>", no "<!--", no raw
 // U+2028/U+2029 (ensure_ascii), and invalid UTF-8 replaced rather than thrown on.
@@ -124,14 +110,32 @@ std::string FillTemplate(std::string_view page, std::string_view html_name,
 
 }  // namespace
 
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 const Asset* FindAsset(std::string_view path) {
   const auto& assets = StaticAssets();
   auto it = assets.find(path);
   return it == assets.end() ? nullptr : &it->second;
 }
 
+std::string_view ConsolePageHtml() { return EmbeddedPage(kConsolePage); }
+
 std::string ConfigPageHtml(std::string_view project_name) {
-  return FillTemplate(PageTemplate(), HtmlEscape(project_name),
+  return FillTemplate(EmbeddedPage(kPageTemplate), HtmlEscape(project_name),
                       ScriptSafeJsonString(project_name));
 }
 

@@ -7,67 +7,19 @@
 //                      that the page reports the missing registry.
 import {after, before, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
-import {spawn} from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 
+import {ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, assertAccessible, checkedPage, makeDatabase, sleep, startServer} from './support.mjs';
 import {chromium} from 'playwright-core';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ARTIFACTS = path.join(HERE, 'artifacts');
-const SERVER_BIN = process.env.MARKET_SERVER_BIN;
-const CHROMIUM = process.env.MARKET_CHROMIUM || '/usr/bin/chromium';
 const REGISTRY = process.env.MARKET_TEST_REGISTRY || '';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const OPERATOR = 'browser-tester';
 const BASE_IMAGE = `${REGISTRY || '127.0.0.1:5000'}/base/busybox:latest`;
 
-let tempDir;
+let database;
 let server;
-let serverLog;
 let baseUrl;
 let context;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.unref();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const {port} = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitForServer(child) {
-  const deadline = Date.now() + 30000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
-    try {
-      const response = await fetch(`${baseUrl}/healthz`);
-      if (response.ok) return;
-    } catch (_) { /* not listening yet */ }
-    await sleep(100);
-  }
-  throw new Error(`market-server did not come up (exit ${child.exitCode}); log:\n` +
-                  fs.readFileSync(serverLog, 'utf8').slice(-4000));
-}
-
-async function stopServer() {
-  if (!server || server.exitCode !== null) return;
-  const exited = new Promise((resolve) => server.once('exit', resolve));
-  server.kill('SIGTERM');
-  const timer = setTimeout(() => server.kill('SIGKILL'), 15000);
-  await exited;
-  clearTimeout(timer);
-}
 
 // The API with the page's own encoding: form bodies for POST, the query string for GET.
 async function api(method, apiPath, params, {json = false} = {}) {
@@ -93,17 +45,7 @@ async function createProject(name) {
 }
 
 // A page that fails the test on any uncaught script error.
-async function openPage(t) {
-  const page = await context.newPage();
-  page.setDefaultTimeout(20000);
-  const errors = [];
-  page.on('pageerror', (error) => errors.push(error));
-  t.after(async () => {
-    await page.close();
-    assert.deepEqual(errors.map(String), [], 'uncaught errors in the page');
-  });
-  return page;
-}
+const openPage = (t) => checkedPage(context, t);
 
 async function openConfig(page, name) {
   const response = await page.goto(`${baseUrl}/view/config/independent?projectName=${encodeURIComponent(name)}`);
@@ -134,22 +76,11 @@ const instructionLines = (text) => text.split('\n').map((line) => line.trim())
   .filter((line) => line !== '' && !line.startsWith('#'));
 
 before(async () => {
-  assert.ok(SERVER_BIN, 'set MARKET_SERVER_BIN to the market-server binary');
-  assert.ok(fs.existsSync(SERVER_BIN), `no market-server at ${SERVER_BIN}`);
-  assert.ok(fs.existsSync(CHROMIUM), `no chromium at ${CHROMIUM}`);
-  fs.mkdirSync(ARTIFACTS, {recursive: true});
-  tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'market-browser-'));
-  serverLog = path.join(ARTIFACTS, 'market-server.log');
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  const args = ['--listen', `127.0.0.1:${port}`, '--database', `sqlite:${path.join(tempDir, 'market.db')}`,
-    '--workspace', path.join(tempDir, 'workspace')];
-  if (REGISTRY) args.push('--registry', `http://${REGISTRY}`, '--registry-insecure');
-  const logFd = fs.openSync(serverLog, 'w');
-  server = spawn(SERVER_BIN, args, {stdio: ['ignore', logFd, logFd], env: {...process.env}});
-  fs.closeSync(logFd);
-  await waitForServer(server);
-  context = await chromium.launchPersistentContext(path.join(tempDir, 'chromium-profile'), {
+  database = makeDatabase('market-browser-');
+  server = await startServer('config', database,
+                             REGISTRY ? ['--registry', `http://${REGISTRY}`, '--registry-insecure'] : []);
+  baseUrl = server.baseUrl;
+  context = await chromium.launchPersistentContext(path.join(database.dir, 'chromium-profile'), {
     executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
     viewport: {width: 1360, height: 900}, locale: 'en-US',
   });
@@ -157,8 +88,8 @@ before(async () => {
 
 after(async () => {
   if (context) await context.close();
-  await stopServer();
-  if (tempDir) fs.rmSync(tempDir, {recursive: true, force: true});
+  if (server) await server.stop();
+  if (database) database.remove();
 });
 
 describe('configuration page', () => {
@@ -205,6 +136,7 @@ describe('configuration page', () => {
     assert.equal(lines[2], 'RUN echo "two words" > /greeting');
     assert.match(lines[3], /^ENV GREETING="?hello world"?$/);
     assert.equal(lines[4], 'EXPOSE 8080');
+    await assertAccessible(page, 'the configuration page with four plugins');
 
     // Reorder: expose up above env_set, and the preview follows; then back down.
     await cards(page).nth(3).getByTestId('move-up').click();
@@ -363,6 +295,7 @@ describe('configuration page', () => {
     await page.locator('[data-testid="build-row"][data-state="succeeded"]').first().waitFor({timeout: 30000});
     const log = await page.getByTestId('build-log').textContent();
     assert.match(log, /two words|hello/);
+    await assertAccessible(page, 'the configuration page with a finished build and its log');
     await screenshot(page, 'build.png');
   });
 });

@@ -4,100 +4,36 @@
 //   MARKET_CHROMIUM    the browser (default /usr/bin/chromium)
 import {after, before, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
-import {spawn, spawnSync} from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 
-import {chromium} from 'playwright-core';
+import {ARTIFACTS, launchBrowser, makeDatabase, startServer} from './support.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ARTIFACTS = path.join(HERE, 'artifacts');
-const SERVER_BIN = process.env.MARKET_SERVER_BIN;
-const CHROMIUM = process.env.MARKET_CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-let tempDir;
 let database;
 let server;
-let serverLog;
 let baseUrl;
 let browser;
 let token;
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.unref();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const {port} = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-// `market-server ARGS --database ...` with `input` on standard input; its stdout.
-function command(args, input = '') {
-  const result = spawnSync(SERVER_BIN, [...args, '--database', database], {input, encoding: 'utf8'});
-  assert.equal(result.status, 0, `market-server ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout;
-}
-
-async function waitForServer(child) {
-  const deadline = Date.now() + 30000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
-    try {
-      const response = await fetch(`${baseUrl}/healthz`);
-      if (response.ok) return;
-    } catch (_) { /* not listening yet */ }
-    await sleep(100);
-  }
-  throw new Error(`market-server did not come up (exit ${child.exitCode}); log:\n` +
-                  fs.readFileSync(serverLog, 'utf8').slice(-4000));
-}
-
 const basic = (user, password) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
 
 before(async () => {
-  assert.ok(SERVER_BIN, 'set MARKET_SERVER_BIN to the market-server binary');
-  assert.ok(fs.existsSync(CHROMIUM), `no chromium at ${CHROMIUM}`);
-  fs.mkdirSync(ARTIFACTS, {recursive: true});
-  tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'market-login-'));
-  database = `sqlite:${path.join(tempDir, 'market.db')}`;
-  command(['user', 'add', 'dora', '--role', 'developer'], 'dora-password-1\n');
-  token = command(['token', 'create', '--user', 'dora', '--name', 'browser']).trim();
+  database = makeDatabase('market-login-');
+  database.command(['user', 'add', 'dora', '--role', 'developer'], 'dora-password-1\n');
+  token = database.command(['token', 'create', '--user', 'dora', '--name', 'browser']).trim();
   assert.match(token, /^mkt_/);
-
-  serverLog = path.join(ARTIFACTS, 'market-server-login.log');
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  const logFd = fs.openSync(serverLog, 'w');
-  server = spawn(SERVER_BIN, ['--listen', `127.0.0.1:${port}`, '--database', database, '--auth', 'on',
-    '--workspace', path.join(tempDir, 'workspace')], {stdio: ['ignore', logFd, logFd]});
-  fs.closeSync(logFd);
-  await waitForServer(server);
+  server = await startServer('login', database, ['--auth', 'on']);
+  baseUrl = server.baseUrl;
   const created = await fetch(`${baseUrl}/api/project/new`, {
     method: 'POST', body: JSON.stringify({projectName: 'secured'}),
     headers: {'Content-Type': 'application/json', Authorization: basic('dora', 'dora-password-1')}});
   assert.equal((await created.json()).code, 10000);
-  browser = await chromium.launch({executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS});
+  browser = await launchBrowser();
 });
 
 after(async () => {
   if (browser) await browser.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
-    await exited;
-  }
-  if (tempDir) fs.rmSync(tempDir, {recursive: true, force: true});
+  if (server) await server.stop();
+  if (database) database.remove();
 });
 
 async function openSecuredPage(t) {

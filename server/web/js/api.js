@@ -1,0 +1,102 @@
+// The API client of the web pages. Every /api answer is the envelope {code, errMsg, content}; a
+// transport failure or a body that is not the envelope becomes one with code -1, so callers
+// handle a single shape. A 401 asks the page for a sign-in and sends the request again.
+
+// The Authorization header of this tab's sign-in (sessionStorage: gone with the tab). Sent with
+// X-Requested-With, so a 401 carries no Basic challenge and the browser shows no dialog of its
+// own: the page's form asks instead.
+const AUTH_KEY = 'market.authorization';
+const OPERATOR_KEY = 'market.operator';
+
+let askForSignIn = null;  // () => Promise, resolved once credentials work
+
+// `handler` shows the page's sign-in and resolves once the stored credentials work.
+export function onUnauthorized(handler) {
+  askForSignIn = handler;
+}
+
+export function storeCredentials(header) {
+  sessionStorage.setItem(AUTH_KEY, header);
+}
+
+export function clearCredentials() {
+  sessionStorage.removeItem(AUTH_KEY);
+}
+
+export function basicHeader(user, password) {
+  const bytes = new TextEncoder().encode(user + ':' + password);
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return 'Basic ' + btoa(binary);
+}
+
+// The headers every request of the pages carries: the sign-in, and no Basic challenge.
+export function authHeaders() {
+  const headers = {'X-Requested-With': 'XMLHttpRequest'};
+  const stored = sessionStorage.getItem(AUTH_KEY);
+  if (stored) headers.Authorization = stored;
+  return headers;
+}
+
+// Who `header` belongs to ({name, role, authentication}), or null when it does not work.
+export async function whoamiWith(header) {
+  try {
+    const response = await fetch('/api/whoami', {
+      headers: {Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest',
+                Authorization: header}});
+    const answer = response.ok ? await response.json() : null;
+    return answer && answer.code === 10000 ? answer.content : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+// `form`: URLSearchParams (sent form-encoded) or undefined.
+export async function api(method, path, form) {
+  const init = {method, headers: {Accept: 'application/json'}};
+  if (form !== undefined) {
+    init.body = form.toString();
+    init.headers['Content-Type'] = 'application/x-www-form-urlencoded;charset=UTF-8';
+  }
+  let response;
+  try {
+    for (;;) {
+      Object.assign(init.headers, authHeaders());
+      response = await fetch(path, init);
+      if (response.status !== 401 || !askForSignIn) break;
+      await askForSignIn();
+    }
+  } catch (error) {
+    return {code: -1, errMsg: 'network error: ' + error.message, content: null, status: 0};
+  }
+  const text = await response.text();
+  let data = null;
+  try {
+    data = JSON.parse(text);
+  } catch (_) {
+    data = null;
+  }
+  if (!data || typeof data !== 'object' || typeof data.code !== 'number') {
+    return {code: -1, errMsg: `HTTP ${response.status}: ${text.slice(0, 200)}`, content: null,
+            status: response.status};
+  }
+  data.status = response.status;
+  return data;
+}
+
+export const ok = (answer) => answer.code === 10000;
+export const describe = (answer) => `${answer.errMsg || 'error'} (${answer.code})`;
+export const q = (params) => new URLSearchParams(params).toString();
+
+// The operator name the pages record changes under (with authentication off), kept across visits.
+export function savedOperator() {
+  try {
+    return localStorage.getItem(OPERATOR_KEY) || '';
+  } catch (_) {
+    return '';  // storage may be off; the field still works
+  }
+}
+
+export function saveOperator(name) {
+  try { localStorage.setItem(OPERATOR_KEY, name); } catch (_) { /* storage may be off */ }
+}

@@ -1,0 +1,75 @@
+// Small DOM helpers shared by every page. The DOM is built with createElement and textContent
+// only, so no value from the server or the user is ever parsed as HTML.
+
+export const byId = (id) => document.getElementById(id);
+
+// el('button', {type: 'button', class: 'x', dataset: {a: 1}, onclick: f}, 'text', child)
+export function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else if (key === 'value') node.value = value;
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+// English text with its Chinese beside it, as every label of these pages shows them.
+export const bilingual = (en, zh) => [en, ' ', el('span', {class: 'zh'}, zh)];
+
+export function setStatus(id, text, kind) {
+  const node = byId(id);
+  node.textContent = text || '';
+  node.className = 'status' + (kind ? ' ' + kind : '');
+}
+
+// A server time ("2026-11-28T15:20:33.123Z") in the viewer's zone: "2026-11-28 16:20:33".
+export function formatTime(text) {
+  if (!text) return '—';
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime())) return String(text);
+  const two = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ` +
+         `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+}
+
+// The same time in UTC, for the title a pointer shows on hover.
+function utcTitle(text) {
+  const date = new Date(text);
+  if (!text || Number.isNaN(date.getTime())) return text ? String(text) : '';
+  return date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+// Fills `node` with a server time in the viewer's zone, UTC on hover.
+export function showTime(node, text) {
+  node.textContent = formatTime(text);
+  const title = utcTitle(text);
+  if (title) node.title = title;
+}
+
+// A <time> element for a server time, in the viewer's zone with UTC on hover.
+export function timeNode(text) {
+  const node = el('time', text ? {datetime: text} : {});
+  showTime(node, text);
+  return node;
+}
+
+// Runs `work` (a promise); shows `node` as busy only when it takes longer than 300 ms, so fast
+// answers do not flicker.
+export async function withProgress(node, work) {
+  const timer = setTimeout(() => { node.hidden = false; }, 300);
+  try {
+    return await work;
+  } finally {
+    clearTimeout(timer);
+    node.hidden = true;
+  }
+}

@@ -38,7 +38,7 @@ YAML
 fi
 "$root/scripts/make-base-image.sh" 127.0.0.1:5000
 
-echo "Image Market on http://127.0.0.1:8080  (page: /view/config/independent?projectName=NAME)"
+echo "Image Market on http://127.0.0.1:8080/  (the console: projects, then each project's page)"
 echo "The CLI: $build/cli/market --help (its server defaults to http://127.0.0.1:8080)"
 exec "$build/server/market-server" \
   --listen 127.0.0.1:8080 \

@@ -69,6 +69,7 @@ class Api {
   HandlerResult RegistryDeleteTag(const RequestContext& context);
 
   // page_handlers.cpp
+  HandlerResult ConsolePage(const RequestContext& context);
   HandlerResult ConfigPage(const RequestContext& context);
   HandlerResult StaticAsset(const RequestContext& context);
   HandlerResult Healthz(const RequestContext& context);

@@ -1,4 +1,4 @@
-// Handlers of the configuration page, its static assets, and the health probes.
+// Handlers of the console, the configuration page, their static assets, and the health probes.
 
 #include <fmt/format.h>
 
@@ -48,6 +48,14 @@ HandlerResult Api::ConfigPage(const RequestContext& context) {
     }
   }
   return HandlerResult{TextResponse(http::status::ok, "text/html; charset=utf-8", std::move(*html)),
+                       nullptr};
+}
+
+// The console holds no data, so it is public like the configuration page: its script signs in
+// when the API asks.
+HandlerResult Api::ConsolePage(const RequestContext&) {
+  return HandlerResult{TextResponse(http::status::ok, "text/html; charset=utf-8",
+                                    std::string(web::ConsolePageHtml())),
                        nullptr};
 }
 

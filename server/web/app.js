@@ -3,13 +3,14 @@
 // An ES module; the DOM is built with createElement/textContent only (js/dom.js), so no value
 // from the server or the user is ever parsed as HTML.
 import {api, describe, ok, q, saveOperator, savedOperator} from './js/api.js';
-import {byId, el, setStatus, showTime, formatTime} from './js/dom.js';
+import {byId, copyButton, el, setStatus, showTime, formatTime} from './js/dom.js';
 import {followLog as followBuildLog} from './js/log_follow.js';
 import {installSignIn} from './js/signin.js';
 
 (() => {
   const PREVIEW_DELAY_MS = 300;
   const HISTORY_POLL_MS = 3000;
+  const HISTORY_PAGE_SIZE = 5;
   const SECRET_MARKER = '******';
   const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
   // Plugins that belong to one Dockerfile type each; every other plugin belongs to `tool`.
@@ -34,6 +35,7 @@ import {installSignIn} from './js/signin.js';
     previewSeq: 0,
     previewTimer: 0,
     historyTimer: 0,
+    historyPage: 1,
     logAbort: null,
     baseImages: null,     // names from the base image plugin's extension, once asked
   };
@@ -611,13 +613,15 @@ import {installSignIn} from './js/signin.js';
 
   async function loadHistory() {
     clearTimeout(state.historyTimer);
-    const answer = await api('GET', '/api/project/buildHistory?' + q({projectName}));
+    const answer = await api('GET', '/api/project/buildHistory?' +
+                             q({projectName, page: state.historyPage, page_size: HISTORY_PAGE_SIZE}));
     const table = byId('history-table');
     const empty = byId('history-empty');
     if (answer.code === 10007 || answer.code === 10011) {
       table.hidden = true;
       empty.hidden = false;
       empty.textContent = 'No builds yet. · 还没有构建。';
+      byId('history-pager').hidden = true;
       return;
     }
     if (!ok(answer)) {
@@ -630,9 +634,28 @@ import {installSignIn} from './js/signin.js';
     table.hidden = rows.length === 0;
     empty.hidden = rows.length > 0;
     byId('history-body').replaceChildren(...rows.map(renderBuildRow));
+    showPullCommand(answer.content.latest);
+    const pages = Math.max(1, Math.ceil((answer.content.total_count || 0) / HISTORY_PAGE_SIZE));
+    byId('history-pager').hidden = pages === 1;
+    byId('history-page').textContent = `Page ${state.historyPage} of ${pages} · 第 ${state.historyPage}/${pages} 页`;
+    byId('history-newer').disabled = state.historyPage <= 1;
+    byId('history-older').disabled = state.historyPage >= pages;
     if (rows.some((row) => ['queued', 'running'].includes(stateName(row)))) {
       state.historyTimer = setTimeout(loadHistory, HISTORY_POLL_MS);
     }
+  }
+
+  // How to pull the image of the newest build, once it succeeded.
+  function showPullCommand(latest) {
+    const box = byId('pull-command');
+    if (!latest || latest.state !== 'succeeded' || !latest.image) {
+      box.hidden = true;
+      return;
+    }
+    const command = `docker pull ${latest.image}`;
+    box.replaceChildren(el('code', {dataset: {testid: 'pull-text'}}, command), ' ',
+                        copyButton(command, 'the pull command', 'copy-pull'));
+    box.hidden = false;
   }
 
   function renderBuildRow(row) {
@@ -694,6 +717,8 @@ import {installSignIn} from './js/signin.js';
     byId('save-button').addEventListener('click', save);
     byId('build-button').addEventListener('click', build);
     byId('build-tag').addEventListener('keydown', (event) => { if (event.key === 'Enter') build(); });
+    byId('history-newer').addEventListener('click', () => { state.historyPage -= 1; loadHistory(); });
+    byId('history-older').addEventListener('click', () => { state.historyPage += 1; loadHistory(); });
   }
 
   async function start() {

@@ -296,7 +296,33 @@ describe('configuration page', () => {
     const log = await page.getByTestId('build-log').textContent();
     assert.match(log, /two words|hello/);
     await assertAccessible(page, 'the configuration page with a finished build and its log');
+
+    // The pull command of the newest build, copied as shown.
+    const image = await row.locator('td.image code').textContent();
+    assert.equal(await page.getByTestId('pull-text').textContent(), `docker pull ${image}`);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], {origin: baseUrl});
+    await page.getByTestId('copy-pull').click();
+    await expectText(page.getByTestId('copy-pull'), /^Copied/);
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `docker pull ${image}`);
     await screenshot(page, 'build.png');
+
+    // Five more builds make a second page of history (five a page, newest first).
+    for (let i = 2; i <= 6; ++i) {
+      const built = await api('POST', '/api/project/build', {projectName: name, operator: OPERATOR, tag: `browser-${i}`});
+      assert.equal(built.code, 10000, built.errMsg);
+    }
+    await page.reload();
+    await page.locator('body[data-state="ready"]').waitFor();
+    await expectText(page.getByTestId('history-page'), /^Page 1 of 2/, 240000);
+    await page.locator('[data-testid="build-row"][data-state="succeeded"] td:nth-child(2)', {hasText: 'browser-6'})
+      .waitFor({timeout: 240000});
+    assert.equal(await page.getByTestId('history-newer').isDisabled(), true);
+    await page.getByTestId('history-older').click();
+    await expectText(page.getByTestId('history-page'), /^Page 2 of 2/);
+    assert.deepEqual(await page.getByTestId('build-row').locator('td:nth-child(2)').allTextContents(), ['browser-1']);
+    await page.getByTestId('history-newer').click();
+    await expectText(page.getByTestId('history-page'), /^Page 1 of 2/);
+    assert.equal((await page.getByTestId('build-row').count()), 5);
   });
 });
 

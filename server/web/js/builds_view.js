@@ -2,7 +2,7 @@
 // refreshed while the view is open; then finished builds, newest first, paged with the API's
 // cursor. A build's log opens below, followed live while the build runs.
 import {api, describe, ok, q} from './api.js';
-import {bilingual, el, timeNode, withProgress} from './dom.js';
+import {bilingual, copyButton, el, timeNode, withProgress} from './dom.js';
 import {followLog} from './log_follow.js';
 
 const FINISHED_PAGE = 20;
@@ -14,23 +14,6 @@ function seconds(from, to) {
   if (!from || !to) return '—';
   const ms = new Date(to) - new Date(from);
   return Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : '—';
-}
-
-// A button that copies `text`; `what` names it for screen readers after the visible "Copy".
-function copyButton(text, what) {
-  const state = el('span', {}, 'Copy · 复制');
-  const button = el('button', {type: 'button', class: 'link'}, state,
-                    el('span', {class: 'visually-hidden'}, ' ' + what));
-  button.addEventListener('click', async () => {
-    try {
-      await navigator.clipboard.writeText(text);
-      state.textContent = 'Copied · 已复制';
-    } catch (_) {
-      state.textContent = 'Copy failed · 复制失败';
-    }
-    setTimeout(() => { state.textContent = 'Copy · 复制'; }, 2000);
-  });
-  return button;
 }
 
 const HEADS = [['#', ''], ['Project', '项目'], ['Tag', '标签'], ['State', '状态'],

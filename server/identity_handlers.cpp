@@ -30,13 +30,18 @@ Result<int> PageNumber(const RequestParams& params, std::string_view field, int 
 }  // namespace
 
 // Who the credentials belong to: the page fills its operator field from it.
+// Who the caller is, and the registry host images are pushed to (the pages' pull commands).
 HandlerResult Api::WhoAmI(const RequestContext& context) {
+  nlohmann::json registry = nullptr;
+  if (deps_.registry != nullptr) registry = deps_.registry->PushHost();
   if (!context.user) {
-    return Ok(nlohmann::json{{"name", nullptr}, {"role", nullptr}, {"authentication", false}});
+    return Ok(nlohmann::json{{"name", nullptr}, {"role", nullptr}, {"authentication", false},
+                             {"registry", std::move(registry)}});
   }
   return Ok(nlohmann::json{{"name", *context.user},
                            {"role", ToString(context.role.value_or(Role::kViewer))},
-                           {"authentication", true}});
+                           {"authentication", true},
+                           {"registry", std::move(registry)}});
 }
 
 HandlerResult Api::AuditList(const RequestContext& context) {

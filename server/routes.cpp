@@ -47,6 +47,7 @@ std::vector<Route> MakeRoutes(Api& api) {
       // The page's HTML holds no data; its script asks for a login when the API answers 401.
       {verb::get, "/", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/builds", false, kIo, kPublic, bind(&Api::ConsolePage)},
+      {verb::get, "/registry", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/view/config/independent", false, kPool, kPublic, bind(&Api::ConfigPage)},
       {verb::get, "/static/", true, kIo, kPublic, bind(&Api::StaticAsset)},
       {verb::get, "/projects", false, kPool, kViewer, bind(&Api::RegistryProjects)},

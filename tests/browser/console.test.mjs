@@ -259,8 +259,57 @@ describe('the builds view with a real registry', {skip: !REGISTRY && 'MARKET_TES
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), digest);
     await assertAccessible(page, 'the builds view with finished builds');
     await page.screenshot({path: path.join(ARTIFACTS, 'console-builds.png')});
+
+    // The registry view: the project, its repository, the tag the build pushed.
+    await page.getByTestId('nav-registry').click();
+    await page.locator('[data-testid="registry-body"] tr[data-name="default_cluster"] a').click();
+    await page.locator('[data-testid="registry-body"] tr[data-name="default_cluster/quick"] a').click();
+    const tag = page.locator('[data-testid="registry-body"] tr[data-tag="v1"]');
+    await tag.waitFor();
+    assert.equal(await tag.locator('code.digest').textContent(), digest);
+    await tag.getByTestId('pull-v1').click();
+    await tag.getByText('Copied').waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()),
+                 `docker pull ${REGISTRY}/default_cluster/quick:v1`);
+    await tag.getByTestId('manifest-v1').click();
+    assert.match(await page.getByTestId('manifest-json').textContent(), /"schemaVersion": 2/);
+    assert.match(await page.getByTestId('config-json').textContent(), /"architecture"/);
+    await assertAccessible(page, 'the registry view with a manifest');
+
+    // v2 names the same image (pushed with the registry's own API): each row says so, and a
+    // delete is refused until forced, since it deletes the image both names point at.
+    await tagSameImage('default_cluster/quick', 'v1', 'v2');
+    await page.reload();
+    await page.getByTestId('shares-v2').waitFor();
+    assert.match(await page.getByTestId('shares-v1').textContent(), /same image as v2/);
+    await page.screenshot({path: path.join(ARTIFACTS, 'console-registry.png')});
+    await page.getByTestId('delete-tag-v2').click();
+    assert.match(await page.getByTestId('tag-shared-warning').textContent(), /v1 points at the same image/);
+    await assertAccessible(page, 'the tag delete dialog');
+    await page.getByTestId('tag-delete').click();
+    const refused = page.locator('[data-testid="tag-dialog-status"].error');
+    await refused.waitFor();
+    assert.match(await refused.textContent(), /\(10016\)$/);
+    await page.getByTestId('tag-force').check();
+    await page.getByTestId('tag-delete').click();
+    await page.locator('[data-testid="registry-status"]', {hasText: 'Deleted default_cluster/quick:v2'}).waitFor();
+    await page.locator('[data-testid="registry-body"] tr[data-tag="v2"]').waitFor({state: 'detached'});
+    assert.match(await page.getByTestId('registry-crumbs').textContent(), /Registry · 仓库 › default_cluster › default_cluster\/quick/);
   });
 });
+
+// Tags `to` as the image `from` names, through the registry's HTTP API (what a second push of
+// the same image does).
+async function tagSameImage(repository, from, to) {
+  const accept = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json',
+    'application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'].join(', ');
+  const got = await fetch(`http://${REGISTRY}/v2/${repository}/manifests/${from}`, {headers: {Accept: accept}});
+  assert.equal(got.status, 200);
+  const body = Buffer.from(await got.arrayBuffer());
+  const put = await fetch(`http://${REGISTRY}/v2/${repository}/manifests/${to}`, {
+    method: 'PUT', body, headers: {'Content-Type': got.headers.get('content-type')}});
+  assert.equal(put.status, 201, await put.text());
+}
 
 describe('the projects view with authentication', () => {
   let server;

@@ -332,6 +332,7 @@ TEST_CASE("without authentication, loopback stays open and limits go by address"
   CHECK(info.Json()["content"]["creator"] == "formuser");
   Reply me = client.Get("/api/whoami");
   CHECK(me.Json()["content"]["authentication"] == false);
+  CHECK(me.Json()["content"]["registry"].is_null());  // this server has no registry
   Reply limited = client.Get("/api/project/list");
   CHECK(limited.status == 429);
   CHECK_FALSE(limited.Header("retry-after").empty());

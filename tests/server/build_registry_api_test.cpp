@@ -184,6 +184,9 @@ TEST_CASE("a real build, followed live, then browsed and deleted in the registry
   Reply whole = client.Get("/api/project/buildLog?id=" + id);
   CHECK(whole.Json()["content"]["finished"] == true);
 
+  // The pages name the registry images are pushed to in their pull commands.
+  CHECK(client.Get("/api/whoami").Json()["content"]["registry"] == *registry);
+
   // The registry section sees the pushed image.
   Reply projects = client.Get("/projects?page=1&page_size=100&project_name=");
   REQUIRE(projects.status == 200);

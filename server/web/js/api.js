@@ -51,37 +51,66 @@ export async function whoamiWith(header) {
   }
 }
 
-// `form`: URLSearchParams (sent form-encoded) or undefined.
-export async function api(method, path, form) {
+// fetch with this tab's sign-in; a 401 asks the page for a sign-in and sends the request again.
+// `form`: URLSearchParams (sent form-encoded) or undefined. Throws on a transport failure.
+async function send(method, path, form) {
   const init = {method, headers: {Accept: 'application/json'}};
   if (form !== undefined) {
     init.body = form.toString();
     init.headers['Content-Type'] = 'application/x-www-form-urlencoded;charset=UTF-8';
   }
+  for (;;) {
+    Object.assign(init.headers, authHeaders());
+    const response = await fetch(path, init);
+    if (response.status !== 401 || !askForSignIn) return response;
+    await askForSignIn();
+  }
+}
+
+async function parsed(response) {
+  const text = await response.text();
+  try {
+    return {text, data: JSON.parse(text)};
+  } catch (_) {
+    return {text, data: null};
+  }
+}
+
+export async function api(method, path, form) {
   let response;
   try {
-    for (;;) {
-      Object.assign(init.headers, authHeaders());
-      response = await fetch(path, init);
-      if (response.status !== 401 || !askForSignIn) break;
-      await askForSignIn();
-    }
+    response = await send(method, path, form);
   } catch (error) {
     return {code: -1, errMsg: 'network error: ' + error.message, content: null, status: 0};
   }
-  const text = await response.text();
-  let data = null;
-  try {
-    data = JSON.parse(text);
-  } catch (_) {
-    data = null;
-  }
+  const {text, data} = await parsed(response);
   if (!data || typeof data !== 'object' || typeof data.code !== 'number') {
     return {code: -1, errMsg: `HTTP ${response.status}: ${text.slice(0, 200)}`, content: null,
             status: response.status};
   }
   data.status = response.status;
   return data;
+}
+
+// The registry section answers Harbor's shapes, not the envelope: an array (with the total in
+// X-Total-Count) or an object, and {code, msg} from the tag delete. One answer shape here:
+// {ok, status, data, total, message, code}; `message` is the server's own words.
+export async function registryCall(method, path, form) {
+  let response;
+  try {
+    response = await send(method, path, form);
+  } catch (error) {
+    return {ok: false, status: 0, data: null, total: 0, message: 'network error: ' + error.message};
+  }
+  const {text, data} = await parsed(response);
+  const total = Number(response.headers.get('X-Total-Count') || 0);
+  const envelope = data && typeof data === 'object' && !Array.isArray(data) && typeof data.code === 'number';
+  if (response.ok && (!envelope || data.code === 0 || data.code === 10000)) {
+    return {ok: true, status: response.status, data, total, message: ''};
+  }
+  const message = envelope ? `${data.errMsg || data.msg} (${data.code})`
+    : `HTTP ${response.status}: ${text.slice(0, 200)}`;
+  return {ok: false, status: response.status, data, total, message, code: envelope ? data.code : -1};
 }
 
 export const ok = (answer) => answer.code === 10000;

@@ -6,6 +6,7 @@ import {installSignIn} from './signin.js';
 import {startRouter} from './router.js';
 import {buildsView} from './builds_view.js';
 import {projectsView} from './projects_view.js';
+import {registryView} from './registry_view.js';
 
 const RANK = {viewer: 1, developer: 2, admin: 3};
 
@@ -18,6 +19,9 @@ const session = {
   ready: null,
   operator() {
     return this.me && this.me.authentication ? this.me.name : byId('operator').value.trim();
+  },
+  registry() {
+    return (this.me && this.me.registry) || '';
   },
   can(role) {
     if (!this.me || !this.me.authentication || (RANK[this.me.role] || 0) >= RANK[role]) return '';
@@ -63,7 +67,8 @@ function start() {
     message.textContent = '';
     document.body.dataset.state = 'ready';
   });
-  startRouter(byId('view'), {'/': projectsView(session), '/builds': buildsView(session)}, notFound);
+  startRouter(byId('view'), {'/': projectsView(session), '/builds': buildsView(session),
+                            '/registry': registryView(session)}, notFound);
 }
 
 start();

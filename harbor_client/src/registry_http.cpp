@@ -52,11 +52,16 @@ RegistryHttp::RegistryHttp(std::unique_ptr<HttpClient> client, Url base,
                            RegistryCredentials credentials)
     : client_(std::move(client)), base_(std::move(base)), credentials_(std::move(credentials)) {}
 
+// The password, and the Basic credentials that carry it (a registry's error page may echo the
+// request's Authorization header back), never reach a message.
 std::string RegistryHttp::Redact(std::string text) const {
-  const std::string& secret = credentials_.password;
-  if (secret.size() < 4) return text;  // too short to tell apart from ordinary words
-  for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
-    text.replace(at, secret.size(), "***");
+  const std::string& password = credentials_.password;
+  if (password.size() < 4) return text;  // too short to tell apart from ordinary words
+  for (const std::string& secret :
+       {Base64Encode(credentials_.username + ":" + password), password}) {
+    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
+      text.replace(at, secret.size(), "***");
+    }
   }
   return text;
 }

@@ -174,7 +174,12 @@ Problem CheckRegistryParsing(std::string_view input) {
 
   // Only the loopback server may be contacted: no other hosts, no name lookups.
   if (input.find("//") != std::string_view::npos) return std::nullopt;
-  const bool input_has_password = input.find("Secret9") != std::string_view::npos;
+  // A message may quote what the caller or the registry sent: the password (or its Basic form)
+  // in the input may show again. Anything else the client adds must never show it.
+  const bool input_has_password =
+      input.find("Secret9") != std::string_view::npos ||
+      input.find(Base64Encode(std::string(kUser) + ":" + std::string(kPassword))) !=
+          std::string_view::npos;
   LoopbackServer& server = Server();
   std::string responses(text);
   for (auto at = responses.find("{origin}"); at != std::string::npos;

@@ -463,6 +463,23 @@ TEST_CASE("Harbor: rejected credentials are an upstream failure without the pass
   CHECK(listed->items[0].name == "pub");
 }
 
+TEST_CASE("Harbor: an error page that echoes the Authorization header shows neither form of it",
+          "[harbor]") {
+  Site site;
+  // A proxy's or registry's error body may repeat the request's headers.
+  site.harbor.FailNext("GET /api/v2.0/projects?page", 100,
+                       HarborError(500, "INTERNAL", "failed request had Authorization: " + kBasic +
+                                                        " (password " + kPassword + ")"));
+  auto registry = Harbor(site.harbor, "admin", kPassword, 0);
+  auto result = registry->ListProjects("", {1, 10});
+  REQUIRE_FALSE(result);
+  const std::string& message = result.error().message;
+  CHECK(message == "registry: listing projects failed: HTTP 500: INTERNAL failed request had "
+                   "Authorization: Basic *** (password ***)");
+  CHECK_FALSE(Contains(message, Base64Encode(std::string("admin:") + kPassword)));
+  CHECK_FALSE(Contains(message, kPassword));
+}
+
 TEST_CASE("Harbor: Ping and every call work for a robot and for an OIDC CLI secret", "[harbor]") {
   Site site;
   site.harbor.SetOidcMode(true);

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "api.hpp"
+#include "market/time.hpp"
 #include "responses.hpp"
 
 namespace market::server {
@@ -27,9 +28,22 @@ Result<int> PageNumber(const RequestParams& params, std::string_view field, int 
   return value;
 }
 
+// An ISO 8601 time parameter (`2026-12-03T10:00:00Z`); nullopt when missing or empty.
+Result<std::optional<TimePoint>> TimeParameter(const RequestParams& params,
+                                               std::string_view field) {
+  MARKET_ASSIGN_OR_RETURN(std::string text, params.Text(field));
+  if (text.empty()) return std::optional<TimePoint>();
+  std::optional<TimePoint> time = ParseIso8601(text);
+  if (!time) {
+    return Fail(Errc::kInvalid,
+                fmt::format("{} must be a time like 2026-12-03T10:00:00Z, not '{}'", field,
+                            text.substr(0, 64)));
+  }
+  return time;
+}
+
 }  // namespace
 
-// Who the credentials belong to: the page fills its operator field from it.
 // Who the caller is, and the registry host images are pushed to (the pages' pull commands).
 HandlerResult Api::WhoAmI(const RequestContext& context) {
   nlohmann::json registry = nullptr;
@@ -54,6 +68,12 @@ HandlerResult Api::AuditList(const RequestContext& context) {
                             PageNumber(params, "page_size", 10, kMaxAuditPageSize));
     MARKET_ASSIGN_OR_RETURN(query.target, params.Text("target"));
     MARKET_ASSIGN_OR_RETURN(query.actor, params.Text("actor"));
+    MARKET_ASSIGN_OR_RETURN(query.action, params.Text("action"));
+    MARKET_ASSIGN_OR_RETURN(query.since, TimeParameter(params, "since"));
+    MARKET_ASSIGN_OR_RETURN(query.until, TimeParameter(params, "until"));
+    if (query.since && query.until && *query.until <= *query.since) {
+      return Fail(Errc::kInvalid, "until must be after since");
+    }
     MARKET_ASSIGN_OR_RETURN(AuditPage page, deps_.audit->List(query));
     nlohmann::json content = nlohmann::json::array();
     for (const AuditEntry& entry : page.entries) content.push_back(AuditEntryToJson(entry));

@@ -66,6 +66,9 @@ struct AuditQuery {
   int page_size = 10;  // 1..100
   std::string target;  // exact match when non-empty
   std::string actor;   // exact match (actor or on_behalf_of) when non-empty
+  std::string action;  // exact match ("project.save") when non-empty
+  std::optional<TimePoint> since;  // entries at or after this time
+  std::optional<TimePoint> until;  // entries before this time
 };
 
 struct AuditPage {

@@ -306,6 +306,11 @@ const std::vector<Migration>& Migrations() {
        // /api/builds?operator=NAME, newest first: without it a rare operator reads every build.
        {"CREATE INDEX builds_operator ON builds (operator, id)"},
        {"CREATE INDEX builds_operator ON builds (operator, id)"}},
+      {10,
+       "audit log by action",
+       // /api/audit?action=token.create, newest first, without reading the whole log.
+       {"CREATE INDEX audit_log_action ON audit_log (action, id)"},
+       {"CREATE INDEX audit_log_action ON audit_log (action, id)"}},
   };
   return migrations;
 }

@@ -391,16 +391,25 @@ Result<AuditPage> SqlAuditLog::List(const AuditQuery& query) {
     return Fail(Errc::kInvalid, "page_size must be 1.." + std::to_string(kMaxAuditPageSize));
   }
   return pool_->Run("audit list", [&](soci::session& sql) -> Result<AuditPage> {
+    // One fixed condition per filter, each with its own bind names.
     std::string where = " WHERE 1 = 1";
-    std::string target = query.target, actor = query.actor;
+    std::string target = query.target, actor = query.actor, action = query.action;
+    long long since = query.since ? ToMs(*query.since) : 0;
+    long long until = query.until ? ToMs(*query.until) : 0;
     if (!target.empty()) where += " AND target = :target";
     if (!actor.empty()) where += " AND (actor = :actor OR on_behalf_of = :actor2)";
+    if (!action.empty()) where += " AND action = :action";
+    if (query.since) where += " AND at >= :since";
+    if (query.until) where += " AND at < :until";
     auto bind = [&](soci::statement& st) {
       if (!target.empty()) st.exchange(soci::use(target));
       if (!actor.empty()) {
         st.exchange(soci::use(actor));
         st.exchange(soci::use(actor));
       }
+      if (!action.empty()) st.exchange(soci::use(action));
+      if (query.since) st.exchange(soci::use(since));
+      if (query.until) st.exchange(soci::use(until));
     };
     AuditPage page;
     {

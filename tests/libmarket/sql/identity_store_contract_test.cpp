@@ -219,6 +219,35 @@ TEST_CASE("identity changes are audited in their own transaction; the log pages 
   query.actor = "ada";
   CHECK(audit.List(query).value().total_count == 2);
 
+  AuditQuery by_action;
+  by_action.action = "token.revoke";
+  auto revokes = audit.List(by_action);
+  REQUIRE(revokes);
+  REQUIRE(revokes->total_count == 1);
+  CHECK(revokes->entries[0].target == revoke.target);
+  by_action.action = "token";  // exact, not a prefix
+  CHECK(audit.List(by_action).value().total_count == 0);
+
+  // The identity changes are at kT0, the project save a second later: since is inclusive,
+  // until exclusive.
+  AuditQuery in_time;
+  in_time.since = kT0 + std::chrono::seconds(1);
+  auto later = audit.List(in_time);
+  REQUIRE(later);
+  REQUIRE(later->total_count == 1);
+  CHECK(later->entries[0].action == "project.save");
+  in_time.since.reset();
+  in_time.until = kT0 + std::chrono::seconds(1);
+  CHECK(audit.List(in_time).value().total_count == 3);
+  in_time.since = kT0;
+  in_time.until = kT0;
+  CHECK(audit.List(in_time).value().total_count == 0);
+  in_time.action = "project.save";
+  in_time.since = kT0;
+  in_time.until = kT0 + std::chrono::seconds(2);
+  in_time.actor = "dev";
+  CHECK(audit.List(in_time).value().total_count == 1);
+
   AuditQuery paged;
   paged.page = 2;
   paged.page_size = 3;

@@ -13,8 +13,8 @@ namespace market::server {
 
 namespace {
 
-std::string_view Authorization(const RequestContext& request) {
-  return HeaderValue(request.message, http::field::authorization);
+std::string Authorization(const RequestContext& request) {
+  return RequestCredentials(request.message);
 }
 
 // Only credentials are a sign-in: a request without any is answered a plain 401.
@@ -52,7 +52,7 @@ std::variant<Allowed, Denied, VerifyOnPool> Admission::Admit(const Attempt& atte
   }
   // A caller verified recently is decided here; verifying anew may run argon2id or query the
   // database (the pool's work), and is a sign-in: throttled and bounded here first.
-  std::string_view authorization = Authorization(attempt.request);
+  std::string authorization = Authorization(attempt.request);
   if (std::optional<Principal> remembered = auth_->Remembered(authorization)) {
     Decision decision = Authorise(attempt, *remembered);
     if (auto* denied = std::get_if<Denied>(&decision)) return std::move(*denied);
@@ -69,7 +69,7 @@ std::variant<Allowed, Denied, VerifyOnPool> Admission::Admit(const Attempt& atte
 }
 
 Decision Admission::Verify(const Attempt& attempt, const VerifyOnPool& pending) {
-  std::string_view authorization = Authorization(attempt.request);
+  std::string authorization = Authorization(attempt.request);
   Result<Principal> principal = auth_->Verify(authorization, pending.ticket);
   if (principal) return Authorise(attempt, *principal);
   if (principal.error().code == Errc::kUnauthorized) {

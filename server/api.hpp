@@ -21,6 +21,8 @@
 
 namespace market::server {
 
+class Authenticator;
+class IdentityAdmin;
 class ServiceMetrics;
 
 struct ApiDependencies {
@@ -32,6 +34,7 @@ struct ApiDependencies {
   const ServiceMetrics* metrics = nullptr;  // null: /metrics answers 404
   AuditLog* audit = nullptr;     // null: changes are not audited
   IdentityStore* identity = nullptr;
+  const Authenticator* auth = nullptr;  // null: authentication off (no sessions)
   const Clock* clock = nullptr;  // null: the system clock
   bool auth_enabled = false;     // whether requests carry a verified identity
 };
@@ -81,8 +84,22 @@ class Api {
   HandlerResult WhoAmI(const RequestContext& context);
   HandlerResult AuditList(const RequestContext& context);
 
+  // admin_handlers.cpp: the console's sign-in, users and API tokens.
+  HandlerResult SignIn(const RequestContext& context);
+  HandlerResult SignOut(const RequestContext& context);
+  HandlerResult ListUsers(const RequestContext& context);
+  HandlerResult NewUser(const RequestContext& context);
+  HandlerResult SetUserRole(const RequestContext& context);
+  HandlerResult SetUserPassword(const RequestContext& context);
+  HandlerResult DeleteUser(const RequestContext& context);
+  HandlerResult ListTokens(const RequestContext& context);
+  HandlerResult NewToken(const RequestContext& context);
+  HandlerResult RevokeToken(const RequestContext& context);
+
  private:
   HttpResponse CheckReadiness() const;  // pings the database and the registry
+  Result<AuditActor> AdminActor(const RequestContext& context) const;
+  IdentityAdmin Admin() const;
 
   // /readyz's latest answer: probes are answered from it for a second, so a flood of them
   // cannot flood the database or the registry.

@@ -235,6 +235,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   api_deps.metrics = parts->metrics.get();
   api_deps.audit = parts->stores.audit.get();
   api_deps.identity = parts->stores.identity.get();
+  api_deps.auth = parts->auth.get();
   api_deps.clock = &parts->clock;
   api_deps.auth_enabled = config.auth;
   parts->api = std::make_unique<Api>(api_deps);

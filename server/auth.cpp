@@ -139,14 +139,17 @@ Result<Principal> Authenticator::VerifyOnce(std::string_view authorization,
   constexpr std::string_view kBearer = "Bearer ";
   bool basic = authorization.starts_with(kBasic);
   bool bearer = authorization.starts_with(kBearer);
-  if (!basic && !bearer) {
+  bool session = authorization.starts_with(kSessionScheme);
+  if (!basic && !bearer && !session) {
     return Fail(Errc::kUnauthorized,
-                "authentication required (HTTP Basic, or Authorization: Bearer TOKEN)");
+                "authentication required (sign in, HTTP Basic, or Authorization: Bearer TOKEN)");
   }
   if (std::optional<Principal> remembered = Lookup(digest)) return *remembered;
   auto now = std::chrono::steady_clock::now();
-  Result<Principal> principal = basic ? VerifyBasic(authorization.substr(kBasic.size()))
-                                      : VerifyBearer(authorization.substr(kBearer.size()));
+  Result<Principal> principal =
+      basic    ? VerifyBasic(authorization.substr(kBasic.size()))
+      : bearer ? VerifyBearer(authorization.substr(kBearer.size()))
+               : VerifySession(authorization.substr(kSessionScheme.size()));
   if (!principal) return principal;
   std::lock_guard lock(mutex_);
   if (verified_.size() >= kMaxCachedHeaders) {
@@ -173,6 +176,12 @@ std::optional<Principal> Authenticator::Lookup(const std::string& digest) const 
 void Authenticator::Forget() const {
   std::lock_guard lock(mutex_);
   verified_.clear();
+}
+
+void Authenticator::Forget(std::string_view credentials) const {
+  std::string digest = HeaderDigest(credentials);
+  std::lock_guard lock(mutex_);
+  verified_.erase(digest);
 }
 
 Result<Principal> Authenticator::VerifyBasic(std::string_view encoded) const {
@@ -228,6 +237,30 @@ Result<Principal> Authenticator::VerifyBearer(std::string_view token) const {
   MARKET_ASSIGN_OR_RETURN(auto found, store_->FindByTokenDigest(Sha256Hex(token)));
   if (!found) return Fail(Errc::kUnauthorized, "unknown or revoked token");
   return Principal{found->name, found->role};
+}
+
+// The session's user with the role it has now: a role changed or a user deleted applies to
+// its sessions as soon as the cache forgets them.
+Result<Principal> Authenticator::VerifySession(std::string_view secret) const {
+  std::optional<std::string> user = sessions_.UserOf(secret);
+  if (!user) return Fail(Errc::kUnauthorized, "the sign-in has ended; sign in again");
+  if (store_ != nullptr) {
+    MARKET_ASSIGN_OR_RETURN(auto found, store_->FindUser(*user));
+    if (found) return Principal{found->user.name, found->user.role};
+  }
+  if (auto it = file_users_.find(*user); it != file_users_.end()) {
+    return Principal{*user, it->second.role};
+  }
+  sessions_.EndAllOf(*user);
+  return Fail(Errc::kUnauthorized, "the sign-in has ended; sign in again");
+}
+
+std::string RequestCredentials(const HttpRequest& request) {
+  std::string_view authorization = HeaderValue(request, http::field::authorization);
+  if (!authorization.empty()) return std::string(authorization);
+  std::string_view session = SessionCookieOf(request);
+  if (session.empty()) return {};
+  return std::string(kSessionScheme) + std::string(session);
 }
 
 std::optional<std::string> BasicUserName(std::string_view authorization) {

@@ -1,7 +1,8 @@
 #pragma once
 // Authentication: HTTP Basic for people (users in the database, argon2id hashes; optionally
-// also a users file of `user:HASH[:role]` lines) and `Authorization: Bearer` API tokens (stored
-// as SHA-256 digests). Also the helpers that make password hashes and tokens.
+// also a users file of `user:HASH[:role]` lines), `Authorization: Bearer` API tokens (stored
+// as SHA-256 digests) and the console's session cookie (browser_sessions.hpp). Also the
+// helpers that make password hashes and tokens.
 
 #include <atomic>
 #include <chrono>
@@ -14,6 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "browser_sessions.hpp"
+#include "http_types.hpp"
 #include "market/error.hpp"
 #include "market/identity.hpp"
 
@@ -51,7 +54,8 @@ class Authenticator {
   // made for an I/O thread. A ticket must be passed to Verify, which releases it.
   Ticket Reserve(std::string_view authorization) const;
 
-  // The principal of a valid `Basic ...` or `Bearer ...` header; kUnauthorized otherwise.
+  // The principal of valid credentials (RequestCredentials: `Basic ...`, `Bearer ...` or
+  // `Session ...`); kUnauthorized otherwise. A session's role is the user's current one.
   // May run argon2id or a database query: call it on the blocking pool only. With a ticket
   // from Reserve, requests sharing it share one verification and its answer. An unknown user
   // name costs the same argon2id as a known one (a hash made at start-up), so neither the
@@ -62,6 +66,10 @@ class Authenticator {
   std::optional<Principal> Remembered(std::string_view authorization) const;
   // Drops every remembered credential (after a user, role or token change).
   void Forget() const;
+  // Drops one remembered credential (a session signed out).
+  void Forget(std::string_view credentials) const;
+  // The console's sessions, verified here as `Session <secret>`.
+  BrowserSessions& Sessions() const { return sessions_; }
   // Password hashes checked so far (argon2id runs, the unknown users' included).
   std::uint64_t PasswordVerifications() const { return password_verifications_.load(); }
 
@@ -71,6 +79,7 @@ class Authenticator {
   Result<Principal> VerifyBasic(std::string_view encoded) const;
   bool CheckPassword(const std::string& hash, std::string_view password) const;
   Result<Principal> VerifyBearer(std::string_view token) const;
+  Result<Principal> VerifySession(std::string_view secret) const;
   std::optional<Principal> Lookup(const std::string& digest) const;
 
   struct FileUser {
@@ -83,6 +92,7 @@ class Authenticator {
   std::size_t max_verifications_ = 2;
   std::string dummy_hash_;  // checked for unknown names: they cost what a known name costs
   mutable std::atomic<std::uint64_t> password_verifications_{0};
+  mutable BrowserSessions sessions_;
 
   struct Cached {
     Principal principal;
@@ -93,6 +103,11 @@ class Authenticator {
   mutable std::map<std::string, Ticket> in_flight_;  // header digest -> its verification
   mutable std::condition_variable verified_cv_;      // a verification in flight finished
 };
+
+// The credentials a request carries: its Authorization header; without one, `Session <secret>`
+// for the console's session cookie; empty when it has neither.
+std::string RequestCredentials(const HttpRequest& request);
+inline constexpr std::string_view kSessionScheme = "Session ";
 
 // The user name of a `Basic ...` header; nullopt for another scheme or a malformed one.
 std::optional<std::string> BasicUserName(std::string_view authorization);

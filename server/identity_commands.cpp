@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "auth.hpp"
+#include "identity_admin.hpp"
 #include "market/identity.hpp"
 #include "market/store.hpp"
 #include "market/time.hpp"
@@ -23,7 +24,6 @@ namespace market::server {
 
 namespace {
 
-constexpr std::size_t kMinPasswordLength = 8;
 constexpr std::string_view kPasswordInput =
     "the password is read from standard input: typed twice (without echo) at a terminal, else "
     "the first line of what is piped in; empty is refused";
@@ -70,10 +70,9 @@ Result<std::string> ReadNewPassword(std::FILE* in, std::FILE* err, const std::st
     return Fail(Errc::kInvalid, "no password on standard input (it is never taken from "
                                 "arguments)");
   }
-  if (password->size() < kMinPasswordLength) {
+  if (Result<void> valid = CheckNewPassword("the password", *password); !valid) {
     sodium_memzero(password->data(), password->size());
-    return Fail(Errc::kInvalid,
-                fmt::format("the password needs at least {} characters", kMinPasswordLength));
+    return std::unexpected(valid.error());
   }
   if (isatty(fileno(in)) != 0) {
     std::optional<std::string> again = ReadSecretLine(in, err, "Again: ");
@@ -185,11 +184,7 @@ int RunIdentityCommand(std::span<const std::string> args, const EnvLookup& env, 
     Result<std::string> valid = ValidateOperator("user name", name);
     if (!valid) return fail(valid.error());
   }
-  if (label.size() > 64 ||
-      std::any_of(label.begin(), label.end(),
-                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
-    return fail(Error{Errc::kInvalid, "token name: at most 64 characters, no control characters"});
-  }
+  if (Result<void> valid = CheckTokenLabel("token name", label); !valid) return fail(valid.error());
   std::int64_t id = 0;
   if (token_revoke->parsed()) {
     auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "browser_sessions.hpp"
 #include "http_server.hpp"
 #include "uri.hpp"
 
@@ -124,7 +125,12 @@ std::optional<Denied> RequestChecks::CheckOrigin(const HttpRequest& request,
   std::string origin = Lower(HeaderValue(request, http::field::origin));
   std::string site = Lower(HeaderValue(request, "Sec-Fetch-Site"));
   bool browser_same = site.empty() || site == "same-origin" || site == "none";
-  if (origin.empty() && browser_same) return std::nullopt;
+  // The session cookie is sent by browsers only, and every browser that sends it says where a
+  // state-changing request comes from: one that says neither is not the console's.
+  bool cookie_only = HeaderValue(request, http::field::authorization).empty() &&
+                     !SessionCookieOf(request).empty();
+  bool unsaid = origin.empty() && site.empty();
+  if (origin.empty() && browser_same && !(cookie_only && unsaid)) return std::nullopt;
   if (!origin.empty()) {
     if (std::find(allowed_origins_.begin(), allowed_origins_.end(), origin) !=
         allowed_origins_.end()) {
@@ -135,8 +141,9 @@ std::optional<Denied> RequestChecks::CheckOrigin(const HttpRequest& request,
     }
   }
   if (observer_ != nullptr) observer_->OnRefused(Refusal::kCrossSite);
-  std::string from = origin.empty() ? fmt::format("a {} page (Sec-Fetch-Site)", site)
-                                    : fmt::format("origin {}", origin.substr(0, 256));
+  std::string from = unsaid           ? std::string("a session cookie without Origin")
+                     : origin.empty() ? fmt::format("a {} page (Sec-Fetch-Site)", site)
+                                      : fmt::format("origin {}", origin.substr(0, 256));
   return Denied::From(Error{
       Errc::kForbidden,
       fmt::format("{} {} from {} refused: another site's page may not change anything here "

@@ -23,7 +23,7 @@ std::vector<Route> MakeRoutes(Api& api) {
   constexpr Access kDeveloper = Access::kDeveloper;
   constexpr Access kAdmin = Access::kAdmin;
   // method, path, prefix, where it runs, who may call it (when authentication is on), handler.
-  // Reads: viewer. Edits and builds: developer. Deletes and the audit: admin.
+  // Reads: viewer. Edits and builds: developer. Deletes, users, tokens and the audit: admin.
   return {
       {verb::post, "/api/project/new", false, kPool, kDeveloper, bind(&Api::NewProject)},
       {verb::post, "/api/project/delete", false, kPool, kAdmin, bind(&Api::DeleteProject)},
@@ -44,10 +44,24 @@ std::vector<Route> MakeRoutes(Api& api) {
        bind(&Api::PluginExtension)},
       {verb::get, "/api/whoami", false, kPool, kViewer, bind(&Api::WhoAmI)},
       {verb::get, "/api/audit", false, kPool, kAdmin, bind(&Api::AuditList)},
+      // The console's sign-in: admission checks the password, the handler starts the session.
+      {verb::post, "/api/session/new", false, kPool, kViewer, bind(&Api::SignIn)},
+      {verb::post, "/api/session/delete", false, kPool, kPublic, bind(&Api::SignOut)},
+      {verb::get, "/api/user/list", false, kPool, kAdmin, bind(&Api::ListUsers)},
+      {verb::post, "/api/user/new", false, kPool, kAdmin, bind(&Api::NewUser)},
+      {verb::post, "/api/user/role", false, kPool, kAdmin, bind(&Api::SetUserRole)},
+      {verb::post, "/api/user/password", false, kPool, kAdmin, bind(&Api::SetUserPassword)},
+      {verb::post, "/api/user/delete", false, kPool, kAdmin, bind(&Api::DeleteUser)},
+      {verb::get, "/api/token/list", false, kPool, kAdmin, bind(&Api::ListTokens)},
+      {verb::post, "/api/token/new", false, kPool, kAdmin, bind(&Api::NewToken)},
+      {verb::post, "/api/token/revoke", false, kPool, kAdmin, bind(&Api::RevokeToken)},
       // The page's HTML holds no data; its script asks for a login when the API answers 401.
       {verb::get, "/", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/builds", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/registry", false, kIo, kPublic, bind(&Api::ConsolePage)},
+      {verb::get, "/admin/users", false, kIo, kPublic, bind(&Api::ConsolePage)},
+      {verb::get, "/admin/tokens", false, kIo, kPublic, bind(&Api::ConsolePage)},
+      {verb::get, "/admin/audit", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/view/config/independent", false, kPool, kPublic, bind(&Api::ConfigPage)},
       {verb::get, "/static/", true, kIo, kPublic, bind(&Api::StaticAsset)},
       {verb::get, "/projects", false, kPool, kViewer, bind(&Api::RegistryProjects)},

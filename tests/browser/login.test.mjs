@@ -1,5 +1,6 @@
-// Browser test of the configuration page's sign-in: a real market-server with --auth on (users
-// made with `market-server user add` and `token create`), driven through Debian's chromium.
+// Browser test of the configuration page's sign-in: a real market-server with --auth on (a user
+// made with `market-server user add`), driven through Debian's chromium. The sign-in is a
+// session cookie the page cannot read; a reload stays signed in; sign-out ends it.
 //   MARKET_SERVER_BIN  the market-server binary (required)
 //   MARKET_CHROMIUM    the browser (default /usr/bin/chromium)
 import {after, before, describe, test} from 'node:test';
@@ -12,15 +13,12 @@ let database;
 let server;
 let baseUrl;
 let browser;
-let token;
 
 const basic = (user, password) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
 
 before(async () => {
   database = makeDatabase('market-login-');
   database.command(['user', 'add', 'dora', '--role', 'developer'], 'dora-password-1\n');
-  token = database.command(['token', 'create', '--user', 'dora', '--name', 'browser']).trim();
-  assert.match(token, /^mkt_/);
   server = await startServer('login', database, ['--auth', 'on']);
   baseUrl = server.baseUrl;
   const created = await fetch(`${baseUrl}/api/project/new`, {
@@ -78,11 +76,39 @@ describe('sign-in', () => {
     await page.screenshot({path: path.join(ARTIFACTS, 'login-password.png')});
   });
 
-  test('an API token works as well', {timeout: 120000}, async (t) => {
+  test('the session survives a reload in an HttpOnly SameSite=Strict cookie; nothing else is kept',
+       {timeout: 120000}, async (t) => {
     const page = await openSecuredPage(t);
-    await page.getByTestId('login-token').fill(token);
+    await page.getByTestId('login-user').fill('dora');
+    await page.getByTestId('login-password').fill('dora-password-1');
     await page.getByTestId('login-button').click();
     await page.locator('body[data-state="ready"]').waitFor();
+
+    const cookies = await page.context().cookies(baseUrl);
+    assert.equal(cookies.length, 1);
+    assert.equal(cookies[0].name, 'market_session');
+    assert.equal(cookies[0].httpOnly, true);
+    assert.equal(cookies[0].sameSite, 'Strict');
+    // Neither the page's scripts nor its storage hold the password or the session.
+    const kept = await page.evaluate(() => ({
+      cookie: document.cookie,
+      stored: JSON.stringify({...sessionStorage}) + JSON.stringify({...localStorage}),
+    }));
+    assert.doesNotMatch(kept.cookie, /market_session/);
+    assert.doesNotMatch(kept.stored, /dora-password-1|mks_|Basic /);
+
+    await page.reload();
+    await page.locator('body[data-state="ready"]').waitFor();
+    assert.equal(await page.getByTestId('login-form').isHidden(), true);
     assert.equal(await page.getByTestId('operator').inputValue(), 'dora');
+
+    // Signing out ends the session on the server, not only in this browser.
+    const secret = cookies[0].value;
+    const out = await page.evaluate(async () => (await fetch('/api/session/delete', {method: 'POST'})).status);
+    assert.equal(out, 200);
+    const replayed = await fetch(`${baseUrl}/api/whoami`, {headers: {Cookie: `market_session=${secret}`}});
+    assert.equal(replayed.status, 401);
+    await page.reload();
+    await page.getByTestId('login-form').waitFor();
   });
 });

@@ -2,56 +2,56 @@
 // transport failure or a body that is not the envelope becomes one with code -1, so callers
 // handle a single shape. A 401 asks the page for a sign-in and sends the request again.
 
-// The Authorization header of this tab's sign-in (sessionStorage: gone with the tab). Sent with
-// X-Requested-With, so a 401 carries no Basic challenge and the browser shows no dialog of its
-// own: the page's form asks instead.
-const AUTH_KEY = 'market.authorization';
+// The sign-in is an HttpOnly, SameSite=Strict session cookie the server sets (POST
+// /api/session/new): the page never holds the password or the session, and a reload stays
+// signed in. Requests go with X-Requested-With, so a 401 carries no Basic challenge and the
+// browser shows no dialog of its own: the page's form asks instead.
 const OPERATOR_KEY = 'market.operator';
 
-let askForSignIn = null;  // () => Promise, resolved once credentials work
+let askForSignIn = null;  // () => Promise, resolved once signed in
 
-// `handler` shows the page's sign-in and resolves once the stored credentials work.
+// `handler` shows the page's sign-in and resolves once it succeeded.
 export function onUnauthorized(handler) {
   askForSignIn = handler;
 }
 
-export function storeCredentials(header) {
-  sessionStorage.setItem(AUTH_KEY, header);
-}
-
-export function clearCredentials() {
-  sessionStorage.removeItem(AUTH_KEY);
-}
-
-export function basicHeader(user, password) {
+function basicHeader(user, password) {
   const bytes = new TextEncoder().encode(user + ':' + password);
   let binary = '';
   for (const b of bytes) binary += String.fromCharCode(b);
   return 'Basic ' + btoa(binary);
 }
 
-// The headers every request of the pages carries: the sign-in, and no Basic challenge.
+// The headers every request of the pages carries: no Basic challenge.
 export function authHeaders() {
-  const headers = {'X-Requested-With': 'XMLHttpRequest'};
-  const stored = sessionStorage.getItem(AUTH_KEY);
-  if (stored) headers.Authorization = stored;
-  return headers;
+  return {'X-Requested-With': 'XMLHttpRequest'};
 }
 
-// Who `header` belongs to ({name, role, authentication}), or null when it does not work.
-export async function whoamiWith(header) {
+// Signs in: the server checks the password and answers whoami's content with the session
+// cookie. The envelope either way: its errMsg says why a sign-in failed.
+export async function signIn(user, password) {
   try {
-    const response = await fetch('/api/whoami', {
-      headers: {Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest',
-                Authorization: header}});
-    const answer = response.ok ? await response.json() : null;
-    return answer && answer.code === 10000 ? answer.content : null;
-  } catch (_) {
-    return null;
+    const response = await fetch('/api/session/new', {
+      method: 'POST',
+      headers: {Accept: 'application/json', ...authHeaders(), Authorization: basicHeader(user, password)}});
+    const {text, data} = await parsed(response);
+    if (data && typeof data.code === 'number') return data;
+    return {code: -1, errMsg: `HTTP ${response.status}: ${text.slice(0, 200)}`, content: null};
+  } catch (error) {
+    return {code: -1, errMsg: 'network error: ' + error.message, content: null};
   }
 }
 
-// fetch with this tab's sign-in; a 401 asks the page for a sign-in and sends the request again.
+// Ends the session and clears its cookie.
+export async function signOut() {
+  try {
+    await fetch('/api/session/delete', {method: 'POST', headers: authHeaders()});
+  } catch (_) {
+    // The page reloads either way; an unreachable server keeps nothing of this tab.
+  }
+}
+
+// fetch with the session cookie; a 401 asks the page for a sign-in and sends the request again.
 // `form`: URLSearchParams (sent form-encoded) or undefined. Throws on a transport failure.
 async function send(method, path, form) {
   const init = {method, headers: {Accept: 'application/json'}};

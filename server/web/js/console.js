@@ -1,12 +1,15 @@
 // The console's entry: who is signed in (when the server requires it), the operator name
 // otherwise, then the view of the current path.
-import {api, clearCredentials, describe, ok, saveOperator, savedOperator} from './api.js';
+import {api, describe, ok, saveOperator, savedOperator, signOut} from './api.js';
 import {bilingual, byId, el} from './dom.js';
 import {installSignIn} from './signin.js';
 import {startRouter} from './router.js';
 import {buildsView} from './builds_view.js';
 import {projectsView} from './projects_view.js';
 import {registryView} from './registry_view.js';
+import {auditView} from './audit_view.js';
+import {tokensView} from './tokens_view.js';
+import {usersView} from './users_view.js';
 
 const RANK = {viewer: 1, developer: 2, admin: 3};
 
@@ -31,6 +34,12 @@ const session = {
 
 function showUser(me) {
   session.me = me;
+  // The admin pages' links, for whoever may use them: the audit is open with authentication
+  // off (as every route is); users and tokens exist only with it on.
+  const admin = !me.authentication || me.role === 'admin';
+  byId('nav-audit').hidden = !admin;
+  byId('nav-users').hidden = !(me.authentication && admin);
+  byId('nav-tokens').hidden = !(me.authentication && admin);
   if (!me.authentication) return;
   byId('operator-box').hidden = true;
   byId('signed-in').hidden = false;
@@ -51,9 +60,9 @@ function start() {
   const operator = byId('operator');
   operator.value = savedOperator();
   operator.addEventListener('input', () => saveOperator(operator.value.trim()));
-  byId('sign-out').addEventListener('click', () => {
-    clearCredentials();
-    location.reload();
+  byId('sign-out').addEventListener('click', async () => {
+    await signOut();
+    location.assign('/');
   });
   installSignIn(message, {onShown: () => { message.textContent = ''; }, onSignedIn: showUser});
   session.ready = api('GET', '/api/whoami').then((me) => {
@@ -68,7 +77,9 @@ function start() {
     document.body.dataset.state = 'ready';
   });
   startRouter(byId('view'), {'/': projectsView(session), '/builds': buildsView(session),
-                            '/registry': registryView(session)}, notFound);
+                            '/registry': registryView(session), '/admin/users': usersView(session),
+                            '/admin/tokens': tokensView(session), '/admin/audit': auditView(session)},
+              notFound);
 }
 
 start();

@@ -25,10 +25,23 @@ export function el(tag, attrs, ...children) {
 // English text with its Chinese beside it, as every label of these pages shows them.
 export const bilingual = (en, zh) => [en, ' ', el('span', {class: 'zh'}, zh)];
 
-export function setStatus(id, text, kind) {
-  const node = byId(id);
+// A status line screen readers announce; say() fills it ('ok', 'error' or no kind).
+export function statusLine(id) {
+  return el('p', {id, class: 'status', role: 'status', 'aria-live': 'polite', dataset: {testid: id}});
+}
+
+export function say(node, text, kind) {
   node.textContent = text || '';
   node.className = 'status' + (kind ? ' ' + kind : '');
+}
+
+export function setStatus(id, text, kind) {
+  say(byId(id), text, kind);
+}
+
+// A form field: its bilingual label and its control (whose id is `id`).
+export function labelled(id, en, zh, control) {
+  return el('div', {class: 'field'}, el('label', {for: id}, ...bilingual(en, zh)), control);
 }
 
 // A server time ("2026-11-28T15:20:33.123Z") in the viewer's zone: "2026-11-28 16:20:33".

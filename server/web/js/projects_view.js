@@ -1,7 +1,7 @@
 // The Projects view (/): search by name, page with the API's keyset cursor, each project's
 // latest build, and New, Clone, Delete and Open.
 import {api, describe, ok, q} from './api.js';
-import {bilingual, el, timeNode, withProgress} from './dom.js';
+import {bilingual, el, labelled, say, statusLine, timeNode, withProgress} from './dom.js';
 
 const PAGE_SIZE = 20;
 const SEARCH_DELAY_MS = 250;
@@ -12,19 +12,6 @@ const TYPES = [
 ];
 
 const configUrl = (name) => '/view/config/independent?' + q({projectName: name});
-
-function statusLine(id) {
-  return el('p', {id, class: 'status', role: 'status', 'aria-live': 'polite', dataset: {testid: id}});
-}
-
-function say(node, text, kind) {
-  node.textContent = text || '';
-  node.className = 'status' + (kind ? ' ' + kind : '');
-}
-
-function labelled(id, en, zh, control) {
-  return el('div', {class: 'field'}, el('label', {for: id}, ...bilingual(en, zh)), control);
-}
 
 // session: {can(role) -> '' or the reason it cannot, operator() -> the name changes record}.
 export function projectsView(session) {

@@ -36,6 +36,8 @@ class Auditor {
   void Record(const RequestContext& context, const Acting& acting, std::string_view action,
               std::string_view target, const nlohmann::json& before,
               const nlohmann::json& after) const;
+  // The policy itself, for the libmarket calls that record their own changes.
+  const AuditTrail& Trail() const { return trail_; }
 
  private:
   AuditTrail trail_;

@@ -8,6 +8,7 @@
 
 #include "api.hpp"
 #include "json_codec.hpp"
+#include "market/registry_changes.hpp"
 #include "market/validation.hpp"
 #include "responses.hpp"
 
@@ -145,11 +146,9 @@ HandlerResult Api::RegistryDeleteTag(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(std::string repository, params.Required("projectName"));
     MARKET_ASSIGN_OR_RETURN(bool force, params.Flag("force"));
     MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params, /*required=*/false));
-    MARKET_RETURN_IF_ERROR(registry->DeleteTag(repository, tag, force));
-    auditor_.Record(context, acting, "registry.tag.delete",
-                    fmt::format("registry:{}:{}", repository, tag),
-                    {{"repository", repository}, {"tag", tag}, {"force", force}}, nullptr);
-    return Result<void>{};
+    return market::DeleteTag(*registry, auditor_.Trail(),
+                             TagDeleteRequest{repository, tag, force, acting.operator_name},
+                             OriginOf(context, acting));
   };
   Result<void> result = run();
   if (!result) return ErrorResult(result.error());

@@ -1,0 +1,25 @@
+#pragma once
+// The registry changes Image Market makes for people (deleting a tag), audited by the same
+// policy as the services' changes: an embedder deleting through here gets the server's entries.
+
+#include <string>
+
+#include "market/audit_trail.hpp"
+#include "market/error.hpp"
+#include "market/registry.hpp"
+
+namespace market {
+
+struct TagDeleteRequest {
+  std::string repository;     // "<project>/<repository>"
+  std::string tag;
+  bool force = false;         // see Registry::DeleteTag: also when other tags share the image
+  std::string operator_name;  // who the change is recorded for
+};
+
+// Deletes the tag, then records `registry.tag.delete` on `registry:REPOSITORY:TAG`. Nothing is
+// recorded when the registry refuses.
+Result<void> DeleteTag(Registry& registry, const AuditTrail& audit,
+                       const TagDeleteRequest& request, const ChangeOrigin& origin = {});
+
+}  // namespace market

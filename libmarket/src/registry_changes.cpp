@@ -1,0 +1,15 @@
+#include "market/registry_changes.hpp"
+
+namespace market {
+
+Result<void> DeleteTag(Registry& registry, const AuditTrail& audit,
+                       const TagDeleteRequest& request, const ChangeOrigin& origin) {
+  MARKET_RETURN_IF_ERROR(registry.DeleteTag(request.repository, request.tag, request.force));
+  audit.Record(request.operator_name, origin, "registry.tag.delete",
+               "registry:" + request.repository + ":" + request.tag,
+               {{"repository", request.repository}, {"tag", request.tag}, {"force", request.force}},
+               nullptr);
+  return {};
+}
+
+}  // namespace market

@@ -6,7 +6,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
-  build-essential cmake ninja-build pkg-config git subversion ca-certificates curl openssl \
+  build-essential cmake ninja-build ccache pkg-config git subversion ca-certificates curl openssl \
   libboost1.81-dev libssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev \
   libtomlplusplus-dev libcli11-dev libsodium-dev \
   libsoci-dev libsqlite3-dev libpq-dev sqlite3 \

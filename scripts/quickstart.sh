@@ -12,7 +12,11 @@ build="$root/build"
 if [ "${MARKET_SKIP_INSTALL:-0}" != 1 ]; then
   "$root/scripts/install-deps.sh"
 fi
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF "${launcher[@]}"
 cmake --build "$build" -j"$(nproc)" --target market_server market_cli
 
 mkdir -p "$state/registry/data"

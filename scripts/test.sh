@@ -9,6 +9,11 @@
 #   MARKET_SKIP_CONTAINER=1 do not build and run the server's image (deploy/Containerfile)
 #   MARKET_WITH_SANITIZERS=0 do not build and run the whole suite again under ASan and UBSan
 #                           (scripts/sanitize.sh: a second build, -Og, about 1.2 times the first)
+#   MARKET_TEST_REGEX=RE    run only the tests whose names match RE (ctest -R); none matching fails
+#   MARKET_SKIP_FIRST_RUN=1 do not run the README's two commands on a fresh clone
+#                           (scripts/check-first-run.sh: quickstart.sh, then test.sh on its build/)
+# With ccache on PATH the builds go through it; CCACHE_BASEDIR defaults to the checkout, so a
+# clone inside it (the fresh-clone check) compiles from the cache this build filled.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,6 +46,15 @@ if [ -f "$root/tests/browser/package-lock.json" ]; then
 fi
 
 stage "build"
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+  # Paths under the base folder are hashed relative to the build folder, and the build folder
+  # itself is left out of the hash of a -g compile (its debug information then names the folder
+  # of the compile that filled the cache): the same sources in another folder hit the cache.
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
+  export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
+fi
 # Line tables only (-g1) instead of full debug information: backtraces and sanitizer reports
 # still name files and lines, and the build takes about a quarter less time.
 # shellcheck disable=SC2086
@@ -48,7 +62,7 @@ stage "build"
 # would leave ctest nothing to run.
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
-  ${MARKET_CMAKE_ARGS:-}
+  "${launcher[@]}" ${MARKET_CMAKE_ARGS:-}
 cmake --build "$build" -j"$(nproc)"
 
 stage "services and the base image"
@@ -66,8 +80,17 @@ stage "test suite"
 # A test that fails is run once more before the suite counts it as failed: CI machines are
 # shared and the suite drives real buildah, PostgreSQL and a browser. A failure on both runs
 # still fails the suite, and the first failure's output stays in the log.
+# --no-tests=error: a build folder configured without tests (quickstart's BUILD_TESTING=OFF) or
+# a MARKET_TEST_REGEX that matches nothing fails here instead of passing with nothing run.
+select=()
+[ -n "${MARKET_TEST_REGEX:-}" ] && select=(-R "$MARKET_TEST_REGEX")
 ctest --test-dir "$build" --output-on-failure --timeout 900 -j2 --repeat until-pass:2 \
-  --no-tests=error
+  --no-tests=error "${select[@]}"
+
+if [ "${MARKET_SKIP_FIRST_RUN:-0}" != 1 ]; then
+  stage "the README's two commands on a fresh clone"
+  "$root/scripts/check-first-run.sh"
+fi
 
 if [ "${MARKET_SKIP_CONTAINER:-0}" != 1 ]; then
   stage "server image (deploy/Containerfile)"

@@ -287,7 +287,7 @@ Result<std::string> HashPassword(std::string_view password) {
   return std::string(hash);
 }
 
-Result<NewToken> GenerateToken() {
+Result<std::string> RandomSecret(std::string_view prefix) {
   if (sodium_init() < 0) return Fail(Errc::kInternal, "libsodium cannot be initialised");
   unsigned char random[32];
   randombytes_buf(random, sizeof random);
@@ -296,9 +296,14 @@ Result<NewToken> GenerateToken() {
   sodium_bin2base64(encoded, sizeof encoded, random, sizeof random,
                     sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   sodium_memzero(random, sizeof random);
-  NewToken token;
-  token.secret = std::string(kTokenPrefix) + encoded;
+  std::string secret = std::string(prefix) + encoded;
   sodium_memzero(encoded, sizeof encoded);
+  return secret;
+}
+
+Result<NewToken> GenerateToken() {
+  NewToken token;
+  MARKET_ASSIGN_OR_RETURN(token.secret, RandomSecret(kTokenPrefix));
   token.prefix = token.secret.substr(0, kTokenPrefix.size() + 6);
   token.digest = Sha256Hex(token.secret);
   return token;

@@ -124,5 +124,7 @@ struct NewToken {
   std::string digest;  // hex SHA-256 of `secret`
 };
 Result<NewToken> GenerateToken();
+// `prefix` and 43 base64url characters of 32 random bytes: a token's or a session's secret.
+Result<std::string> RandomSecret(std::string_view prefix);
 
 }  // namespace market::server

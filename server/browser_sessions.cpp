@@ -3,24 +3,14 @@
 #include <algorithm>
 
 #include <fmt/format.h>
-#include <sodium.h>
 
+#include "auth.hpp"
 #include "sha256.hpp"
 
 namespace market::server {
 
 Result<std::string> BrowserSessions::Start(std::string_view user) {
-  if (sodium_init() < 0) return Fail(Errc::kInternal, "libsodium cannot be initialised");
-  unsigned char random[32];
-  randombytes_buf(random, sizeof random);
-  char encoded[sodium_base64_ENCODED_LEN(sizeof random,
-                                         sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-  sodium_bin2base64(encoded, sizeof encoded, random, sizeof random,
-                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  sodium_memzero(random, sizeof random);
-  std::string secret = std::string(kSessionPrefix) + encoded;
-  sodium_memzero(encoded, sizeof encoded);
-
+  MARKET_ASSIGN_OR_RETURN(std::string secret, RandomSecret(kSessionPrefix));
   auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
   std::erase_if(live_, [&](const auto& entry) { return entry.second.expires <= now; });

@@ -1,7 +1,7 @@
 // The Tokens view (/admin/tokens, admins): API tokens for programs. A new token is shown once,
 // with a copy button (the server keeps only its digest); revoking asks to confirm in the row.
 import {api, describe, ok, q} from './api.js';
-import {bilingual, copyButton, el, labelled, say, statusLine, timeNode} from './dom.js';
+import {bilingual, copyButton, el, labelled, say, statusLine, timeNode, withProgress} from './dom.js';
 import {adminGate} from './admin_gate.js';
 
 export function tokensView(session) {
@@ -10,8 +10,9 @@ export function tokensView(session) {
     render(container, params, navigate) {
       const state = {user: params.get('user') || '', stopped: false};
       const notice = statusLine('tokens-notice');
+      const progress = el('span', {class: 'status', hidden: true}, 'Loading… 加载中…');
       const section = el('section', {class: 'card', 'aria-labelledby': 'tokens-heading'},
-        el('h2', {id: 'tokens-heading'}, ...bilingual('API tokens', 'API 令牌')), notice);
+        el('h2', {id: 'tokens-heading'}, ...bilingual('API tokens', 'API 令牌'), ' ', progress), notice);
       container.append(section);
 
       const owner = el('input', {id: 'token-user', dataset: {testid: 'token-user'}, autocomplete: 'off',
@@ -75,9 +76,9 @@ export function tokensView(session) {
       }
 
       async function load() {
-        const [answer, people] = await Promise.all([
+        const [answer, people] = await withProgress(progress, Promise.all([
           api('GET', '/api/token/list' + (state.user ? '?' + q({user: state.user}) : '')),
-          api('GET', '/api/user/list')]);
+          api('GET', '/api/user/list')]));
         if (state.stopped) return;
         if (!ok(answer)) {
           say(notice, 'Could not list the tokens: ' + describe(answer), 'error');

@@ -2,7 +2,7 @@
 // An admin's own role and user cannot be changed here (the server refuses it too), so the
 // last admin cannot lock everyone out.
 import {api, describe, ok} from './api.js';
-import {bilingual, el, labelled, say, statusLine, timeNode} from './dom.js';
+import {bilingual, el, labelled, say, statusLine, timeNode, withProgress} from './dom.js';
 import {adminGate} from './admin_gate.js';
 
 const ROLES = ['viewer', 'developer', 'admin'];
@@ -17,8 +17,9 @@ export function usersView(session) {
     title: 'Users',
     render(container) {
       const notice = statusLine('users-notice');
+      const progress = el('span', {class: 'status', hidden: true}, 'Loading… 加载中…');
       const section = el('section', {class: 'card', 'aria-labelledby': 'users-heading'},
-        el('h2', {id: 'users-heading'}, ...bilingual('Users', '用户')), notice);
+        el('h2', {id: 'users-heading'}, ...bilingual('Users', '用户'), ' ', progress), notice);
       container.append(section);
       let stopped = false;
 
@@ -120,7 +121,7 @@ export function usersView(session) {
       }
 
       async function load() {
-        const answer = await api('GET', '/api/user/list');
+        const answer = await withProgress(progress, api('GET', '/api/user/list'));
         if (stopped) return;
         if (!ok(answer)) {
           say(notice, 'Could not list the users: ' + describe(answer), 'error');

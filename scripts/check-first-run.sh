@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's quick start as a newcomer meets it, on a fresh clone of this checkout's HEAD:
 # ./scripts/quickstart.sh must serve the console on 127.0.0.1:8080 and leave a working CLI; then
-# ./scripts/test.sh, in the same clone and on the build/ quickstart configured (Release,
+# ./scripts/test.sh, in the same clone and on the build/ quickstart configured (test.sh's flags,
 # BUILD_TESTING=OFF), must turn the tests on, run them and pass. And test.sh must fail when ctest
 # finds no tests, so that a run of nothing never looks like a passing suite.
 # Both commands run with MARKET_SKIP_INSTALL=1 (the packages are this machine's already), and

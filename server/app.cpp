@@ -74,6 +74,12 @@ std::string WorkerPrefix(const ServerConfig& config) {
 }
 
 // The blocking pool as libmarket's project reads post to it.
+// Runs each job at once on the calling thread: for reads whose route already runs on the pool.
+class InlineExecutor final : public BlockingExecutor {
+ public:
+  void Post(std::move_only_function<void()> job) override { job(); }
+};
+
 class PoolExecutor final : public BlockingExecutor {
  public:
   explicit PoolExecutor(WorkerPool& pool) : pool_(pool) {}
@@ -223,8 +229,8 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   WorkerPool::Options pool_options;
   pool_options.threads = config.blocking_threads;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  pool_options.eager = std::min(config.blocking_threads,
-                                config.database.starts_with("sqlite:") ? cores : 2 * cores);
+  const bool sqlite = config.database.starts_with("sqlite:");
+  pool_options.eager = std::min(config.blocking_threads, sqlite ? cores : 2 * cores);
   parts->blocking = std::make_unique<WorkerPool>(pool_options);
   ApiDependencies api_deps;
   api_deps.projects = parts->projects.get();
@@ -239,7 +245,8 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   api_deps.clock = &parts->clock;
   api_deps.auth_enabled = config.auth;
   parts->api = std::make_unique<Api>(api_deps);
-  parts->router = std::make_unique<Router>(MakeRoutes(*parts->api));
+  parts->router = std::make_unique<Router>(
+      MakeRoutes(*parts->api, sqlite ? RunOn::kBlockingPool : RunOn::kIoThread));
   parts->metrics->BindRoutes(parts->router->Routes());
 
   HttpServerOptions http_options;
@@ -270,7 +277,11 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   MARKET_RETURN_IF_ERROR(parts->http->Listen());
   // Info and list never block the I/O threads: SQLite's run on the pool; PostgreSQL's go down a
   // pipeline connection per I/O thread.
-  parts->blocking_reads = std::make_unique<PoolExecutor>(*parts->blocking);
+  if (sqlite) {
+    parts->blocking_reads = std::make_unique<InlineExecutor>();
+  } else {
+    parts->blocking_reads = std::make_unique<PoolExecutor>(*parts->blocking);
+  }
   Result<AsyncProjectReadsPtr> reads =
       OpenAsyncProjectReads(store_options, *parts->stores.projects, *parts->blocking_reads,
                             parts->http->Context(), std::max(1, config.io_threads));

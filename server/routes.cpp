@@ -2,7 +2,7 @@
 
 namespace market::server {
 
-std::vector<Route> MakeRoutes(Api& api) {
+std::vector<Route> MakeRoutes(Api& api, RunOn project_reads) {
   using http::verb;
   constexpr RunOn kPool = RunOn::kBlockingPool;
   constexpr RunOn kIo = RunOn::kIoThread;
@@ -28,9 +28,11 @@ std::vector<Route> MakeRoutes(Api& api) {
       {verb::post, "/api/project/new", false, kPool, kDeveloper, bind(&Api::NewProject)},
       {verb::post, "/api/project/delete", false, kPool, kAdmin, bind(&Api::DeleteProject)},
       {verb::post, "/api/project/clone", false, kPool, kDeveloper, bind(&Api::CloneProject)},
-      {verb::get, "/api/project/info", false, kIo, kViewer, bind_later(&Api::ProjectInfo)},
-      {verb::get, "/api/project/list", false, kIo, kViewer, bind_later(&Api::ListProjects)},
-      {verb::post, "/api/project/list", false, kIo, kViewer, bind_later(&Api::ListProjects)},
+      {verb::get, "/api/project/info", false, project_reads, kViewer, bind_later(&Api::ProjectInfo)},
+      {verb::get, "/api/project/list", false, project_reads, kViewer,
+       bind_later(&Api::ListProjects)},
+      {verb::post, "/api/project/list", false, project_reads, kViewer,
+       bind_later(&Api::ListProjects)},
       {verb::post, "/api/project/save", false, kPool, kDeveloper, bind(&Api::SaveProject)},
       {verb::get, "/api/project/dockerfile", false, kPool, kViewer, bind(&Api::ProjectDockerfile)},
       {verb::post, "/api/project/dockerfile", false, kPool, kViewer, bind(&Api::PreviewDockerfile)},

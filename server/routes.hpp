@@ -8,6 +8,8 @@
 
 namespace market::server {
 
-std::vector<Route> MakeRoutes(Api& api);
+// `project_reads`: where project info and list run: the I/O thread when their reads do not
+// block it (PostgreSQL's pipeline), the blocking pool when they do (SQLite).
+std::vector<Route> MakeRoutes(Api& api, RunOn project_reads = RunOn::kIoThread);
 
 }  // namespace market::server

@@ -13,11 +13,6 @@ namespace market::server {
 
 namespace {
 
-HandlerResult Answer(Result<HandlerResult> result) {
-  if (!result) return ErrorResult(result.error());
-  return std::move(*result);
-}
-
 nlohmann::json UserToJson(const User& user) {
   return {{"name", user.name},
           {"role", ToString(user.role)},
@@ -82,7 +77,7 @@ IdentityAdmin Api::Admin() const {
 // A password checked by admission (HTTP Basic) becomes a session: its secret goes to the
 // browser in an HttpOnly cookie, the page keeps nothing.
 HandlerResult Api::SignIn(const RequestContext& context) {
-  return Answer([&]() -> Result<HandlerResult> {
+  return Respond([&]() -> Result<HandlerResult> {
     if (deps_.auth == nullptr || !context.user) {
       return Fail(Errc::kInvalid, "authentication is off: there is nothing to sign in to");
     }
@@ -98,7 +93,7 @@ HandlerResult Api::SignIn(const RequestContext& context) {
     result.response.set(http::field::set_cookie,
                         SessionCookieHeader(secret, CameOverHttps(context.message)));
     return result;
-  }());
+  });
 }
 
 // Ends the cookie's session, if any, and clears the cookie: public, so a session that has
@@ -118,17 +113,17 @@ HandlerResult Api::SignOut(const RequestContext& context) {
 }
 
 HandlerResult Api::ListUsers(const RequestContext& context) {
-  return Answer([&]() -> Result<HandlerResult> {
+  return Respond([&]() -> Result<HandlerResult> {
     MARKET_RETURN_IF_ERROR(AdminActor(context));
     MARKET_ASSIGN_OR_RETURN(std::vector<User> users, Admin().Users());
     nlohmann::json content = nlohmann::json::array();
     for (const User& user : users) content.push_back(UserToJson(user));
     return Ok(std::move(content));
-  }());
+  });
 }
 
 HandlerResult Api::NewUser(const RequestContext& context) {
-  return Answer([&]() -> Result<HandlerResult> {
+  return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(AuditActor by, AdminActor(context));
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::string name, params.Required("name"));
@@ -136,43 +131,43 @@ HandlerResult Api::NewUser(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(std::string password, PasswordParameter(context, params));
     MARKET_ASSIGN_OR_RETURN(User user, Admin().AddUser(name, role, password, by));
     return Ok(UserToJson(user));
-  }());
+  });
 }
 
 HandlerResult Api::SetUserRole(const RequestContext& context) {
-  return Answer([&]() -> Result<HandlerResult> {
+  return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(AuditActor by, AdminActor(context));
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::string name, params.Required("name"));
     MARKET_ASSIGN_OR_RETURN(Role role, RoleParameter(params));
     MARKET_ASSIGN_OR_RETURN(User user, Admin().SetRole(name, role, by));
     return Ok(UserToJson(user));
-  }());
+  });
 }
 
 HandlerResult Api::SetUserPassword(const RequestContext& context) {
-  return Answer([&]() -> Result<HandlerResult> {
+  return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(AuditActor by, AdminActor(context));
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::string name, params.Required("name"));
     MARKET_ASSIGN_OR_RETURN(std::string password, PasswordParameter(context, params));
     MARKET_ASSIGN_OR_RETURN(User user, Admin().SetPassword(name, password, by));
     return Ok(UserToJson(user));
-  }());
+  });
 }
 
 HandlerResult Api::DeleteUser(const RequestContext& context) {
-  return Answer([&]() -> Result<HandlerResult> {
+  return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(AuditActor by, AdminActor(context));
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::string name, params.Required("name"));
     MARKET_RETURN_IF_ERROR(Admin().DeleteUser(name, by));
     return Ok();
-  }());
+  });
 }
 
 HandlerResult Api::ListTokens(const RequestContext& context) {
-  return Answer([&]() -> Result<HandlerResult> {
+  return Respond([&]() -> Result<HandlerResult> {
     MARKET_RETURN_IF_ERROR(AdminActor(context));
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::string user, params.Text("user"));
@@ -180,12 +175,12 @@ HandlerResult Api::ListTokens(const RequestContext& context) {
     nlohmann::json content = nlohmann::json::array();
     for (const ApiToken& token : tokens) content.push_back(TokenToJson(token));
     return Ok(std::move(content));
-  }());
+  });
 }
 
 // The token itself is in this answer only: it is stored as a digest.
 HandlerResult Api::NewToken(const RequestContext& context) {
-  return Answer([&]() -> Result<HandlerResult> {
+  return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(AuditActor by, AdminActor(context));
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::string user, params.Required("user"));
@@ -194,18 +189,18 @@ HandlerResult Api::NewToken(const RequestContext& context) {
     nlohmann::json content = TokenToJson(created.token);
     content["token"] = std::move(created.secret);
     return NoStore(Ok(std::move(content)));
-  }());
+  });
 }
 
 HandlerResult Api::RevokeToken(const RequestContext& context) {
-  return Answer([&]() -> Result<HandlerResult> {
+  return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(AuditActor by, AdminActor(context));
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::string id_text, params.NumberText("id"));
     MARKET_ASSIGN_OR_RETURN(std::int64_t id, ParseBuildId("id", id_text));
     MARKET_ASSIGN_OR_RETURN(ApiToken token, Admin().RevokeToken(id, by));
     return Ok(TokenToJson(token));
-  }());
+  });
 }
 
 }  // namespace market::server

@@ -16,13 +16,6 @@ constexpr std::int64_t kLogPieceBytes = 64 * 1024;
 constexpr std::int64_t kMaxLogRead = 4 << 20;  // one non-follow buildLog answer
 constexpr std::chrono::milliseconds kLogPoll{250};
 
-template <class Fn>
-HandlerResult Respond(Fn&& fn) {
-  Result<HandlerResult> result = fn();
-  if (!result) return ErrorResult(result.error());
-  return std::move(*result);
-}
-
 Result<std::int64_t> PositiveInt(std::string_view field, std::string_view text, bool allow_zero) {
   std::int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);

@@ -59,7 +59,7 @@ HandlerResult Api::WhoAmI(const RequestContext& context) {
 }
 
 HandlerResult Api::AuditList(const RequestContext& context) {
-  auto run = [&]() -> Result<HandlerResult> {
+  return Respond([&]() -> Result<HandlerResult> {
     if (deps_.audit == nullptr) return Fail(Errc::kNotFound, "no audit log is configured");
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     AuditQuery query;
@@ -78,10 +78,7 @@ HandlerResult Api::AuditList(const RequestContext& context) {
     nlohmann::json content = nlohmann::json::array();
     for (const AuditEntry& entry : page.entries) content.push_back(AuditEntryToJson(entry));
     return OkList(std::move(content), query.page, query.page_size, page.total_count);
-  };
-  Result<HandlerResult> result = run();
-  if (!result) return ErrorResult(result.error());
-  return std::move(*result);
+  });
 }
 
 }  // namespace market::server

@@ -15,13 +15,6 @@ namespace market::server {
 
 namespace {
 
-template <class Fn>
-HandlerResult Respond(Fn&& fn) {
-  Result<HandlerResult> result = fn();
-  if (!result) return ErrorResult(result.error());
-  return std::move(*result);
-}
-
 Result<std::string> ProjectNameParam(const RequestParams& params, std::string_view field) {
   MARKET_ASSIGN_OR_RETURN(std::string raw, params.Required(field));
   return NormalizeProjectName(field, raw);

@@ -16,13 +16,6 @@ namespace market::server {
 
 namespace {
 
-template <class Fn>
-HandlerResult Respond(Fn&& fn) {
-  Result<HandlerResult> result = fn();
-  if (!result) return ErrorResult(result.error());
-  return std::move(*result);
-}
-
 Result<Registry*> RequireRegistry(Registry* registry) {
   if (registry == nullptr) {
     return Fail(Errc::kRegistryNotConfigured,

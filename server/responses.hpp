@@ -23,6 +23,15 @@ HandlerResult OkList(nlohmann::json content, int page, int page_size, std::int64
 HandlerResult ErrorResult(const Error& error);
 HttpResponse ErrorResponse(const Error& error, http::status status);
 
+// A handler's answer from `fn`, which returns Result<HandlerResult>: its result, or its error
+// as ErrorResult. Lets a handler pass errors up with MARKET_ASSIGN_OR_RETURN.
+template <class Fn>
+HandlerResult Respond(Fn&& fn) {
+  Result<HandlerResult> result = fn();
+  if (!result) return ErrorResult(result.error());
+  return std::move(*result);
+}
+
 // The body of a route's errors: the envelope {code, errMsg, content}, or the seed's
 // {code, msg} where the seed documents that shape for the route (DELETE /repositories).
 enum class ErrorShape { kEnvelope, kSeedCodeMsg };

@@ -43,7 +43,7 @@ Result<User> IdentityAdmin::SetRole(std::string_view name, Role role,
     return Fail(Errc::kForbidden, "an admin cannot change its own role; another admin can");
   }
   MARKET_ASSIGN_OR_RETURN(User user, store_.SetRole(name, role, by, clock_.Now()));
-  Forget("");
+  ForgetCredentials();
   return user;
 }
 
@@ -52,7 +52,7 @@ Result<User> IdentityAdmin::SetPassword(std::string_view name, std::string_view 
   MARKET_RETURN_IF_ERROR(CheckNewPassword("password", password));
   MARKET_ASSIGN_OR_RETURN(std::string hash, HashPassword(password));
   MARKET_ASSIGN_OR_RETURN(User user, store_.SetPassword(name, hash, by, clock_.Now()));
-  Forget(user.name);  // whoever signed in with the old password signs in again
+  EndSessionsOf(user.name);  // whoever signed in with the old password signs in again
   return user;
 }
 
@@ -61,7 +61,7 @@ Result<void> IdentityAdmin::DeleteUser(std::string_view name, const AuditActor& 
     return Fail(Errc::kForbidden, "an admin cannot delete itself; another admin can");
   }
   MARKET_RETURN_IF_ERROR(store_.DeleteUser(name, by, clock_.Now()));
-  Forget(name);
+  EndSessionsOf(name);
   return {};
 }
 
@@ -81,14 +81,17 @@ Result<CreatedToken> IdentityAdmin::CreateToken(std::string_view user, std::stri
 
 Result<ApiToken> IdentityAdmin::RevokeToken(std::int64_t id, const AuditActor& by) const {
   MARKET_ASSIGN_OR_RETURN(ApiToken token, store_.RevokeToken(id, by, clock_.Now()));
-  Forget("");  // the token may be remembered for its cache lifetime otherwise
+  ForgetCredentials();  // the token may be remembered for its cache lifetime otherwise
   return token;
 }
 
-void IdentityAdmin::Forget(std::string_view ended_sessions_of) const {
-  if (auth_ == nullptr) return;
-  if (!ended_sessions_of.empty()) auth_->Sessions().EndAllOf(ended_sessions_of);
-  auth_->Forget();
+void IdentityAdmin::ForgetCredentials() const {
+  if (auth_ != nullptr) auth_->Forget();
+}
+
+void IdentityAdmin::EndSessionsOf(std::string_view user) const {
+  if (auth_ != nullptr) auth_->Sessions().EndAllOf(user);
+  ForgetCredentials();
 }
 
 }  // namespace market::server

@@ -58,7 +58,10 @@ class IdentityAdmin {
   Result<ApiToken> RevokeToken(std::int64_t id, const AuditActor& by) const;
 
  private:
-  void Forget(std::string_view ended_sessions_of) const;
+  // Applies a change at once in this process: verified credentials are checked again.
+  void ForgetCredentials() const;
+  // Also ends `user`'s console sessions.
+  void EndSessionsOf(std::string_view user) const;
 
   IdentityStore& store_;
   const Authenticator* auth_;

@@ -9,6 +9,7 @@
 #include "market/error.hpp"
 #include "market/identity.hpp"
 #include "market/project_store.hpp"
+#include "market/webhook_store.hpp"
 
 namespace market {
 
@@ -27,6 +28,7 @@ struct Stores {
   BuildStorePtr builds;
   IdentityStorePtr identity;  // users and API tokens
   AuditLogPtr audit;
+  WebhookStorePtr webhooks;  // webhook policies and deliveries
 };
 
 // kInvalid for a malformed URL; kUnavailable when the database cannot be opened.

@@ -17,6 +17,7 @@
 #include "market/project_service.hpp"
 #include "market/project_store.hpp"
 #include "market/registry.hpp"
+#include "market/webhook_service.hpp"
 #include "request_params.hpp"
 
 namespace market::server {
@@ -35,6 +36,7 @@ struct ApiDependencies {
   AuditLog* audit = nullptr;     // null: changes are not audited
   IdentityStore* identity = nullptr;
   const Authenticator* auth = nullptr;  // null: authentication off (no sessions)
+  WebhookService* webhooks = nullptr;
   const Clock* clock = nullptr;  // null: the system clock
   bool auth_enabled = false;     // whether requests carry a verified identity
 };
@@ -96,10 +98,23 @@ class Api {
   HandlerResult NewToken(const RequestContext& context);
   HandlerResult RevokeToken(const RequestContext& context);
 
+  // webhook_handlers.cpp: webhook policies, deliveries, redelivery and test events.
+  HandlerResult ListWebhooks(const RequestContext& context);
+  HandlerResult NewWebhook(const RequestContext& context);
+  HandlerResult GetWebhook(const RequestContext& context);
+  HandlerResult UpdateWebhook(const RequestContext& context);
+  HandlerResult DeleteWebhook(const RequestContext& context);
+  HandlerResult WebhookDeliveries(const RequestContext& context);
+  HandlerResult ShowWebhookDelivery(const RequestContext& context);
+  HandlerResult RedeliverWebhook(const RequestContext& context);
+  HandlerResult TestWebhook(const RequestContext& context);
+
  private:
   HttpResponse CheckReadiness() const;  // pings the database and the registry
   Result<AuditActor> AdminActor(const RequestContext& context) const;
   IdentityAdmin Admin() const;
+  WebhookService& Webhooks() const;
+  Result<WebhookPolicy> VisiblePolicy(const RequestContext& context, std::int64_t id) const;
 
   // /readyz's latest answer: probes are answered from it for a second, so a flood of them
   // cannot flood the database or the registry.

@@ -77,6 +77,15 @@ struct ServerConfig {
   int max_queued_builds_per_project = 20;
   int max_queued_builds_per_user = 100;
 
+  // Webhooks out (docs/api.md "Webhooks").
+  std::chrono::seconds webhook_timeout{10};        // per attempt
+  std::chrono::seconds webhook_retry_first{10};    // doubled per retry, at most an hour
+  std::chrono::seconds webhook_retry_for{86400};   // a delivery is given up after this
+  int webhook_disable_after = 10;                  // failed deliveries in a row; 0: never
+  int webhook_senders = 2;
+  std::chrono::seconds webhook_keep{30 * 86400};   // finished deliveries are kept this long
+  std::string webhook_allow_networks;  // CIDRs webhook targets may be in despite the rules
+
   std::string default_cluster = "default_cluster";
   std::int64_t max_body_bytes = 1 << 20;
   int max_connections = 1024;

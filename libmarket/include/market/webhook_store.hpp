@@ -112,7 +112,7 @@ class WebhookStore {
   // The enabled policies that may hear of an event of `project`: its own and the global ones.
   virtual Result<std::vector<WebhookPolicy>> EnabledPoliciesFor(std::string_view project) = 0;
 
-  // Records pending deliveries (ids and created_at filled), in one transaction.
+  // Records pending deliveries (ids filled; every other field as given), in one transaction.
   virtual Result<std::vector<WebhookDelivery>> Enqueue(
       const std::vector<WebhookDelivery>& deliveries) = 0;
   // Takes the oldest pending delivery due at `now` whose policy is enabled and that no live

@@ -198,7 +198,7 @@ HandlerResult Api::WebhookDeliveries(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::int64_t id, IdParameter(params, "id"));
     MARKET_ASSIGN_OR_RETURN(std::string before, params.NumberText("before"));
-    MARKET_ASSIGN_OR_RETURN(std::string page_size, params.NumberText("pageSize"));
+    MARKET_ASSIGN_OR_RETURN(std::string page_size, params.NumberText("page_size"));
     MARKET_RETURN_IF_ERROR(VisiblePolicy(context, id));
     MARKET_ASSIGN_OR_RETURN(DeliveryPage page, Webhooks().Deliveries(id, before, page_size));
     nlohmann::json deliveries = nlohmann::json::array();
@@ -207,8 +207,8 @@ HandlerResult Api::WebhookDeliveries(const RequestContext& context) {
     }
     return Ok(nlohmann::json{
         {"deliveries", std::move(deliveries)},
-        {"nextBefore", page.next_before ? nlohmann::json(std::to_string(*page.next_before))
-                                        : nlohmann::json(nullptr)}});
+        {"next_before", page.next_before ? nlohmann::json(*page.next_before)
+                                         : nlohmann::json(nullptr)}});
   });
 }
 

@@ -26,7 +26,8 @@ namespace market {
 // One POST of a delivery, as the transport sends it.
 struct WebhookPost {
   std::string url;
-  std::vector<SignedHeader> headers;  // Content-Type, the signatures, User-Agent
+  std::vector<SignedHeader> headers;  // Content-Type, the event, the signatures (the
+                                      // transport adds User-Agent and Content-Length)
   std::string body;
   std::chrono::milliseconds timeout{10000};
 };
@@ -89,7 +90,8 @@ struct WebhookDependencies {
   WebhookStore* store = nullptr;
   WebhookTransport* transport = nullptr;
   const Clock* clock = nullptr;
-  AuditLog* audit = nullptr;  // webhook.create/update/delete/redeliver; null: not recorded
+  // webhook.create, .update, .delete, .redeliver and .test; null: not recorded.
+  AuditLog* audit = nullptr;
 };
 
 class WebhookService final : public EventSink {
@@ -111,7 +113,7 @@ class WebhookService final : public EventSink {
   Result<WebhookPolicy> Get(std::int64_t id);
   // A project's policies, or the global ones (project empty).
   Result<std::vector<WebhookPolicy>> List(std::string_view project);
-  // kInvalid naming before or pageSize.
+  // kInvalid naming before or page_size.
   Result<DeliveryPage> Deliveries(std::int64_t policy_id, std::string_view before,
                                   std::string_view page_size);
   Result<DeliveryDetail> Delivery(std::int64_t delivery_id);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <mutex>
 #include <random>
@@ -51,9 +52,13 @@ Result<std::string> PolicyName(std::string_view text) {
   return std::string(text);
 }
 
+// As the other flags of the API: true/false, 1/0, yes/no, on/off, in any case.
 Result<bool> Flag(std::string_view field, std::string_view text) {
-  if (text == "true") return true;
-  if (text == "false") return false;
+  std::string lower(text.substr(0, 8));
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "true" || lower == "1" || lower == "yes" || lower == "on") return true;
+  if (lower == "false" || lower == "0" || lower == "no" || lower == "off") return false;
   return Fail(Errc::kInvalid, fmt::format("{} must be true or false", field));
 }
 
@@ -133,8 +138,53 @@ bool Matches(const WebhookPolicy& policy, const Event& event) {
 std::string UrlOrigin(std::string_view url) {
   const std::size_t scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) return "(invalid url)";
-  const std::size_t path = url.find_first_of("/?#", scheme_end + 3);
-  return std::string(url.substr(0, path));
+  const std::size_t authority = scheme_end + 3;
+  const std::size_t path = std::min(url.find_first_of("/?#", authority), url.size());
+  std::string_view host = url.substr(authority, path - authority);
+  // User info is refused at save; were it there, it would not be shown.
+  if (const std::size_t at = host.rfind('@'); at != std::string_view::npos) {
+    host.remove_prefix(at + 1);
+  }
+  return fmt::format("{}{}", url.substr(0, authority), host);
+}
+
+// What a receiver answered, kept as text a database's text column and JSON take: each byte
+// that does not start a well-formed UTF-8 sequence becomes U+FFFD.
+std::string ValidUtf8(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  std::size_t i = 0;
+  while (i < bytes.size()) {
+    const auto lead = static_cast<unsigned char>(bytes[i]);
+    std::size_t length = 0;
+    unsigned char low = 0x80, high = 0xbf;  // the allowed range of the second byte
+    if (lead < 0x80) {
+      length = 1;
+    } else if (lead >= 0xc2 && lead <= 0xdf) {
+      length = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      if (lead == 0xe0) low = 0xa0;   // no overlong forms
+      if (lead == 0xed) high = 0x9f;  // no surrogates
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      if (lead == 0xf0) low = 0x90;
+      if (lead == 0xf4) high = 0x8f;  // nothing above U+10FFFF
+    }
+    bool ok = length > 0 && i + length <= bytes.size();
+    for (std::size_t k = 1; ok && k < length; ++k) {
+      const auto c = static_cast<unsigned char>(bytes[i + k]);
+      ok = k == 1 ? (c >= low && c <= high) : (c >= 0x80 && c <= 0xbf);
+    }
+    if (ok) {
+      out.append(bytes.substr(i, length));
+      i += length;
+    } else {
+      out.append("\xEF\xBF\xBD");
+      ++i;
+    }
+  }
+  return out;
 }
 
 nlohmann::json AuditJson(const WebhookPolicy& policy) {
@@ -334,7 +384,7 @@ Result<DeliveryPage> WebhookService::Impl::Deliveries(std::int64_t policy_id,
   if (!before.empty()) {
     MARKET_ASSIGN_OR_RETURN(cursor, ParseBuildId("before", before));
   }
-  MARKET_ASSIGN_OR_RETURN(int limit, ParsePageSize("pageSize", page_size));
+  MARKET_ASSIGN_OR_RETURN(int limit, ParsePageSize("page_size", page_size));
   MARKET_RETURN_IF_ERROR(deps_.store->GetPolicy(policy_id));
   return deps_.store->ListDeliveries(policy_id, cursor, limit);
 }
@@ -445,12 +495,13 @@ AttemptOutcome WebhookService::Impl::Judge(const WebhookDelivery& delivery,
                                            const Result<WebhookAnswer>& answer,
                                            TimePoint now) const {
   AttemptOutcome outcome;
+  attempt.response_headers = "{}";
   bool retry = false;
   if (answer) {
     attempt.status = answer->status;
     attempt.response_headers = Dump(HeadersJson(answer->headers));
     attempt.response_excerpt =
-        answer->body.substr(0, DeliveryAttempt::kResponseExcerptBytes);
+        ValidUtf8(std::string_view(answer->body).substr(0, DeliveryAttempt::kResponseExcerptBytes));
     if (answer->status >= 200 && answer->status < 300) {
       outcome.next_state = DeliveryState::kDelivered;
     } else {
@@ -472,7 +523,7 @@ AttemptOutcome WebhookService::Impl::Judge(const WebhookDelivery& delivery,
       outcome.disable_after = options_.disable_after;
       outcome.disable_reason =
           fmt::format("disabled after {} failed deliveries in a row; the last: {}",
-                      policy.consecutive_failures + 1, attempt.error);
+                      options_.disable_after, attempt.error);
     }
   }
   outcome.attempt = std::move(attempt);
@@ -529,6 +580,14 @@ Result<bool> WebhookService::Impl::DeliverOne(std::string_view worker) {
                   outcome.attempt.duration_ms);
   MARKET_ASSIGN_OR_RETURN(bool recorded,
                           deps_.store->RecordAttempt(delivery.id, worker, outcome, finished));
+  if (recorded && outcome.next_state == DeliveryState::kFailed &&
+      options_.disable_after > 0 &&
+      policy->consecutive_failures + 1 >= options_.disable_after) {
+    // The count read at the claim may lag behind other senders': the store decides, this
+    // only says it may have happened.
+    MARKET_LOG_WARN("webhook policy {} ({}) may be disabled: {}", policy->id,
+                    UrlOrigin(policy->url), outcome.disable_reason);
+  }
   if (!recorded) {
     MARKET_LOG_WARN("webhook delivery {}: the lease ended before the attempt was recorded; "
                     "another worker tries it again",

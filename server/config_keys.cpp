@@ -217,7 +217,9 @@ const std::vector<ConfigKey>& Table() {
        .max = 1LL << 32, .help = "largest stored log of one build",
        .field = &C::build_log_bytes},
       {.key = "webhook-timeout", .type = K::kDuration, .default_value = "10", .min = 1,
-       .max = 300, .help = "seconds a webhook delivery attempt may take to connect, and again to be answered",
+       .max = 300,
+       .help = "seconds a webhook delivery attempt may take to connect, and again to be "
+               "answered",
        .field = &C::webhook_timeout},
       {.key = "webhook-retry-first", .type = K::kDuration, .default_value = "10", .min = 1,
        .max = 3600,

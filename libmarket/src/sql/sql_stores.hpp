@@ -1,6 +1,6 @@
 #pragma once
-// SqlProjectStore and SqlBuildStore: the ProjectStore and BuildStore of SQLite and PostgreSQL,
-// sharing one SessionPool.
+// The stores of SQLite and PostgreSQL (projects, builds, identity and audit), sharing one
+// SessionPool, and the helpers their files share.
 
 #include <memory>
 
@@ -98,8 +98,25 @@ class SqlAuditLog final : public AuditLog {
   SharedPool pool_;
 };
 
-// Helpers shared by the two stores' files.
+// Helpers shared by the stores' files.
 inline long long ToMs(TimePoint t) { return t.time_since_epoch().count(); }
 inline TimePoint FromMs(long long ms) { return TimePoint{std::chrono::milliseconds{ms}}; }
+
+// Runs an UPDATE/DELETE with the given bindings; returns the affected row count.
+template <class... Uses>
+long long Execute(soci::session& sql, const std::string& query, Uses&&... uses) {
+  soci::statement st(sql);
+  (st.exchange(std::forward<Uses>(uses)), ...);
+  st.alloc();
+  st.prepare(query);
+  st.define_and_bind();
+  st.execute(true);
+  return st.get_affected_rows();
+}
+
+// Text from outside (build logs) as TEXT columns take it:
+// PostgreSQL requires valid UTF-8 without NUL bytes, and readers put it into JSON. Invalid
+// bytes become U+FFFD, NUL is dropped. (In sql_build_store.cpp.)
+std::string SanitizeUtf8(std::string_view in);
 
 }  // namespace market::sql

@@ -120,8 +120,8 @@ class WebhookService final : public EventSink {
   // Queues the delivery's body again, due now, with the same webhook-id.
   Result<WebhookDelivery> Redeliver(std::int64_t delivery_id, std::string_view operator_name,
                                     Role role, const ChangeOrigin& origin = {});
-  // Queues a webhook.test event to the policy, due now (a disabled policy's deliveries wait
-  // until it is enabled again).
+  // Queues a webhook.test event to the policy, due now (also when the policy is disabled: a
+  // person can check a receiver before enabling it again).
   Result<WebhookDelivery> SendTest(std::int64_t policy_id, std::string_view operator_name,
                                    Role role, const ChangeOrigin& origin = {});
 

@@ -112,12 +112,15 @@ class WebhookStore {
   // The enabled policies that may hear of an event of `project`: its own and the global ones.
   virtual Result<std::vector<WebhookPolicy>> EnabledPoliciesFor(std::string_view project) = 0;
 
-  // Records pending deliveries (ids filled; every other field as given), in one transaction.
+  // Records pending deliveries (ids filled; created_at as given, now when unset), in one
+  // transaction. A delivery whose policy has been deleted meanwhile is left out of the store
+  // and of the result.
   virtual Result<std::vector<WebhookDelivery>> Enqueue(
       const std::vector<WebhookDelivery>& deliveries) = 0;
-  // Takes the oldest pending delivery due at `now` whose policy is enabled and that no live
-  // lease holds; leases it to `worker` until `lease_until`. Several processes may claim at once;
-  // each delivery is held by one worker at a time.
+  // Takes the oldest pending delivery due at `now` whose policy is enabled (a "webhook.test"
+  // one: enabled or not) and that no live lease holds; leases it to `worker` until
+  // `lease_until`. Several processes may claim at once; each delivery is held by one worker at
+  // a time.
   virtual Result<std::optional<WebhookDelivery>> ClaimDue(std::string_view worker,
                                                           TimePoint now,
                                                           TimePoint lease_until) = 0;

@@ -148,6 +148,7 @@ Result<Stores> OpenStores(const StoreOptions& options) {
   stores.builds = std::make_unique<sql::SqlBuildStore>(shared);
   stores.identity = std::make_unique<sql::SqlIdentityStore>(shared);
   stores.audit = std::make_unique<sql::SqlAuditLog>(shared);
+  stores.webhooks = std::make_unique<sql::SqlWebhookStore>(shared);
   return stores;
 }
 

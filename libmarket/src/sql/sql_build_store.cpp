@@ -110,20 +110,23 @@ Result<Build> GetBuild(soci::session& sql, long long id, bool postgres) {
   return ToBuild(*row);
 }
 
-// Runs an UPDATE/DELETE with the given bindings; returns the affected row count.
-template <class... Uses>
-long long Execute(soci::session& sql, const std::string& query, Uses&&... uses) {
-  soci::statement st(sql);
-  (st.exchange(std::forward<Uses>(uses)), ...);
-  st.alloc();
-  st.prepare(query);
-  st.define_and_bind();
-  st.execute(true);
-  return st.get_affected_rows();
+// The longest prefix of `text` not longer than `max_bytes` that does not split a UTF-8
+// character; at least one whole character when max_bytes is smaller than the first one.
+std::size_t Utf8Cut(const std::string& text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text.size();
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  if (cut == 0) {
+    cut = 1;
+    while (cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) ++cut;
+  }
+  return cut;
 }
 
-// Logs are stored as TEXT, which PostgreSQL requires to be valid UTF-8 without NUL bytes (and
-// readers put it into JSON): invalid bytes become U+FFFD, NUL is dropped.
+std::string BuildIdText(std::int64_t id) { return "build not found: " + std::to_string(id); }
+
+}  // namespace
+
 std::string SanitizeUtf8(std::string_view in) {
   std::string out;
   out.reserve(in.size());
@@ -173,23 +176,6 @@ std::string SanitizeUtf8(std::string_view in) {
   }
   return out;
 }
-
-// The longest prefix of `text` not longer than `max_bytes` that does not split a UTF-8
-// character; at least one whole character when max_bytes is smaller than the first one.
-std::size_t Utf8Cut(const std::string& text, std::size_t max_bytes) {
-  if (text.size() <= max_bytes) return text.size();
-  std::size_t cut = max_bytes;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  if (cut == 0) {
-    cut = 1;
-    while (cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) ++cut;
-  }
-  return cut;
-}
-
-std::string BuildIdText(std::int64_t id) { return "build not found: " + std::to_string(id); }
-
-}  // namespace
 
 Result<Build> SqlBuildStore::Enqueue(const Build& build) {
   return pool_->Run("build enqueue", [&](soci::session& sql) -> Result<Build> {

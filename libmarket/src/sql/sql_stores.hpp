@@ -1,12 +1,13 @@
 #pragma once
-// SqlProjectStore and SqlBuildStore: the ProjectStore and BuildStore of SQLite and PostgreSQL,
-// sharing one SessionPool.
+// The stores of SQLite and PostgreSQL (projects, builds, identity and audit, webhooks), sharing
+// one SessionPool, and the helpers their files share.
 
 #include <memory>
 
 #include "market/build_store.hpp"
 #include "market/identity.hpp"
 #include "market/project_store.hpp"
+#include "market/webhook_store.hpp"
 #include "sql/session_pool.hpp"
 
 namespace market::sql {
@@ -98,8 +99,53 @@ class SqlAuditLog final : public AuditLog {
   SharedPool pool_;
 };
 
-// Helpers shared by the two stores' files.
+// Webhook policies, their deliveries (a claim queue with leases, like builds) and attempts.
+class SqlWebhookStore final : public WebhookStore {
+ public:
+  explicit SqlWebhookStore(SharedPool pool) : pool_(std::move(pool)) {}
+
+  // WebhookStore
+  Result<WebhookPolicy> CreatePolicy(const WebhookPolicy& policy) override;
+  Result<WebhookPolicy> UpdatePolicy(const WebhookPolicy& policy) override;
+  Result<void> DeletePolicy(std::int64_t id) override;
+  Result<WebhookPolicy> GetPolicy(std::int64_t id) override;
+  Result<std::vector<WebhookPolicy>> ListPolicies(std::string_view project) override;
+  Result<std::vector<WebhookPolicy>> EnabledPoliciesFor(std::string_view project) override;
+  Result<std::vector<WebhookDelivery>> Enqueue(
+      const std::vector<WebhookDelivery>& deliveries) override;
+  Result<std::optional<WebhookDelivery>> ClaimDue(std::string_view worker, TimePoint now,
+                                                  TimePoint lease_until) override;
+  Result<bool> RecordAttempt(std::int64_t delivery_id, std::string_view worker,
+                             const AttemptOutcome& outcome, TimePoint now) override;
+  Result<WebhookDelivery> GetDelivery(std::int64_t id) override;
+  Result<DeliveryPage> ListDeliveries(std::int64_t policy_id, std::optional<std::int64_t> before,
+                                      int limit) override;
+  Result<std::vector<DeliveryAttempt>> ListAttempts(std::int64_t delivery_id) override;
+  Result<int> PruneDeliveries(TimePoint finished_before, int limit) override;
+
+ private:
+  SharedPool pool_;
+};
+
+// Helpers shared by the stores' files.
 inline long long ToMs(TimePoint t) { return t.time_since_epoch().count(); }
 inline TimePoint FromMs(long long ms) { return TimePoint{std::chrono::milliseconds{ms}}; }
+
+// Runs an UPDATE/DELETE with the given bindings; returns the affected row count.
+template <class... Uses>
+long long Execute(soci::session& sql, const std::string& query, Uses&&... uses) {
+  soci::statement st(sql);
+  (st.exchange(std::forward<Uses>(uses)), ...);
+  st.alloc();
+  st.prepare(query);
+  st.define_and_bind();
+  st.execute(true);
+  return st.get_affected_rows();
+}
+
+// Text from outside (build logs, a webhook receiver's answer) as TEXT columns take it:
+// PostgreSQL requires valid UTF-8 without NUL bytes, and readers put it into JSON. Invalid
+// bytes become U+FFFD, NUL is dropped. (In sql_build_store.cpp.)
+std::string SanitizeUtf8(std::string_view in);
 
 }  // namespace market::sql

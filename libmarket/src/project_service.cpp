@@ -5,6 +5,7 @@
 #include "market/domain_json.hpp"
 #include "market/plugin_registry.hpp"
 #include "market/validation.hpp"
+#include "publish_event.hpp"
 #include "store_project_reads.hpp"
 
 namespace market {
@@ -109,6 +110,9 @@ Result<Project> ProjectService::Create(const CreateRequest& request, const Chang
     audit_.Record(op, origin, "project.new", "project:" + project.name, nullptr,
                   Snapshot(project.name));
   }
+  PublishEvent(options_.events, [&] {
+    return Event::ForProject(EventType::kProjectCreated, project.name, op, project.create_time);
+  });
   return project;
 }
 
@@ -124,6 +128,9 @@ Result<void> ProjectService::Delete(std::string_view name, std::string_view oper
   }
   if (removed) {
     audit_.Record(op, origin, "project.delete", "project:" + project_name, before, nullptr);
+    PublishEvent(options_.events, [&] {
+      return Event::ForProject(EventType::kProjectDeleted, project_name, op, clock_.Now());
+    });
   }
   return removed;
 }
@@ -154,6 +161,11 @@ Result<Project> ProjectService::Clone(std::string_view source, std::string_view 
     nlohmann::json after = Snapshot(dst);
     if (after.is_object()) after["clonedFrom"] = src;
     audit_.Record(op, origin, "project.clone", "project:" + dst, nullptr, after);
+  }
+  if (cloned) {
+    PublishEvent(options_.events, [&] {
+      return Event::ForProject(EventType::kProjectCreated, dst, op, copy.create_time);
+    });
   }
   return cloned;
 }
@@ -276,6 +288,14 @@ Result<Project> ProjectService::Save(const SaveRequest& request, const ChangeOri
     audit_.Record(op, origin, "project.save", "project:" + project.name,
                   existing ? ProjectToJson(*existing, plugins_) : nlohmann::json(nullptr),
                   Snapshot(project.name));
+  }
+  // A save that inserts creates the project as Create does (the CLI creates projects so). Like
+  // the audit's before, "inserts" is judged by the read above: a save racing another's insert
+  // of the same name may be heard as a creation too.
+  if (saved && !existing) {
+    PublishEvent(options_.events, [&] {
+      return Event::ForProject(EventType::kProjectCreated, project.name, op, project.create_time);
+    });
   }
   return saved;
 }

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <optional>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -9,10 +10,12 @@
 #include "market/testing/fake_clock.hpp"
 #include "market/testing/in_memory_audit_log.hpp"
 #include "market/testing/in_memory_project_store.hpp"
+#include "market/testing/recording_event_sink.hpp"
 
 using market::Errc;
 using market::testing::FakeClock;
 using market::testing::InMemoryProjectStore;
+using market::testing::RecordingEventSink;
 
 namespace {
 
@@ -297,4 +300,81 @@ TEST_CASE_METHOD(AuditedFixture, "the stored project's Dockerfile, or why it has
   auto rendered = service.Dockerfile("WEB");
   REQUIRE(rendered);
   CHECK(rendered->text.starts_with("FROM registry.test/base/busybox:1\n"));
+}
+
+namespace {
+
+struct PublishingFixture {
+  InMemoryProjectStore store;
+  FakeClock clock;
+  RecordingEventSink events;
+  market::ProjectService service{
+      store, clock, nullptr, market::ProjectServiceOptions{"default_cluster", nullptr, &events}};
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(PublishingFixture, "created, cloned and deleted projects are published") {
+  using market::EventType;
+  REQUIRE(service.Create("MyWeb", "alice"));
+  REQUIRE(service.Clone("myweb", "copy", "bob"));
+  clock.Advance(std::chrono::milliseconds{5000});
+  REQUIRE(service.Delete("myweb", "carol"));
+
+  auto heard = events.Events();
+  REQUIRE(heard.size() == 3);
+  CHECK(heard[0].type == EventType::kProjectCreated);
+  CHECK(heard[0].project == "myweb");  // as stored
+  CHECK(heard[0].operator_name == "alice");
+  CHECK(heard[1].type == EventType::kProjectCreated);
+  CHECK(heard[1].project == "copy");  // the copy is what was created
+  CHECK(heard[1].operator_name == "bob");
+  CHECK(heard[2].type == EventType::kProjectDeleted);
+  CHECK(heard[2].project == "myweb");
+  CHECK(heard[2].operator_name == "carol");
+  CHECK(heard[2].occurred_at == clock.Now());
+  for (const auto& event : heard) {
+    CHECK(event.repository.empty());
+    CHECK_FALSE(event.build.has_value());
+    CHECK(event.id.size() == 36);
+  }
+  // Published by the thread that made the change, once it was made.
+  for (const auto& thread : events.Threads()) CHECK(thread == std::this_thread::get_id());
+}
+
+TEST_CASE_METHOD(PublishingFixture,
+                 "a save that creates the project is a creation; an update is not") {
+  market::SaveRequest add{"web", "team", "tool", "add", RunPipeline("make"), "alice"};
+  REQUIRE(service.Save(add));
+  market::SaveRequest update{"web", std::nullopt, std::nullopt, "update", RunPipeline("a"), "bob"};
+  REQUIRE(service.Save(update));
+  market::SaveRequest upsert{"api", std::nullopt, std::nullopt, "update", RunPipeline("a"), "bob"};
+  REQUIRE(service.Save(upsert));  // a missing project is inserted
+
+  auto heard = events.Events();
+  REQUIRE(heard.size() == 2);
+  CHECK(heard[0].type == market::EventType::kProjectCreated);
+  CHECK(heard[0].project == "web");
+  CHECK(heard[0].operator_name == "alice");
+  CHECK(heard[1].type == market::EventType::kProjectCreated);
+  CHECK(heard[1].project == "api");
+  CHECK(heard[1].operator_name == "bob");
+}
+
+TEST_CASE_METHOD(PublishingFixture, "refused project changes publish nothing") {
+  CHECK_FALSE(service.Create("a*b", "alice"));
+  CHECK_FALSE(service.Create("web", ""));
+  CHECK_FALSE(service.Delete("ghost", "alice"));
+  CHECK_FALSE(service.Clone("ghost", "copy", "bob"));
+  CHECK(events.Events().empty());
+
+  REQUIRE(service.Create("web", "alice"));
+  events.Clear();
+  CHECK_FALSE(service.Create("web", "bob"));  // taken
+  CHECK_FALSE(service.Clone("web", "web", "bob"));
+  market::SaveRequest add{"web", std::nullopt, std::nullopt, "add", RunPipeline("a"), "bob"};
+  CHECK_FALSE(service.Save(add));
+  store.SetActiveBuild("web", true);
+  CHECK(service.Delete("web", "alice").error().code == Errc::kBuildActive);
+  CHECK(events.Events().empty());
 }

@@ -28,6 +28,8 @@ class AuditTrail {
 
   // Whether entries are recorded: the services read a target's state only for them.
   bool Enabled() const { return log_ != nullptr; }
+  // The time entries are stamped with: what a change reported elsewhere too (an event) says.
+  TimePoint Now() const { return clock_.Now(); }
 
   // Appends one entry for a change `operator_name` is recorded for. The change is already
   // committed (the stores have no audit hook), so a failure to write the entry cannot undo it:

@@ -14,6 +14,7 @@
 #include "market/audit_trail.hpp"
 #include "market/build_store.hpp"
 #include "market/error.hpp"
+#include "market/events.hpp"
 #include "market/identity.hpp"
 #include "market/image_builder.hpp"
 #include "market/plugin_registry.hpp"
@@ -60,6 +61,10 @@ struct BuildDependencies {
   Registry* registry = nullptr;  // nullptr: builds are refused with kRegistryNotConfigured
   const Clock* clock = nullptr;
   AuditLog* audit = nullptr;  // where build.start and build.cancel are recorded; null: nowhere
+  // Hears build.queued, build.started, the build's end (build.succeeded then tag.pushed,
+  // build.failed, build.cancelled), each after the store recorded it; null: nothing published.
+  // Builds failed in bulk (a dead worker's, at start or when its lease expired) are not heard.
+  EventSink* events = nullptr;
 };
 
 // A page of a project's builds, as buildHistory asks for it.

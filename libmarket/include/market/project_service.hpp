@@ -11,6 +11,7 @@
 #include "market/async_project_reads.hpp"
 #include "market/audit_trail.hpp"
 #include "market/error.hpp"
+#include "market/events.hpp"
 #include "market/identity.hpp"
 #include "market/plugin_registry.hpp"
 #include "market/project.hpp"
@@ -25,6 +26,9 @@ class PluginRegistry;
 struct ProjectServiceOptions {
   std::string default_cluster = "default_cluster";
   AuditLog* audit_log = nullptr;  // where changes are recorded; null: they are not
+  // Hears project.created (Create, Clone's copy, a Save that inserts) and project.deleted, on
+  // the calling thread once the store committed the change; null: nothing published.
+  EventSink* events = nullptr;
 };
 
 // A new project: an empty pipeline of its type, to be composed later (it cannot build until

@@ -6,6 +6,7 @@
 
 #include "market/audit_trail.hpp"
 #include "market/error.hpp"
+#include "market/events.hpp"
 #include "market/registry.hpp"
 
 namespace market {
@@ -17,9 +18,10 @@ struct TagDeleteRequest {
   std::string operator_name;  // who the change is recorded for
 };
 
-// Deletes the tag, then records `registry.tag.delete` on `registry:REPOSITORY:TAG`. Nothing is
-// recorded when the registry refuses.
-Result<void> DeleteTag(Registry& registry, const AuditTrail& audit,
-                       const TagDeleteRequest& request, const ChangeOrigin& origin = {});
+// Deletes the tag, then records `registry.tag.delete` on `registry:REPOSITORY:TAG` and
+// publishes tag.deleted to `events` (when set, on the calling thread). Nothing is recorded or
+// published when the registry refuses.
+Result<void> DeleteTag(Registry& registry, const AuditTrail& audit, const TagDeleteRequest& request,
+                       const ChangeOrigin& origin = {}, EventSink* events = nullptr);
 
 }  // namespace market

@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <shared_mutex>
 #include <thread>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "log.hpp"
 #include "market/domain_json.hpp"
 #include "market/validation.hpp"
+#include "publish_event.hpp"
 #include "source/context_paths.hpp"
 
 namespace market {
@@ -229,6 +231,12 @@ class BuildService::Impl {
                                     BuildLog& log, LogRedactor& redactor, std::stop_token stop);
   void Monitor(std::stop_token monitor_stop, const Build& build, const std::string& worker,
                BuildLog& log, RunningBuild& running, std::atomic<bool>& lease_lost);
+  // One build.* event of `build` as the store recorded it.
+  void PublishBuild(EventType type, const Build& build, TimePoint at);
+  // The event of how `build` ended; a success is followed by tag.pushed.
+  void PublishEnded(const Build& build);
+  // Returns once every Enqueue of this instance that stored its build has published it.
+  void AfterQueuedPublished() { std::unique_lock wait(queued_publishing_); }
 
   BuildDependencies deps_;
   BuildServiceOptions options_;
@@ -241,6 +249,10 @@ class BuildService::Impl {
   std::vector<std::jthread> workers_;
   bool started_ = false;
   std::atomic<std::int64_t> next_expiry_check_{0};  // steady-clock ms
+  // Held shared by Enqueue from storing a build until build.queued is published: a worker may
+  // claim the build in between, and its build.started must not be heard first. Events of other
+  // instances cannot be ordered so; receivers have occurredAt.
+  std::shared_mutex queued_publishing_;
 };
 
 Result<Build> BuildService::Impl::Enqueue(std::string_view project, std::string_view tag,
@@ -310,7 +322,12 @@ Result<Build> BuildService::Impl::Enqueue(std::string_view project, std::string_
       fmt::format("{}/{}/{}:{}", deps_.registry->PushHost(), stored->cluster, name, the_tag);
   build.queued_at = now;
   build.state = BuildState::kQueued;
-  auto queued = deps_.builds->Enqueue(build);
+  Result<Build> queued;
+  {
+    std::shared_lock publishing(queued_publishing_);
+    queued = deps_.builds->Enqueue(build);
+    if (queued) PublishBuild(EventType::kBuildQueued, *queued, queued->queued_at);
+  }
   if (queued) {
     MARKET_LOG_INFO("build {} of {} queued by {}: {}", queued->id, queued->project,
                     queued->operator_name, queued->image);
@@ -331,6 +348,11 @@ Result<Build> BuildService::Impl::Cancel(std::int64_t id, std::string_view opera
                 before ? BuildToJson(*before) : nlohmann::json(nullptr), BuildToJson(*build));
   MARKET_LOG_INFO("build {} cancel requested by {} ({})", id, operator_name,
                   ToString(build->state));
+  // A queued build ends here; a running one ends, and is published, on its worker.
+  if (build->state == BuildState::kCancelled) {
+    AfterQueuedPublished();
+    PublishEnded(*build);
+  }
   // A build running here stops at once; one running elsewhere sees cancel_requested when its
   // worker polls the store.
   std::lock_guard lock(mu_);
@@ -685,6 +707,8 @@ void BuildService::Impl::RunBuild(std::stop_token worker_stop, const std::string
   std::atomic<bool> lease_lost{false};
   const std::filesystem::path workspace = options_.workspace / fmt::format("build-{}", build.id);
   MARKET_LOG_INFO("build {} of {} started by {}", build.id, build.project, worker);
+  AfterQueuedPublished();
+  PublishBuild(EventType::kBuildStarted, build, build.started_at.value_or(deps_.clock->Now()));
   log.Line(fmt::format("build {} of {} -> {} (worker {})", build.id, build.project, build.image,
                        worker));
 
@@ -739,12 +763,42 @@ void BuildService::Impl::RunBuild(std::stop_token worker_stop, const std::string
   } else {
     MARKET_LOG_INFO("build {} of {} {} in {:.1f} s", build.id, build.project,
                     ToString(finished->state), seconds);
+    PublishEnded(*finished);
   }
   {
     std::lock_guard lock(mu_);
     running_.erase(build.id);
   }
   Wake();  // the project may have more queued builds
+}
+
+void BuildService::Impl::PublishBuild(EventType type, const Build& build, TimePoint at) {
+  PublishEvent(deps_.events,
+               [&] { return Event::ForBuild(type, build, RepositoryOf(build.image), at); });
+}
+
+void BuildService::Impl::PublishEnded(const Build& build) {
+  const TimePoint at = build.finished_at.value_or(deps_.clock->Now());
+  switch (build.state) {
+    case BuildState::kSucceeded:
+      PublishBuild(EventType::kBuildSucceeded, build, at);
+      PublishEvent(deps_.events, [&] {
+        Event pushed = Event::ForTag(EventType::kTagPushed, RepositoryOf(build.image), build.tag,
+                                     build.digest, build.operator_name, at);
+        pushed.project = build.project;
+        return pushed;
+      });
+      break;
+    case BuildState::kFailed:
+      PublishBuild(EventType::kBuildFailed, build, at);
+      break;
+    case BuildState::kCancelled:
+      PublishBuild(EventType::kBuildCancelled, build, at);
+      break;
+    case BuildState::kQueued:
+    case BuildState::kRunning:
+      break;  // not ended
+  }
 }
 
 // --- BuildService ---

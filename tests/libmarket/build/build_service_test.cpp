@@ -13,6 +13,7 @@
 #include "market/testing/fake_image_builder.hpp"
 #include "market/testing/fake_registry.hpp"
 #include "market/testing/fake_source_checkout.hpp"
+#include "market/testing/recording_event_sink.hpp"
 #include "market/validation.hpp"
 #include "support/test_stores.hpp"
 
@@ -727,6 +728,133 @@ TEST_CASE("ReadLog answers up to max_bytes, across the store's pieces", "[build]
   CHECK(all->text == appended);
   CHECK(all->next_offset == static_cast<std::int64_t>(appended.size()));
   CHECK_FALSE(all->finished);  // still queued
+}
+
+// --- Events ---
+
+// A fixture whose service publishes to a recording sink.
+struct PublishingFixture : Fixture {
+  PublishingFixture() { deps.events = &events; }
+  testing::RecordingEventSink events;
+};
+
+TEST_CASE("A successful build is heard queued, started, succeeded, then its tag pushed",
+          "[build][events]") {
+  PublishingFixture f;
+  f.AddProject("web");
+  f.Service().Start();
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  Build done = f.WaitFinished(queued->id);
+  REQUIRE(done.state == BuildState::kSucceeded);
+  REQUIRE(f.events.WaitForCount(4, 10s));
+
+  auto heard = f.events.Events();
+  REQUIRE(heard.size() == 4);
+  CHECK(f.events.Types() ==
+        std::vector<EventType>{EventType::kBuildQueued, EventType::kBuildStarted,
+                               EventType::kBuildSucceeded, EventType::kTagPushed});
+  std::set<std::string> ids;
+  for (const Event& e : heard) {
+    ids.insert(e.id);
+    CHECK(e.repository == "team/web");  // <cluster>/<project>, no registry host
+    CHECK(e.tag == "v1");
+    CHECK(e.operator_name == "bob");
+    CHECK(e.project == "web");
+  }
+  CHECK(ids.size() == 4);
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(heard[i].build.has_value());
+    CHECK(heard[i].build->id == queued->id);
+    REQUIRE(heard[i].trigger.has_value());
+    CHECK(heard[i].trigger->kind == "manual");
+  }
+  CHECK(heard[0].build->state == BuildState::kQueued);
+  CHECK(heard[0].digest.empty());
+  CHECK(heard[1].build->state == BuildState::kRunning);
+  CHECK(heard[1].build->started_at.has_value());
+  CHECK(*heard[2].build == done);  // as the store recorded it
+  CHECK(heard[2].digest == done.digest);
+  CHECK(heard[3].digest == done.digest);
+  CHECK_FALSE(heard[3].build.has_value());
+
+  // Enqueue publishes on the caller's thread; the rest is the worker's.
+  auto threads = f.events.Threads();
+  CHECK(threads[0] == std::this_thread::get_id());
+  CHECK(threads[1] != std::this_thread::get_id());
+  CHECK(threads[2] == threads[1]);
+  CHECK(threads[3] == threads[1]);
+}
+
+TEST_CASE("A failed build is heard failed, with its reason, and no tag is pushed",
+          "[build][events]") {
+  PublishingFixture f;
+  f.AddProject("web");
+  f.builder.SetDefault(Behave(FakeImageBuilder::Mode::kFail, {}, "buildah bud failed"));
+  f.Service().Start();
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  REQUIRE(f.WaitFinished(queued->id).state == BuildState::kFailed);
+  REQUIRE(f.events.WaitForCount(3, 10s));
+  f.Service().Stop();  // nothing more can be published
+  CHECK(f.events.Types() == std::vector<EventType>{EventType::kBuildQueued,
+                                                   EventType::kBuildStarted,
+                                                   EventType::kBuildFailed});
+  const Event failed = f.events.Events().back();
+  REQUIRE(failed.build.has_value());
+  CHECK(failed.build->reason == "buildah bud failed");
+  CHECK(failed.digest.empty());
+}
+
+TEST_CASE("A build cancelled while queued is heard cancelled, from the cancelling thread",
+          "[build][events]") {
+  PublishingFixture f;
+  f.AddProject("web");
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  REQUIRE(f.Service().Cancel(queued->id, "carol"));
+  CHECK_FALSE(f.Service().Cancel(queued->id, "carol"));  // already ended: nothing more
+
+  CHECK(f.events.Types() ==
+        std::vector<EventType>{EventType::kBuildQueued, EventType::kBuildCancelled});
+  const Event cancelled = f.events.Events().back();
+  REQUIRE(cancelled.build.has_value());
+  CHECK(cancelled.build->id == queued->id);
+  CHECK(cancelled.build->state == BuildState::kCancelled);
+  CHECK(cancelled.build->reason == "cancelled by carol");
+  CHECK(cancelled.operator_name == "bob");  // the build's operator
+  for (const auto& thread : f.events.Threads()) CHECK(thread == std::this_thread::get_id());
+}
+
+TEST_CASE("A build cancelled while running is heard cancelled once it stopped", "[build][events]") {
+  PublishingFixture f;
+  f.AddProject("web");
+  f.builder.SetDefault(Behave(FakeImageBuilder::Mode::kHang));
+  f.Service().Start();
+  auto queued = f.Service().Enqueue("web", "v1", "bob");
+  REQUIRE(queued);
+  REQUIRE(f.builder.WaitForRunning(1, 10s));
+  auto requested = f.Service().Cancel(queued->id, "carol");
+  REQUIRE(requested);
+  CHECK(requested->state == BuildState::kRunning);  // not ended yet: not published yet
+  REQUIRE(f.WaitFinished(queued->id).state == BuildState::kCancelled);
+  REQUIRE(f.events.WaitForCount(3, 10s));
+  f.Service().Stop();
+  CHECK(f.events.Types() == std::vector<EventType>{EventType::kBuildQueued,
+                                                   EventType::kBuildStarted,
+                                                   EventType::kBuildCancelled});
+}
+
+TEST_CASE("Refused build requests publish nothing", "[build][events]") {
+  PublishingFixture f;
+  f.AddProject("web");
+  CHECK_FALSE(f.Service().Enqueue("nope", "v1", "bob"));
+  CHECK_FALSE(f.Service().Enqueue("web", "bad tag!", "bob"));
+  CHECK_FALSE(f.Service().Cancel(999999, "carol"));
+  f.options.disabled_reason = "no sandbox";
+  BuildService disabled(f.deps, f.options);
+  CHECK_FALSE(disabled.Enqueue("web", "v1", "bob"));
+  CHECK(f.events.Events().empty());
 }
 
 }  // namespace

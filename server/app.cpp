@@ -26,8 +26,10 @@
 #include "market/store.hpp"
 #include "market/store_monitor.hpp"
 #include "market/time.hpp"
+#include "market/webhook_service.hpp"
 #include "router.hpp"
 #include "routes.hpp"
+#include "webhook_transport.hpp"
 #include "worker_pool.hpp"
 
 #include "market/harbor_client/registry_factory.hpp"
@@ -45,6 +47,8 @@ struct ServerApp::Parts {
   RegistryPtr registry;
   ImageBuilderPtr builder;
   SourceCheckoutPtr checkout;
+  std::unique_ptr<WebhookTransport> webhook_transport;
+  std::unique_ptr<WebhookService> webhooks;  // hears the services below: outlives them
   std::unique_ptr<ProjectService> projects;
   std::unique_ptr<BuildService> builds;
   std::unique_ptr<Authenticator> auth;
@@ -181,9 +185,37 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
     return Fail(Errc::kInvalid, fmt::format("source checkouts: {}", e.what()));
   }
 
+  // Webhook targets obey the build sandbox's address rules, unless an operator allows them.
+  WebhookTransportOptions transport_options;
+  transport_options.rules.deny = buildah.deny_networks;
+  // Validated by LoadConfig: the parse cannot fail here.
+  transport_options.rules.allow =
+      ParseIpRanges("webhook-allow-networks", config.webhook_allow_networks)
+          .value_or(std::vector<IpRange>{});
+  Result<std::unique_ptr<HttpWebhookTransport>> transport =
+      HttpWebhookTransport::Create(std::move(transport_options));
+  if (!transport) return std::unexpected(transport.error());
+  parts->webhook_transport = std::move(*transport);
+  WebhookOptions webhook_options;
+  webhook_options.timeout = config.webhook_timeout;
+  webhook_options.first_retry = config.webhook_retry_first;
+  webhook_options.retry_for = config.webhook_retry_for;
+  webhook_options.disable_after = config.webhook_disable_after;
+  webhook_options.senders = config.webhook_senders;
+  webhook_options.keep_deliveries = std::chrono::duration_cast<std::chrono::hours>(
+      config.webhook_keep);
+  webhook_options.worker_prefix = WorkerPrefix(config) + "/webhooks";
+  parts->webhooks = std::make_unique<WebhookService>(
+      WebhookDependencies{.store = parts->stores.webhooks.get(),
+                          .transport = parts->webhook_transport.get(),
+                          .clock = &parts->clock,
+                          .audit = parts->stores.audit.get()},
+      webhook_options);
+
   ProjectServiceOptions project_options;
   project_options.default_cluster = config.default_cluster;
   project_options.audit_log = parts->stores.audit.get();
+  project_options.events = parts->webhooks.get();
   parts->projects = std::make_unique<ProjectService>(*parts->stores.projects, parts->clock,
                                                      parts->plugins.get(), project_options);
 
@@ -196,6 +228,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   deps.registry = parts->registry.get();
   deps.clock = &parts->clock;
   deps.audit = parts->stores.audit.get();
+  deps.events = parts->webhooks.get();
   BuildServiceOptions build_options;
   build_options.workers = config.build_workers;
   build_options.workspace = config.workspace / "builds";
@@ -242,6 +275,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   api_deps.audit = parts->stores.audit.get();
   api_deps.identity = parts->stores.identity.get();
   api_deps.auth = parts->auth.get();
+  api_deps.webhooks = parts->webhooks.get();
   api_deps.clock = &parts->clock;
   api_deps.auth_enabled = config.auth;
   parts->api = std::make_unique<Api>(api_deps);
@@ -303,6 +337,7 @@ std::uint16_t ServerApp::Port() const { return parts_->http->Port(); }
 void ServerApp::Run() {
   const ServerConfig& config = parts_->config;
   parts_->builds->Start();
+  parts_->webhooks->Start();
   spdlog::info("market-server listening on {}:{} (database {}, registry {}, {} build workers)",
                config.listen_host, Port(),
                config.database.starts_with("sqlite:") ? config.database : "postgresql",
@@ -311,6 +346,7 @@ void ServerApp::Run() {
   spdlog::info("HTTP server stopped; waiting for blocking work and stopping builds");
   parts_->blocking->Join();
   parts_->builds->Stop();
+  parts_->webhooks->Stop();  // after the builds, whose ends it may still have to send
   spdlog::info("market-server stopped");
 }
 

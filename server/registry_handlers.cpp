@@ -141,7 +141,7 @@ HandlerResult Api::RegistryDeleteTag(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params, /*required=*/false));
     return market::DeleteTag(*registry, auditor_.Trail(),
                              TagDeleteRequest{repository, tag, force, acting.operator_name},
-                             OriginOf(context, acting));
+                             OriginOf(context, acting), deps_.webhooks);
   };
   Result<void> result = run();
   if (!result) return ErrorResult(result.error());

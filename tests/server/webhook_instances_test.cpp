@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "server_harness.hpp"
-#include "support/fake_http_server.hpp"
+#include "harbor_client/fake_http_server.hpp"
 #include "support/ports.hpp"
 #include "support/server_process.hpp"
 

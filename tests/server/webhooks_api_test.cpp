@@ -12,7 +12,7 @@
 
 #include "market/webhook_signature.hpp"
 #include "server_harness.hpp"
-#include "support/fake_http_server.hpp"
+#include "harbor_client/fake_http_server.hpp"
 
 namespace market::server::testing {
 namespace {

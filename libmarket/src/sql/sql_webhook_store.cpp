@@ -1,7 +1,6 @@
 // SqlWebhookStore: webhook policies, the delivery queue and its attempts in SQLite or PostgreSQL.
 // Every user value is a bound parameter.
 
-#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,47 +38,11 @@ namespace market::sql {
 
 namespace {
 
-// The names webhook_policies.events and .format hold: the names events.hpp gives the types,
-// written out here because stored rows must still read after a name in the API changes.
-constexpr std::array<std::pair<EventType, std::string_view>, 10> kEventNames = {{
-    {EventType::kBuildQueued, "build.queued"},
-    {EventType::kBuildStarted, "build.started"},
-    {EventType::kBuildSucceeded, "build.succeeded"},
-    {EventType::kBuildFailed, "build.failed"},
-    {EventType::kBuildCancelled, "build.cancelled"},
-    {EventType::kTagPushed, "tag.pushed"},
-    {EventType::kTagDeleted, "tag.deleted"},
-    {EventType::kProjectCreated, "project.created"},
-    {EventType::kProjectDeleted, "project.deleted"},
-    {EventType::kWebhookTest, "webhook.test"},
-}};
-constexpr std::array<std::pair<PayloadFormat, std::string_view>, 2> kFormatNames = {{
-    {PayloadFormat::kDefault, "default"},
-    {PayloadFormat::kCloudEvents, "cloudevents"},
-}};
-
-template <class Enum, std::size_t N>
-std::string_view NameOf(const std::array<std::pair<Enum, std::string_view>, N>& names, Enum value) {
-  for (const auto& [known, name] : names) {
-    if (known == value) return name;
-  }
-  return names.front().second;
-}
-
-template <class Enum, std::size_t N>
-std::optional<Enum> ValueOf(const std::array<std::pair<Enum, std::string_view>, N>& names,
-                            std::string_view text) {
-  for (const auto& [value, name] : names) {
-    if (name == text) return value;
-  }
-  return std::nullopt;
-}
-
 std::string EventsText(const std::vector<EventType>& events) {
   std::string text;
   for (EventType type : events) {
     if (!text.empty()) text += ',';
-    text += NameOf(kEventNames, type);
+    text += ToString(type);  // the names receivers see: a contract, like the columns
   }
   return text;
 }
@@ -143,7 +106,7 @@ Result<WebhookPolicy> ToPolicy(const PolicyRow& row) {
   while (!events.empty()) {
     std::size_t comma = events.find(',');
     std::string_view name = events.substr(0, comma);
-    auto type = ValueOf(kEventNames, name);
+    std::optional<EventType> type = ParseEventType(name);
     if (!type) {
       return Fail(Errc::kInternal, "webhook policy " + std::to_string(row.id) +
                                        " has an unknown event type " + std::string(name));
@@ -154,7 +117,7 @@ Result<WebhookPolicy> ToPolicy(const PolicyRow& row) {
   policy.repository_glob = row.repository_glob;
   policy.tag_glob = row.tag_glob;
   policy.secret = row.secret;
-  auto format = ValueOf(kFormatNames, row.format);
+  std::optional<PayloadFormat> format = ParsePayloadFormat(row.format);
   if (!format) {
     return Fail(Errc::kInternal, "webhook policy " + std::to_string(row.id) +
                                      " has an unknown format " + row.format);
@@ -301,7 +264,7 @@ Result<WebhookPolicy> SqlWebhookStore::CreatePolicy(const WebhookPolicy& policy)
     }
     std::string name = policy.name, url = policy.url, events = EventsText(policy.events),
                 repository_glob = policy.repository_glob, tag_glob = policy.tag_glob,
-                secret = policy.secret, format(NameOf(kFormatNames, policy.format)),
+                secret = policy.secret, format(ToString(policy.format)),
                 creator = policy.creator;
     int enabled = policy.enabled ? 1 : 0;
     long long now = ToMs(SystemClock().Now());
@@ -338,7 +301,7 @@ Result<WebhookPolicy> SqlWebhookStore::UpdatePolicy(const WebhookPolicy& policy)
     if (!sql.got_data()) return Fail(Errc::kNotFound, PolicyIdText(policy.id));
     std::string name = policy.name, url = policy.url, events = EventsText(policy.events),
                 repository_glob = policy.repository_glob, tag_glob = policy.tag_glob,
-                secret = policy.secret, format(NameOf(kFormatNames, policy.format));
+                secret = policy.secret, format(ToString(policy.format));
     int enabled = policy.enabled ? 1 : 0;
     int enabling = enabled, enabling2 = enabled;
     long long now = ToMs(SystemClock().Now());

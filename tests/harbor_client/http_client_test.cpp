@@ -337,7 +337,7 @@ TEST_CASE("The unspecified IPv6 address is refused", "[http][ssrf]") {
   CHECK(response.error().message == ":: refused: :: is an unspecified address");
 }
 
-TEST_CASE("An allowed network goes through; a redirect is an answer, not followed",
+TEST_CASE("An allowed network goes through, and a redirect is an answer, not followed",
           "[http][ssrf]") {
   FakeHttpServer server([](const RecordedRequest& r) {
     if (r.target == "/start") return FakeResponse{302, {{"Location", "/elsewhere"}}, ""};

@@ -1,5 +1,8 @@
 #include "market/harbor_client/http_client.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -23,8 +26,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr std::uint64_t kBodyLimit = 64ull * 1024 * 1024;  // manifests and configs are small
-
 bool IEquals(std::string_view a, std::string_view b) {
   return a.size() == b.size() &&
          std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
@@ -46,7 +47,20 @@ void RunAll(asio::io_context& ioc) {
   ioc.run();
 }
 
-enum class Failure { kTimeout, kUnreachable, kBroken };
+enum class Failure { kTimeout, kUnreachable, kBroken, kRefused };
+
+Errc ToErrc(Failure kind) {
+  switch (kind) {
+    case Failure::kTimeout:
+      return Errc::kUpstreamTimeout;
+    case Failure::kRefused:
+      return Errc::kForbidden;
+    case Failure::kUnreachable:
+    case Failure::kBroken:
+      break;
+  }
+  return Errc::kUpstreamFailed;
+}
 
 struct TransportError {
   Failure kind;
@@ -192,12 +206,29 @@ struct HttpClient::TlsContext {
 
 namespace {
 
-std::optional<TransportError> Connect(HttpConnection& c, const Url& url,
-                                      asio::ssl::context& tls_context, bool tls_verify,
-                                      std::chrono::milliseconds timeout) {
-  const std::string where = url.HostPort();
-  tcp::resolver resolver(c.ioc);
-  asio::steady_timer timer(c.ioc);
+IpRange ToRange(const asio::ip::address& address) {
+  IpRange range;
+  range.v6 = address.is_v6();
+  range.prefix = range.v6 ? 128 : 32;
+  if (range.v6) {
+    const auto bytes = address.to_v6().to_bytes();
+    std::copy(bytes.begin(), bytes.end(), range.bytes.begin());
+  } else {
+    const auto bytes = address.to_v4().to_bytes();
+    std::copy(bytes.begin(), bytes.end(), range.bytes.begin());
+  }
+  return range;
+}
+
+// The endpoints of `url`'s host, only those `rules` let through when given. Whatever form the
+// host is written in (a name, 2130706433, 0177.0.0.1), the addresses the resolver turns it into
+// are what is checked and what is connected to.
+std::optional<TransportError> Resolve(asio::io_context& ioc, const Url& url,
+                                      const std::optional<NetworkRules>& rules,
+                                      std::chrono::milliseconds timeout,
+                                      std::vector<tcp::endpoint>& vetted) {
+  tcp::resolver resolver(ioc);
+  asio::steady_timer timer(ioc);
   bool resolve_timed_out = false;
   beast::error_code resolve_ec;
   tcp::resolver::results_type endpoints;
@@ -214,7 +245,7 @@ std::optional<TransportError> Connect(HttpConnection& c, const Url& url,
                            resolve_ec = ec;
                            endpoints = std::move(results);
                          });
-  RunAll(c.ioc);
+  RunAll(ioc);
   if (resolve_timed_out) {
     return TransportError{Failure::kTimeout, "could not resolve " + url.host + " within " +
                                                  std::to_string(timeout.count()) + " ms"};
@@ -223,6 +254,32 @@ std::optional<TransportError> Connect(HttpConnection& c, const Url& url,
     return TransportError{Failure::kUnreachable,
                           "cannot resolve " + url.host + ": " + resolve_ec.message()};
   }
+  std::vector<std::string> refusals;
+  for (const auto& entry : endpoints) {
+    std::string why = rules ? rules->Refusal(ToRange(entry.endpoint().address())) : "";
+    if (why.empty()) {
+      vetted.push_back(entry.endpoint());
+    } else if (std::find(refusals.begin(), refusals.end(), why) == refusals.end()) {
+      refusals.push_back(std::move(why));
+    }
+  }
+  if (vetted.empty()) {
+    if (refusals.empty()) {
+      return TransportError{Failure::kUnreachable, url.host + " has no address"};
+    }
+    return TransportError{Failure::kRefused,
+                          fmt::format("{} refused: {}", url.host, fmt::join(refusals, "; "))};
+  }
+  return std::nullopt;
+}
+
+std::optional<TransportError> Connect(HttpConnection& c, const Url& url,
+                                      const std::optional<NetworkRules>& rules,
+                                      asio::ssl::context& tls_context, bool tls_verify,
+                                      std::chrono::milliseconds timeout) {
+  const std::string where = url.HostPort();
+  std::vector<tcp::endpoint> endpoints;
+  if (auto err = Resolve(c.ioc, url, rules, timeout, endpoints)) return err;
 
   if (url.scheme == "https") {
     c.tls.emplace(c.ioc, tls_context);
@@ -264,11 +321,16 @@ std::optional<TransportError> Connect(HttpConnection& c, const Url& url,
   return std::nullopt;
 }
 
+struct BodyBound {
+  std::size_t max_bytes;
+  bool truncate;
+};
+
 template <class Stream>
 std::optional<TransportError> Exchange(HttpConnection& c, Stream& stream, const Url& url,
                                        http::request<http::string_body>& req, bool head,
-                                       std::chrono::milliseconds timeout, HttpResponse& out,
-                                       bool& keep_alive) {
+                                       std::chrono::milliseconds timeout, BodyBound bound,
+                                       HttpResponse& out, bool& keep_alive) {
   const std::string where = url.HostPort();
   auto& lowest = c.Lowest();
   lowest.expires_after(timeout);
@@ -283,27 +345,52 @@ std::optional<TransportError> Exchange(HttpConnection& c, Stream& stream, const 
     return TransportError{Failure::kBroken, "sending to " + where + " failed: " + Describe(ec),
                           IsClosedByPeer(ec)};
   }
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(kBodyLimit);
+  // dynamic_body grows with what arrives (string_body would reserve what Content-Length claims),
+  // and the body is bounded by the loop below, not by body_limit, which would fail the call
+  // before it could be cut.
+  http::response_parser<http::dynamic_body> parser;
+  parser.body_limit(boost::none);
   parser.skip(head);
-  http::async_read(stream, c.buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
+  auto read_error = [&]() -> std::optional<TransportError> {
+    if (ec == beast::error::timeout) {
+      return TransportError{Failure::kTimeout, where + " did not answer within " +
+                                                   std::to_string(timeout.count()) + " ms"};
+    }
+    if (ec) {
+      const bool nothing = !parser.got_some() && IsClosedByPeer(ec);
+      return TransportError{Failure::kBroken,
+                            "reading the answer of " + where + " failed: " + Describe(ec), nothing};
+    }
+    return std::nullopt;
+  };
+  http::async_read_header(stream, c.buffer, parser,
+                          [&](beast::error_code e, std::size_t) { ec = e; });
   RunAll(c.ioc);
-  if (ec == beast::error::timeout) {
-    return TransportError{Failure::kTimeout, where + " did not answer within " +
-                                                 std::to_string(timeout.count()) + " ms"};
+  if (auto err = read_error()) return err;
+  // Each step reads at most 64 KiB more, so what is held stays near max_bytes.
+  while (!parser.is_done() && parser.get().body().size() <= bound.max_bytes) {
+    http::async_read_some(stream, c.buffer, parser,
+                          [&](beast::error_code e, std::size_t) { ec = e; });
+    RunAll(c.ioc);
+    if (auto err = read_error()) return err;
   }
-  if (ec) {
-    const bool nothing = !parser.got_some() && IsClosedByPeer(ec);
-    return TransportError{Failure::kBroken,
-                          "reading the answer of " + where + " failed: " + Describe(ec), nothing};
+  const bool cut = !parser.is_done();
+  if (cut && !bound.truncate) {
+    return TransportError{Failure::kBroken, "the answer of " + where + " is longer than " +
+                                                std::to_string(bound.max_bytes) + " bytes"};
   }
   auto res = parser.release();
   out.status = static_cast<int>(res.result_int());
   for (const auto& field : res) {
     out.headers.push_back({std::string(field.name_string()), std::string(field.value())});
   }
-  out.body = std::move(res.body());
-  keep_alive = res.keep_alive();
+  out.body = beast::buffers_to_string(res.body().data());
+  if (cut) {
+    out.body.resize(bound.max_bytes);
+    out.truncated = true;
+  }
+  // The rest of a cut body is still on the way: the connection cannot carry another request.
+  keep_alive = res.keep_alive() && !cut;
   return std::nullopt;
 }
 
@@ -357,8 +444,10 @@ Result<HttpResponse> HttpClient::SendOnce(const HttpRequest& request) {
   }
   http::request<http::string_body> req{verb, request.url.target, 11};
   req.set(http::field::host, request.url.HostPort());
-  req.set(http::field::user_agent, "image-market");
   for (const auto& h : request.headers) req.insert(h.name, h.value);
+  if (req.find(http::field::user_agent) == req.end()) {
+    req.set(http::field::user_agent, options_.user_agent);
+  }
   req.keep_alive(true);
   if (!request.body.empty() || verb == http::verb::post || verb == http::verb::put ||
       verb == http::verb::patch) {
@@ -367,6 +456,9 @@ Result<HttpResponse> HttpClient::SendOnce(const HttpRequest& request) {
   }
   const bool head = verb == http::verb::head;
   const std::string origin = request.url.Origin();
+  const auto connect_timeout = request.timeout.value_or(options_.connect_timeout);
+  const auto request_timeout = request.timeout.value_or(options_.request_timeout);
+  const BodyBound bound{options_.max_body_bytes, options_.truncate_long_bodies};
 
   // A pooled socket may have been closed by the server in the meantime: that failure (nothing
   // received) is repeated once on a fresh connection, whatever the method, since the server
@@ -378,33 +470,40 @@ Result<HttpResponse> HttpClient::SendOnce(const HttpRequest& request) {
     if (reused && !connection->LooksAlive()) continue;  // dropped; the pool is bounded
     if (!connection) {
       connection = std::make_unique<HttpConnection>();
-      if (auto err = Connect(*connection, request.url, tls_->context, options_.tls_verify,
-                             options_.connect_timeout)) {
-        return Fail(err->kind == Failure::kTimeout ? Errc::kUpstreamTimeout : Errc::kUpstreamFailed,
-                    err->message);
+      if (auto err = Connect(*connection, request.url, options_.destinations, tls_->context,
+                             options_.tls_verify, connect_timeout)) {
+        return Fail(ToErrc(err->kind), err->message);
       }
     }
     HttpResponse response;
     bool keep_alive = false;
     std::optional<TransportError> err;
     if (connection->tls) {
-      err = Exchange(*connection, *connection->tls, request.url, req, head,
-                     options_.request_timeout, response, keep_alive);
+      err = Exchange(*connection, *connection->tls, request.url, req, head, request_timeout, bound,
+                     response, keep_alive);
     } else {
-      err = Exchange(*connection, *connection->plain, request.url, req, head,
-                     options_.request_timeout, response, keep_alive);
+      err = Exchange(*connection, *connection->plain, request.url, req, head, request_timeout,
+                     bound, response, keep_alive);
     }
     if (err) {
       if (reused && err->nothing_received && !stale_retry_used) {
         stale_retry_used = true;
         continue;
       }
-      return Fail(err->kind == Failure::kTimeout ? Errc::kUpstreamTimeout : Errc::kUpstreamFailed,
-                  err->message);
+      return Fail(ToErrc(err->kind), err->message);
     }
     if (keep_alive) PutIdle(origin, std::move(connection));
     return response;
   }
+}
+
+Result<void> HttpClient::CheckDestination(const Url& url) {
+  asio::io_context ioc;
+  std::vector<tcp::endpoint> endpoints;
+  if (auto err = Resolve(ioc, url, options_.destinations, options_.connect_timeout, endpoints)) {
+    return Fail(ToErrc(err->kind), err->message);
+  }
+  return {};
 }
 
 Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {

@@ -1,6 +1,7 @@
 #pragma once
-// An HTTP/1.1 server on loopback, in threads, for tests of the Harbor client: each test gives a
-// handler that answers as Harbor would, and reads back exactly what the client sent.
+// An HTTP/1.1 server on loopback, in threads, for tests of the HTTP clients (Harbor, webhooks):
+// each test gives a handler that answers as the peer would, and reads back exactly what the
+// client sent.
 
 #include <atomic>
 #include <chrono>

@@ -1,7 +1,8 @@
 #pragma once
-// A small blocking HTTP(S) client for registry calls: keep-alive per origin, timeouts, bounded
-// retries of idempotent requests, TLS verification. Call it from worker threads only: every call
-// blocks the calling thread until the answer (or the timeout).
+// A small blocking HTTP(S) client for registry calls and webhooks: keep-alive per origin,
+// timeouts, bounded retries of idempotent requests, TLS verification, and optionally a check of
+// every address it would connect to. Call it from worker threads only: every call blocks the
+// calling thread until the answer (or the timeout).
 
 #include <chrono>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "market/error.hpp"
+#include "market/network_rules.hpp"
 
 namespace market::harbor {
 
@@ -51,12 +53,15 @@ struct HttpRequest {
   Url url;
   std::vector<HttpHeader> headers;
   std::string body;
+  // Connecting, and then the whole exchange, each within this; unset: the client's timeouts.
+  std::optional<std::chrono::milliseconds> timeout{};
 };
 
 struct HttpResponse {
   int status = 0;
   std::vector<HttpHeader> headers;
   std::string body;
+  bool truncated = false;  // the body was cut to max_body_bytes (truncate_long_bodies)
 
   // The first header of that name (case-insensitive).
   std::optional<std::string> Header(std::string_view name) const;
@@ -70,6 +75,15 @@ struct HttpClientOptions {
   int max_retries = 2;                     // GET and HEAD only
   std::chrono::milliseconds backoff{100};  // first retry delay, doubled per retry
   std::size_t max_idle_per_origin = 4;
+  std::string user_agent = "image-market";  // unless the request gives a User-Agent
+  // The longest body kept. A longer one fails the call (kUpstreamFailed), or with
+  // truncate_long_bodies is cut to this size and the rest is not read: the connection is closed.
+  std::size_t max_body_bytes = 64 * 1024 * 1024;  // manifests and configs are small
+  bool truncate_long_bodies = false;
+  // Unset: any destination. Set: every address the host resolves to is checked with
+  // NetworkRules::Refusal and only the addresses it lets through are connected to (no second
+  // lookup, so a DNS answer that changes in between does not matter).
+  std::optional<NetworkRules> destinations;
 };
 
 class HttpConnection;
@@ -82,11 +96,17 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Any HTTP status is a value. Errors: kUpstreamTimeout when the peer did not connect or
-  // answer in time, kUpstreamFailed when it could not be reached or broke the exchange.
+  // Any HTTP status is a value. Errors: kForbidden when `destinations` refuse every address of
+  // the host (the message names the host and why), kUpstreamTimeout when the peer did not
+  // connect or answer in time, kUpstreamFailed when it could not be reached or broke the
+  // exchange.
   // GET and HEAD are retried with exponential backoff on transport failures and on 500, 502,
   // 503 and 504; the last answer is returned. Redirects are not followed here.
   Result<HttpResponse> Send(const HttpRequest& request);
+
+  // Resolves `url`'s host now and checks its addresses as Send would, without connecting:
+  // kForbidden as above; kUpstreamFailed or kUpstreamTimeout when it does not resolve.
+  Result<void> CheckDestination(const Url& url);
 
   const HttpClientOptions& options() const { return options_; }
 

@@ -120,7 +120,7 @@ TEST_CASE("Distribution: repositories of a project by id, with a query", "[distr
   CHECK(missing.error().message.find("12345") != std::string::npos);
 }
 
-TEST_CASE("Distribution: tags with digest, size and created; manifests", "[distribution]") {
+TEST_CASE("Distribution: tags with digest, size and created, manifests", "[distribution]") {
   auto& process = OpenRegistry();
   auto v1 = PushTestImage(process.Url(), "tagproj/app", {"1.0", "latest"}, "app-1",
                           "2024-05-06T07:08:09.5Z");

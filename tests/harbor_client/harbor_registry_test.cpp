@@ -142,7 +142,7 @@ TEST_CASE("Harbor: without X-Total-Count the Link header tells there is more", "
   CHECK(page->total_count == 2);
 }
 
-TEST_CASE("Harbor: q encoded for Harbor's second decoding; ',' refused", "[harbor]") {
+TEST_CASE("Harbor: q encoded for Harbor's second decoding, ',' refused", "[harbor]") {
   CHECK(HarborQuery("name", "~web").value() == "name%3D~web");
   CHECK(HarborQuery("tags", "*").value() == "tags%3D%2A");
   CHECK(HarborQuery("name", "~a+b%41 c").value() == "name%3D~a%252Bb%252541%20c");
@@ -292,7 +292,7 @@ TEST_CASE("Harbor: tag pages read each artifact page once, across a push", "[har
   CHECK(site.harbor.Count("GET /api/v2.0/projects/team/repositories/app/artifacts") == 4);
 }
 
-TEST_CASE("Harbor: delete one tag, not the artifact; 404, 403, 412", "[harbor]") {
+TEST_CASE("Harbor: delete one tag, not the artifact, 404, 403, 412", "[harbor]") {
   Site site;
   site.harbor.Push("team/a/b", {"v1", "v1b"});
   site.harbor.Push("team/app", {"present", "locked"});

@@ -64,7 +64,7 @@ void AuthOn(ServerConfig& config) {
 
 }  // namespace
 
-TEST_CASE("another site's page cannot change anything; same origin, listed sites and curl can",
+TEST_CASE("another site's page cannot change anything, same origin, listed sites and curl can",
           "[http][admission]") {
   TestServer server(Backend::kSqlite, [](ServerConfig& config) {
     config.allowed_origins = {"https://console.example.com"};
@@ -146,7 +146,7 @@ TEST_CASE("another site's page cannot change anything; same origin, listed sites
   CHECK(Metric(metrics, R"(market_http_refused_total{reason="cross_site"})") >= 20);
 }
 
-TEST_CASE("a Host that does not name the server is 421; the probes answer any Host",
+TEST_CASE("a Host that does not name the server is 421, the probes answer any Host",
           "[http][admission]") {
   TestServer server;
   TestClient client(server.port());
@@ -388,7 +388,7 @@ TEST_CASE("parallel requests with one sign-in share its verification", "[http][a
   CHECK(ok == 18);
 }
 
-TEST_CASE("security headers on every answer; no Basic dialog for a browser",
+TEST_CASE("security headers on every answer, no Basic dialog for a browser",
           "[http][admission][auth]") {
   TestServer server(Backend::kSqlite, AuthOn, [](Stores& stores) {
     AddUser(stores, "dave", Role::kDeveloper);

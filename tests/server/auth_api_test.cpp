@@ -128,7 +128,7 @@ TEST_CASE("every route asks for its role: viewer reads, developer edits, admin d
   CHECK(me.Json()["content"]["role"] == "developer");
 }
 
-TEST_CASE("a wrong password is 401; only a client that sent Basic gets a Basic challenge",
+TEST_CASE("a wrong password is 401, only a client that sent Basic gets a Basic challenge",
           "[http][auth]") {
   People people;
   TestServer server(Backend::kSqlite, AuthOn, [&](Stores& s) { AddPeople(s, people); });
@@ -147,7 +147,7 @@ TEST_CASE("a wrong password is 401; only a client that sent Basic gets a Basic c
   CHECK(client.Get("/api/project/list", {{"Authorization", "dave"}}).status == 401);
 }
 
-TEST_CASE("bearer tokens work until revoked; only their digest is stored", "[http][auth]") {
+TEST_CASE("bearer tokens work until revoked, only their digest is stored", "[http][auth]") {
   Backend backend = PickBackend();
   INFO("backend " << market::testing::ToString(backend));
   People people;
@@ -184,7 +184,7 @@ TEST_CASE("bearer tokens work until revoked; only their digest is stored", "[htt
   CHECK(client.Get("/api/project/list", As("vera")).status == 401);
 }
 
-TEST_CASE("the operator is the authenticated user; only an admin may name another",
+TEST_CASE("the operator is the authenticated user, only an admin may name another",
           "[http][auth][audit]") {
   Backend backend = PickBackend();
   INFO("backend " << market::testing::ToString(backend));

@@ -94,7 +94,7 @@ TEST_CASE("deploy/market.toml only uses keys the server accepts", "[config][docs
   CHECK(outcome.has_value());
 }
 
-TEST_CASE("log-format: flag, environment and file; a bad value names the key", "[config]") {
+TEST_CASE("log-format: flag, environment and file, a bad value names the key", "[config]") {
   Result<ConfigOutcome> defaults = LoadConfig({}, FakeEnv({}));
   REQUIRE(defaults);
   CHECK(defaults->config.log_format == "text");

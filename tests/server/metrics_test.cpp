@@ -64,7 +64,7 @@ TEST_CASE("a counter family renders HELP, TYPE and one sample per label set", "[
         "requests_total{route=\"/say \\\"x\\\"\",status=\"500\"} 1\n");
 }
 
-TEST_CASE("a gauge goes up and down; no labels means a bare sample", "[metrics]") {
+TEST_CASE("a gauge goes up and down, no labels means a bare sample", "[metrics]") {
   metrics::Registry registry;
   metrics::Gauge& gauge = registry.AddGauge("depth", "Queue depth.").With({});
   gauge.Set(5);

@@ -207,7 +207,7 @@ TEST_CASE("builds by state, durations and queue depth through the instrumented s
   }
 }
 
-TEST_CASE("/readyz fails while the registry is down; /healthz stays up", "[metrics][api][registry]") {
+TEST_CASE("/readyz fails while the registry is down, /healthz stays up", "[metrics][api][registry]") {
   auto registry = std::make_unique<market::testing::RegistryProcess>(
       market::testing::RegistryProcess::Options{});
   std::string url = registry->Url();

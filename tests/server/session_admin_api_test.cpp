@@ -66,7 +66,7 @@ json Content(const Reply& reply) { return reply.Json()["content"]; }
 
 }  // namespace
 
-TEST_CASE("a sign-in sets an HttpOnly SameSite=Strict session cookie; sign-out ends it",
+TEST_CASE("a sign-in sets an HttpOnly SameSite=Strict session cookie, sign-out ends it",
           "[http][auth][session]") {
   TestServer server = StartServer();
   TestClient client(server.port());
@@ -188,7 +188,7 @@ TEST_CASE("a session follows its user: a new role applies at once, a new passwor
   CHECK(client.Get("/api/whoami", {{"Cookie", carol}}).status == 401);
 }
 
-TEST_CASE("admins manage users over the API; bad input names its field and changes nothing",
+TEST_CASE("admins manage users over the API, bad input names its field and changes nothing",
           "[http][auth][admin]") {
   Backend backend = GENERATE(from_range(market::testing::AvailableBackends()));
   INFO("backend " << market::testing::ToString(backend));
@@ -284,7 +284,7 @@ TEST_CASE("a token made in the API is shown once, works as Bearer, and stops whe
   CHECK(client.Get("/api/whoami", bearer).status == 401);
 }
 
-TEST_CASE("the audit filters by action and time over HTTP; a bad time names its parameter",
+TEST_CASE("the audit filters by action and time over HTTP, a bad time names its parameter",
           "[http][auth][audit]") {
   TestServer server = StartServer();
   TestClient client(server.port());

@@ -318,9 +318,14 @@ Result<void> WebhookService::Impl::Apply(const WebhookPolicyRequest& request,
     MARKET_ASSIGN_OR_RETURN(policy.tag_glob, Glob("tag", *request.tag));
   }
   if (request.secret) {
-    if (request.secret->size() > kMaxSecretLength || !Printable(*request.secret)) {
+    // Spaces are fine (GitHub's published example secret has them); control characters are
+    // not, so a secret survives every form and header it is pasted through.
+    const bool control = std::any_of(request.secret->begin(), request.secret->end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+    });
+    if (request.secret->size() > kMaxSecretLength || control) {
       return Fail(Errc::kInvalid,
-                  fmt::format("secret must be at most {} printable characters without spaces",
+                  fmt::format("secret must be at most {} bytes without control characters",
                               kMaxSecretLength));
     }
     policy.secret = *request.secret;

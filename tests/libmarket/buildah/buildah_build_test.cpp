@@ -740,7 +740,7 @@ TEST_CASE("Registry TLS is relaxed for the configured registry only", "[buildah]
   CHECK(done.reason.find("HTTP response to HTTPS client") != std::string::npos);
 }
 
-TEST_CASE("Builds into a reserved Cluster need an admin; allowed-clusters bounds the rest",
+TEST_CASE("Builds into a reserved Cluster need an admin, allowed-clusters bounds the rest",
           "[build][sandbox]") {
   auto host = RealSetup();
   if (!host) return;

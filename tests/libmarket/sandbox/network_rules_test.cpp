@@ -14,7 +14,7 @@ IpRange Address(std::string_view text) {
   return *r;
 }
 
-TEST_CASE("CIDR text is parsed and masked; bad text names the field", "[network_rules]") {
+TEST_CASE("CIDR text is parsed and masked, bad text names the field", "[network_rules]") {
   CHECK(Address("10.1.2.3/8").ToString() == "10.0.0.0/8");
   CHECK(Address("192.0.2.1").ToString() == "192.0.2.1/32");
   CHECK(Address("2001:db8::1/32").ToString() == "2001:db8::/32");
@@ -46,7 +46,7 @@ TEST_CASE("Containment, IPv4-mapped addresses counting as IPv4", "[network_rules
   CHECK_FALSE(Address("172.16.0.0/12").Contains(Address("172.32.0.0")));
 }
 
-TEST_CASE("Refusal: loopback, link-local, unspecified, this host, the deny list; allow wins",
+TEST_CASE("Refusal: loopback, link-local, unspecified, this host, the deny list, allow wins",
           "[network_rules]") {
   NetworkRules rules;
   CHECK(rules.Refusal(Address("127.0.0.1")) == "127.0.0.1 is a loopback address");

@@ -543,7 +543,7 @@ TEST_CASE("git reads none of the service account's or the host's git configurati
   CHECK_FALSE(std::filesystem::exists(hook_ran));
 }
 
-TEST_CASE("ssh sources: refused when off; when on, ssh uses only the configured files",
+TEST_CASE("ssh sources: refused when off, when on, ssh uses only the configured files",
           "[checkout][sandbox]") {
   testing::TempDir dir;
   CheckoutLimits limits{.timeout = 30s, .max_bytes = 1 << 20};

@@ -30,7 +30,7 @@ TEST_CASE("Checkout paths are normalized or refused", "[context_paths]") {
   CHECK(NormalizeContextPath("/etc").error().find("absolute") != std::string::npos);
 }
 
-TEST_CASE("Overlap: equal, inside or containing; not a shared prefix", "[context_paths]") {
+TEST_CASE("Overlap: equal, inside or containing, not a shared prefix", "[context_paths]") {
   CHECK(ContextPathsOverlap("a", "a"));
   CHECK(ContextPathsOverlap("a", "a/sub"));
   CHECK(ContextPathsOverlap("a/sub/x", "a"));

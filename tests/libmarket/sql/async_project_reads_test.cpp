@@ -158,7 +158,7 @@ TEST_CASE("async reads: SQLite's are the store's, on the blocking executor", "[s
   CHECK(none.error().code == Errc::kInvalid);
 }
 
-TEST_CASE("async reads: a project as the blocking store reads it; missing is kNotFound",
+TEST_CASE("async reads: a project as the blocking store reads it, missing is kNotFound",
           "[sql][postgres]") {
   if (!HavePostgres()) return;
   Fixture f(3);
@@ -202,7 +202,7 @@ TEST_CASE("async reads: many reads in one pipeline each get their own answer",
   }
 }
 
-TEST_CASE("async reads: a failing read fails alone; the rest of its batch is answered",
+TEST_CASE("async reads: a failing read fails alone, the rest of its batch is answered",
           "[sql][postgres]") {
   if (!HavePostgres()) return;
   Fixture f(3);

@@ -149,7 +149,7 @@ TEST_CASE("tokens: only digests, lookup, revoke, gone with their user", "[identi
   CHECK(ids.ListTokens("").value().size() == 1);
 }
 
-TEST_CASE("identity changes are audited in their own transaction; the log pages and filters",
+TEST_CASE("identity changes are audited in their own transaction, the log pages and filters",
           "[identity][audit]") {
   Backend backend = PickBackend();
   INFO("backend " << market::testing::ToString(backend));

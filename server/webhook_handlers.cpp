@@ -133,7 +133,7 @@ HandlerResult Api::ListWebhooks(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::string project, params.Text("project"));
     if (project.empty() && RoleOf(context) != Role::kAdmin) {
-      return Fail(Errc::kForbidden, "global webhooks are managed by admins; name a project");
+      return Fail(Errc::kInvalid, "project is required: only admins manage global webhooks");
     }
     if (!project.empty()) {
       MARKET_ASSIGN_OR_RETURN(project, NormalizeProjectName("project", project));

@@ -341,7 +341,10 @@ Result<void> WebhookService::Impl::Apply(const WebhookPolicyRequest& request,
 Result<WebhookPolicy> WebhookService::Impl::Create(const WebhookPolicyRequest& request,
                                                    std::string_view operator_name, Role role,
                                                    const ChangeOrigin& origin) {
-  MARKET_RETURN_IF_ERROR(MayManage(request.project, role));
+  // Whoever may create policies may create a project's: without one, the request lacks it.
+  if (request.project.empty() && role != Role::kAdmin) {
+    return Fail(Errc::kInvalid, "project is required: only admins manage global webhooks");
+  }
   WebhookPolicy policy;
   if (!request.project.empty()) {
     MARKET_ASSIGN_OR_RETURN(policy.project, NormalizeProjectName("project", request.project));

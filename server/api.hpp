@@ -114,6 +114,8 @@ class Api {
   Result<AuditActor> AdminActor(const RequestContext& context) const;
   IdentityAdmin Admin() const;
   WebhookService& Webhooks() const;
+  Result<std::string> RepositoryParameter(const RequestParams& params,
+                                         std::string_view field) const;
   Result<WebhookPolicy> VisiblePolicy(const RequestContext& context, std::int64_t id) const;
 
   // /readyz's latest answer: probes are answered from it for a second, so a flood of them

@@ -49,6 +49,28 @@ HandlerResult PagedArray(nlohmann::json items, std::int64_t total_count) {
 
 }  // namespace
 
+// The seed names a repository by its path ("default_cluster/myweb") or, in its own examples, by
+// the Image Market project it holds ("myweb"): a name without '/' is the project's repository.
+Result<std::string> Api::RepositoryParameter(const RequestParams& params,
+                                             std::string_view field) const {
+  MARKET_ASSIGN_OR_RETURN(std::string text, params.Required(field));
+  if (text.find('/') != std::string::npos) return text;
+  Result<std::string> name = NormalizeProjectName(field, text);
+  if (!name) {
+    return Fail(Errc::kInvalid, fmt::format("{} must be a repository path (<cluster>/<name>) or "
+                                            "a project name: {}",
+                                            field, name.error().message));
+  }
+  Result<Project> project = deps_.projects->Info(*name);
+  if (!project) {
+    if (project.error().code != Errc::kNotFound) return std::unexpected(project.error());
+    return Fail(Errc::kNotFound,
+                fmt::format("{} '{}' names no project, and a repository path has a '/'", field,
+                            *name));
+  }
+  return fmt::format("{}/{}", project->cluster, project->name);
+}
+
 HandlerResult Api::RegistryProjects(const RequestContext& context) {
   return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(Registry * registry, RequireRegistry(deps_.registry));
@@ -93,7 +115,7 @@ HandlerResult Api::RegistryTags(const RequestContext& context) {
   return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(Registry * registry, RequireRegistry(deps_.registry));
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
-    MARKET_ASSIGN_OR_RETURN(std::string repository, params.Required("repo_name"));
+    MARKET_ASSIGN_OR_RETURN(std::string repository, RepositoryParameter(params, "repo_name"));
     MARKET_ASSIGN_OR_RETURN(RegistryPage page, PageParams(params));
     MARKET_ASSIGN_OR_RETURN(Paged<RegistryTag> tags, registry->ListTags(repository, page));
     nlohmann::json items = nlohmann::json::array();
@@ -106,7 +128,7 @@ HandlerResult Api::RegistryManifest(const RequestContext& context) {
   return Respond([&]() -> Result<HandlerResult> {
     MARKET_ASSIGN_OR_RETURN(Registry * registry, RequireRegistry(deps_.registry));
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
-    MARKET_ASSIGN_OR_RETURN(std::string repository, params.Required("repo_name"));
+    MARKET_ASSIGN_OR_RETURN(std::string repository, RepositoryParameter(params, "repo_name"));
     MARKET_ASSIGN_OR_RETURN(std::string tag, params.Required("tag"));
     MARKET_ASSIGN_OR_RETURN(market::RegistryManifest manifest,
                             registry->GetManifest(repository, tag));
@@ -120,7 +142,7 @@ HandlerResult Api::RegistryManifest(const RequestContext& context) {
   });
 }
 
-// The seed: repoName is the tag, projectName the repository. Answers {code: 0, msg: ""}; an
+// The seed: repoName is the tag, projectName the repository (or the project holding it). Answers {code: 0, msg: ""}; an
 // error is the envelope here, turned into {code, msg} with the code's HTTP status by the route's
 // error shape (routes.cpp), like every refusal of this route.
 HandlerResult Api::RegistryDeleteTag(const RequestContext& context) {
@@ -136,7 +158,7 @@ HandlerResult Api::RegistryDeleteTag(const RequestContext& context) {
       }
     }
     MARKET_ASSIGN_OR_RETURN(std::string tag, params.Required("repoName"));
-    MARKET_ASSIGN_OR_RETURN(std::string repository, params.Required("projectName"));
+    MARKET_ASSIGN_OR_RETURN(std::string repository, RepositoryParameter(params, "projectName"));
     MARKET_ASSIGN_OR_RETURN(bool force, params.Flag("force"));
     MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params, /*required=*/false));
     return market::DeleteTag(*registry, auditor_.Trail(),

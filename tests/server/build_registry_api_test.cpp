@@ -214,11 +214,24 @@ TEST_CASE("a real build, followed live, then browsed and deleted in the registry
   REQUIRE(manifest.status == 200);
   CHECK(manifest.Json()["config"].is_string());
   CHECK(manifest.Json()["manifest"].is_object());
+  // A name without '/' is the Image Market project, whose repository is <Cluster>/<name>.
+  Reply tags_of_project = client.Get("/repositories/tags?repo_name=" + project);
+  REQUIRE(tags_of_project.status == 200);
+  CHECK(tags_of_project.Json() == tags.Json());
+  Reply manifest_of_project =
+      client.Get("/repositories/manifests?repo_name=" + project + "&tag=v1");
+  REQUIRE(manifest_of_project.status == 200);
+  CHECK(manifest_of_project.Json()["digest"] == manifest.Json()["digest"]);
+  Reply no_project = client.Get("/repositories/tags?repo_name=nosuchproject");
+  CHECK(no_project.status == 404);
+  CHECK(no_project.Json()["code"] == 10008);
+  CHECK_THAT(no_project.Json()["errMsg"].get<std::string>(), Catch::Contains("repo_name"));
 
-  // The seed's own example: POST with method=DELETE and the JSON joined by '&'.
+  // The seed's own example: POST with method=DELETE and the JSON joined by '&', the project
+  // named as the seed names it ("myweb"), not by its repository's path.
   Reply removed = client.Request(
       http::verb::post, "/repositories",
-      "method=DELETE&" + json{{"repoName", "v1"}, {"projectName", "default_cluster/" + project}}.dump(),
+      "method=DELETE&" + json{{"repoName", "v1"}, {"projectName", project}}.dump(),
       "application/json");
   INFO(removed.body);
   CHECK(removed.status == 200);

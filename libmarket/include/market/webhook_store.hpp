@@ -129,6 +129,10 @@ class WebhookStore {
   // holds the lease: false (nothing recorded) when it does not.
   virtual Result<bool> RecordAttempt(std::int64_t delivery_id, std::string_view worker,
                                      const AttemptOutcome& outcome, TimePoint now) = 0;
+  // Ends the leases held by `instance`'s senders ("INSTANCE/..."): this instance's previous
+  // life, whose attempts died with it, so its deliveries are due again at once instead of when
+  // the leases run out. Returns how many.
+  virtual Result<int> ReleaseLeasesOf(std::string_view instance) = 0;
   virtual Result<WebhookDelivery> GetDelivery(std::int64_t id) = 0;  // kNotFound
   // A policy's deliveries newest first, ids below `before` when given; at most `limit`.
   virtual Result<DeliveryPage> ListDeliveries(std::int64_t policy_id,

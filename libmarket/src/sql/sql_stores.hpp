@@ -117,6 +117,7 @@ class SqlWebhookStore final : public WebhookStore {
                                                   TimePoint lease_until) override;
   Result<bool> RecordAttempt(std::int64_t delivery_id, std::string_view worker,
                              const AttemptOutcome& outcome, TimePoint now) override;
+  Result<int> ReleaseLeasesOf(std::string_view instance) override;
   Result<WebhookDelivery> GetDelivery(std::int64_t id) override;
   Result<DeliveryPage> ListDeliveries(std::int64_t policy_id, std::optional<std::int64_t> before,
                                       int limit) override;

@@ -562,6 +562,20 @@ Result<bool> SqlWebhookStore::RecordAttempt(std::int64_t delivery_id, std::strin
   });
 }
 
+Result<int> SqlWebhookStore::ReleaseLeasesOf(std::string_view instance) {
+  return pool_->Run("webhook lease release", [&](soci::session& sql) -> Result<int> {
+    // A prefix compare, not LIKE: worker names may hold '_' and '%'.
+    std::string prefix = std::string(instance) + "/";
+    int prefix_length = static_cast<int>(prefix.size());
+    long long n = Execute(sql,
+                          "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL "
+                          "WHERE state = 'pending' AND lease_owner IS NOT NULL AND "
+                          "substr(lease_owner, 1, :plen) = :prefix",
+                          soci::use(prefix_length, "plen"), soci::use(prefix, "prefix"));
+    return static_cast<int>(n);
+  });
+}
+
 Result<WebhookDelivery> SqlWebhookStore::GetDelivery(std::int64_t id) {
   return pool_->Run("webhook delivery get", [&](soci::session& sql) -> Result<WebhookDelivery> {
     return GetDeliveryOn(sql, id);

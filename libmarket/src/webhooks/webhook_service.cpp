@@ -642,6 +642,15 @@ void WebhookService::Impl::Start() {
   std::lock_guard lock(mu_);
   if (started_) return;
   started_ = true;
+  // What this instance's previous life was sending died with it: due again now.
+  Result<int> released = deps_.store->ReleaseLeasesOf(options_.worker_prefix);
+  if (!released) {
+    MARKET_LOG_WARN("releasing the webhook deliveries of {} failed: {}", options_.worker_prefix,
+                    released.error().message);
+  } else if (*released > 0) {
+    MARKET_LOG_WARN("{} webhook delivery(ies) left in flight by {} are due again", *released,
+                    options_.worker_prefix);
+  }
   for (int i = 0; i < options_.senders; ++i) {
     senders_.emplace_back([this, id = fmt::format("{}/{}", options_.worker_prefix, i)](
                               std::stop_token stop) { SenderLoop(stop, id); });

@@ -400,6 +400,37 @@ TEST_CASE("webhook store: claims take the oldest due delivery and lease it", "[s
   CHECK(taken_over->id == q[1].id);
 }
 
+TEST_CASE("webhook store: a restarted instance releases the leases its previous life held",
+          "[sql][webhook]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& hooks = *stores.webhooks;
+  AddProject(*stores.projects, "app");
+  const WebhookPolicy policy = CreateOrFail(hooks, MakePolicy("app", "ci"));
+  const WebhookDelivery mine = EnqueueOrFail(hooks, MakeDelivery(policy.id, kT0));
+  const WebhookDelivery theirs = EnqueueOrFail(hooks, MakeDelivery(policy.id, kT0 + seconds(1)));
+  REQUIRE(Claim(hooks, "host_1/webhooks/0", kT0 + seconds(2), kT0 + seconds(60))->id == mine.id);
+  // A name that only starts like this instance's is another instance.
+  REQUIRE(Claim(hooks, "host_1/webhooks0/0", kT0 + seconds(2), kT0 + seconds(60))->id ==
+          theirs.id);
+
+  auto released = hooks.ReleaseLeasesOf("host_1/webhooks");
+  REQUIRE(released.has_value());
+  CHECK(*released == 1);
+  // Due again before the lease would have run out; the other instance's stays held.
+  auto again = Claim(hooks, "host_1/webhooks/1", kT0 + seconds(3), kT0 + seconds(60));
+  REQUIRE(again.has_value());
+  CHECK(again->id == mine.id);
+  CHECK_FALSE(Claim(hooks, "host_1/webhooks/1", kT0 + seconds(3), kT0 + seconds(60)).has_value());
+  // The released worker's late answer no longer counts.
+  AttemptOutcome outcome;
+  outcome.next_state = DeliveryState::kDelivered;
+  CHECK(*hooks.RecordAttempt(mine.id, "host_1/webhooks/0", outcome, kT0 + seconds(4)) == false);
+  CHECK(*hooks.ReleaseLeasesOf("nobody") == 0);
+}
+
 TEST_CASE("webhook store: a disabled policy's deliveries wait, except test events",
           "[sql][webhook]") {
   Backend backend = PickBackend();

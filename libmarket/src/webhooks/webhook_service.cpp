@@ -216,6 +216,21 @@ std::string Dump(const nlohmann::json& value) {
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// The delivery of `event` to `policy`, due when the event happened: the body in the policy's
+// format, as it will be sent and signed.
+WebhookDelivery DeliveryOf(const WebhookPolicy& policy, const Event& event,
+                           std::string_view source) {
+  WebhookDelivery delivery;
+  delivery.policy_id = policy.id;
+  delivery.event_id = event.id;
+  delivery.event_type = ToString(event.type);
+  delivery.body = Dump(EventPayload(event, policy.format, source));
+  delivery.content_type = PayloadContentType(policy.format);
+  delivery.created_at = event.occurred_at;
+  delivery.next_attempt_at = event.occurred_at;
+  return delivery;
+}
+
 double Random01() {
   thread_local std::mt19937_64 engine{std::random_device{}()};
   return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
@@ -266,9 +281,8 @@ class WebhookService::Impl {
   }
   Result<void> Apply(const WebhookPolicyRequest& request, WebhookPolicy& policy);
   void PublishOrThrow(const Event& event);
-  Result<WebhookDelivery> Queue(const WebhookPolicy& policy, const Event& event,
-                                std::optional<std::int64_t> redelivery_of);
-  AttemptOutcome Judge(const WebhookDelivery& delivery, const WebhookPolicy& policy,
+  Result<WebhookDelivery> Queue(const WebhookDelivery& delivery);
+  AttemptOutcome Judge(const WebhookDelivery& delivery,
                        DeliveryAttempt attempt, const Result<WebhookAnswer>& answer,
                        TimePoint now) const;
   void SenderLoop(std::stop_token stop, std::string worker);
@@ -404,19 +418,13 @@ Result<DeliveryDetail> WebhookService::Impl::Delivery(std::int64_t delivery_id) 
   return detail;
 }
 
-Result<WebhookDelivery> WebhookService::Impl::Queue(const WebhookPolicy& policy,
-                                                    const Event& event,
-                                                    std::optional<std::int64_t> redelivery_of) {
-  WebhookDelivery delivery;
-  delivery.policy_id = policy.id;
-  delivery.event_id = event.id;
-  delivery.event_type = ToString(event.type);
-  delivery.body = Dump(EventPayload(event, policy.format, options_.source));
-  delivery.content_type = PayloadContentType(policy.format);
-  delivery.created_at = deps_.clock->Now();
-  delivery.next_attempt_at = delivery.created_at;
-  delivery.redelivery_of = redelivery_of;
+Result<WebhookDelivery> WebhookService::Impl::Queue(const WebhookDelivery& delivery) {
   MARKET_ASSIGN_OR_RETURN(std::vector<WebhookDelivery> queued, deps_.store->Enqueue({delivery}));
+  // The store leaves out a delivery whose policy was deleted in the meantime.
+  if (queued.empty()) {
+    return Fail(Errc::kNotFound,
+                fmt::format("webhook policy {} was deleted meanwhile", delivery.policy_id));
+  }
   Wake();
   return queued.front();
 }
@@ -437,12 +445,11 @@ Result<WebhookDelivery> WebhookService::Impl::Redeliver(std::int64_t delivery_id
   again.created_at = deps_.clock->Now();
   again.next_attempt_at = again.created_at;
   again.redelivery_of = original.id;
-  MARKET_ASSIGN_OR_RETURN(std::vector<WebhookDelivery> queued, deps_.store->Enqueue({again}));
+  MARKET_ASSIGN_OR_RETURN(WebhookDelivery queued, Queue(again));
   audit_.Record(operator_name, origin, "webhook.redeliver",
                 fmt::format("webhook:{}", policy.id), nullptr,
-                {{"delivery", queued.front().id}, {"of", original.id}});
-  Wake();
-  return queued.front();
+                {{"delivery", queued.id}, {"of", original.id}});
+  return queued;
 }
 
 Result<WebhookDelivery> WebhookService::Impl::SendTest(std::int64_t policy_id,
@@ -452,7 +459,8 @@ Result<WebhookDelivery> WebhookService::Impl::SendTest(std::int64_t policy_id,
   MARKET_RETURN_IF_ERROR(MayManage(policy.project, role));
   Event event = Event::ForProject(EventType::kWebhookTest, policy.project, operator_name,
                                   deps_.clock->Now());
-  MARKET_ASSIGN_OR_RETURN(WebhookDelivery queued, Queue(policy, event, std::nullopt));
+  MARKET_ASSIGN_OR_RETURN(WebhookDelivery queued,
+                          Queue(DeliveryOf(policy, event, options_.source)));
   audit_.Record(operator_name, origin, "webhook.test", fmt::format("webhook:{}", policy.id),
                 nullptr, {{"delivery", queued.id}});
   return queued;
@@ -477,16 +485,7 @@ void WebhookService::Impl::PublishOrThrow(const Event& event) {
   }
   std::vector<WebhookDelivery> deliveries;
   for (const WebhookPolicy& policy : *policies) {
-    if (!Matches(policy, event)) continue;
-    WebhookDelivery delivery;
-    delivery.policy_id = policy.id;
-    delivery.event_id = event.id;
-    delivery.event_type = ToString(event.type);
-    delivery.body = Dump(EventPayload(event, policy.format, options_.source));
-    delivery.content_type = PayloadContentType(policy.format);
-    delivery.created_at = event.occurred_at;
-    delivery.next_attempt_at = event.occurred_at;
-    deliveries.push_back(std::move(delivery));
+    if (Matches(policy, event)) deliveries.push_back(DeliveryOf(policy, event, options_.source));
   }
   if (deliveries.empty()) return;
   Result<std::vector<WebhookDelivery>> queued = deps_.store->Enqueue(deliveries);
@@ -499,7 +498,7 @@ void WebhookService::Impl::PublishOrThrow(const Event& event) {
 }
 
 AttemptOutcome WebhookService::Impl::Judge(const WebhookDelivery& delivery,
-                                           const WebhookPolicy& policy, DeliveryAttempt attempt,
+                                           DeliveryAttempt attempt,
                                            const Result<WebhookAnswer>& answer,
                                            TimePoint now) const {
   AttemptOutcome outcome;
@@ -579,7 +578,7 @@ Result<bool> WebhookService::Impl::DeliverOne(std::string_view worker) {
                             .count();
 
   const TimePoint finished = deps_.clock->Now();
-  AttemptOutcome outcome = Judge(delivery, *policy, std::move(attempt), answer, finished);
+  AttemptOutcome outcome = Judge(delivery, std::move(attempt), answer, finished);
   MARKET_LOG_INFO("webhook delivery {} ({} to policy {} at {}), attempt {}: {} in {} ms",
                   delivery.id, delivery.event_type, policy->id, UrlOrigin(policy->url),
                   outcome.attempt.number,

@@ -433,8 +433,8 @@ void BuildService::Impl::FailExpiredNow() {
   auto failed = deps_.builds->FailExpired(deps_.clock->Now(), kLeaseExpired);
   if (!failed) {
     MARKET_LOG_WARN("finishing builds of lost workers failed: {}", failed.error().message);
-  } else if (*failed > 0) {
-    MARKET_LOG_WARN("{} build(s) of lost workers finished as failed", *failed);
+  } else if (!failed->empty()) {
+    MARKET_LOG_WARN("{} build(s) of lost workers finished as failed", failed->size());
     Wake();  // their projects can build again
   }
 }
@@ -480,8 +480,8 @@ void BuildService::Impl::Start() {
   if (!failed) {
     MARKET_LOG_WARN("finishing builds of {} failed: {}", options_.worker_prefix,
                     failed.error().message);
-  } else if (*failed > 0) {
-    MARKET_LOG_WARN("{} build(s) left running by {} finished as failed", *failed,
+  } else if (!failed->empty()) {
+    MARKET_LOG_WARN("{} build(s) left running by {} finished as failed", failed->size(),
                     options_.worker_prefix);
   }
   FailExpiredNow();  // takes mu_ when it wakes workers: not held here

@@ -413,7 +413,12 @@ TEST_CASE("A worker that lost its lease stops building", "[build]") {
   // Another instance believes this worker died.
   f.clock.Advance(10s);
   // Past any lease a heartbeat may have renewed meanwhile.
-  REQUIRE(f.stores.builds->FailExpired(f.clock.Now() + 5s, "worker lost").value() == 1);
+  auto failed = f.stores.builds->FailExpired(f.clock.Now() + 5s, "worker lost");
+  REQUIRE(failed);
+  REQUIRE(failed->size() == 1);
+  CHECK(failed->front().id == queued->id);
+  CHECK(failed->front().state == BuildState::kFailed);
+  CHECK(failed->front().reason == "worker lost");
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (f.builder.Running() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(20ms);

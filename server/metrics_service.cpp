@@ -126,16 +126,17 @@ class InstrumentedBuildStore final : public BuildStore {
     if (build && IsFinished(build->state)) Count(*build);
     return build;
   }
-  Result<int> FailExpired(TimePoint now, std::string_view reason) override {
-    Result<int> n = inner_.FailExpired(now, reason);
-    if (n && *n > 0) finished_.With({"failed"}).Inc(*n);
-    return n;
+  // Counted, not timed: a dead worker's build ends when its end is noticed, not when it stopped.
+  Result<std::vector<Build>> FailExpired(TimePoint now, std::string_view reason) override {
+    Result<std::vector<Build>> failed = inner_.FailExpired(now, reason);
+    if (failed) CountFailed(failed->size());
+    return failed;
   }
-  Result<int> FailOwnedBy(std::string_view worker, std::string_view reason,
-                          TimePoint now) override {
-    Result<int> n = inner_.FailOwnedBy(worker, reason, now);
-    if (n && *n > 0) finished_.With({"failed"}).Inc(*n);
-    return n;
+  Result<std::vector<Build>> FailOwnedBy(std::string_view worker, std::string_view reason,
+                                         TimePoint now) override {
+    Result<std::vector<Build>> failed = inner_.FailOwnedBy(worker, reason, now);
+    if (failed) CountFailed(failed->size());
+    return failed;
   }
   Result<std::int64_t> QueueDepth() override { return inner_.QueueDepth(); }
   Result<QueuedCounts> CountQueued(std::string_view project,
@@ -144,6 +145,9 @@ class InstrumentedBuildStore final : public BuildStore {
   }
 
  private:
+  void CountFailed(std::size_t n) {
+    if (n > 0) finished_.With({"failed"}).Inc(static_cast<double>(n));
+  }
   void Count(const Build& build) {
     std::string state(ToString(build.state));
     finished_.With({state}).Inc();

@@ -63,7 +63,8 @@ struct BuildDependencies {
   AuditLog* audit = nullptr;  // where build.start and build.cancel are recorded; null: nowhere
   // Hears build.queued, build.started, the build's end (build.succeeded then tag.pushed,
   // build.failed, build.cancelled), each after the store recorded it; null: nothing published.
-  // Builds failed in bulk (a dead worker's, at start or when its lease expired) are not heard.
+  // A dead worker's builds are heard as build.failed too, from the instance that fails them:
+  // when their lease expired, or at start for what this worker prefix left running.
   EventSink* events = nullptr;
 };
 

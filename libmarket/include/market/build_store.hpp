@@ -50,12 +50,15 @@ class BuildStore {
   // stops it). kBuildNotFound; kBuildFinished when it already ended.
   virtual Result<Build> RequestCancel(std::int64_t id, std::string_view reason, TimePoint now) = 0;
   // Running builds whose lease ended before `now` (their worker is gone): finished as failed
-  // with `reason`. Returns how many.
-  virtual Result<int> FailExpired(TimePoint now, std::string_view reason) = 0;
+  // with `reason` at `now`. Returns those builds as stored now, by id; each build is failed, and
+  // returned, by one call only, even when several instances call at once (so the caller can
+  // publish their end).
+  virtual Result<std::vector<Build>> FailExpired(TimePoint now, std::string_view reason) = 0;
   // Running builds claimed by the worker `instance` or one of its workers `instance/...` (this
-  // instance's previous life, after a restart): failed with `reason`. Returns how many.
-  virtual Result<int> FailOwnedBy(std::string_view instance, std::string_view reason,
-                                  TimePoint now) = 0;
+  // instance's previous life, after a restart): failed with `reason`. Returns them as
+  // FailExpired does.
+  virtual Result<std::vector<Build>> FailOwnedBy(std::string_view instance,
+                                                 std::string_view reason, TimePoint now) = 0;
   virtual Result<std::int64_t> QueueDepth() = 0;
   // Queued builds of `project`, and of `operator_name` across projects: what the per-project
   // and per-operator bounds of the queue count.

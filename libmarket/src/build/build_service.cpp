@@ -225,6 +225,9 @@ class BuildService::Impl {
   }
   void WorkerLoop(std::stop_token stop, std::string worker);
   void FailExpiredNow();
+  // build.failed of each build the store failed in bulk (a dead worker's): no worker of theirs
+  // is left to publish it, so the instance that failed them does.
+  void PublishFailedInBulk(const std::vector<Build>& failed);
   void RemoveStaleWorkspaces();
   void RunBuild(std::stop_token worker_stop, const std::string& worker, const Build& build);
   Result<ImageBuildOutcome> Execute(const Build& build, const std::filesystem::path& workspace,
@@ -433,10 +436,15 @@ void BuildService::Impl::FailExpiredNow() {
   auto failed = deps_.builds->FailExpired(deps_.clock->Now(), kLeaseExpired);
   if (!failed) {
     MARKET_LOG_WARN("finishing builds of lost workers failed: {}", failed.error().message);
-  } else if (*failed > 0) {
-    MARKET_LOG_WARN("{} build(s) of lost workers finished as failed", *failed);
+  } else if (!failed->empty()) {
+    MARKET_LOG_WARN("{} build(s) of lost workers finished as failed", failed->size());
+    PublishFailedInBulk(*failed);
     Wake();  // their projects can build again
   }
+}
+
+void BuildService::Impl::PublishFailedInBulk(const std::vector<Build>& failed) {
+  for (const Build& build : failed) PublishEnded(build);
 }
 
 // A killed server leaves its builds' folders behind. A folder goes once its build has ended (or
@@ -480,9 +488,10 @@ void BuildService::Impl::Start() {
   if (!failed) {
     MARKET_LOG_WARN("finishing builds of {} failed: {}", options_.worker_prefix,
                     failed.error().message);
-  } else if (*failed > 0) {
-    MARKET_LOG_WARN("{} build(s) left running by {} finished as failed", *failed,
+  } else if (!failed->empty()) {
+    MARKET_LOG_WARN("{} build(s) left running by {} finished as failed", failed->size(),
                     options_.worker_prefix);
+    PublishFailedInBulk(*failed);
   }
   FailExpiredNow();  // takes mu_ when it wakes workers: not held here
   RemoveStaleWorkspaces();

@@ -89,6 +89,23 @@ Result<std::vector<Build>> FetchAll(soci::statement& st, BuildRow& row) {
   return builds;
 }
 
+// Fails, in one UPDATE, the running builds `condition` picks; `st` is bound to `row`, to :rs (the
+// reason), :fin (finished_at) and the condition's names. A build another instance failed first
+// is no longer running, so each is failed, and returned, once. Returns them by id.
+Result<std::vector<Build>> FailRunning(soci::session& sql, SessionPool& pool, soci::statement& st,
+                                       BuildRow& row, std::string_view condition) {
+  Transaction tx(sql, pool, Transaction::Kind::kWrite);
+  st.alloc();
+  st.prepare(std::string("UPDATE builds SET state = 'failed', reason = :rs, finished_at = :fin, "
+                         "lease_until = NULL WHERE state = 'running' AND ") +
+             std::string(condition) + " RETURNING " + kBuildColumns);
+  MARKET_ASSIGN_OR_RETURN(auto builds, FetchAll(st, row));
+  tx.Commit();
+  std::sort(builds.begin(), builds.end(),
+            [](const Build& a, const Build& b) { return a.id < b.id; });
+  return builds;
+}
+
 std::optional<BuildRow> SelectBuild(soci::session& sql, long long id, bool for_update,
                                     bool postgres) {
   BuildRow row;
@@ -526,35 +543,39 @@ Result<Build> SqlBuildStore::RequestCancel(std::int64_t id, std::string_view rea
   });
 }
 
-Result<int> SqlBuildStore::FailExpired(TimePoint now, std::string_view reason) {
-  return pool_->Run("build expiry", [&](soci::session& sql) -> Result<int> {
+Result<std::vector<Build>> SqlBuildStore::FailExpired(TimePoint now, std::string_view reason) {
+  return pool_->Run("build expiry", [&](soci::session& sql) -> Result<std::vector<Build>> {
     long long at = ToMs(now);
     long long cutoff = ToMs(now);
     std::string why(reason);
-    long long n = Execute(sql,
-                          "UPDATE builds SET state = 'failed', reason = :rs, finished_at = :fin, "
-                          "lease_until = NULL WHERE state = 'running' AND lease_until < :cut",
-                          soci::use(why, "rs"), soci::use(at, "fin"), soci::use(cutoff, "cut"));
-    return static_cast<int>(n);
+    BuildRow row;
+    soci::statement st(sql);
+    IntoRow(st, row);
+    st.exchange(soci::use(why, "rs"));
+    st.exchange(soci::use(at, "fin"));
+    st.exchange(soci::use(cutoff, "cut"));
+    return FailRunning(sql, *pool_, st, row, "lease_until < :cut");
   });
 }
 
-Result<int> SqlBuildStore::FailOwnedBy(std::string_view instance, std::string_view reason,
-                                       TimePoint now) {
-  return pool_->Run("build takeover", [&](soci::session& sql) -> Result<int> {
+Result<std::vector<Build>> SqlBuildStore::FailOwnedBy(std::string_view instance,
+                                                      std::string_view reason, TimePoint now) {
+  return pool_->Run("build takeover", [&](soci::session& sql) -> Result<std::vector<Build>> {
     long long at = ToMs(now);
     std::string why(reason);
     std::string exact(instance);
     // A prefix compare, not LIKE: worker names may hold '_' and '%'.
     std::string prefix = exact + "/";
     int prefix_length = static_cast<int>(prefix.size());
-    long long n = Execute(sql,
-                          "UPDATE builds SET state = 'failed', reason = :rs, finished_at = :fin, "
-                          "lease_until = NULL WHERE state = 'running' AND (worker = :w OR "
-                          "substr(worker, 1, :plen) = :prefix)",
-                          soci::use(why, "rs"), soci::use(at, "fin"), soci::use(exact, "w"),
-                          soci::use(prefix_length, "plen"), soci::use(prefix, "prefix"));
-    return static_cast<int>(n);
+    BuildRow row;
+    soci::statement st(sql);
+    IntoRow(st, row);
+    st.exchange(soci::use(why, "rs"));
+    st.exchange(soci::use(at, "fin"));
+    st.exchange(soci::use(exact, "w"));
+    st.exchange(soci::use(prefix_length, "plen"));
+    st.exchange(soci::use(prefix, "prefix"));
+    return FailRunning(sql, *pool_, st, row, "(worker = :w OR substr(worker, 1, :plen) = :prefix)");
   });
 }
 

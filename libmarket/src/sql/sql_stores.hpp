@@ -48,8 +48,9 @@ class SqlBuildStore final : public BuildStore {
   Result<LogChunk> ReadLog(std::int64_t id, std::int64_t offset, std::int64_t max_bytes) override;
   Result<Build> Finish(std::int64_t id, const BuildResult& result, TimePoint now) override;
   Result<Build> RequestCancel(std::int64_t id, std::string_view reason, TimePoint now) override;
-  Result<int> FailExpired(TimePoint now, std::string_view reason) override;
-  Result<int> FailOwnedBy(std::string_view worker, std::string_view reason, TimePoint now) override;
+  Result<std::vector<Build>> FailExpired(TimePoint now, std::string_view reason) override;
+  Result<std::vector<Build>> FailOwnedBy(std::string_view worker, std::string_view reason,
+                                         TimePoint now) override;
   Result<std::int64_t> QueueDepth() override;
   Result<QueuedCounts> CountQueued(std::string_view project,
                                    std::string_view operator_name) override;

@@ -413,7 +413,12 @@ TEST_CASE("A worker that lost its lease stops building", "[build]") {
   // Another instance believes this worker died.
   f.clock.Advance(10s);
   // Past any lease a heartbeat may have renewed meanwhile.
-  REQUIRE(f.stores.builds->FailExpired(f.clock.Now() + 5s, "worker lost").value() == 1);
+  auto failed = f.stores.builds->FailExpired(f.clock.Now() + 5s, "worker lost");
+  REQUIRE(failed);
+  REQUIRE(failed->size() == 1);
+  CHECK(failed->front().id == queued->id);
+  CHECK(failed->front().state == BuildState::kFailed);
+  CHECK(failed->front().reason == "worker lost");
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (f.builder.Running() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(20ms);
@@ -734,7 +739,10 @@ TEST_CASE("ReadLog answers up to max_bytes, across the store's pieces", "[build]
 
 // A fixture whose service publishes to a recording sink.
 struct PublishingFixture : Fixture {
-  PublishingFixture() { deps.events = &events; }
+  explicit PublishingFixture(testing::Backend backend = testing::Backend::kSqlite)
+      : Fixture(2, nullptr, false, backend) {
+    deps.events = &events;
+  }
   testing::RecordingEventSink events;
 };
 
@@ -843,6 +851,108 @@ TEST_CASE("A build cancelled while running is heard cancelled once it stopped", 
   CHECK(f.events.Types() == std::vector<EventType>{EventType::kBuildQueued,
                                                    EventType::kBuildStarted,
                                                    EventType::kBuildCancelled});
+}
+
+// The build.failed events `sink` heard.
+std::vector<Event> FailedEvents(const testing::RecordingEventSink& sink) {
+  std::vector<Event> failed;
+  for (const Event& e : sink.Events()) {
+    if (e.type == EventType::kBuildFailed) failed.push_back(e);
+  }
+  return failed;
+}
+
+TEST_CASE("A build whose worker is gone is heard failed once, from the instance that failed it",
+          "[build][events]") {
+  auto backend = GENERATE(from_range(testing::AvailableBackends()));
+  INFO(testing::ToString(backend));
+  PublishingFixture f(backend);
+  f.options.lease = 200ms;  // each instance looks for expired leases every 100 ms
+  f.AddProject("web");
+  auto queued = f.stores.builds->Enqueue(Queued("web", "v1", f.clock.Now()));
+  REQUIRE(queued);
+  const auto now = f.clock.Now();
+  auto claimed = f.stores.builds->ClaimNext("other-host:7/0", now, now + 30s);
+  REQUIRE((claimed && *claimed));
+
+  // Two instances share the queue; either may notice first, only one may tell.
+  BuildServiceOptions second_options = f.options;
+  second_options.worker_prefix = "second-host:2";
+  testing::RecordingEventSink second_events;
+  BuildDependencies second_deps = f.deps;
+  second_deps.events = &second_events;
+  BuildService second(second_deps, second_options);
+  f.Service().Start();
+  second.Start();
+  CHECK(f.events.Events().empty());  // its lease still runs
+  CHECK(second_events.Events().empty());
+
+  f.clock.Advance(31s);  // the other host never renews it
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (f.events.Events().empty() && second_events.Events().empty() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  std::this_thread::sleep_for(500ms);  // several more rounds of both instances' expiry checks
+  CHECK(f.stores.builds->FailExpired(f.clock.Now() + 1s, "again")->empty());
+  f.Service().Stop();
+  second.Stop();
+
+  std::vector<Event> heard = FailedEvents(f.events);
+  for (const Event& e : FailedEvents(second_events)) heard.push_back(e);
+  CHECK(f.events.Events().size() + second_events.Events().size() == 1);  // nothing but that
+  REQUIRE(heard.size() == 1);
+  const Event& failed = heard.front();
+  REQUIRE(failed.build.has_value());
+  Build stored = f.WaitFinished(queued->id);
+  CHECK(stored.state == BuildState::kFailed);
+  CHECK(stored.reason.find("lease expired") != std::string::npos);
+  CHECK(*failed.build == stored);  // as the store recorded it, reason and finished_at included
+  CHECK(failed.occurred_at == stored.finished_at);
+  CHECK(failed.repository == "team/web");
+  CHECK(failed.project == "web");
+  CHECK(failed.tag == "v1");
+  CHECK(failed.operator_name == "bob");
+}
+
+TEST_CASE("A restarted instance is heard failing what its previous life left running",
+          "[build][events]") {
+  auto backend = GENERATE(from_range(testing::AvailableBackends()));
+  INFO(testing::ToString(backend));
+  PublishingFixture f(backend);
+  f.AddProject("web");
+  f.AddProject("live");
+  auto left = f.stores.builds->Enqueue(Queued("web", "v1", f.clock.Now()));
+  auto alive = f.stores.builds->Enqueue(Queued("live", "v1", f.clock.Now()));
+  REQUIRE(left);
+  REQUIRE(alive);
+  const auto now = f.clock.Now();
+  // This instance's previous life ("test-host:1"), with its lease still running; and a live host.
+  auto first = f.stores.builds->ClaimNext("test-host:1/0", now, now + 30s);
+  REQUIRE((first && *first));
+  REQUIRE((*first)->id == left->id);
+  auto second = f.stores.builds->ClaimNext("live-host:3/0", now, now + 30s);
+  REQUIRE((second && *second));
+
+  f.Service().Start();  // fails and publishes before it returns, on the starting thread
+  REQUIRE(f.events.Events().size() == 1);
+  const Event failed = f.events.Events().front();
+  CHECK(f.events.Threads().front() == std::this_thread::get_id());
+  CHECK(failed.type == EventType::kBuildFailed);
+  REQUIRE(failed.build.has_value());
+  CHECK(failed.build->id == left->id);
+  CHECK(failed.build->state == BuildState::kFailed);
+  CHECK(failed.build->reason == "worker restarted while the build ran");
+  CHECK(failed.build->finished_at == now);
+  CHECK(failed.repository == "team/web");
+  CHECK(failed.project == "web");
+
+  // Expiry checks later find it ended: it is not heard again.
+  f.clock.Advance(10s);
+  CHECK(f.stores.builds->FailExpired(f.clock.Now(), "lease expired")->empty());
+  f.Service().Stop();
+  CHECK(f.events.Types() == std::vector<EventType>{EventType::kBuildFailed});
+  CHECK(f.stores.builds->Get(alive->id)->state == BuildState::kRunning);
 }
 
 TEST_CASE("Refused build requests publish nothing", "[build][events]") {

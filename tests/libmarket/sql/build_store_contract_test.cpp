@@ -337,22 +337,66 @@ TEST_CASE("build store: expired leases and a restarted worker's builds fail", "[
   REQUIRE(builds.ClaimNext("host_1/10.0.0.1:8080/0", kT0, kT0 + seconds(100))->has_value());
   REQUIRE(*builds.Heartbeat(b.id, "alive", kT0 + seconds(40)));
 
-  CHECK(*builds.FailExpired(kT0 + seconds(5), "lease expired") == 0);
-  CHECK(*builds.FailExpired(kT0 + seconds(20), "lease expired") == 1);
+  CHECK(builds.FailExpired(kT0 + seconds(5), "lease expired")->empty());
+  auto expired = *builds.FailExpired(kT0 + seconds(20), "lease expired");
+  REQUIRE(expired.size() == 1);
   auto dead = *builds.Get(a.id);
+  CHECK(expired[0] == dead);  // returned as stored
   CHECK(dead.state == BuildState::kFailed);
   CHECK(dead.reason == "lease expired");
   CHECK(dead.finished_at == kT0 + seconds(20));
+  CHECK(dead.started_at == kT0);
   CHECK(builds.Get(b.id)->state == BuildState::kRunning);
   CHECK(*builds.Heartbeat(a.id, "dead", kT0 + seconds(60)) == false);
+  // Failed once: a later call (another instance's) does not return it again.
+  CHECK(builds.FailExpired(kT0 + seconds(25), "lease expired")->empty());
 
-  CHECK(*builds.FailOwnedBy("host_1/10.0.0.1:80", "server restarted", kT0 + seconds(21)) == 1);
+  auto owned = *builds.FailOwnedBy("host_1/10.0.0.1:80", "server restarted", kT0 + seconds(21));
+  REQUIRE(owned.size() == 1);
   auto gone = *builds.Get(c.id);
+  CHECK(owned[0] == gone);
   CHECK(gone.state == BuildState::kFailed);
   CHECK(gone.reason == "server restarted");
+  CHECK(gone.finished_at == kT0 + seconds(21));
   CHECK(builds.Get(d.id)->state == BuildState::kRunning);
-  CHECK(*builds.FailOwnedBy("host_1/10.0.0.1:8080/0", "server restarted", kT0) == 1);
-  CHECK(*builds.FailOwnedBy("nobody", "x", kT0) == 0);
+  auto other = *builds.FailOwnedBy("host_1/10.0.0.1:8080/0", "server restarted", kT0);
+  REQUIRE(other.size() == 1);
+  CHECK(other[0].id == d.id);
+  CHECK(other[0].state == BuildState::kFailed);
+  CHECK(other[0].reason == "server restarted");
+  CHECK(builds.FailOwnedBy("nobody", "x", kT0)->empty());
+  CHECK(builds.FailOwnedBy("host_1/10.0.0.1:80", "server restarted", kT0)->empty());
+}
+
+TEST_CASE("build store: builds failed in bulk come back each once, by id", "[sql][build]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& builds = *stores.builds;
+  std::vector<std::int64_t> ids;
+  for (const char* project : {"p1", "p2", "p3"}) {
+    AddProject(*stores.projects, project);
+    ids.push_back(builds.Enqueue(MakeBuild(project, "1"))->id);
+  }
+  // Two workers of one instance, and one worker that keeps its lease.
+  REQUIRE(builds.ClaimNext("gone/0", kT0, kT0 + seconds(10))->has_value());
+  REQUIRE(builds.ClaimNext("gone/1", kT0, kT0 + seconds(10))->has_value());
+  REQUIRE(builds.ClaimNext("alive", kT0, kT0 + seconds(100))->has_value());
+
+  auto failed = *builds.FailExpired(kT0 + seconds(30), "lease expired");
+  REQUIRE(failed.size() == 2);
+  CHECK(failed[0].id == ids[0]);
+  CHECK(failed[1].id == ids[1]);
+  for (const Build& build : failed) {
+    CHECK(build.state == BuildState::kFailed);
+    CHECK(build.reason == "lease expired");
+    CHECK(build.finished_at == kT0 + seconds(30));
+    CHECK(build.started_at == kT0);
+    CHECK(build == *builds.Get(build.id));  // every column, as stored
+  }
+  CHECK(builds.FailOwnedBy("gone", "server restarted", kT0 + seconds(31))->empty());
+  CHECK(builds.Get(ids[2])->state == BuildState::kRunning);
 }
 
 TEST_CASE("build store: log append and offset reads", "[sql][build][log]") {

@@ -8,6 +8,7 @@
 #include "market/identity.hpp"
 #include "market/store.hpp"
 #include "support/test_stores.hpp"
+#include "store_contract_support.hpp"
 
 using market::AuditActor;
 using market::AuditQuery;
@@ -16,25 +17,13 @@ using market::Role;
 using market::testing::Backend;
 using market::testing::TestDatabase;
 
+using market::testing::OpenOrFail;
+using market::testing::PickBackend;
+
 namespace {
 
 const market::TimePoint kT0{std::chrono::milliseconds{1'790'000'000'123}};
 const AuditActor kCli{"cli:root", "", "rid-1"};
-
-market::Stores OpenOrFail(const TestDatabase& db) {
-  auto stores = db.Open(2);
-  if (!stores) FAIL("OpenStores: " << stores.error().message);
-  return std::move(*stores);
-}
-
-Backend PickBackend() {
-  static bool warned = false;
-  if (!warned && !market::testing::PostgresUrl()) {
-    warned = true;
-    WARN("MARKET_TEST_POSTGRES_URL is not set: the PostgreSQL backend is skipped");
-  }
-  return GENERATE(from_range(market::testing::AvailableBackends()));
-}
 
 // A digest-shaped string; the store never sees real tokens.
 std::string Digest(char c) { return std::string(64, c); }
@@ -53,7 +42,7 @@ TEST_CASE("users: add, find, list, role, password, delete", "[identity]") {
   Backend backend = PickBackend();
   INFO("backend " << market::testing::ToString(backend));
   TestDatabase db(backend);
-  market::Stores stores = OpenOrFail(db);
+  market::Stores stores = OpenOrFail(db, 2);
   market::IdentityStore& ids = *stores.identity;
 
   auto ada = ids.AddUser("ada", Role::kAdmin, "$argon2id$hash-a", kCli, kT0);
@@ -100,7 +89,7 @@ TEST_CASE("tokens: only digests, lookup, revoke, gone with their user", "[identi
   Backend backend = PickBackend();
   INFO("backend " << market::testing::ToString(backend));
   TestDatabase db(backend);
-  market::Stores stores = OpenOrFail(db);
+  market::Stores stores = OpenOrFail(db, 2);
   market::IdentityStore& ids = *stores.identity;
   REQUIRE(ids.AddUser("dev", Role::kDeveloper, "$argon2id$h", kCli, kT0));
   REQUIRE(ids.AddUser("ops", Role::kAdmin, "$argon2id$h", kCli, kT0));
@@ -154,7 +143,7 @@ TEST_CASE("identity changes are audited in their own transaction, the log pages 
   Backend backend = PickBackend();
   INFO("backend " << market::testing::ToString(backend));
   TestDatabase db(backend);
-  market::Stores stores = OpenOrFail(db);
+  market::Stores stores = OpenOrFail(db, 2);
   market::IdentityStore& ids = *stores.identity;
   market::AuditLog& audit = *stores.audit;
 

@@ -13,11 +13,15 @@
 #include "market/project_store.hpp"
 #include "market/store.hpp"
 #include "support/test_stores.hpp"
+#include "store_contract_support.hpp"
 
 using market::Errc;
 using market::Project;
 using market::testing::Backend;
 using market::testing::TestDatabase;
+
+using market::testing::OpenOrFail;
+using market::testing::PickBackend;
 
 namespace {
 
@@ -56,21 +60,6 @@ std::vector<std::string> ListedNames(market::ProjectStore& store,
   std::vector<std::string> out = Names(*listed);
   out.push_back("total=" + std::to_string(listed->total_count));
   return out;
-}
-
-market::Stores OpenOrFail(const TestDatabase& db, int pool_size = 8) {
-  auto stores = db.Open(pool_size);
-  if (!stores) FAIL("OpenStores: " << stores.error().message);
-  return std::move(*stores);
-}
-
-Backend PickBackend() {
-  static bool warned = false;
-  if (!warned && !market::testing::PostgresUrl()) {
-    warned = true;
-    WARN("MARKET_TEST_POSTGRES_URL is not set: the PostgreSQL backend is skipped");
-  }
-  return GENERATE(from_range(market::testing::AvailableBackends()));
 }
 
 market::ProjectListQuery Query(int page, int page_size, std::string filter = "",

@@ -16,6 +16,7 @@
 #include "market/store.hpp"
 #include "market/webhook_store.hpp"
 #include "support/test_stores.hpp"
+#include "store_contract_support.hpp"
 
 using market::AttemptOutcome;
 using market::DeliveryState;
@@ -29,24 +30,12 @@ using market::testing::Backend;
 using market::testing::TestDatabase;
 using std::chrono::seconds;
 
+using market::testing::OpenOrFail;
+using market::testing::PickBackend;
+
 namespace {
 
 const TimePoint kT0{std::chrono::milliseconds{1'790'000'000'000}};
-
-Backend PickBackend() {
-  static bool warned = false;
-  if (!warned && !market::testing::PostgresUrl()) {
-    warned = true;
-    WARN("MARKET_TEST_POSTGRES_URL is not set: the PostgreSQL backend is skipped");
-  }
-  return GENERATE(from_range(market::testing::AvailableBackends()));
-}
-
-market::Stores OpenOrFail(const TestDatabase& db, int pool_size = 8) {
-  auto stores = db.Open(pool_size);
-  if (!stores) FAIL("OpenStores: " << stores.error().message);
-  return std::move(*stores);
-}
 
 void AddProject(market::ProjectStore& store, const std::string& name) {
   market::Project p;

@@ -320,6 +320,12 @@ TEST_CASE("failed deliveries in a row disable the policy with the reason, enabli
   NewProject(client, "unheard");  // a disabled policy hears nothing
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   CHECK(Deliveries(client, id).size() == 3);
+  // ...but a test event goes out, so the receiver can be checked before enabling it again.
+  Reply test = client.PostForm("/api/webhooks/test", "id=" + std::to_string(id) + "&operator=ada");
+  REQUIRE(test.Code() == 10000);
+  REQUIRE(Eventually([&] { return receiver.Requests().size() == 4; }));
+  CHECK(json::parse(receiver.Requests()[3].body)["type"] == "webhook.test");
+  REQUIRE(SettledState(client, id, 0) == "failed");
 
   status = 200;
   Reply enabled = client.PostForm("/api/webhooks/update",

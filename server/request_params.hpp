@@ -12,24 +12,12 @@
 #include <nlohmann/json.hpp>
 
 #include "market/error.hpp"
+#include "market/json_bounded.hpp"
 #include "market/project.hpp"
 
 namespace market::server {
 
 using FormPairs = std::vector<std::pair<std::string, std::string>>;
-
-// The deepest nesting of arrays and objects a request's JSON may have. nlohmann parses without
-// recursion, but copying, comparing and writing a value (dump) recurse once per level, and
-// about 600 KB of `[` overflow a thread's stack; 64 is far more than any request needs (a
-// pipeline is 3 levels deep).
-inline constexpr int kMaxJsonDepth = 64;
-
-// Parses client bytes as JSON, refusing nesting deeper than kMaxJsonDepth while parsing: no
-// value deeper than that is ever built. A value; nullopt when `text` is not JSON; kInvalid
-// "<what>: JSON nesting deeper than 64 levels" when it nests deeper (parsing stops there, so
-// whatever follows is not looked at).
-Result<std::optional<nlohmann::json>> ParseJsonBounded(std::string_view text,
-                                                       std::string_view what);
 
 // Splits `a=1&b=x+y&c=%24` into decoded pairs, in order. kInvalid for a bad %-escape.
 Result<FormPairs> ParseUrlEncoded(std::string_view text);

@@ -1,5 +1,7 @@
 #include "market/validation.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <optional>
 
@@ -154,6 +156,44 @@ Result<DockerfileType> ParseDockerfileTypeField(std::string_view field, std::str
                                             text.substr(0, 32)));
   }
   return *type;
+}
+
+Result<std::string> ValidateObjectName(std::string_view field, std::string_view text) {
+  constexpr std::size_t kMaxLength = 64;
+  if (text.empty() || text.size() > kMaxLength) {
+    return Fail(Errc::kInvalid, fmt::format("{} must be 1 to {} characters", field, kMaxLength));
+  }
+  const bool ok = std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+  });
+  if (!ok) {
+    return Fail(Errc::kInvalid,
+                fmt::format("{} may hold letters, digits, '.', '_' and '-' only", field));
+  }
+  return std::string(text);
+}
+
+Result<std::string> ValidateSecret(std::string_view field, std::string_view text) {
+  constexpr std::size_t kMaxLength = 256;
+  const bool control = std::any_of(text.begin(), text.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+  if (text.empty() || text.size() > kMaxLength || control) {
+    return Fail(Errc::kInvalid,
+                fmt::format("{} must be 1 to {} bytes without control characters", field,
+                            kMaxLength));
+  }
+  return std::string(text);
+}
+
+Result<bool> ParseFlag(std::string_view field, std::string_view text) {
+  std::string lower(text.substr(0, 8));
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "true" || lower == "1" || lower == "yes" || lower == "on") return true;
+  if (lower == "false" || lower == "0" || lower == "no" || lower == "off") return false;
+  return Fail(Errc::kInvalid, fmt::format("{} must be true or false", field));
 }
 
 }  // namespace market

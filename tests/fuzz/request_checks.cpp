@@ -176,7 +176,7 @@ Problem CheckNestingLimit(std::string_view body) {
   const std::string kTooDeep = "request body: JSON nesting deeper than 64 levels";
   // accept() runs the parser without building a value: it does not recurse.
   if (!nlohmann::json::accept(body)) return std::nullopt;
-  const bool too_deep = NestingDepth(body) > server::kMaxJsonDepth;
+  const bool too_deep = NestingDepth(body) > market::kMaxJsonDepth;
   Result<RequestParams> params = RequestParams::Decode("", "application/json", body);
   const bool refused = !params && params.error().message == kTooDeep;
   if (too_deep && !refused) {
@@ -237,7 +237,7 @@ Problem CheckRequestDecoding(std::string_view raw_input) {
   if (Problem p = CheckNestingLimit(body)) return p;
 
   // A JSON body as the save handler reads it.
-  Result<std::optional<nlohmann::json>> parsed = server::ParseJsonBounded(body, "request body");
+  Result<std::optional<nlohmann::json>> parsed = market::ParseJsonBounded(body, "request body");
   if (!parsed && parsed.error().code != Errc::kInvalid) {
     return std::string("ParseJsonBounded failed with a code other than kInvalid");
   }

@@ -40,5 +40,12 @@ Result<DockerfileType> ParseDockerfileTypeField(std::string_view field, std::str
                                                 DockerfileType missing);
 // The list filter: any text up to 64 characters, no control characters.
 Result<std::string> ValidateNameFilter(std::string_view field, std::string_view text);
+// A name of a webhook policy or build trigger: 1..64 letters, digits, '.', '_' and '-'.
+Result<std::string> ValidateObjectName(std::string_view field, std::string_view text);
+// A shared secret (HMAC key or token): 1..256 bytes without control characters, so it survives
+// every form and header it is pasted through. Spaces are fine (GitHub's example has them).
+Result<std::string> ValidateSecret(std::string_view field, std::string_view text);
+// A flag as the API takes it: true/false, 1/0, yes/no, on/off, in any case.
+Result<bool> ParseFlag(std::string_view field, std::string_view text);
 
 }  // namespace market

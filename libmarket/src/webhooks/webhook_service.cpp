@@ -24,7 +24,6 @@ using std::chrono::milliseconds;
 
 constexpr std::size_t kMaxUrlLength = 2048;
 constexpr std::size_t kMaxGlobLength = 256;
-constexpr std::size_t kMaxSecretLength = 256;
 constexpr int kPruneBatch = 1000;
 // The signature headers' values are secrets' work: recorded attempts show that they were sent.
 constexpr std::string_view kRemoved = "(removed)";
@@ -38,28 +37,6 @@ std::string DefaultWorkerPrefix() {
 bool Printable(std::string_view text) {
   return std::all_of(text.begin(), text.end(),
                      [](char c) { return static_cast<unsigned char>(c) > 0x20 && c != 0x7f; });
-}
-
-Result<std::string> PolicyName(std::string_view text) {
-  if (text.empty() || text.size() > kMaxNameLength) {
-    return Fail(Errc::kInvalid, fmt::format("name must be 1 to {} characters", kMaxNameLength));
-  }
-  const bool ok = std::all_of(text.begin(), text.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
-  });
-  if (!ok) return Fail(Errc::kInvalid, "name may hold letters, digits, '.', '_' and '-' only");
-  return std::string(text);
-}
-
-// As the other flags of the API: true/false, 1/0, yes/no, on/off, in any case.
-Result<bool> Flag(std::string_view field, std::string_view text) {
-  std::string lower(text.substr(0, 8));
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower == "true" || lower == "1" || lower == "yes" || lower == "on") return true;
-  if (lower == "false" || lower == "0" || lower == "no" || lower == "off") return false;
-  return Fail(Errc::kInvalid, fmt::format("{} must be true or false", field));
 }
 
 Result<std::vector<EventType>> EventTypes(std::string_view text) {
@@ -310,10 +287,10 @@ class WebhookService::Impl {
 Result<void> WebhookService::Impl::Apply(const WebhookPolicyRequest& request,
                                          WebhookPolicy& policy) {
   if (request.name) {
-    MARKET_ASSIGN_OR_RETURN(policy.name, PolicyName(*request.name));
+    MARKET_ASSIGN_OR_RETURN(policy.name, ValidateObjectName("name", *request.name));
   }
   if (request.enabled) {
-    MARKET_ASSIGN_OR_RETURN(policy.enabled, Flag("enabled", *request.enabled));
+    MARKET_ASSIGN_OR_RETURN(policy.enabled, ParseFlag("enabled", *request.enabled));
   }
   if (request.url) {
     if (request.url->size() > kMaxUrlLength) {
@@ -332,16 +309,8 @@ Result<void> WebhookService::Impl::Apply(const WebhookPolicyRequest& request,
     MARKET_ASSIGN_OR_RETURN(policy.tag_glob, Glob("tag", *request.tag));
   }
   if (request.secret) {
-    // Spaces are fine (GitHub's published example secret has them); control characters are
-    // not, so a secret survives every form and header it is pasted through.
-    const bool control = std::any_of(request.secret->begin(), request.secret->end(), [](char c) {
-      return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-    });
-    if (request.secret->size() > kMaxSecretLength || control) {
-      return Fail(Errc::kInvalid,
-                  fmt::format("secret must be at most {} bytes without control characters",
-                              kMaxSecretLength));
-    }
+    // Empty: unsigned deliveries.
+    if (!request.secret->empty()) MARKET_RETURN_IF_ERROR(ValidateSecret("secret", *request.secret));
     policy.secret = *request.secret;
   }
   if (request.format) {

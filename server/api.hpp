@@ -17,6 +17,7 @@
 #include "market/project_service.hpp"
 #include "market/project_store.hpp"
 #include "market/registry.hpp"
+#include "market/trigger_service.hpp"
 #include "market/webhook_service.hpp"
 #include "request_params.hpp"
 
@@ -37,6 +38,7 @@ struct ApiDependencies {
   IdentityStore* identity = nullptr;
   const Authenticator* auth = nullptr;  // null: authentication off (no sessions)
   WebhookService* webhooks = nullptr;
+  TriggerService* triggers = nullptr;
   const Clock* clock = nullptr;  // null: the system clock
   bool auth_enabled = false;     // whether requests carry a verified identity
 };
@@ -109,11 +111,21 @@ class Api {
   HandlerResult RedeliverWebhook(const RequestContext& context);
   HandlerResult TestWebhook(const RequestContext& context);
 
+  // trigger_handlers.cpp: build triggers, and the URL git hosts send push events to.
+  HandlerResult ListTriggers(const RequestContext& context);
+  HandlerResult NewTrigger(const RequestContext& context);
+  HandlerResult GetTrigger(const RequestContext& context);
+  HandlerResult UpdateTrigger(const RequestContext& context);
+  HandlerResult DeleteTrigger(const RequestContext& context);
+  HandlerResult StartTrigger(const RequestContext& context);
+  HandlerResult ReceiveTrigger(const RequestContext& context);
+
  private:
   HttpResponse CheckReadiness() const;  // pings the database and the registry
   Result<AuditActor> AdminActor(const RequestContext& context) const;
   IdentityAdmin Admin() const;
   WebhookService& Webhooks() const;
+  TriggerService& Triggers() const;
   Result<std::string> RepositoryParameter(const RequestParams& params,
                                          std::string_view field) const;
   Result<WebhookPolicy> VisiblePolicy(const RequestContext& context, std::int64_t id) const;

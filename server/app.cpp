@@ -26,6 +26,7 @@
 #include "market/store.hpp"
 #include "market/store_monitor.hpp"
 #include "market/time.hpp"
+#include "market/trigger_service.hpp"
 #include "market/webhook_service.hpp"
 #include "router.hpp"
 #include "routes.hpp"
@@ -49,6 +50,8 @@ struct ServerApp::Parts {
   SourceCheckoutPtr checkout;
   std::unique_ptr<WebhookTransport> webhook_transport;
   std::unique_ptr<WebhookService> webhooks;  // hears the services below: outlives them
+  std::unique_ptr<TriggerService> triggers;  // hears build ends: outlives the build service
+  EventFanOut build_events;                  // the builds' events: webhooks, then triggers
   std::unique_ptr<ProjectService> projects;
   std::unique_ptr<BuildService> builds;
   std::unique_ptr<Authenticator> auth;
@@ -228,7 +231,8 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   deps.registry = parts->registry.get();
   deps.clock = &parts->clock;
   deps.audit = parts->stores.audit.get();
-  deps.events = parts->webhooks.get();
+  parts->build_events.Add(parts->webhooks.get());
+  deps.events = &parts->build_events;
   BuildServiceOptions build_options;
   build_options.workers = config.build_workers;
   build_options.workspace = config.workspace / "builds";
@@ -242,6 +246,16 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   build_options.max_queued_per_project = config.max_queued_builds_per_project;
   build_options.max_queued_per_operator = config.max_queued_builds_per_user;
   parts->builds = std::make_unique<BuildService>(deps, build_options);
+  parts->triggers = std::make_unique<TriggerService>(
+      TriggerDependencies{.store = parts->stores.triggers.get(),
+                          .builds = parts->builds.get(),
+                          .build_store = parts->instrumented_builds.get(),
+                          .projects = parts->stores.projects.get(),
+                          .plugins = parts->plugins.get(),
+                          .clock = &parts->clock,
+                          .audit = parts->stores.audit.get()},
+      TriggerOptions{.disable_after = config.trigger_disable_after});
+  parts->build_events.Add(parts->triggers.get());
 
   if (config.auth) {
     Result<std::unique_ptr<Authenticator>> auth = Authenticator::Create(
@@ -276,6 +290,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   api_deps.identity = parts->stores.identity.get();
   api_deps.auth = parts->auth.get();
   api_deps.webhooks = parts->webhooks.get();
+  api_deps.triggers = parts->triggers.get();
   api_deps.clock = &parts->clock;
   api_deps.auth_enabled = config.auth;
   parts->api = std::make_unique<Api>(api_deps);

@@ -85,6 +85,7 @@ struct ServerConfig {
   int webhook_senders = 2;
   std::chrono::seconds webhook_keep{30 * 86400};   // finished deliveries are kept this long
   std::string webhook_allow_networks;  // CIDRs webhook targets may be in despite the rules
+  int trigger_disable_after = 50;      // triggered builds failed in a row; 0: never
 
   std::string default_cluster = "default_cluster";
   std::int64_t max_body_bytes = 1 << 20;

@@ -243,6 +243,10 @@ const std::vector<ConfigKey>& Table() {
        .help = "networks webhook targets may be in although the build sandbox's rules deny "
                "them (loopback, link-local, this host, build-deny-networks) (default none)",
        .field = &C::webhook_allow_networks, .check = &CheckNetwork},
+      {.key = "trigger-disable-after", .type = K::kInteger, .default_value = "50",
+       .max = 1'000'000,
+       .help = "builds of a build trigger failed in a row that disable it; 0: never",
+       .field = &C::trigger_disable_after},
       {.key = "auth", .type = K::kBool, .default_value = "off",
        .help = "authentication (a non-loopback listener requires on)", .field = &C::auth},
       {.key = "auth-users-file", .value_name = "FILE",

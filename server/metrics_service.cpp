@@ -94,6 +94,9 @@ class InstrumentedBuildStore final : public BuildStore {
     return result;
   }
   Result<Build> Get(std::int64_t id) override { return inner_.Get(id); }
+  Result<std::optional<Build>> FindTriggered(const Build& build) override {
+    return inner_.FindTriggered(build);
+  }
   Result<BuildPage> ListForProject(std::string_view project, int page, int page_size) override {
     return inner_.ListForProject(project, page, page_size);
   }

@@ -70,6 +70,14 @@ std::vector<Route> MakeRoutes(Api& api, RunOn project_reads) {
       {verb::post, "/api/webhooks/redeliver", false, kPool, kDeveloper,
        bind(&Api::RedeliverWebhook)},
       {verb::post, "/api/webhooks/test", false, kPool, kDeveloper, bind(&Api::TestWebhook)},
+      {verb::get, "/api/triggers/list", false, kPool, kDeveloper, bind(&Api::ListTriggers)},
+      {verb::post, "/api/triggers/new", false, kPool, kDeveloper, bind(&Api::NewTrigger)},
+      {verb::get, "/api/triggers/get", false, kPool, kDeveloper, bind(&Api::GetTrigger)},
+      {verb::post, "/api/triggers/update", false, kPool, kDeveloper, bind(&Api::UpdateTrigger)},
+      {verb::post, "/api/triggers/delete", false, kPool, kDeveloper, bind(&Api::DeleteTrigger)},
+      {verb::post, "/api/triggers/start", false, kPool, kDeveloper, bind(&Api::StartTrigger)},
+      // Git hosts carry no session or token: the trigger's secret signs each request.
+      {verb::post, "/api/trigger/", true, kPool, kPublic, bind(&Api::ReceiveTrigger)},
       // The page's HTML holds no data; its script asks for a login when the API answers 401.
       {verb::get, "/", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/builds", false, kIo, kPublic, bind(&Api::ConsolePage)},

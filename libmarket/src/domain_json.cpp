@@ -40,7 +40,23 @@ nlohmann::json BuildToJson(const Build& build) {
           {"state", ToString(build.state)},
           {"legacyState", LegacyStateNumber(build.state)},
           {"reason", build.reason},
-          {"cancelRequested", build.cancel_requested}};
+          {"cancelRequested", build.cancel_requested},
+          {"extraTags", build.extra_tags},
+          {"trigger", build.trigger.empty() ? nlohmann::json(nullptr)
+                                            : BuildTriggerToJson(build.trigger)}};
+}
+
+nlohmann::json BuildTriggerToJson(const BuildTrigger& trigger) {
+  nlohmann::json out = nlohmann::json::object();
+  out["kind"] = trigger.kind.empty() ? std::string("manual") : trigger.kind;
+  if (trigger.trigger_id != 0) out["triggerId"] = trigger.trigger_id;
+  for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"ref", &trigger.ref},
+                                   {"sha", &trigger.sha},
+                                   {"repository", &trigger.repository},
+                                   {"delivery", &trigger.delivery_id}}) {
+    if (!value->empty()) out[key] = *value;
+  }
+  return out;
 }
 
 }  // namespace market

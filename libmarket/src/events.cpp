@@ -1,11 +1,14 @@
 #include "market/events.hpp"
 
+#include "market/domain_json.hpp"
+
 #include <openssl/rand.h>
 
 #include <array>
 #include <stdexcept>
 
 #include "hex.hpp"
+#include "market/domain_json.hpp"
 
 namespace market {
 
@@ -41,15 +44,6 @@ void PutTime(nlohmann::json& object, const char* key, const std::optional<TimePo
   if (t) object[key] = FormatIso8601(*t);
 }
 
-nlohmann::json TriggerJson(const BuildTrigger& trigger) {
-  nlohmann::json out = nlohmann::json::object();
-  PutText(out, "kind", trigger.kind);
-  PutText(out, "ref", trigger.ref);
-  PutText(out, "sha", trigger.sha);
-  PutText(out, "delivery", trigger.delivery);
-  return out;
-}
-
 nlohmann::json BuildJson(const Build& build, const std::optional<BuildTrigger>& trigger) {
   nlohmann::json out = {{"id", build.id}};
   PutText(out, "tag", build.tag);
@@ -65,7 +59,8 @@ nlohmann::json BuildJson(const Build& build, const std::optional<BuildTrigger>& 
   out["queuedAt"] = FormatIso8601(build.queued_at);
   PutTime(out, "startedAt", build.started_at);
   PutTime(out, "finishedAt", build.finished_at);
-  if (trigger) out["trigger"] = TriggerJson(*trigger);
+  if (!build.extra_tags.empty()) out["extraTags"] = build.extra_tags;
+  if (trigger) out["trigger"] = BuildTriggerToJson(*trigger);
   return out;
 }
 
@@ -133,7 +128,7 @@ Event Event::ForBuild(EventType type, const Build& build, std::string_view repos
   event.tag = build.tag;
   event.digest = build.digest;
   event.build = build;
-  event.trigger = BuildTrigger{};
+  event.trigger = build.trigger;
   return event;
 }
 

@@ -120,7 +120,9 @@ TEST_CASE("A queued build's body has none of what it does not know yet", "[event
   b.image = "registry.test:5000/team/web:v2";
   b.queued_at = kQueued;
   Event e = Event::ForBuild(EventType::kBuildQueued, b, "team/web", kQueued);
-  e.trigger = BuildTrigger{"git-push", "refs/heads/main", "", "d-1"};
+  b.trigger = BuildTrigger{"git-push", 4, "refs/heads/main", "", "https://git.test/web.git", "d-1"};
+  b.extra_tags = {"latest"};
+  e = Event::ForBuild(EventType::kBuildQueued, b, "team/web", kQueued);
   json body = EventPayload(e, PayloadFormat::kDefault, "image-market");
   CHECK_FALSE(body.contains("digest"));
   CHECK(body["build"] ==
@@ -129,7 +131,13 @@ TEST_CASE("A queued build's body has none of what it does not know yet", "[event
              {"image", "registry.test:5000/team/web:v2"},
              {"state", "queued"},
              {"queuedAt", "2026-09-21T14:13:20.000Z"},
-             {"trigger", {{"kind", "git-push"}, {"ref", "refs/heads/main"}, {"delivery", "d-1"}}}});
+             {"extraTags", {"latest"}},
+             {"trigger",
+              {{"kind", "git-push"},
+               {"triggerId", 4},
+               {"ref", "refs/heads/main"},
+               {"repository", "https://git.test/web.git"},
+               {"delivery", "d-1"}}}});
 }
 
 TEST_CASE("A failed build's body gives the reason and no size", "[events]") {

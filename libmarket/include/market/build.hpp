@@ -19,6 +19,21 @@ std::optional<BuildState> ParseBuildState(std::string_view text);
 int LegacyStateNumber(BuildState state);
 bool IsFinished(BuildState state);
 
+// What started a build, besides a person asking for it. Empty kind: a person (API, CLI, page).
+struct BuildTrigger {
+  // "git-push" (a branch or tag pushed; `ref` says which), "start" (a trigger started by
+  // hand), "base-image" (a base image changed); empty: a person asked (shown as "manual").
+  std::string kind;
+  std::int64_t trigger_id = 0;  // the build trigger, 0: none
+  std::string ref;         // "refs/heads/main", "refs/tags/v1", ...
+  std::string sha;         // the commit the build checks out; empty: the ref's head then
+  std::string repository;  // the source URL, as the project names it, the commit belongs to
+  std::string delivery_id; // the git host's id of the event (a redelivery repeats it)
+
+  bool empty() const { return kind.empty(); }
+  bool operator==(const BuildTrigger&) const = default;
+};
+
 struct Build {
   std::int64_t id = 0;
   std::string project;
@@ -33,6 +48,9 @@ struct Build {
   BuildState state = BuildState::kQueued;
   std::string reason;  // why it failed or was cancelled
   bool cancel_requested = false;
+  BuildTrigger trigger;
+  // Further tags of the same image, pushed after `tag` (a trigger's other tag templates).
+  std::vector<std::string> extra_tags;
 
   bool operator==(const Build&) const = default;
 };

@@ -68,6 +68,20 @@ struct BuildDependencies {
   EventSink* events = nullptr;
 };
 
+// A build as a caller asks for it.
+struct BuildRequest {
+  std::string project;
+  std::string tag;  // empty: the UTC time "YYYYMMDD-HHMMSS"
+  // Further tags the same image is pushed under (at most kMaxExtraTags, none equal to `tag`).
+  std::vector<std::string> extra_tags;
+  std::string operator_name;
+  Role role = Role::kAdmin;  // the caller's (reserved Clusters need kAdmin)
+  ChangeOrigin origin;
+  // What started it: the build checks out trigger.sha (else trigger.ref) for the project's git
+  // sources whose URL is trigger.repository. Empty: a person asked.
+  BuildTrigger trigger;
+};
+
 // A page of a project's builds, as buildHistory asks for it.
 struct BuildHistoryRequest {
   std::string project;
@@ -104,6 +118,7 @@ struct BuildListing {
 class BuildService {
  public:
   static constexpr std::int64_t kSummaryLogBytes = 1 << 20;
+  static constexpr std::size_t kMaxExtraTags = 8;
 
   BuildService(BuildDependencies deps, BuildServiceOptions options);
   ~BuildService();  // stops the workers
@@ -119,6 +134,9 @@ class BuildService {
   Result<Build> Enqueue(std::string_view project, std::string_view tag,
                         std::string_view operator_name, Role role = Role::kAdmin,
                         const ChangeOrigin& origin = {});
+  // The same for a request with extra tags or a trigger. kInvalid naming extraTags; and
+  // kAlreadyExists when a trigger's event already has its build (BuildStore::FindTriggered).
+  Result<Build> Enqueue(const BuildRequest& request);
   // Audited as build.cancel with `origin`.
   Result<Build> Cancel(std::int64_t id, std::string_view operator_name,
                        const ChangeOrigin& origin = {});

@@ -26,9 +26,13 @@ class BuildStore {
   virtual ~BuildStore() = default;
 
   // Records a queued build of an existing project; fills id and queued_at from `build`.
-  // kBuildProjectMissing when the project does not exist.
+  // kBuildProjectMissing when the project does not exist. kAlreadyExists when the build repeats
+  // a trigger's event that has a build (see FindTriggered), also when two calls race.
   virtual Result<Build> Enqueue(const Build& build) = 0;
   virtual Result<Build> Get(std::int64_t id) = 0;  // kBuildNotFound
+  // The build an event of the same trigger already queued: the same delivery id, or (for git
+  // pushes) the same commit and tag. None when `build` has no trigger or neither key.
+  virtual Result<std::optional<Build>> FindTriggered(const Build& build) = 0;
   virtual Result<BuildPage> ListForProject(std::string_view project, int page, int page_size) = 0;
   // At most filter.limit builds matching every filter, newest first (ids descending).
   virtual Result<std::vector<Build>> List(const BuildFilter& filter) = 0;

@@ -29,7 +29,10 @@ void ForEachProjectField(const Project& project, Visit&& visit) {
 // The fields of ForEachProjectField; with `plugins` non-null also "plugins": the pipeline with
 // secrets redacted.
 nlohmann::json ProjectToJson(const Project& project, const PluginRegistry* plugins);
-// Every field of a build, state as its name.
+// Every field of a build, state as its name; "trigger" is null for a build a person asked for.
 nlohmann::json BuildToJson(const Build& build);
+// {"kind", "triggerId", "ref", "sha", "repository", "delivery"}: the fields it has; "manual"
+// when the kind is empty. Build JSON and webhook payloads both say it so.
+nlohmann::json BuildTriggerToJson(const BuildTrigger& trigger);
 
 }  // namespace market

@@ -34,15 +34,6 @@ std::optional<EventType> ParseEventType(std::string_view text);
 // Every type a policy may subscribe to (all but kWebhookTest), in declaration order.
 const std::vector<EventType>& SubscribableEventTypes();
 
-// What started a build. Manual builds are the only kind today; the trigger fields are there
-// for the builds webhooks and base-image changes start.
-struct BuildTrigger {
-  std::string kind = "manual";  // "manual", "git-push", "base-image"
-  std::string ref;              // git push: "refs/heads/main"
-  std::string sha;              // git push: the commit
-  std::string delivery;         // git push: the sender's delivery id
-};
-
 struct Event {
   std::string id;  // a random UUID (version 4), the receivers' de-duplication key
   EventType type = EventType::kBuildQueued;
@@ -53,7 +44,7 @@ struct Event {
   std::string tag;            // tag events and builds
   std::string digest;         // tag.pushed and succeeded builds
   std::optional<Build> build;  // build.* events
-  std::optional<BuildTrigger> trigger;  // build.* events
+  std::optional<BuildTrigger> trigger;  // build.* events: the build's ("manual" when none)
 
   // Events of the same kind fill the same fields; the constructors below say which.
   static Event ForBuild(EventType type, const Build& build, std::string_view repository,
@@ -87,6 +78,19 @@ class EventSink {
   // Called after the change is committed, on the thread that made it. Must not throw and must
   // not wait on the network: a slow receiver may never delay a build or an API answer.
   virtual void Publish(const Event& event) = 0;
+};
+
+// Hands each event to several sinks in order (e.g. webhooks and build triggers). Sinks are
+// added before events flow; each sink's Publish does not throw (EventSink's contract).
+class EventFanOut final : public EventSink {
+ public:
+  void Add(EventSink* sink) { sinks_.push_back(sink); }
+  void Publish(const Event& event) override {
+    for (EventSink* sink : sinks_) sink->Publish(event);
+  }
+
+ private:
+  std::vector<EventSink*> sinks_;
 };
 
 }  // namespace market

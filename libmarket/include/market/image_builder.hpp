@@ -9,6 +9,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "market/error.hpp"
 #include "market/registry.hpp"
@@ -19,6 +20,8 @@ struct ImageBuildRequest {
   std::filesystem::path context_dir;
   std::filesystem::path dockerfile;  // absolute, or relative to context_dir
   std::string image;                 // <host>/<cluster>/<project>:<tag>
+  // The same image pushed under further references (other tags), after `image`.
+  std::vector<std::string> extra_images;
   std::string registry_host;         // where to push; credentials apply to it
   RegistryCredentials credentials;   // empty username: anonymous
   bool tls_verify = true;

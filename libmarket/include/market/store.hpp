@@ -9,6 +9,7 @@
 #include "market/error.hpp"
 #include "market/identity.hpp"
 #include "market/project_store.hpp"
+#include "market/trigger_store.hpp"
 #include "market/webhook_store.hpp"
 
 namespace market {
@@ -29,6 +30,7 @@ struct Stores {
   IdentityStorePtr identity;  // users and API tokens
   AuditLogPtr audit;
   WebhookStorePtr webhooks;  // webhook policies and deliveries
+  TriggerStorePtr triggers;  // build triggers
 };
 
 // kInvalid for a malformed URL; kUnavailable when the database cannot be opened.

@@ -19,6 +19,7 @@
 #include "build/log_redactor.hpp"
 #include "log.hpp"
 #include "market/domain_json.hpp"
+#include "market/trigger_events.hpp"
 #include "market/validation.hpp"
 #include "publish_event.hpp"
 #include "source/context_paths.hpp"
@@ -176,6 +177,29 @@ bool Contains(const std::vector<std::string>& list, std::string_view value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
 
+// A triggered build checks the pushed commit (or ref) out for the project's sources of the
+// pushed repository; its other sources stay as the project names them.
+void PinTriggeredSources(const BuildTrigger& trigger, RenderedDockerfile& rendered,
+                         const LogLineFn& log) {
+  if (trigger.repository.empty() || (trigger.sha.empty() && trigger.ref.empty())) return;
+  std::string ref = trigger.sha;
+  if (ref.empty()) {
+    ref = trigger.ref;
+    for (std::string_view prefix : {"refs/heads/", "refs/tags/"}) {
+      if (ref.starts_with(prefix)) ref.erase(0, prefix.size());
+    }
+  }
+  auto pin = [&](SourceSpec& source) {
+    if (source.type != "git" || !SameRepository(source.url, trigger.repository)) return;
+    source.ref = ref;
+    log(fmt::format("source {}: checking out {} ({})",
+                    source.checkout_as.empty() ? std::string(".") : source.checkout_as, ref,
+                    trigger.ref.empty() ? std::string("started by hand") : trigger.ref));
+  };
+  for (SourceSpec& source : rendered.sources) pin(source);
+  if (rendered.dockerfile_source) pin(*rendered.dockerfile_source);
+}
+
 }  // namespace
 
 class BuildService::Impl {
@@ -187,8 +211,7 @@ class BuildService::Impl {
   }
   ~Impl() { Stop(); }
 
-  Result<Build> Enqueue(std::string_view project, std::string_view tag,
-                        std::string_view operator_name, Role role, const ChangeOrigin& origin);
+  Result<Build> Enqueue(const BuildRequest& request);
   Result<Build> Cancel(std::int64_t id, std::string_view operator_name,
                        const ChangeOrigin& origin);
   Result<Build> Get(std::int64_t id) { return deps_.builds->Get(id); }
@@ -258,9 +281,11 @@ class BuildService::Impl {
   std::shared_mutex queued_publishing_;
 };
 
-Result<Build> BuildService::Impl::Enqueue(std::string_view project, std::string_view tag,
-                                          std::string_view operator_name, Role role,
-                                          const ChangeOrigin& origin) {
+Result<Build> BuildService::Impl::Enqueue(const BuildRequest& request) {
+  const std::string_view tag = request.tag;
+  const std::string_view operator_name = request.operator_name;
+  const Role role = request.role;
+  const ChangeOrigin& origin = request.origin;
   if (!options_.disabled_reason.empty()) {
     return Fail(Errc::kUnavailable, "builds are disabled: " + options_.disabled_reason);
   }
@@ -272,7 +297,18 @@ Result<Build> BuildService::Impl::Enqueue(std::string_view project, std::string_
     MARKET_ASSIGN_OR_RETURN(auto valid, ValidateTag("tag", tag));
     the_tag = valid;
   }
-  MARKET_ASSIGN_OR_RETURN(auto name, NormalizeProjectName("projectName", project));
+  if (request.extra_tags.size() > kMaxExtraTags) {
+    return Fail(Errc::kInvalid, fmt::format("extraTags has more than {} tags", kMaxExtraTags));
+  }
+  std::vector<std::string> extra_tags;
+  for (const std::string& extra : request.extra_tags) {
+    MARKET_ASSIGN_OR_RETURN(auto valid, ValidateTag("extraTags", extra));
+    if (valid == the_tag || Contains(extra_tags, valid)) {
+      return Fail(Errc::kInvalid, fmt::format("extraTags names {} twice", valid));
+    }
+    extra_tags.push_back(std::move(valid));
+  }
+  MARKET_ASSIGN_OR_RETURN(auto name, NormalizeProjectName("projectName", request.project));
   auto stored = deps_.projects->Get(name);
   if (!stored) {
     if (stored.error().code == Errc::kNotFound) {
@@ -325,6 +361,8 @@ Result<Build> BuildService::Impl::Enqueue(std::string_view project, std::string_
       fmt::format("{}/{}/{}:{}", deps_.registry->PushHost(), stored->cluster, name, the_tag);
   build.queued_at = now;
   build.state = BuildState::kQueued;
+  build.extra_tags = std::move(extra_tags);
+  build.trigger = request.trigger;
   Result<Build> queued;
   {
     std::shared_lock publishing(queued_publishing_);
@@ -607,6 +645,7 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
   if (!rendered) {
     return Fail(Errc::kInternal, "the pipeline does not render: " + rendered.error().message);
   }
+  PinTriggeredSources(build.trigger, *rendered, line);
   for (const auto& s : rendered->sources) redactor.Add(s.password, s.username);
   if (rendered->dockerfile_source) {
     redactor.Add(rendered->dockerfile_source->password, rendered->dockerfile_source->username);
@@ -684,6 +723,10 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
   request.context_dir = context;
   request.dockerfile = dockerfile;
   request.image = build.image;
+  const std::string repository_ref = build.image.substr(0, build.image.rfind(':'));
+  for (const std::string& extra : build.extra_tags) {
+    request.extra_images.push_back(repository_ref + ":" + extra);
+  }
   request.registry_host = deps_.registry->PushHost();
   request.credentials = deps_.registry->Credentials();
   request.tls_verify = deps_.registry->TlsVerify();
@@ -791,12 +834,15 @@ void BuildService::Impl::PublishEnded(const Build& build) {
   switch (build.state) {
     case BuildState::kSucceeded:
       PublishBuild(EventType::kBuildSucceeded, build, at);
-      PublishEvent(deps_.events, [&] {
-        Event pushed = Event::ForTag(EventType::kTagPushed, RepositoryOf(build.image), build.tag,
-                                     build.digest, build.operator_name, at);
-        pushed.project = build.project;
-        return pushed;
-      });
+      for (std::size_t i = 0; i <= build.extra_tags.size(); ++i) {
+        const std::string& tag = i == 0 ? build.tag : build.extra_tags[i - 1];
+        PublishEvent(deps_.events, [&] {
+          Event pushed = Event::ForTag(EventType::kTagPushed, RepositoryOf(build.image), tag,
+                                       build.digest, build.operator_name, at);
+          pushed.project = build.project;
+          return pushed;
+        });
+      }
       break;
     case BuildState::kFailed:
       PublishBuild(EventType::kBuildFailed, build, at);
@@ -819,8 +865,16 @@ BuildService::~BuildService() = default;
 Result<Build> BuildService::Enqueue(std::string_view project, std::string_view tag,
                                     std::string_view operator_name, Role role,
                                     const ChangeOrigin& origin) {
-  return impl_->Enqueue(project, tag, operator_name, role, origin);
+  BuildRequest request;
+  request.project = std::string(project);
+  request.tag = std::string(tag);
+  request.operator_name = std::string(operator_name);
+  request.role = role;
+  request.origin = origin;
+  return impl_->Enqueue(request);
 }
+
+Result<Build> BuildService::Enqueue(const BuildRequest& request) { return impl_->Enqueue(request); }
 Result<Build> BuildService::Cancel(std::int64_t id, std::string_view operator_name,
                                    const ChangeOrigin& origin) {
   return impl_->Cancel(id, operator_name, origin);

@@ -315,6 +315,18 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
   if (outcome.digest.rfind("sha256:", 0) != 0) {
     return Fail(Errc::kInternal, "buildah push wrote no digest");
   }
+  // The registry has every blob now: each further tag costs a manifest upload.
+  for (const std::string& extra : request.extra_images) {
+    auto again = Command();
+    for (std::string a : {std::string("push"), std::string("--authfile"), auth_file.string(),
+                          request.image, "docker://" + extra}) {
+      again.push_back(std::move(a));
+    }
+    log(fmt::format("$ buildah push {} as {}", request.image, extra));
+    if (auto ok = RunStep("push", std::move(again), env, log, stop); !ok) {
+      return std::unexpected(ok.error());
+    }
+  }
   return outcome;
 }
 

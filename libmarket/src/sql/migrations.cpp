@@ -310,7 +310,8 @@ const std::vector<Migration>& Migrations() {
        "audit log by action",
        // /api/audit?action=token.create, newest first, without reading the whole log.
        {"CREATE INDEX audit_log_action ON audit_log (action, id)"},
-       {"CREATE INDEX audit_log_action ON audit_log (action, id)"}},      {11,
+       {"CREATE INDEX audit_log_action ON audit_log (action, id)"}},
+      {11,
        "webhook policies, deliveries and attempts",
        // A global policy has no project_id and the project '': UNIQUE treats NULLs as distinct,
        // so the names are unique on the text. redelivery_of has no foreign key: pruning the
@@ -416,6 +417,69 @@ const std::vector<Migration>& Migrations() {
              response_headers TEXT NOT NULL,
              response_excerpt TEXT NOT NULL,
              UNIQUE (delivery_id, number)))"}},
+      {12,
+       "build triggers, and what triggered each build",
+       // trigger_id has no foreign key: deleting a trigger keeps its builds' history. The two
+       // unique indexes make a git host's redelivery (the same delivery id, or the same commit
+       // for the same tag) queue one build, also when two instances receive it at once.
+       {R"(CREATE TABLE build_triggers (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+             project TEXT NOT NULL,
+             name TEXT NOT NULL,
+             enabled INTEGER NOT NULL,
+             secret TEXT NOT NULL,
+             branches TEXT NOT NULL,
+             tags TEXT NOT NULL,
+             tag_templates TEXT NOT NULL,
+             latest INTEGER NOT NULL,
+             default_branch TEXT NOT NULL,
+             consecutive_failures INTEGER NOT NULL DEFAULT 0,
+             disabled_reason TEXT NOT NULL DEFAULT '',
+             creator TEXT NOT NULL,
+             created_at BIGINT NOT NULL,
+             updated_at BIGINT NOT NULL,
+             UNIQUE (project, name)))",
+        "ALTER TABLE builds ADD COLUMN trigger_kind TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE builds ADD COLUMN trigger_id BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE builds ADD COLUMN trigger_ref TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE builds ADD COLUMN trigger_sha TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE builds ADD COLUMN trigger_repository TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE builds ADD COLUMN trigger_delivery TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE builds ADD COLUMN extra_tags TEXT NOT NULL DEFAULT ''",
+        "CREATE UNIQUE INDEX builds_trigger_delivery ON builds (trigger_id, trigger_delivery) "
+        "WHERE trigger_delivery <> ''",
+        "CREATE UNIQUE INDEX builds_trigger_commit ON builds (trigger_id, trigger_sha, tag) "
+        "WHERE trigger_kind = 'git-push' AND trigger_sha <> ''"},
+       {R"(CREATE TABLE build_triggers (
+             id BIGSERIAL PRIMARY KEY,
+             project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+             project TEXT NOT NULL,
+             name TEXT NOT NULL,
+             enabled INTEGER NOT NULL,
+             secret TEXT NOT NULL,
+             branches TEXT NOT NULL,
+             tags TEXT NOT NULL,
+             tag_templates TEXT NOT NULL,
+             latest INTEGER NOT NULL,
+             default_branch TEXT NOT NULL,
+             consecutive_failures INTEGER NOT NULL DEFAULT 0,
+             disabled_reason TEXT NOT NULL DEFAULT '',
+             creator TEXT NOT NULL,
+             created_at BIGINT NOT NULL,
+             updated_at BIGINT NOT NULL,
+             UNIQUE (project, name)))",
+        "ALTER TABLE builds ADD COLUMN trigger_kind TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE builds ADD COLUMN trigger_id BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE builds ADD COLUMN trigger_ref TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE builds ADD COLUMN trigger_sha TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE builds ADD COLUMN trigger_repository TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE builds ADD COLUMN trigger_delivery TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE builds ADD COLUMN extra_tags TEXT NOT NULL DEFAULT ''",
+        "CREATE UNIQUE INDEX builds_trigger_delivery ON builds (trigger_id, trigger_delivery) "
+        "WHERE trigger_delivery <> ''",
+        "CREATE UNIQUE INDEX builds_trigger_commit ON builds (trigger_id, trigger_sha, tag) "
+        "WHERE trigger_kind = 'git-push' AND trigger_sha <> ''"}},
   };
   return migrations;
 }

@@ -149,6 +149,7 @@ Result<Stores> OpenStores(const StoreOptions& options) {
   stores.identity = std::make_unique<sql::SqlIdentityStore>(shared);
   stores.audit = std::make_unique<sql::SqlAuditLog>(shared);
   stores.webhooks = std::make_unique<sql::SqlWebhookStore>(shared);
+  stores.triggers = std::make_unique<sql::SqlTriggerStore>(shared);
   return stores;
 }
 

@@ -12,7 +12,8 @@ namespace {
 
 constexpr const char* kBuildColumns =
     "id, project, tag, operator, image, digest, size, queued_at, started_at, finished_at, state, "
-    "reason, cancel_requested";
+    "reason, cancel_requested, trigger_kind, trigger_id, trigger_ref, trigger_sha, "
+    "trigger_repository, trigger_delivery, extra_tags";
 
 // One builds row as SOCI binds it; the order of IntoRow matches kBuildColumns.
 struct BuildRow {
@@ -31,6 +32,13 @@ struct BuildRow {
   std::string state;
   std::string reason;
   int cancel_requested = 0;
+  std::string trigger_kind;
+  long long trigger_id = 0;
+  std::string trigger_ref;
+  std::string trigger_sha;
+  std::string trigger_repository;
+  std::string trigger_delivery;
+  std::string extra_tags;  // space-separated (a tag holds no space)
 };
 
 void IntoRow(soci::statement& st, BuildRow& row) {
@@ -47,6 +55,33 @@ void IntoRow(soci::statement& st, BuildRow& row) {
   st.exchange(soci::into(row.state));
   st.exchange(soci::into(row.reason));
   st.exchange(soci::into(row.cancel_requested));
+  st.exchange(soci::into(row.trigger_kind));
+  st.exchange(soci::into(row.trigger_id));
+  st.exchange(soci::into(row.trigger_ref));
+  st.exchange(soci::into(row.trigger_sha));
+  st.exchange(soci::into(row.trigger_repository));
+  st.exchange(soci::into(row.trigger_delivery));
+  st.exchange(soci::into(row.extra_tags));
+}
+
+std::string JoinTags(const std::vector<std::string>& tags) {
+  std::string out;
+  for (const auto& tag : tags) {
+    if (!out.empty()) out += ' ';
+    out += tag;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitTags(std::string_view text) {
+  std::vector<std::string> tags;
+  while (!text.empty()) {
+    auto space = text.find(' ');
+    if (space != 0) tags.emplace_back(text.substr(0, space));
+    if (space == std::string_view::npos) break;
+    text.remove_prefix(space + 1);
+  }
+  return tags;
 }
 
 Result<Build> ToBuild(const BuildRow& row) {
@@ -69,6 +104,13 @@ Result<Build> ToBuild(const BuildRow& row) {
   build.state = *state;
   build.reason = row.reason;
   build.cancel_requested = row.cancel_requested != 0;
+  build.trigger.kind = row.trigger_kind;
+  build.trigger.trigger_id = row.trigger_id;
+  build.trigger.ref = row.trigger_ref;
+  build.trigger.sha = row.trigger_sha;
+  build.trigger.repository = row.trigger_repository;
+  build.trigger.delivery_id = row.trigger_delivery;
+  build.extra_tags = SplitTags(row.extra_tags);
   return build;
 }
 
@@ -212,11 +254,29 @@ Result<Build> SqlBuildStore::Enqueue(const Build& build) {
     std::string operator_name = build.operator_name;
     std::string image = build.image;
     long long queued_at = ToMs(build.queued_at);
+    const BuildTrigger& trigger = build.trigger;
+    std::string kind = trigger.kind, ref = trigger.ref, sha = trigger.sha;
+    std::string repository = trigger.repository, delivery = trigger.delivery_id;
+    long long trigger_id = trigger.trigger_id;
+    std::string extra_tags = JoinTags(build.extra_tags);
     long long id = 0;
-    sql << "INSERT INTO builds (project_id, project, tag, operator, image, queued_at, state) "
-           "VALUES (:pid, :project, :tag, :op, :image, :queued, 'queued') RETURNING id",
-        soci::use(project_id), soci::use(project), soci::use(tag), soci::use(operator_name),
-        soci::use(image), soci::use(queued_at), soci::into(id);
+    try {
+      sql << "INSERT INTO builds (project_id, project, tag, operator, image, queued_at, state, "
+             "trigger_kind, trigger_id, trigger_ref, trigger_sha, trigger_repository, "
+             "trigger_delivery, extra_tags) "
+             "VALUES (:pid, :project, :tag, :op, :image, :queued, 'queued', :tk, :tid, :tref, "
+             ":tsha, :trepo, :tdel, :extra) RETURNING id",
+          soci::use(project_id), soci::use(project), soci::use(tag), soci::use(operator_name),
+          soci::use(image), soci::use(queued_at), soci::use(kind), soci::use(trigger_id),
+          soci::use(ref), soci::use(sha), soci::use(repository), soci::use(delivery),
+          soci::use(extra_tags), soci::into(id);
+    } catch (const soci::soci_error& e) {
+      // Only the trigger indexes are unique on builds: this event has its build already.
+      if (IsUniqueViolation(e)) {
+        return Fail(Errc::kAlreadyExists, "the trigger's event has a build already");
+      }
+      throw;
+    }
     auto stored = GetBuild(sql, id, pg);
     if (!stored) return stored;
     tx.Commit();
@@ -227,6 +287,38 @@ Result<Build> SqlBuildStore::Enqueue(const Build& build) {
 Result<Build> SqlBuildStore::Get(std::int64_t id) {
   return pool_->Run("build get", [&](soci::session& sql) -> Result<Build> {
     return GetBuild(sql, id, pool_->is_postgres());
+  });
+}
+
+Result<std::optional<Build>> SqlBuildStore::FindTriggered(const Build& build) {
+  const BuildTrigger& trigger = build.trigger;
+  const bool by_commit = trigger.kind == "git-push" && !trigger.sha.empty();
+  if (trigger.trigger_id == 0 || (trigger.delivery_id.empty() && !by_commit)) {
+    return std::optional<Build>();
+  }
+  return pool_->Run("build find triggered", [&](soci::session& sql) -> Result<std::optional<Build>> {
+    BuildRow row;
+    long long trigger_id = trigger.trigger_id;
+    std::string delivery = trigger.delivery_id, sha = trigger.sha, tag = build.tag;
+    int commit = by_commit ? 1 : 0;
+    soci::statement st(sql);
+    IntoRow(st, row);
+    st.exchange(soci::use(trigger_id, "tid"));
+    st.exchange(soci::use(delivery, "del"));
+    std::string delivery_again = delivery;  // a name is bound once
+    st.exchange(soci::use(delivery_again, "del2"));
+    st.exchange(soci::use(sha, "sha"));
+    st.exchange(soci::use(tag, "tag"));
+    st.exchange(soci::use(commit, "commit"));
+    st.alloc();
+    // The same two keys as the unique indexes of migration 12.
+    st.prepare(std::string("SELECT ") + kBuildColumns +
+               " FROM builds WHERE trigger_id = :tid AND ((:del <> '' AND trigger_delivery = :del2)"
+               " OR (:commit = 1 AND trigger_kind = 'git-push' AND trigger_sha = :sha AND "
+               "tag = :tag)) ORDER BY id LIMIT 1");
+    MARKET_ASSIGN_OR_RETURN(auto builds, FetchAll(st, row));
+    if (builds.empty()) return std::optional<Build>();
+    return std::optional<Build>(std::move(builds.front()));
   });
 }
 

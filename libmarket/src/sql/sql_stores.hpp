@@ -7,6 +7,7 @@
 #include "market/build_store.hpp"
 #include "market/identity.hpp"
 #include "market/project_store.hpp"
+#include "market/trigger_store.hpp"
 #include "market/webhook_store.hpp"
 #include "sql/session_pool.hpp"
 
@@ -39,6 +40,7 @@ class SqlBuildStore final : public BuildStore {
   // BuildStore
   Result<Build> Enqueue(const Build& build) override;
   Result<Build> Get(std::int64_t id) override;
+  Result<std::optional<Build>> FindTriggered(const Build& build) override;
   Result<BuildPage> ListForProject(std::string_view project, int page, int page_size) override;
   Result<std::vector<Build>> List(const BuildFilter& filter) override;
   Result<std::optional<Build>> ClaimNext(std::string_view worker, TimePoint now,
@@ -95,6 +97,24 @@ class SqlAuditLog final : public AuditLog {
   // AuditLog
   Result<AuditEntry> Record(const AuditEntry& entry) override;
   Result<AuditPage> List(const AuditQuery& query) override;
+
+ private:
+  SharedPool pool_;
+};
+
+// Build triggers of projects.
+class SqlTriggerStore final : public TriggerStore {
+ public:
+  explicit SqlTriggerStore(SharedPool pool) : pool_(std::move(pool)) {}
+
+  // TriggerStore
+  Result<BuildTriggerRule> Create(const BuildTriggerRule& rule) override;
+  Result<BuildTriggerRule> Update(const BuildTriggerRule& rule) override;
+  Result<void> Delete(std::int64_t id) override;
+  Result<BuildTriggerRule> Get(std::int64_t id) override;
+  Result<std::vector<BuildTriggerRule>> List(std::string_view project) override;
+  Result<BuildTriggerRule> RecordBuildEnd(std::int64_t id, bool succeeded, int disable_after,
+                                          std::string_view reason, TimePoint now) override;
 
  private:
   SharedPool pool_;

@@ -1,10 +1,11 @@
 // The Webhooks view (/webhooks, developers): a project's webhook policies, and for admins the
 // global ones, with create, edit, enable and disable, delete and a test event; a policy's
-// deliveries, a delivery's attempts and redelivery. The secret is write-only: the API answers
-// only whether one is set.
+// deliveries, a delivery's attempts and redelivery. The project's build triggers follow
+// (triggers_section.js). The secret is write-only: the API answers only whether one is set.
 import {api, describe, ok, q} from './api.js';
 import {bilingual, byId, el, enabledState, formDialog, labelled, say, showRefusal, statusLine, timeNode,
   withProgress} from './dom.js';
+import {triggersSection} from './triggers_section.js';
 
 // The types a policy may subscribe to (webhook.test is sent by the test button only).
 const EVENTS = ['build.queued', 'build.started', 'build.succeeded', 'build.failed', 'build.cancelled',
@@ -102,6 +103,7 @@ export function webhooksView(session) {
         closeForm();
         remember();
         loadPolicies();
+        triggers.show(state.project);
       });
 
       // ---- the policies ----
@@ -113,7 +115,7 @@ export function webhooksView(session) {
       const mineHeading = el('h3', {id: 'project-policies-heading'});
       const mineEmpty = el('p', {class: 'empty', dataset: {testid: 'webhook-policies-empty'}, hidden: true});
       const choose = el('p', {class: 'empty', dataset: {testid: 'webhook-choose'}, hidden: true},
-                        'Choose a project to see its webhooks. · 请选择一个项目。');
+                        'Choose a project to see its webhooks and build triggers. · 请选择一个项目。');
       const global = tableOf('Global webhook policies', heads, 'webhook-global-policies');
       const globalEmpty = el('p', {class: 'empty', hidden: true},
                              'No global policies. · 没有全局策略。');
@@ -583,7 +585,8 @@ export function webhooksView(session) {
 
       // ---- start ----
 
-      container.append(deliveriesPanel, detailPanel, dialog);
+      const triggers = triggersSection(session, dialog);
+      container.append(deliveriesPanel, detailPanel, triggers.node, dialog);
 
       (async () => {
         await session.ready;
@@ -591,6 +594,7 @@ export function webhooksView(session) {
         const reason = session.can('developer');
         if (reason) {
           say(notice, `Webhooks: ${reason}`, 'error');
+          triggers.node.hidden = true;
           return;
         }
         state.admin = !session.can('admin');
@@ -598,6 +602,7 @@ export function webhooksView(session) {
           mineHeading, el('div', {class: 'table-wrap'}, mine.table), mineEmpty, globalPart,
           el('div', {class: 'row'}, testStatus, testOpen));
         await loadPolicies();
+        triggers.show(state.project);
         const policyId = Number(params.get('policy'));
         if (policyId) {
           const answer = await api('GET', '/api/webhooks/get?' + q({id: policyId}));
@@ -609,6 +614,7 @@ export function webhooksView(session) {
         state.stopped = true;
         clearTimeout(state.timer);
         clearTimeout(state.suggestTimer);
+        triggers.stop();
       };
     },
   };

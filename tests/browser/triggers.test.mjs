@@ -9,7 +9,7 @@
 import {after, before, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
 
-import {assertAccessible, checkedPage, launchBrowser, makeDatabase, startServer} from './support.mjs';
+import {assertAccessible, guardedPage, launchBrowser, makeDatabase, startServer} from './support.mjs';
 
 const OPERATOR = 'trigger-tester';
 const HOSTILE = '<img src=x onerror=alert(1)>';
@@ -57,18 +57,6 @@ after(async () => {
   if (server) await server.stop();
   if (database) database.remove();
 });
-
-// A page that fails the test on a script dialog: hostile text must never run.
-async function guardedPage(context, t) {
-  const page = await checkedPage(context, t);
-  const dialogs = [];
-  page.on('dialog', async (dialog) => {
-    dialogs.push(dialog.message());
-    await dialog.dismiss();
-  });
-  t.after(() => assert.deepEqual(dialogs, [], 'a script dialog opened'));
-  return page;
-}
 
 describe('a build\'s trigger and extra tags in the build lists', () => {
   test('the builds view and the history say what triggered a build; a build without says nothing',

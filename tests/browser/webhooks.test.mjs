@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 
-import {ARTIFACTS, assertAccessible, checkedPage, launchBrowser, makeDatabase,
+import {ARTIFACTS, assertAccessible, guardedPage, launchBrowser, makeDatabase,
   startServer} from './support.mjs';
 
 const OPERATOR = 'hook-tester';
@@ -73,18 +73,6 @@ async function policyNamed(server, project, name) {
   const answer = await call(server, 'GET', `/api/webhooks/list?project=${project}`);
   assert.equal(answer.code, 10000, answer.errMsg);
   return answer.content.find((policy) => policy.name === name);
-}
-
-// A page that fails the test on a script dialog: hostile text must never run.
-async function guardedPage(context, t) {
-  const page = await checkedPage(context, t);
-  const dialogs = [];
-  page.on('dialog', async (dialog) => {
-    dialogs.push(dialog.message());
-    await dialog.dismiss();
-  });
-  t.after(() => assert.deepEqual(dialogs, [], 'a script dialog opened'));
-  return page;
 }
 
 const noImages = async (page) => assert.equal(await page.locator('img').count(), 0, 'an <img> was inserted');

@@ -45,6 +45,17 @@ export function labelled(id, en, zh, control) {
   return el('div', {class: 'field'}, el('label', {for: id}, ...bilingual(en, zh)), control);
 }
 
+// A text field of a form, its id also its test id; no autocomplete or spelling marks for names,
+// URLs and globs.
+export const textInput = (id, attrs = {}) =>
+  el('input', {id, dataset: {testid: id}, autocomplete: 'off', spellcheck: 'false', ...attrs});
+
+// A checkbox with its label after it: {input, node}. `text`: the label's children.
+export function checkbox(id, text, attrs = {}) {
+  const input = el('input', {type: 'checkbox', id, dataset: {testid: id}, ...attrs});
+  return {input, node: el('div', {class: 'check'}, input, el('label', {for: id}, ...text))};
+}
+
 // A server time ("2026-11-28T15:20:33.123Z") in the viewer's zone: "2026-11-28 16:20:33".
 export function formatTime(text) {
   if (!text) return '—';

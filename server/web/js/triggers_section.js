@@ -3,8 +3,8 @@
 // shown once when the server makes it; a Start form for a ref and commit by hand. A server
 // without the triggers API answers 404 "no such endpoint": the section says so.
 import {api, describe, ok, q} from './api.js';
-import {bilingual, copyButton, el, enabledState, formDialog, labelled, say, showRefusal, statusLine, timeNode,
-  withProgress} from './dom.js';
+import {bilingual, checkbox, copyButton, el, enabledState, formDialog, labelled, say, showRefusal, statusLine,
+  textInput, timeNode, withProgress} from './dom.js';
 
 // Branches and tags are sent as typed (globs, comma-separated); the server may answer either
 // text or a list.
@@ -99,22 +99,16 @@ export function triggersSection(session, dialog) {
   // ---- create and edit ----
 
   function triggerForm() {
-    const field = (id, attrs = {}) => el('input', {id, dataset: {testid: id}, autocomplete: 'off',
-                                                  spellcheck: 'false', ...attrs});
-    const check = (id, text) => {
-      const input = el('input', {type: 'checkbox', id, dataset: {testid: id}});
-      return {input, node: el('div', {class: 'check'}, input, el('label', {for: id}, ...text))};
-    };
-    const latest = check('trigger-latest', ['Also tag latest · 同时标记 latest']);
-    const enabled = check('trigger-enabled', ['Enabled · 启用']);
+    const latest = checkbox('trigger-latest', ['Also tag latest · 同时标记 latest']);
+    const enabled = checkbox('trigger-enabled', ['Enabled · 启用']);
     const controls = {
-      name: field('trigger-name', {required: true, maxlength: 64, placeholder: 'github-main'}),
-      secret: field('trigger-secret', {type: 'password', autocomplete: 'new-password', maxlength: 256,
+      name: textInput('trigger-name', {required: true, maxlength: 64, placeholder: 'github-main'}),
+      secret: textInput('trigger-secret', {type: 'password', autocomplete: 'new-password', maxlength: 256,
                                        'aria-describedby': 'trigger-secret-help'}),
-      branches: field('trigger-branches', {placeholder: 'main, release/*'}),
-      tags: field('trigger-tags', {placeholder: 'v*'}),
-      tagTemplates: field('trigger-templates', {placeholder: '${short_sha}, ${branch}'}),
-      defaultBranch: field('trigger-default-branch', {placeholder: 'main'}),
+      branches: textInput('trigger-branches', {placeholder: 'main, release/*'}),
+      tags: textInput('trigger-tags', {placeholder: 'v*'}),
+      tagTemplates: textInput('trigger-templates', {placeholder: '${short_sha}, ${branch}'}),
+      defaultBranch: textInput('trigger-default-branch', {placeholder: 'main'}),
       latest: latest.input,
       enabled: enabled.input,
     };
@@ -254,10 +248,8 @@ export function triggersSection(session, dialog) {
   // ---- start by hand ----
 
   function startDialog(trigger) {
-    const ref = el('input', {id: 'trigger-start-ref', dataset: {testid: 'trigger-start-ref'}, autocomplete: 'off',
-                             spellcheck: 'false', placeholder: trigger.defaultBranch || 'main'});
-    const sha = el('input', {id: 'trigger-start-sha', dataset: {testid: 'trigger-start-sha'}, autocomplete: 'off',
-                             spellcheck: 'false', placeholder: 'empty: the ref’s newest commit · 留空为最新提交'});
+    const ref = textInput('trigger-start-ref', {placeholder: trigger.defaultBranch || 'main'});
+    const sha = textInput('trigger-start-sha', {placeholder: 'empty: the ref’s newest commit · 留空为最新提交'});
     formDialog(dialog, {
       title: `Start ${trigger.name} · 手动启动`,
       fields: [el('p', {class: 'help'}, 'Builds as a push of this ref would. · 按推送该分支的方式构建。'),

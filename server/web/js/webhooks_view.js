@@ -3,8 +3,8 @@
 // deliveries, a delivery's attempts and redelivery. The project's build triggers follow
 // (triggers_section.js). The secret is write-only: the API answers only whether one is set.
 import {api, describe, ok, q} from './api.js';
-import {bilingual, byId, el, enabledState, formDialog, labelled, say, showRefusal, statusLine, timeNode,
-  withProgress} from './dom.js';
+import {bilingual, byId, checkbox, el, enabledState, formDialog, labelled, say, showRefusal, statusLine,
+  textInput, timeNode, withProgress} from './dom.js';
 import {triggersSection} from './triggers_section.js';
 
 // The types a policy may subscribe to (webhook.test is sent by the test button only).
@@ -33,11 +33,6 @@ function prettyBody(text) {
     return String(text || '');
   }
 }
-
-const checkbox = (id, text, attrs = {}) => {
-  const input = el('input', {type: 'checkbox', id, dataset: {testid: id}, ...attrs});
-  return {input, node: el('div', {class: 'check'}, input, el('label', {for: id}, ...text))};
-};
 
 const tableOf = (caption, heads, testid) => {
   const body = el('tbody', {dataset: {testid}});
@@ -69,9 +64,8 @@ export function webhooksView(session) {
 
       // ---- the project chooser ----
 
-      const projectInput = el('input', {id: 'webhooks-project', dataset: {testid: 'webhooks-project'},
-                                        value: state.project, list: 'webhooks-projects', autocomplete: 'off',
-                                        spellcheck: 'false', placeholder: 'project name · 项目名'});
+      const projectInput = textInput('webhooks-project', {value: state.project, list: 'webhooks-projects',
+                                                          placeholder: 'project name · 项目名'});
       const projectList = el('datalist', {id: 'webhooks-projects'});
       const chooser = el('form', {class: 'toolbar filters', dataset: {testid: 'webhooks-chooser'}},
         labelled('webhooks-project', 'Project', '项目', projectInput), projectList,
@@ -190,22 +184,20 @@ export function webhooksView(session) {
       // ---- create and edit ----
 
       function policyForm() {
-        const field = (id, attrs = {}) => el('input', {id, dataset: {testid: id}, autocomplete: 'off',
-                                                      spellcheck: 'false', ...attrs});
         const controls = {
           project: el('select', {id: 'webhook-scope', dataset: {testid: 'webhook-scope'}}),
-          name: field('webhook-name', {required: true, maxlength: 64, placeholder: 'ci-deploy'}),
-          url: field('webhook-url', {type: 'url', required: true, placeholder: 'https://ci.example.com/hooks/market'}),
+          name: textInput('webhook-name', {required: true, maxlength: 64, placeholder: 'ci-deploy'}),
+          url: textInput('webhook-url', {type: 'url', required: true, placeholder: 'https://ci.example.com/hooks/market'}),
           events: el('fieldset', {class: 'checks', id: 'webhook-events', dataset: {testid: 'webhook-events'}},
                      el('legend', {}, ...bilingual('Events', '事件')),
                      el('div', {class: 'options'}, ...EVENTS.map((type) =>
                        checkbox(`webhook-event-${type}`, [type], {value: type, name: 'events'}).node))),
-          repository: field('webhook-repository', {placeholder: 'default_cluster/*'}),
-          tag: field('webhook-tag', {placeholder: 'v*'}),
+          repository: textInput('webhook-repository', {placeholder: 'default_cluster/*'}),
+          tag: textInput('webhook-tag', {placeholder: 'v*'}),
           format: el('select', {id: 'webhook-format', dataset: {testid: 'webhook-format'}},
                      el('option', {value: 'default'}, 'default: the event as JSON · 默认'),
                      el('option', {value: 'cloudevents'}, 'cloudevents: CloudEvents 1.0')),
-          secret: field('webhook-secret', {type: 'password', autocomplete: 'new-password', maxlength: 256}),
+          secret: textInput('webhook-secret', {type: 'password', autocomplete: 'new-password', maxlength: 256}),
           operator: byId('operator'),
         };
         const secretHelp = el('p', {class: 'help', id: 'webhook-secret-help'});

@@ -82,6 +82,7 @@ std::vector<Route> MakeRoutes(Api& api, RunOn project_reads) {
       {verb::get, "/", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/builds", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/registry", false, kIo, kPublic, bind(&Api::ConsolePage)},
+      {verb::get, "/webhooks", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/admin/users", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/admin/tokens", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/admin/audit", false, kIo, kPublic, bind(&Api::ConsolePage)},

@@ -5,6 +5,7 @@
 import {api, describe, ok, q, saveOperator, savedOperator} from './js/api.js';
 import {byId, copyButton, el, setStatus, showTime, formatTime} from './js/dom.js';
 import {followLog as followBuildLog} from './js/log_follow.js';
+import {buildOrigin} from './js/build_trigger.js';
 import {installSignIn} from './js/signin.js';
 
 (() => {
@@ -676,7 +677,7 @@ import {installSignIn} from './js/signin.js';
     }
     return el('tr', {dataset: {buildId: id, state: stateText}, 'data-testid': 'build-row'},
       el('td', {text: id}),
-      el('td', {class: 'nowrap'}, el('code', {text: String(pick(row, 'tag')) || '—'})),
+      el('td', {class: 'nowrap'}, el('code', {text: String(pick(row, 'tag')) || '—'}), ...buildOrigin(row)),
       el('td', {}, el('span', {class: `badge state-${stateText}`, title: reason || undefined, 'data-testid': 'build-state', text: stateText})),
       el('td', {text: String(pick(row, 'operator', 'operator_name', 'operatorName')) || '—'}),
       el('td', {text: formatTime(pick(row, 'queuedAt', 'queued_at', 'queueTime', 'createTime', 'time')),

@@ -108,6 +108,19 @@ export async function checkedPage(context, t) {
   return page;
 }
 
+// A checked page that also fails the test on a script dialog (alert, confirm): the console opens
+// none, so one means text from the server ran as markup.
+export async function guardedPage(context, t) {
+  const page = await checkedPage(context, t);
+  const dialogs = [];
+  page.on('dialog', async (dialog) => {
+    dialogs.push(dialog.message());
+    await dialog.dismiss();
+  });
+  t.after(() => assert.deepEqual(dialogs, [], 'a script dialog opened'));
+  return page;
+}
+
 // axe-core's WCAG 2 A and AA rules on the page as it is now; fails naming each violation. The
 // page's Content-Security-Policy forbids injected scripts: its context needs bypassCSP.
 export async function assertAccessible(page, what) {

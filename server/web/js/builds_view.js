@@ -4,6 +4,7 @@
 import {api, describe, ok, q} from './api.js';
 import {bilingual, copyButton, el, timeNode, withProgress} from './dom.js';
 import {followLog} from './log_follow.js';
+import {buildOrigin} from './build_trigger.js';
 
 const FINISHED_PAGE = 20;
 const REFRESH_MS = 3000;
@@ -77,7 +78,7 @@ export function buildsView(session) {
         const cells = [
           el('td', {}, String(build.id)),
           el('td', {}, el('a', {href: configUrl(build.project)}, build.project)),
-          el('td', {}, el('code', {}, build.tag)),
+          el('td', {}, el('code', {}, build.tag), ...buildOrigin(build)),
           el('td', {}, el('span', {class: 'badge state-' + build.state}, build.state),
              build.reason ? el('div', {class: 'muted'}, build.reason) : null),
           el('td', {class: 'nowrap'}, seconds(build.startedAt, build.finishedAt)),

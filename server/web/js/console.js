@@ -10,6 +10,7 @@ import {registryView} from './registry_view.js';
 import {auditView} from './audit_view.js';
 import {tokensView} from './tokens_view.js';
 import {usersView} from './users_view.js';
+import {webhooksView} from './webhooks_view.js';
 
 const RANK = {viewer: 1, developer: 2, admin: 3};
 
@@ -40,6 +41,8 @@ function showUser(me) {
   byId('nav-audit').hidden = !admin;
   byId('nav-users').hidden = !(me.authentication && admin);
   byId('nav-tokens').hidden = !(me.authentication && admin);
+  // Webhooks send requests where they say: developers and up manage them.
+  byId('nav-webhooks').hidden = Boolean(session.can('developer'));
   if (!me.authentication) return;
   byId('operator-box').hidden = true;
   byId('signed-in').hidden = false;
@@ -77,7 +80,8 @@ function start() {
     document.body.dataset.state = 'ready';
   });
   startRouter(byId('view'), {'/': projectsView(session), '/builds': buildsView(session),
-                            '/registry': registryView(session), '/admin/users': usersView(session),
+                            '/registry': registryView(session), '/webhooks': webhooksView(session),
+                            '/admin/users': usersView(session),
                             '/admin/tokens': tokensView(session), '/admin/audit': auditView(session)},
               notFound);
 }

@@ -1,7 +1,7 @@
 // The Projects view (/): search by name, page with the API's keyset cursor, each project's
 // latest build, and New, Clone, Delete and Open.
 import {api, describe, ok, q} from './api.js';
-import {bilingual, el, labelled, say, statusLine, timeNode, withProgress} from './dom.js';
+import {bilingual, el, formDialog, labelled, say, statusLine, timeNode, withProgress} from './dom.js';
 
 const PAGE_SIZE = 20;
 const SEARCH_DELAY_MS = 250;
@@ -218,31 +218,10 @@ export function projectsView(session) {
         form.name.focus();
       });
 
-      // One modal dialog for Clone and Delete: `fields` are its controls, `act` runs the request
-      // and answers the envelope; the server's message shows inside the dialog.
+      // One modal dialog for Clone and Delete: `act` runs the request and answers the envelope.
       function openDialog(title, fields, submitText, act, submitAttrs = {}) {
-        const status = statusLine('dialog-status');
-        const submit = el('button', {type: 'submit', class: 'primary', dataset: {testid: 'dialog-submit'},
-                                     ...submitAttrs}, submitText);
-        const formNode = el('form', {method: 'dialog'},
-          el('h3', {id: 'dialog-title'}, title), ...fields,
-          el('div', {class: 'row'}, submit,
-             el('button', {type: 'button', onclick: () => dialog.close()}, 'Cancel · 取消'), status));
-        formNode.addEventListener('submit', async (event) => {
-          event.preventDefault();
-          say(status, 'Working… 处理中…');
-          const answer = await act();
-          if (!ok(answer)) {
-            say(status, describe(answer), 'error');
-            return;
-          }
-          dialog.close();
-          reload({keepPage: true});
-        });
-        dialog.setAttribute('aria-labelledby', 'dialog-title');
-        dialog.replaceChildren(formNode);
-        dialog.showModal();
-        return submit;
+        return formDialog(dialog, {title, fields, submitText, act, submitAttrs,
+                                   done: () => reload({keepPage: true})});
       }
 
       function cloneDialog(source) {

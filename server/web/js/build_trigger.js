@@ -1,0 +1,39 @@
+// What started a build and the tags it pushed besides its own, for the build lists (the builds
+// view and a project's history). Builds without them (null or absent) show nothing.
+import {el} from './dom.js';
+
+const shortRef = (ref) => String(ref || '').replace(/^refs\/(heads|tags)\//, '');
+const shortSha = (sha) => String(sha || '').slice(0, 7);
+
+// "git push main @ abc1234", "git tag v1.2 @ abc1234", "started by hand", ...
+export function describeTrigger(trigger) {
+  const at = (ref, sha) => [shortRef(ref), sha ? '@ ' + shortSha(sha) : ''].filter(Boolean).join(' ');
+  switch (trigger.kind) {
+    case 'push': return `git push ${at(trigger.ref, trigger.sha)}`.trim();
+    case 'tag': return `git tag ${at(trigger.ref, trigger.sha)}`.trim();
+    case 'start': {
+      const where = at(trigger.ref, trigger.sha);
+      return 'started by hand' + (where ? ': ' + where : '');
+    }
+    case 'base-image': return 'base image updated' + (trigger.repository ? ': ' + trigger.repository : '');
+    default: return String(trigger.kind || 'trigger');
+  }
+}
+
+// Lines to put under a build's tag: its trigger and its extra tags; [] when it has neither.
+export function buildOrigin(build) {
+  const lines = [];
+  const trigger = build.trigger;
+  if (trigger && typeof trigger === 'object') {
+    const title = [trigger.triggerId ? `trigger ${trigger.triggerId}` : '', trigger.sha || '',
+                   trigger.deliveryId ? `delivery ${trigger.deliveryId}` : ''].filter(Boolean).join(' · ');
+    lines.push(el('div', {class: 'muted', title: title || undefined, dataset: {testid: 'build-trigger'}},
+                  describeTrigger(trigger)));
+  }
+  const extra = Array.isArray(build.extraTags) ? build.extraTags.filter((tag) => tag) : [];
+  if (extra.length) {
+    lines.push(el('div', {class: 'muted', dataset: {testid: 'build-extra-tags'}},
+                  'also tagged · 附加标签 ', ...extra.flatMap((tag, i) => [i ? ', ' : '', el('code', {}, String(tag))])));
+  }
+  return lines;
+}

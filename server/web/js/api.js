@@ -80,15 +80,6 @@ async function parsed(response) {
   }
 }
 
-// The build triggers' contract (written before their API was merged) gives the envelope as
-// {code: 0, msg, data}; read that shape as the one every other route answers, so that views
-// handle one shape whichever the server sends.
-function asEnvelope(data) {
-  if ('errMsg' in data || !('msg' in data)) return data;
-  return {code: data.code === 0 ? 10000 : data.code, errMsg: String(data.msg),
-          content: data.data === undefined ? null : data.data};
-}
-
 export async function api(method, path, body) {
   let response;
   try {
@@ -101,9 +92,8 @@ export async function api(method, path, body) {
     return {code: -1, errMsg: `HTTP ${response.status}: ${text.slice(0, 200)}`, content: null,
             status: response.status};
   }
-  const envelope = asEnvelope(data);
-  envelope.status = response.status;
-  return envelope;
+  data.status = response.status;
+  return data;
 }
 
 // The registry section answers Harbor's shapes, not the envelope: an array (with the total in

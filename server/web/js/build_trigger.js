@@ -9,8 +9,10 @@ const shortSha = (sha) => String(sha || '').slice(0, 7);
 export function describeTrigger(trigger) {
   const at = (ref, sha) => [shortRef(ref), sha ? '@ ' + shortSha(sha) : ''].filter(Boolean).join(' ');
   switch (trigger.kind) {
-    case 'push': return `git push ${at(trigger.ref, trigger.sha)}`.trim();
-    case 'tag': return `git tag ${at(trigger.ref, trigger.sha)}`.trim();
+    case 'git-push': {
+      const tag = String(trigger.ref || '').startsWith('refs/tags/');
+      return `git ${tag ? 'tag' : 'push'} ${at(trigger.ref, trigger.sha)}`.trim();
+    }
     case 'start': {
       const where = at(trigger.ref, trigger.sha);
       return 'started by hand' + (where ? ': ' + where : '');
@@ -26,7 +28,7 @@ export function buildOrigin(build) {
   const trigger = build.trigger;
   if (trigger && typeof trigger === 'object') {
     const title = [trigger.triggerId ? `trigger ${trigger.triggerId}` : '', trigger.sha || '',
-                   trigger.deliveryId ? `delivery ${trigger.deliveryId}` : ''].filter(Boolean).join(' · ');
+                   trigger.delivery ? `delivery ${trigger.delivery}` : ''].filter(Boolean).join(' · ');
     lines.push(el('div', {class: 'muted', title: title || undefined, dataset: {testid: 'build-trigger'}},
                   describeTrigger(trigger)));
   }

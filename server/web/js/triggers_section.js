@@ -6,8 +6,7 @@ import {api, describe, ok, q} from './api.js';
 import {bilingual, checkbox, copyButton, el, enabledState, formDialog, labelled, say, showRefusal, statusLine,
   textInput, timeNode, withProgress} from './dom.js';
 
-// Branches and tags are sent as typed (globs, comma-separated); the server may answer either
-// text or a list.
+// Branch and tag rules are regular expressions, sent as typed; templates are a list.
 const listText = (value) => (Array.isArray(value) ? value.join(', ') : String(value || ''));
 const splitList = (text) => text.split(/[\s,]+/).filter(Boolean);
 
@@ -89,7 +88,7 @@ export function triggersSection(session, dialog) {
       return;
     }
     if (notice.classList.contains('error')) say(notice, '');
-    const triggers = (answer.content && answer.content.triggers) || [];
+    const triggers = Array.isArray(answer.content) ? answer.content : [];
     body.replaceChildren(...triggers.map(row));
     table.hidden = triggers.length === 0;
     empty.hidden = triggers.length !== 0;
@@ -105,8 +104,8 @@ export function triggersSection(session, dialog) {
       name: textInput('trigger-name', {required: true, maxlength: 64, placeholder: 'github-main'}),
       secret: textInput('trigger-secret', {type: 'password', autocomplete: 'new-password', maxlength: 256,
                                        'aria-describedby': 'trigger-secret-help'}),
-      branches: textInput('trigger-branches', {placeholder: 'main, release/*'}),
-      tags: textInput('trigger-tags', {placeholder: 'v*'}),
+      branches: textInput('trigger-branches', {placeholder: 'main|release/.*'}),
+      tags: textInput('trigger-tags', {placeholder: 'v[0-9].*'}),
       tagTemplates: textInput('trigger-templates', {placeholder: '${short_sha}, ${branch}'}),
       defaultBranch: textInput('trigger-default-branch', {placeholder: 'main'}),
       latest: latest.input,
@@ -122,9 +121,9 @@ export function triggersSection(session, dialog) {
          labelled('trigger-name', 'Name', '名称', controls.name),
          el('div', {}, labelled('trigger-secret', 'Secret', '密钥', controls.secret), secretHelp),
          el('div', {}, labelled('trigger-branches', 'Branches', '分支', controls.branches),
-            el('p', {class: 'help'}, 'globs, comma-separated; empty: none · 逗号分隔')),
+            el('p', {class: 'help'}, 'a regular expression matching the whole branch name; empty: the default branch only · 正则表达式，留空为默认分支')),
          el('div', {}, labelled('trigger-tags', 'Git tags', 'Git 标签', controls.tags),
-            el('p', {class: 'help'}, 'globs, comma-separated; empty: none · 逗号分隔')),
+            el('p', {class: 'help'}, 'a regular expression matching the whole tag name; empty: tag pushes build nothing · 正则表达式，留空则不构建标签')),
          el('div', {}, labelled('trigger-templates', 'Image tag templates', '镜像标签模板', controls.tagTemplates),
             el('p', {class: 'help'}, 'comma-separated, e.g. ${short_sha} · 逗号分隔')),
          labelled('trigger-default-branch', 'Default branch', '默认分支', controls.defaultBranch)),
@@ -264,7 +263,7 @@ export function triggersSection(session, dialog) {
         if (sha.value.trim()) request.sha = sha.value.trim();
         return api('POST', '/api/triggers/start', request);
       },
-      done: (answer) => showStarted(trigger, (answer.content && answer.content.builds) || [])});
+      done: (answer) => showStarted(trigger, answer.content ? [answer.content] : [])});
     ref.focus();
   }
 

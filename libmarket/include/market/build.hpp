@@ -32,6 +32,7 @@ struct Build {
   std::optional<TimePoint> finished_at;
   BuildState state = BuildState::kQueued;
   std::string reason;  // why it failed or was cancelled
+  bool log_pruned = false;  // its log was deleted by retention; the build's row stays
   bool cancel_requested = false;
 
   bool operator==(const Build&) const = default;

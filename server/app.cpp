@@ -245,6 +245,8 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   build_options.disabled_reason = builds_disabled;
   build_options.max_queued_per_project = config.max_queued_builds_per_project;
   build_options.max_queued_per_operator = config.max_queued_builds_per_user;
+  build_options.log_retention.keep_builds = config.build_log_keep;
+  build_options.log_retention.keep_for = std::chrono::days(config.build_log_keep_days);
   parts->builds = std::make_unique<BuildService>(deps, build_options);
   parts->triggers = std::make_unique<TriggerService>(
       TriggerDependencies{.store = parts->stores.triggers.get(),

@@ -59,6 +59,10 @@ struct ServerConfig {
   std::chrono::seconds build_timeout{3600};
   std::int64_t build_context_bytes = 8LL << 30;  // the build's checked-out sources and files
   std::int64_t build_log_bytes = 32LL << 20;
+  // A finished build's log is deleted once it is outside both: its project's newest
+  // build_log_keep builds, and build_log_keep_days since it finished. 0 lifts a bound.
+  int build_log_keep = 100;
+  int build_log_keep_days = 90;
 
   bool auth = false;
   std::string auth_users_file;  // optional: users of a file besides the database's

@@ -216,6 +216,15 @@ const std::vector<ConfigKey>& Table() {
       {.key = "build-log-bytes", .type = K::kBytes, .default_value = "32m", .min = 64LL << 10,
        .max = 1LL << 32, .help = "largest stored log of one build",
        .field = &C::build_log_bytes},
+      {.key = "build-log-keep", .type = K::kInteger, .default_value = "100", .max = 1'000'000,
+       .help = "each project's newest builds whose logs are kept at any age; an older build's "
+               "log is deleted once build-log-keep-days have passed too; 0: no count bound",
+       .field = &C::build_log_keep},
+      {.key = "build-log-keep-days", .type = K::kInteger, .default_value = "90",
+       .max = 36'500,
+       .help = "days a finished build's log is kept even outside build-log-keep; 0: no age "
+               "bound (both 0: logs are never deleted)",
+       .field = &C::build_log_keep_days},
       {.key = "webhook-timeout", .type = K::kDuration, .default_value = "10", .min = 1,
        .max = 300,
        .help = "seconds a webhook delivery attempt may take to connect, and again to be "

@@ -146,6 +146,10 @@ class InstrumentedBuildStore final : public BuildStore {
                                    std::string_view operator_name) override {
     return inner_.CountQueued(project, operator_name);
   }
+  Result<LogPruneBatch> PruneLogs(const LogKeepRule& rule, std::int64_t after_id, int limit,
+                                  TimePoint now) override {
+    return inner_.PruneLogs(rule, after_id, limit, now);
+  }
 
  private:
   void CountFailed(std::size_t n) {

@@ -40,6 +40,7 @@ nlohmann::json BuildToJson(const Build& build) {
           {"state", ToString(build.state)},
           {"legacyState", LegacyStateNumber(build.state)},
           {"reason", build.reason},
+          {"logPruned", build.log_pruned},
           {"cancelRequested", build.cancel_requested},
           {"extraTags", build.extra_tags},
           {"trigger", build.trigger.empty() ? nlohmann::json(nullptr)

@@ -47,6 +47,7 @@ struct Build {
   std::optional<TimePoint> finished_at;
   BuildState state = BuildState::kQueued;
   std::string reason;  // why it failed or was cancelled
+  bool log_pruned = false;  // its log was deleted by retention; the build's row stays
   bool cancel_requested = false;
   BuildTrigger trigger;
   // Further tags of the same image, pushed after `tag` (a trigger's other tag templates).

@@ -26,6 +26,20 @@
 
 namespace market {
 
+// Which finished builds keep their log, and how retention prunes the others (docs/ops.md,
+// "Build log retention"). A log goes once its build is neither among its project's
+// `keep_builds` newest builds nor finished less than `keep_for` ago; a 0 lifts its bound, and
+// with both 0 every log is kept. Queued and running builds always keep theirs.
+struct LogRetention {
+  int keep_builds = 100;
+  std::chrono::days keep_for{90};
+  int batch = 20;  // builds whose logs one transaction deletes (each log is up to max_log_bytes)
+  std::chrono::milliseconds interval{std::chrono::minutes(5)};  // between passes, 80-120% of it
+
+  // What the store keeps at `now`.
+  LogKeepRule RuleAt(TimePoint now) const;
+};
+
 struct BuildServiceOptions {
   int workers = 2;
   std::filesystem::path workspace = "workspace";
@@ -49,6 +63,9 @@ struct BuildServiceOptions {
   // Non-empty: why builds cannot run on this host (the sandbox failed its start-up check);
   // Enqueue refuses every build with it (kUnavailable).
   std::string disabled_reason;
+  // Pruned by a thread of Start(), in passes of `batch`-sized transactions; every instance
+  // sharing a database may prune at once.
+  LogRetention log_retention;
 };
 
 // Everything a build needs; the service does not own these.
@@ -147,10 +164,11 @@ class BuildService {
   // kInvalid naming the parameter: an unknown state, a project name, operator, before or
   // page_size. A project that does not exist has no builds (an empty page, not an error).
   Result<BuildListing> List(const BuildListRequest& request);
-  // The log from `offset` until its end or `max_bytes`, whichever comes first.
+  // The log from `offset` until its end or `max_bytes`, whichever comes first. A log retention
+  // pruned (Build::log_pruned) is kPrunedLogText, finished.
   Result<LogChunk> ReadLog(std::int64_t id, std::int64_t offset, std::int64_t max_bytes);
 
-  // Finishes builds left running by a dead worker, then starts the workers.
+  // Finishes builds left running by a dead worker, then starts the workers and log retention.
   void Start();
   // Stops claiming; running builds are cancelled and recorded as failed ("server stopping").
   void Stop();

@@ -14,6 +14,28 @@
 
 namespace market {
 
+// What ReadLog answers for a build whose log retention deleted: the whole log, as text.
+inline constexpr std::string_view kPrunedLogText =
+    "log pruned by retention (build-log-keep, build-log-keep-days)\n";
+
+// Which finished builds keep their log. A log goes only when its build is outside both bounds.
+struct LogKeepRule {
+  // Each project's newest builds (of any state, by id) keep theirs; 0: no such bound.
+  int newest_builds = 0;
+  // Builds finished at or after it keep theirs; none: no such bound.
+  std::optional<TimePoint> finished_since;
+
+  bool KeepsAll() const { return newest_builds == 0 && !finished_since; }
+};
+
+// One PruneLogs call's outcome.
+struct LogPruneBatch {
+  int pruned = 0;  // builds whose log this call deleted
+  // The highest id it took; the next call continues after it. 0 when it took none.
+  std::int64_t last_id = 0;
+  bool more = false;  // it took a full batch: more may be eligible after last_id
+};
+
 struct BuildResult {
   BuildState state = BuildState::kSucceeded;  // kSucceeded, kFailed or kCancelled
   std::string digest;
@@ -46,6 +68,8 @@ class BuildStore {
   virtual Result<bool> Heartbeat(std::int64_t id, std::string_view worker,
                                  TimePoint lease_until) = 0;
   virtual Result<void> AppendLog(std::int64_t id, std::string_view text) = 0;
+  // A build whose log was pruned answers kPrunedLogText as its whole log, finished; appending
+  // to it stores nothing (its worker may have lost its lease and still be writing).
   virtual Result<LogChunk> ReadLog(std::int64_t id, std::int64_t offset,
                                    std::int64_t max_bytes) = 0;
   // Ends a running build (only if still running); records the result and finished_at.
@@ -72,6 +96,13 @@ class BuildStore {
   };
   virtual Result<QueuedCounts> CountQueued(std::string_view project,
                                            std::string_view operator_name) = 0;
+  // Deletes the logs of at most `limit` finished builds with ids above `after_id` that `rule`
+  // no longer keeps, oldest first, in one short transaction; their rows stay, marked
+  // log_pruned at `now`. Queued and running builds are never taken, nor anything when the rule
+  // keeps all. Several instances may call at once: a build is pruned by one of them, the other
+  // counts it not. kInvalid when limit < 1 or rule.newest_builds < 0.
+  virtual Result<LogPruneBatch> PruneLogs(const LogKeepRule& rule, std::int64_t after_id, int limit,
+                                          TimePoint now) = 0;
 };
 
 using BuildStorePtr = std::unique_ptr<BuildStore>;

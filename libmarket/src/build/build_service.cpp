@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "build/log_pruner.hpp"
 #include "build/log_redactor.hpp"
 #include "log.hpp"
 #include "market/domain_json.hpp"
@@ -205,7 +206,10 @@ void PinTriggeredSources(const BuildTrigger& trigger, RenderedDockerfile& render
 class BuildService::Impl {
  public:
   Impl(BuildDependencies deps, BuildServiceOptions options)
-      : deps_(deps), options_(std::move(options)), audit_(deps.audit, *deps.clock) {
+      : deps_(deps),
+        options_(std::move(options)),
+        audit_(deps.audit, *deps.clock),
+        pruner_(*deps.builds, *deps.clock, options_.log_retention) {
     if (options_.worker_prefix.empty()) options_.worker_prefix = DefaultWorkerPrefix();
     if (options_.workers < 1) options_.workers = 1;
   }
@@ -267,6 +271,7 @@ class BuildService::Impl {
   BuildDependencies deps_;
   BuildServiceOptions options_;
   AuditTrail audit_;
+  LogPruner pruner_;
 
   std::mutex mu_;
   std::condition_variable_any cv_;
@@ -537,6 +542,7 @@ void BuildService::Impl::Start() {
   for (int i = 0; i < options_.workers; ++i) {
     workers_.emplace_back([this, id = WorkerId(i)](std::stop_token stop) { WorkerLoop(stop, id); });
   }
+  pruner_.Start();
   MARKET_LOG_INFO("build service started: {} worker(s) as {}", options_.workers,
                   options_.worker_prefix);
 }
@@ -551,6 +557,7 @@ void BuildService::Impl::Stop() {
   for (auto& w : workers) w.request_stop();
   cv_.notify_all();
   workers.clear();  // joins
+  pruner_.Stop();
 }
 
 void BuildService::Impl::WorkerLoop(std::stop_token stop, std::string worker) {

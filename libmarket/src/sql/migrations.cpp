@@ -480,6 +480,19 @@ const std::vector<Migration>& Migrations() {
         "WHERE trigger_delivery <> ''",
         "CREATE UNIQUE INDEX builds_trigger_commit ON builds (trigger_id, trigger_sha, tag) "
         "WHERE trigger_kind = 'git-push' AND trigger_sha <> ''"}},
+      {13,
+       "build log retention",
+       // A pruned log's build keeps its row, marked. Retention finds the builds whose log is
+       // still there through builds_log_kept: once old logs are gone it holds the builds that
+       // keep theirs, not every build ever run.
+       {"ALTER TABLE builds ADD COLUMN log_pruned INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE builds ADD COLUMN log_pruned_at BIGINT",
+        "CREATE INDEX builds_log_kept ON builds (id) WHERE log_pruned = 0 AND finished_at IS NOT "
+        "NULL"},
+       {"ALTER TABLE builds ADD COLUMN log_pruned INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE builds ADD COLUMN log_pruned_at BIGINT",
+        "CREATE INDEX builds_log_kept ON builds (id) WHERE log_pruned = 0 AND finished_at IS NOT "
+        "NULL"}},
   };
   return migrations;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <string>
+#include <vector>
 
 #include "sql/sql_stores.hpp"
 
@@ -12,7 +13,7 @@ namespace {
 
 constexpr const char* kBuildColumns =
     "id, project, tag, operator, image, digest, size, queued_at, started_at, finished_at, state, "
-    "reason, cancel_requested, trigger_kind, trigger_id, trigger_ref, trigger_sha, "
+    "reason, log_pruned, cancel_requested, trigger_kind, trigger_id, trigger_ref, trigger_sha, "
     "trigger_repository, trigger_delivery, extra_tags";
 
 // One builds row as SOCI binds it; the order of IntoRow matches kBuildColumns.
@@ -31,6 +32,7 @@ struct BuildRow {
   soci::indicator finished_ind = soci::i_null;
   std::string state;
   std::string reason;
+  int log_pruned = 0;
   int cancel_requested = 0;
   std::string trigger_kind;
   long long trigger_id = 0;
@@ -54,6 +56,7 @@ void IntoRow(soci::statement& st, BuildRow& row) {
   st.exchange(soci::into(row.finished_at, row.finished_ind));
   st.exchange(soci::into(row.state));
   st.exchange(soci::into(row.reason));
+  st.exchange(soci::into(row.log_pruned));
   st.exchange(soci::into(row.cancel_requested));
   st.exchange(soci::into(row.trigger_kind));
   st.exchange(soci::into(row.trigger_id));
@@ -103,6 +106,7 @@ Result<Build> ToBuild(const BuildRow& row) {
   }
   build.state = *state;
   build.reason = row.reason;
+  build.log_pruned = row.log_pruned != 0;
   build.cancel_requested = row.cancel_requested != 0;
   build.trigger.kind = row.trigger_kind;
   build.trigger.trigger_id = row.trigger_id;
@@ -183,6 +187,22 @@ std::size_t Utf8Cut(const std::string& text, std::size_t max_bytes) {
 }
 
 std::string BuildIdText(std::int64_t id) { return "build not found: " + std::to_string(id); }
+
+// A pruned build's log: kPrunedLogText stands for all of it, so offsets and `finished` work as
+// for any finished build (a reader already past its end just finishes).
+LogChunk PrunedLog(std::int64_t offset, std::int64_t max_bytes) {
+  const std::string text(kPrunedLogText);
+  LogChunk chunk;
+  chunk.next_offset = offset;
+  if (offset < static_cast<std::int64_t>(text.size())) {
+    std::string rest = text.substr(static_cast<std::size_t>(offset));
+    rest.resize(Utf8Cut(rest, static_cast<std::size_t>(max_bytes)));
+    chunk.next_offset = offset + static_cast<std::int64_t>(rest.size());
+    chunk.text = std::move(rest);
+  }
+  chunk.finished = chunk.next_offset >= static_cast<std::int64_t>(text.size());
+  return chunk;
+}
 
 }  // namespace
 
@@ -478,13 +498,16 @@ Result<void> SqlBuildStore::AppendLog(std::int64_t id, std::string_view text) {
     long long bytes = static_cast<long long>(clean.size());
     long long size = 0;
     long long chunks = 0;
+    int pruned = 0;
     // The UPDATE locks the build row, so concurrent appends to one build get distinct,
     // gapless offsets; the log itself only ever grows by new rows.
     sql << "UPDATE builds SET log_size = log_size + :n, log_chunks = log_chunks + 1 "
-           "WHERE id = :id RETURNING log_size, log_chunks",
-        soci::use(bytes), soci::use(key), soci::into(size), soci::into(chunks);
+           "WHERE id = :id RETURNING log_size, log_chunks, log_pruned",
+        soci::use(bytes), soci::use(key), soci::into(size), soci::into(chunks), soci::into(pruned);
     if (!sql.got_data()) return Fail(Errc::kBuildNotFound, BuildIdText(id));
-    if (clean.empty()) return {};  // nothing to store; the guard rolls the no-op back
+    // Nothing to store, or a pruned log (a worker that lost its lease may write on): the guard
+    // rolls the no-op back.
+    if (clean.empty() || pruned != 0) return {};
     long long start = size - bytes;
     sql << "INSERT INTO build_logs (build_id, seq, byte_offset, text) "
            "VALUES (:id, :seq, :off, :text)",
@@ -502,13 +525,15 @@ Result<LogChunk> SqlBuildStore::ReadLog(std::int64_t id, std::int64_t offset,
     long long key = id;
     std::string state_text;
     long long size = 0;
+    int pruned = 0;
     // State and size first: every chunk appended before the build finished is then within
     // `size`, so `finished` is only reported once the reader has all of it.
-    sql << "SELECT state, log_size FROM builds WHERE id = :id", soci::use(key),
-        soci::into(state_text), soci::into(size);
+    sql << "SELECT state, log_size, log_pruned FROM builds WHERE id = :id", soci::use(key),
+        soci::into(state_text), soci::into(size), soci::into(pruned);
     if (!sql.got_data()) return Fail(Errc::kBuildNotFound, BuildIdText(id));
     auto state = ParseBuildState(state_text);
     if (!state) return Fail(Errc::kInternal, "build has an unknown state " + state_text);
+    if (pruned != 0) return PrunedLog(offset, max_bytes);
 
     LogChunk chunk;
     chunk.next_offset = offset;
@@ -689,6 +714,76 @@ Result<BuildStore::QueuedCounts> SqlBuildStore::CountQueued(std::string_view pro
            "FROM builds WHERE state = 'queued'",
         soci::use(p), soci::use(o), soci::into(for_project), soci::into(for_operator);
     return QueuedCounts{for_project, for_operator};
+  });
+}
+
+Result<LogPruneBatch> SqlBuildStore::PruneLogs(const LogKeepRule& rule, std::int64_t after_id,
+                                               int limit, TimePoint now) {
+  if (limit < 1) return Fail(Errc::kInvalid, "the log prune limit must be positive");
+  if (rule.newest_builds < 0) {
+    return Fail(Errc::kInvalid, "newest_builds (build-log-keep) must not be negative");
+  }
+  if (rule.KeepsAll()) return LogPruneBatch{};
+  return pool_->Run("build log prune", [&](soci::session& sql) -> Result<LogPruneBatch> {
+    long long after = after_id;
+    long long cutoff = rule.finished_since ? ToMs(*rule.finished_since) : 0;
+    long long skip = rule.newest_builds - 1;
+    long long bound = limit;
+    std::vector<long long> ids;
+    {
+      long long id = 0;
+      // Read before the write transaction, which SQLite allows one at a time: this costs a
+      // look at a project's N newest builds for each build whose log is kept. A build the rule
+      // stops keeping is never kept again, so the write only checks no one pruned it meanwhile.
+      // builds_log_kept serves the read (SQLite takes a partial index only when the query
+      // repeats its condition word for word). finished_at is set exactly when a build ends;
+      // the state test keeps queued and running builds safe whatever.
+      std::string query =
+          "SELECT id FROM builds b WHERE log_pruned = 0 AND finished_at IS NOT NULL "
+          "AND state NOT IN ('queued', 'running') AND id > :after";
+      soci::statement st(sql);
+      st.exchange(soci::into(id));
+      st.exchange(soci::use(after, "after"));
+      if (rule.finished_since) {
+        query += " AND finished_at < :cutoff";
+        st.exchange(soci::use(cutoff, "cutoff"));
+      }
+      if (rule.newest_builds > 0) {
+        // Older than the project's N-th newest build, found through builds_project.
+        query +=
+            " AND id < (SELECT r.id FROM builds r WHERE r.project_id = b.project_id "
+            "ORDER BY r.id DESC LIMIT 1 OFFSET :skip)";
+        st.exchange(soci::use(skip, "skip"));
+      }
+      query += " ORDER BY id LIMIT :lim";
+      st.exchange(soci::use(bound, "lim"));
+      st.alloc();
+      st.prepare(query);
+      st.define_and_bind();
+      st.execute(false);
+      while (st.fetch()) ids.push_back(id);
+    }  // the read is done before the write transaction begins
+
+    LogPruneBatch batch;
+    if (ids.empty()) return batch;
+    long long at = ToMs(now);
+    // Ascending ids: two instances pruning the same builds lock them in one order, and the one
+    // that comes second finds them pruned.
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
+    for (long long build_id : ids) {
+      if (Execute(sql,
+                  "UPDATE builds SET log_pruned = 1, log_pruned_at = :at "
+                  "WHERE id = :id AND log_pruned = 0",
+                  soci::use(at, "at"), soci::use(build_id, "id")) != 1) {
+        continue;
+      }
+      Execute(sql, "DELETE FROM build_logs WHERE build_id = :id", soci::use(build_id, "id"));
+      ++batch.pruned;
+    }
+    tx.Commit();
+    batch.last_id = ids.back();
+    batch.more = static_cast<long long>(ids.size()) == bound;
+    return batch;
   });
 }
 

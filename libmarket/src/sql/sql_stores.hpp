@@ -56,6 +56,8 @@ class SqlBuildStore final : public BuildStore {
   Result<std::int64_t> QueueDepth() override;
   Result<QueuedCounts> CountQueued(std::string_view project,
                                    std::string_view operator_name) override;
+  Result<LogPruneBatch> PruneLogs(const LogKeepRule& rule, std::int64_t after_id, int limit,
+                                  TimePoint now) override;
 
   const SharedPool& pool() const { return pool_; }  // for MakeStoreMonitor
 

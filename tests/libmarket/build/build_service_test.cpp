@@ -15,12 +15,14 @@
 #include "market/testing/fake_source_checkout.hpp"
 #include "market/testing/recording_event_sink.hpp"
 #include "market/validation.hpp"
+#include "support/ended_builds.hpp"
 #include "support/test_stores.hpp"
 
 namespace market {
 namespace {
 
 using namespace std::chrono_literals;
+using std::chrono::days;
 using testing::FakeImageBuilder;
 
 PluginInstance Entry(std::string plugin, std::map<std::string, AttributeValue> attributes) {
@@ -733,6 +735,133 @@ TEST_CASE("ReadLog answers up to max_bytes, across the store's pieces", "[build]
   CHECK(all->text == appended);
   CHECK(all->next_offset == static_cast<std::int64_t>(appended.size()));
   CHECK_FALSE(all->finished);  // still queued
+}
+
+// --- Log retention ---
+
+// The builds among `ids` whose logs are pruned, as the store says.
+std::set<std::int64_t> LogPruned(BuildStore& builds, const std::vector<std::int64_t>& ids) {
+  std::set<std::int64_t> pruned;
+  for (std::int64_t id : ids) {
+    auto build = builds.Get(id);
+    REQUIRE(build);
+    if (build->log_pruned) pruned.insert(id);
+  }
+  return pruned;
+}
+
+// Waits until exactly `want` of `ids` are pruned; false if that has not happened in 10 s.
+bool WaitPruned(BuildStore& builds, const std::vector<std::int64_t>& ids,
+                const std::set<std::int64_t>& want) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (LogPruned(builds, ids) != want) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+// History of three projects at the fixture's start time T0, the clock then at T0 + 30 days.
+struct RetentionHistory {
+  explicit RetentionHistory(Fixture& f) : t0(f.clock.Now()) {
+    BuildStore& builds = *f.stores.builds;
+    for (const char* project : {"web", "api", "old"}) f.AddProject(project);
+    auto ended = [&](const std::string& project, const std::string& tag, TimePoint at) {
+      auto build = testing::RecordEndedBuild(builds, project, tag, at);
+      if (!build) FAIL("recording " << project << ":" << tag << ": " << build.error().message);
+      all.push_back(build->id);
+      return build->id;
+    };
+    // A build of another instance, running for a year.
+    auto running = [&](const std::string& project, const std::string& tag) {
+      auto queued = builds.Enqueue(Queued(project, tag, t0));
+      REQUIRE(queued);
+      auto claimed = builds.ClaimNext("other-host:9/0", t0, t0 + days(365));
+      REQUIRE((claimed && *claimed && (*claimed)->id == queued->id));
+      REQUIRE(builds.AppendLog(queued->id, "building\n"));
+      all.push_back(queued->id);
+      return queued->id;
+    };
+    web1 = ended("web", "1", t0);
+    web2 = ended("web", "2", t0 + days(25));
+    web3 = ended("web", "3", t0);
+    web4 = ended("web", "4", t0);
+    web5 = running("web", "5");
+    api1 = ended("api", "1", t0);
+    ended("api", "2", t0);
+    ended("api", "3", t0);
+    // A running and a queued build, both outside the two newest of their project.
+    old1 = running("old", "1");
+    auto waiting = builds.Enqueue(Queued("old", "2", t0));  // behind old1: never claimed
+    REQUIRE(waiting);
+    old2 = waiting->id;
+    all.push_back(old2);
+    for (const char* tag : {"3", "4"}) {
+      auto cancelled = builds.Enqueue(Queued("old", tag, t0));
+      REQUIRE(cancelled);
+      REQUIRE(builds.RequestCancel(cancelled->id, "not needed", t0));
+      all.push_back(cancelled->id);
+    }
+    f.clock.Set(t0 + days(30));
+  }
+
+  const TimePoint t0;
+  std::vector<std::int64_t> all;
+  std::int64_t web1 = 0, web2 = 0, web3 = 0, web4 = 0, web5 = 0, api1 = 0, old1 = 0, old2 = 0;
+};
+
+TEST_CASE("Log retention prunes exactly the logs outside both bounds, pass after pass",
+          "[build][retention]") {
+  auto backend = GENERATE(from_range(testing::AvailableBackends()));
+  INFO(testing::ToString(backend));
+  Fixture f(1, nullptr, false, backend);
+  RetentionHistory h(f);
+  f.options.log_retention.keep_builds = 2;
+  f.options.log_retention.keep_for = days(10);
+  f.options.log_retention.batch = 2;  // several batches a pass
+  f.options.log_retention.interval = 50ms;
+  f.Service().Start();
+
+  // web3 and web1 are older than 10 days and behind the two newest of web (web5 running, web4);
+  // so is api1. web2 ended 5 days ago; old1 runs and old2 waits.
+  const std::set<std::int64_t> first = {h.web1, h.web3, h.api1};
+  CHECK(WaitPruned(*f.stores.builds, h.all, first));
+  std::this_thread::sleep_for(300ms);  // several more passes take nothing else
+  CHECK(LogPruned(*f.stores.builds, h.all) == first);
+
+  // Ten days on, web2 is old too.
+  f.clock.Advance(days(10));
+  std::set<std::int64_t> second = first;
+  second.insert(h.web2);
+  CHECK(WaitPruned(*f.stores.builds, h.all, second));
+  f.Service().Stop();
+  CHECK(LogPruned(*f.stores.builds, h.all) == second);
+
+  auto pruned = f.Service().ReadLog(h.web1, 0, 1 << 20);
+  REQUIRE(pruned);
+  CHECK(pruned->text == kPrunedLogText);
+  CHECK(pruned->finished);
+  CHECK(f.Service().Get(h.web1)->log_pruned);
+  CHECK(f.Service().Get(h.web1)->state == BuildState::kSucceeded);  // the build itself stays
+  CHECK(f.WholeLog(h.web4) == "build log\n");
+  CHECK(f.WholeLog(h.web5) == "building\n");
+  CHECK(f.WholeLog(h.old1) == "building\n");
+  CHECK(f.stores.builds->Get(h.old1)->state == BuildState::kRunning);
+  CHECK(f.stores.builds->Get(h.old2)->state == BuildState::kQueued);
+}
+
+TEST_CASE("Log retention with both bounds at 0 keeps every log", "[build][retention]") {
+  Fixture f(1);
+  RetentionHistory h(f);
+  f.clock.Advance(days(300));  // the other host's leases still run
+  f.options.log_retention.keep_builds = 0;
+  f.options.log_retention.keep_for = days(0);
+  f.options.log_retention.interval = 20ms;
+  f.Service().Start();
+  std::this_thread::sleep_for(300ms);
+  f.Service().Stop();
+  CHECK(LogPruned(*f.stores.builds, h.all).empty());
+  CHECK(f.WholeLog(h.web1) == "build log\n");
 }
 
 // --- Events ---

@@ -1,6 +1,9 @@
 // The BuildStore contract (queue, leases, logs, cancel) and connection recovery, run against
 // every available backend.
 
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -14,6 +17,7 @@
 #include "market/build_store.hpp"
 #include "market/project_store.hpp"
 #include "market/store.hpp"
+#include "support/ended_builds.hpp"
 #include "support/test_stores.hpp"
 #include "store_contract_support.hpp"
 
@@ -22,6 +26,7 @@ using market::BuildState;
 using market::Errc;
 using market::testing::Backend;
 using market::testing::TestDatabase;
+using std::chrono::days;
 using std::chrono::seconds;
 
 using market::testing::OpenOrFail;
@@ -63,6 +68,37 @@ std::string ReadAll(market::BuildStore& store, std::int64_t id, std::int64_t ste
     offset = chunk->next_offset;
   }
   return out;
+}
+
+// A build of `project` that ran and ended at `at`, its log one line naming it.
+Build Ended(market::BuildStore& builds, const std::string& project, const std::string& tag,
+            market::TimePoint at, BuildState state = BuildState::kSucceeded) {
+  auto ended = market::testing::RecordEndedBuild(builds, project, tag, at, state,
+                                                 "log of " + project + ":" + tag + "\n");
+  if (!ended) FAIL("recording build " << project << ":" << tag << ": " << ended.error().message);
+  return *ended;
+}
+
+// The ids among `ids` whose builds are marked log_pruned.
+std::set<std::int64_t> Pruned(market::BuildStore& builds, const std::vector<std::int64_t>& ids) {
+  std::set<std::int64_t> pruned;
+  for (std::int64_t id : ids) {
+    auto build = builds.Get(id);
+    REQUIRE(build.has_value());
+    if (build->log_pruned) pruned.insert(id);
+  }
+  return pruned;
+}
+
+// The log rows the database still holds for build `id`, read beside the store.
+long long LogRows(const TestDatabase& db, std::int64_t id) {
+  const std::string query =
+      "SELECT COUNT(*) FROM build_logs WHERE build_id = " + std::to_string(id);
+  if (db.backend() == Backend::kPostgres) return std::stoll(db.QueryText(query));
+  soci::session sql(soci::sqlite3, db.url().substr(std::string_view("sqlite:").size()));
+  long long rows = -1;
+  sql << query, soci::into(rows);
+  return rows;
 }
 
 }  // namespace
@@ -560,6 +596,232 @@ TEST_CASE("build store: concurrent claims take each build once, one per project"
   CHECK(errors == 0);
   CHECK(claimed.size() == kProjects * kPerProject);
   CHECK(*builds.QueueDepth() == 0);
+}
+
+TEST_CASE("build store: logs outside both bounds are pruned oldest first in batches",
+          "[sql][build][log][retention]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& builds = *stores.builds;
+  for (const char* project : {"a", "b", "c"}) AddProject(*stores.projects, project);
+  // Project a: four ended builds and a running one, the newest.
+  const Build a1 = Ended(builds, "a", "1", kT0);
+  const Build a2 = Ended(builds, "a", "2", kT0 + days(1), BuildState::kFailed);
+  const Build a3 = Ended(builds, "a", "3", kT0 + days(10));
+  const Build a4 = Ended(builds, "a", "4", kT0);
+  const Build a5 = *builds.Enqueue(MakeBuild("a", "5"));
+  REQUIRE(builds.ClaimNext("w", kT0, kT0 + days(365))->has_value());
+  // Project b: an old build, then one cancelled while queued, then another old one.
+  const Build b1 = Ended(builds, "b", "1", kT0, BuildState::kCancelled);
+  const Build b2 = *builds.Enqueue(MakeBuild("b", "2"));
+  REQUIRE(builds.RequestCancel(b2.id, "no", kT0).has_value());
+  const Build b3 = Ended(builds, "b", "3", kT0);
+  // Project c: a build still running and one queued behind it, both old and outside the two
+  // newest, then two cancelled.
+  const Build c1 = *builds.Enqueue(MakeBuild("c", "1"));
+  REQUIRE(builds.ClaimNext("w", kT0, kT0 + days(365))->has_value());
+  REQUIRE(builds.AppendLog(c1.id, "still building\n").has_value());
+  const Build c2 = *builds.Enqueue(MakeBuild("c", "2"));
+  REQUIRE(builds.AppendLog(c2.id, "waiting\n").has_value());
+  std::vector<std::int64_t> all = {a1.id, a2.id, a3.id, a4.id, a5.id,
+                                   b1.id, b2.id, b3.id, c1.id, c2.id};
+  for (const char* tag : {"3", "4"}) {
+    const std::int64_t id = builds.Enqueue(MakeBuild("c", tag))->id;
+    REQUIRE(builds.RequestCancel(id, "no", kT0));
+    all.push_back(id);
+  }
+
+  // Each project's two newest builds keep their logs, and so do builds that ended in the last
+  // 20 days (since day 5): a3 by its age; a1, a2 and b1 by neither.
+  market::LogKeepRule rule;
+  rule.newest_builds = 2;
+  rule.finished_since = kT0 + days(5);
+  const market::TimePoint now = kT0 + days(25);
+  auto first = builds.PruneLogs(rule, 0, 2, now);
+  REQUIRE(first.has_value());
+  CHECK(first->pruned == 2);
+  CHECK(first->last_id == a2.id);
+  CHECK(first->more);
+  CHECK(Pruned(builds, all) == std::set<std::int64_t>{a1.id, a2.id});
+  auto second = builds.PruneLogs(rule, first->last_id, 2, now);
+  REQUIRE(second.has_value());
+  CHECK(second->pruned == 1);
+  CHECK(second->last_id == b1.id);
+  CHECK_FALSE(second->more);
+  CHECK(Pruned(builds, all) == std::set<std::int64_t>{a1.id, a2.id, b1.id});
+  // A new pass finds nothing left.
+  auto again = builds.PruneLogs(rule, 0, 100, now);
+  REQUIRE(again.has_value());
+  CHECK(again->pruned == 0);
+  CHECK(again->last_id == 0);
+  CHECK_FALSE(again->more);
+
+  // The rows stay as they were but for the mark; only the pruned logs' rows are gone.
+  for (const Build& before : {a1, a2, b1}) {
+    Build after = *builds.Get(before.id);
+    CHECK(after.log_pruned);
+    after.log_pruned = false;
+    CHECK(after == before);
+    CHECK(LogRows(db, before.id) == 0);
+  }
+  CHECK(builds.Get(a5.id)->state == BuildState::kRunning);
+  CHECK(builds.Get(c1.id)->state == BuildState::kRunning);
+  CHECK(builds.Get(c2.id)->state == BuildState::kQueued);
+  for (const Build& kept : {a3, a4, b3}) CHECK(LogRows(db, kept.id) == 1);
+  CHECK(LogRows(db, c1.id) == 1);
+  CHECK(LogRows(db, c2.id) == 1);
+  CHECK(ReadAll(builds, a3.id, 100) == "log of a:3\n");
+  auto history = builds.ListForProject("a", 1, 10);
+  REQUIRE(history.has_value());
+  REQUIRE(history->builds.size() == 5);
+  CHECK(history->builds[4].log_pruned);        // a1
+  CHECK_FALSE(history->builds[2].log_pruned);  // a3
+
+  // Later the running build has ended and time has passed: a3 is old now, c1 outside the two
+  // newest of c; a4 and a5 stay the newest of a.
+  REQUIRE(builds.Finish(c1.id, {BuildState::kSucceeded, "", 0, ""}, kT0 + days(26)));
+  rule.finished_since = kT0 + days(30);
+  auto later = builds.PruneLogs(rule, 0, 100, kT0 + days(50));
+  REQUIRE(later.has_value());
+  CHECK(later->pruned == 2);
+  CHECK(Pruned(builds, all) == std::set<std::int64_t>{a1.id, a2.id, a3.id, b1.id, c1.id});
+}
+
+TEST_CASE("build store: a lifted bound leaves the other to decide and both lifted keep every log",
+          "[sql][build][log][retention]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& builds = *stores.builds;
+  AddProject(*stores.projects, "p");
+  const Build p1 = Ended(builds, "p", "1", kT0);
+  const Build p2 = Ended(builds, "p", "2", kT0 + days(10));
+  const Build p3 = Ended(builds, "p", "3", kT0 + days(20));
+  const std::vector<std::int64_t> all = {p1.id, p2.id, p3.id};
+  const market::TimePoint now = kT0 + days(1000);
+
+  market::LogKeepRule keep_all;
+  CHECK(keep_all.KeepsAll());
+  auto none = builds.PruneLogs(keep_all, 0, 100, now);
+  REQUIRE(none.has_value());
+  CHECK(none->pruned == 0);
+  CHECK(Pruned(builds, all).empty());
+
+  // The count alone: the two newest keep theirs however old.
+  market::LogKeepRule by_count;
+  by_count.newest_builds = 2;
+  CHECK(builds.PruneLogs(by_count, 0, 100, now)->pruned == 1);
+  CHECK(Pruned(builds, all) == std::set<std::int64_t>{p1.id});
+
+  // The age alone: what ended before day 15 goes, p1 is not counted twice.
+  market::LogKeepRule by_age;
+  by_age.finished_since = kT0 + days(15);
+  CHECK(builds.PruneLogs(by_age, 0, 100, now)->pruned == 1);
+  CHECK(Pruned(builds, all) == std::set<std::int64_t>{p1.id, p2.id});
+  CHECK(LogRows(db, p3.id) == 1);
+
+  auto no_limit = builds.PruneLogs(by_age, 0, 0, now);
+  REQUIRE_FALSE(no_limit.has_value());
+  CHECK(no_limit.error().code == Errc::kInvalid);
+  CHECK_THAT(no_limit.error().message, Catch::Contains("limit"));
+  market::LogKeepRule negative;
+  negative.newest_builds = -1;
+  auto bad = builds.PruneLogs(negative, 0, 10, now);
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().code == Errc::kInvalid);
+  CHECK_THAT(bad.error().message, Catch::Contains("build-log-keep"));
+}
+
+TEST_CASE("build store: a pruned log reads as the retention notice and takes no more text",
+          "[sql][build][log][retention]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& builds = *stores.builds;
+  AddProject(*stores.projects, "p");
+  const Build old = Ended(builds, "p", "1", kT0);
+  for (int i = 0; i < 3; ++i) REQUIRE(builds.AppendLog(old.id, std::string(5000, 'x')));
+  Ended(builds, "p", "2", kT0);
+  market::LogKeepRule rule;
+  rule.newest_builds = 1;
+  REQUIRE(builds.PruneLogs(rule, 0, 10, kT0)->pruned == 1);
+
+  const std::string notice(market::kPrunedLogText);
+  const auto size = static_cast<std::int64_t>(notice.size());
+  auto whole = builds.ReadLog(old.id, 0, 1 << 20);
+  REQUIRE(whole.has_value());
+  CHECK(whole->text == notice);
+  CHECK(whole->next_offset == size);
+  CHECK(whole->finished);
+  auto head = builds.ReadLog(old.id, 0, 10);
+  REQUIRE(head.has_value());
+  CHECK(head->text == notice.substr(0, 10));
+  CHECK(head->next_offset == 10);
+  CHECK_FALSE(head->finished);
+  CHECK(ReadAll(builds, old.id, 7) == notice);
+  // A reader that was further into the old log ends.
+  auto beyond = builds.ReadLog(old.id, 12000, 100);
+  REQUIRE(beyond.has_value());
+  CHECK(beyond->text.empty());
+  CHECK(beyond->next_offset == 12000);
+  CHECK(beyond->finished);
+
+  // A worker that lost its lease may still write: nothing is stored.
+  REQUIRE(builds.AppendLog(old.id, "late line\n").has_value());
+  CHECK(ReadAll(builds, old.id, 1000) == notice);
+  CHECK(LogRows(db, old.id) == 0);
+}
+
+TEST_CASE("build store: instances pruning at once prune each log once without errors",
+          "[sql][build][log][retention][concurrency]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  constexpr int kProjects = 4;
+  constexpr int kPerProject = 15;
+  std::vector<std::int64_t> ids;
+  for (int p = 0; p < kProjects; ++p) {
+    const std::string project = "p" + std::to_string(p);
+    AddProject(*stores.projects, project);
+    for (int i = 0; i < kPerProject; ++i) {
+      ids.push_back(Ended(*stores.builds, project, std::to_string(i), kT0).id);
+    }
+  }
+  market::LogKeepRule rule;
+  rule.newest_builds = 3;
+  rule.finished_since = kT0 + days(1);
+  // Two instances, each with its own sessions, run whole passes in small batches at once.
+  auto other = OpenOrFail(db);
+  std::atomic<int> pruned{0};
+  std::atomic<int> errors{0};
+  auto pass = [&](market::BuildStore& builds) {
+    std::int64_t after = 0;
+    for (;;) {
+      auto batch = builds.PruneLogs(rule, after, 2, kT0 + days(2));
+      if (!batch) {
+        ++errors;
+        return;
+      }
+      pruned += batch->pruned;
+      if (!batch->more) return;
+      after = batch->last_id;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&] { pass(*stores.builds); });
+    threads.emplace_back([&] { pass(*other.builds); });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(errors == 0);
+  constexpr int kExpected = kProjects * (kPerProject - 3);
+  CHECK(pruned == kExpected);
+  CHECK(Pruned(*stores.builds, ids).size() == static_cast<std::size_t>(kExpected));
 }
 
 TEST_CASE("stores: a PostgreSQL session killed by the server recovers", "[sql][postgres]") {

@@ -129,6 +129,7 @@ Event Event::ForBuild(EventType type, const Build& build, std::string_view repos
   event.digest = build.digest;
   event.build = build;
   event.trigger = build.trigger;
+  if (event.trigger->kind.empty()) event.trigger->kind = "manual";  // a person asked
   return event;
 }
 

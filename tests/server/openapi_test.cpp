@@ -91,9 +91,19 @@ YAML::Node Resolve(const YAML::Node& spec, const YAML::Node& node) {
   return out;
 }
 
-// The spec's operation of a route ("/static/" is described as /static/{asset}).
+// The spec's operation of a route. A prefix route is described as its prefix and one
+// {parameter} (x-prefix): "/static/" as /static/{asset}, "/api/trigger/" as /api/trigger/{id}.
 YAML::Node OperationOf(const YAML::Node& spec, const Route& route) {
-  std::string path = route.prefix ? route.path + "{asset}" : route.path;
+  std::string path = route.path;
+  if (route.prefix) {
+    for (const auto& described : spec["paths"]) {
+      const std::string name = described.first.as<std::string>();
+      if (name.starts_with(route.path) && name.find('/', route.path.size()) == std::string::npos &&
+          name.size() > route.path.size() && name[route.path.size()] == '{') {
+        path = name;
+      }
+    }
+  }
   return spec["paths"][path][Lower(http::to_string(route.method))];
 }
 

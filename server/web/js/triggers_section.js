@@ -138,7 +138,8 @@ export function triggersSection(session, dialog) {
       const request = {
         name: controls.name.value.trim(), branches: controls.branches.value.trim(), tags: controls.tags.value.trim(),
         tagTemplates: splitList(controls.tagTemplates.value), latest: controls.latest.checked,
-        defaultBranch: controls.defaultBranch.value.trim(), enabled: controls.enabled.checked};
+        defaultBranch: controls.defaultBranch.value.trim(), enabled: controls.enabled.checked,
+        operator: session.operator()};
       // Write-only: an empty field keeps the secret (or, on create, has the server make one).
       if (controls.secret.value) request.secret = controls.secret.value;
       if (editing) request.id = editing.id;
@@ -219,7 +220,8 @@ export function triggersSection(session, dialog) {
   }
 
   async function toggle(trigger) {
-    const answer = await api('POST', '/api/triggers/update', {id: trigger.id, enabled: !trigger.enabled});
+    const answer = await api('POST', '/api/triggers/update', {id: trigger.id, enabled: !trigger.enabled,
+                                                             operator: session.operator()});
     if (ok(answer)) {
       say(notice, `${answer.content.enabled ? 'Enabled' : 'Disabled'} the trigger ${trigger.name}. · ` +
           (answer.content.enabled ? '已启用。' : '已停用。'), 'ok');
@@ -236,7 +238,7 @@ export function triggersSection(session, dialog) {
                   'builds it started stay. · 此后对其地址的请求将被拒绝；已有构建保留。')],
       submitText: 'Delete · 删除',
       submitAttrs: {class: 'primary danger', dataset: {testid: 'trigger-delete-confirm'}},
-      act: () => api('POST', '/api/triggers/delete', {id: trigger.id}),
+      act: () => api('POST', '/api/triggers/delete', {id: trigger.id, operator: session.operator()}),
       done: () => {
         say(notice, `Deleted the trigger ${trigger.name}. · 已删除。`, 'ok');
         if (state.editing && state.editing.id === trigger.id) form.close();
@@ -258,7 +260,7 @@ export function triggersSection(session, dialog) {
       submitAttrs: {dataset: {testid: 'trigger-start-submit'}},
       controls: {ref, sha},
       act: () => {
-        const request = {id: trigger.id};
+        const request = {id: trigger.id, operator: session.operator()};
         if (ref.value.trim()) request.ref = ref.value.trim();
         if (sha.value.trim()) request.sha = sha.value.trim();
         return api('POST', '/api/triggers/start', request);

@@ -29,23 +29,13 @@ using market::testing::TestDatabase;
 using std::chrono::days;
 using std::chrono::seconds;
 
+using market::testing::AddProject;
 using market::testing::OpenOrFail;
 using market::testing::PickBackend;
 
 namespace {
 
 const market::TimePoint kT0{std::chrono::milliseconds{1'790'000'000'000}};
-
-void AddProject(market::ProjectStore& store, const std::string& name) {
-  market::Project p;
-  p.name = name;
-  p.creator = "alice";
-  p.create_time = kT0;
-  p.last_modify_time = kT0;
-  p.last_modify_operator = "alice";
-  p.cluster = "team";
-  REQUIRE(store.Insert(p).has_value());
-}
 
 Build MakeBuild(const std::string& project, const std::string& tag, market::TimePoint at = kT0) {
   Build b;

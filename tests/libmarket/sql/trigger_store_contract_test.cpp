@@ -18,6 +18,7 @@ using market::BuildTrigger;
 using market::BuildTriggerRule;
 using market::Errc;
 using market::TimePoint;
+using market::testing::AddProject;
 using market::testing::OpenOrFail;
 using market::testing::PickBackend;
 using market::testing::TestDatabase;
@@ -26,17 +27,6 @@ namespace {
 
 const TimePoint kT0{std::chrono::milliseconds{1'790'000'000'000}};
 const std::string kSha = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
-
-void AddProject(market::ProjectStore& store, const std::string& name) {
-  market::Project p;
-  p.name = name;
-  p.creator = "alice";
-  p.create_time = kT0;
-  p.last_modify_time = kT0;
-  p.last_modify_operator = "alice";
-  p.cluster = "team";
-  REQUIRE(store.Insert(p).has_value());
-}
 
 BuildTriggerRule MakeRule(const std::string& project, const std::string& name) {
   BuildTriggerRule rule;

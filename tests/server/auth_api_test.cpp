@@ -380,3 +380,46 @@ TEST_CASE("with authentication on, the configuration page does not tell whether 
 }
 
 }  // namespace market::server::testing
+
+namespace market::server::testing {
+
+TEST_CASE("a trigger's URL answers git hosts without a session when authentication is on",
+          "[http][auth][triggers]") {
+  People people;
+  TestServer server(Backend::kSqlite, AuthOn, [&](Stores& stores) { AddPeople(stores, people); });
+  TestClient client(server.port());
+  REQUIRE(client.PostJson("/api/project/new", {{"projectName", "web"}}, As("dave")).Code() ==
+          10000);
+  // Managing triggers is a developer's: a viewer is refused, a developer creates.
+  CHECK(client.PostJson("/api/triggers/new", {{"project", "web"}, {"name", "t"}}, As("vera"))
+            .status == 403);
+  Reply made = client.PostJson("/api/triggers/new",
+                               {{"project", "web"}, {"name", "t"}, {"secret", "s3cret-for-git"}},
+                               As("dave"));
+  INFO(made.body);
+  REQUIRE(made.Code() == 10000);
+  CHECK(made.Json()["content"]["creator"] == "dave");
+  const std::string hook = made.Json()["content"]["url"];
+  const std::string body =
+      R"({"ref": "refs/heads/main", "sha": "4b825dc642cb6eb9a060e54bf8d69288fbee4904"})";
+
+  // No session, no token: the trigger's own secret is the credential, and it passes (the
+  // empty project cannot be built, which is what the answer says).
+  Reply passed = client.Send("POST", hook, body, "application/json",
+                             {{"Authorization", "Bearer s3cret-for-git"}});
+  INFO(passed.body);
+  CHECK(passed.status == 400);
+  CHECK_THAT(passed.Json()["errMsg"].get<std::string>(), Catch::Contains("project web cannot be built"));
+  // A user's API token is no trigger secret: the trigger refuses it as it refuses a guess.
+  for (const std::string& bearer : {people.dev_token, std::string("guess")}) {
+    Reply refused = client.Send("POST", hook, body, "application/json",
+                                {{"Authorization", "Bearer " + bearer}});
+    CHECK(refused.status == 401);
+    CHECK_THAT(refused.Json()["errMsg"].get<std::string>(),
+               Catch::Contains("Authorization (Bearer)"));
+  }
+  // The management routes still ask for a session or token.
+  CHECK(client.Get("/api/triggers/list?project=web").status == 401);
+}
+
+}  // namespace market::server::testing

@@ -47,12 +47,6 @@ bool IsZeroSha(std::string_view sha) {
   return !sha.empty() && std::all_of(sha.begin(), sha.end(), [](char c) { return c == '0'; });
 }
 
-bool IsSha(std::string_view sha) {
-  return (sha.size() == 40 || sha.size() == 64) &&
-         std::all_of(sha.begin(), sha.end(),
-                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
-}
-
 void AddUrls(const nlohmann::json& json, std::vector<std::string>& urls,
              std::initializer_list<const char*> pointers) {
   for (const char* pointer : pointers) {
@@ -270,7 +264,7 @@ Result<PushEvent> ReadPushEvent(const HookRequest& request) {
   if (event.ref.size() > kMaxRefLength) {
     return Fail(Errc::kInvalid, fmt::format("ref is longer than {} characters", kMaxRefLength));
   }
-  if (!event.deleted && !IsSha(event.sha)) {
+  if (!event.deleted && !IsFullCommitId(event.sha)) {
     return Fail(Errc::kInvalid, "sha must be a full commit id (40 or 64 hexadecimal digits)");
   }
   event.sha = Lower(event.sha);

@@ -187,6 +187,12 @@ Result<std::string> ValidateSecret(std::string_view field, std::string_view text
   return std::string(text);
 }
 
+bool IsFullCommitId(std::string_view text) {
+  return (text.size() == 40 || text.size() == 64) &&
+         std::all_of(text.begin(), text.end(),
+                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+}
+
 Result<bool> ParseFlag(std::string_view field, std::string_view text) {
   std::string lower(text.substr(0, 8));
   std::transform(lower.begin(), lower.end(), lower.begin(),

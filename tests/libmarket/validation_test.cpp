@@ -85,3 +85,13 @@ TEST_CASE("the list filter is any text up to 64 characters") {
   CHECK_FALSE(market::ValidateNameFilter("projectName", std::string(65, 'a')));
   CHECK_FALSE(market::ValidateNameFilter("projectName", "a\x01"));
 }
+
+TEST_CASE("full commit ids are 40 or 64 hexadecimal digits") {
+  CHECK(market::IsFullCommitId("4b825dc642cb6eb9a060e54bf8d69288fbee4904"));
+  CHECK(market::IsFullCommitId("4B825DC642CB6EB9A060E54BF8D69288FBEE4904"));
+  CHECK(market::IsFullCommitId(std::string(64, 'a')));
+  CHECK_FALSE(market::IsFullCommitId("4b825dc"));
+  CHECK_FALSE(market::IsFullCommitId(std::string(41, 'a')));
+  CHECK_FALSE(market::IsFullCommitId("4b825dc642cb6eb9a060e54bf8d69288fbee490g"));
+  CHECK_FALSE(market::IsFullCommitId(""));
+}

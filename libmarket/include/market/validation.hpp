@@ -45,6 +45,8 @@ Result<std::string> ValidateObjectName(std::string_view field, std::string_view 
 // A shared secret (HMAC key or token): 1..256 bytes without control characters, so it survives
 // every form and header it is pasted through. Spaces are fine (GitHub's example has them).
 Result<std::string> ValidateSecret(std::string_view field, std::string_view text);
+// A full git commit id: 40 (SHA-1) or 64 (SHA-256) hexadecimal digits, in either case.
+bool IsFullCommitId(std::string_view text);
 // A flag as the API takes it: true/false, 1/0, yes/no, on/off, in any case.
 Result<bool> ParseFlag(std::string_view field, std::string_view text);
 

@@ -15,6 +15,7 @@
 #include "buildah/build_sandbox.hpp"
 #include "log.hpp"
 #include "market/network_rules.hpp"
+#include "market/validation.hpp"
 #include "process/process.hpp"
 #include "source/context_paths.hpp"
 #include "source/source_url.hpp"
@@ -39,12 +40,6 @@ std::string SizeLimitText(std::int64_t max_bytes) {
   return fmt::format(
       "checkout exceeds the size limit of {} bytes (what build-context-bytes leaves for it)",
       max_bytes);
-}
-
-bool IsFullCommitId(std::string_view ref) {
-  return (ref.size() == 40 || ref.size() == 64) && std::all_of(ref.begin(), ref.end(), [](char c) {
-           return std::isxdigit(static_cast<unsigned char>(c)) != 0;
-         });
 }
 
 // "https://user:pass@host/x" -> "https://host/x" with user and pass moved out, so that a

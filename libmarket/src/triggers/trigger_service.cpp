@@ -39,12 +39,6 @@ nlohmann::json AuditJson(const BuildTriggerRule& rule) {
           {"defaultBranch", rule.default_branch}};
 }
 
-bool IsFullSha(std::string_view sha) {
-  return (sha.size() == 40 || sha.size() == 64) &&
-         std::all_of(sha.begin(), sha.end(),
-                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
-}
-
 }  // namespace
 
 class TriggerService::Impl {
@@ -104,7 +98,7 @@ class TriggerService::Impl {
     std::string sha(sha_text);
     std::transform(sha.begin(), sha.end(), sha.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (!sha.empty() && !IsFullSha(sha)) {
+    if (!sha.empty() && !IsFullCommitId(sha)) {
       return Fail(Errc::kInvalid, "sha must be a full commit id (40 or 64 hexadecimal digits)");
     }
     std::string ref(ref_text);

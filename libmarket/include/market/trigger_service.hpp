@@ -27,6 +27,8 @@ namespace market {
 struct TriggerOptions {
   // Triggered builds failing in a row that disable their trigger; 0: never.
   int disable_after = 50;
+  // Received events each trigger keeps the record of (the newest).
+  int deliveries_kept = 100;
 };
 
 struct TriggerDependencies {
@@ -88,7 +90,13 @@ class TriggerService final : public EventSink {
   // signature or token does not match), kInvalid (a disabled trigger, a malformed event, a
   // push of a repository none of the project's git sources checks out), and what queueing the
   // build answers (kTooManyRequests when the queue is full).
+  // Every request whose signature or token matches is recorded with what it did (see
+  // TriggerDelivery); a failure to record is logged and does not change the answer.
   Result<TriggerReceipt> Receive(std::int64_t id, const HookRequest& request);
+
+  // What trigger `id` received, newest first (at most TriggerOptions::deliveries_kept).
+  // kNotFound.
+  Result<std::vector<TriggerDelivery>> Deliveries(std::int64_t id);
 
   // Counts the ends of triggered builds: a trigger whose builds failed disable_after times in
   // a row is disabled with the reason. Never throws.

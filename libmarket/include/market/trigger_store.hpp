@@ -36,6 +36,27 @@ struct BuildTriggerRule {
   bool operator==(const BuildTriggerRule&) const = default;
 };
 
+// What one authenticated request to a trigger did. Requests whose signature or token does not
+// match are not recorded: anyone can send those, and the trigger's owner learns nothing from
+// them that the git host's own delivery log does not say.
+struct TriggerDelivery {
+  std::int64_t id = 0;
+  std::int64_t trigger_id = 0;
+  TimePoint received_at{};
+  std::string host;         // "github", "gitea", "gitlab", "generic"
+  std::string event;        // "push", "ping", or the host's name of another event
+  std::string delivery_id;  // the host's id of the event
+  std::string ref;
+  std::string sha;
+  // "queued" (a build), "duplicate" (the build an earlier delivery queued), "skipped"
+  // (nothing to build) or "refused" (the event or the trigger's state was wrong).
+  std::string outcome;
+  std::string reason;         // why it was skipped or refused
+  std::int64_t build_id = 0;  // queued or duplicate: the build
+
+  bool operator==(const TriggerDelivery&) const = default;
+};
+
 class TriggerStore {
  public:
   virtual ~TriggerStore() = default;
@@ -57,6 +78,14 @@ class TriggerStore {
   virtual Result<BuildTriggerRule> RecordBuildEnd(std::int64_t id, bool succeeded,
                                                   int disable_after, std::string_view reason,
                                                   TimePoint now) = 0;
+
+  // Records `delivery` (fills id) and deletes its trigger's older deliveries beyond the newest
+  // `keep`, so a busy or hostile git host cannot grow the table. kNotFound when the trigger
+  // is gone.
+  virtual Result<TriggerDelivery> RecordDelivery(const TriggerDelivery& delivery, int keep) = 0;
+  // A trigger's deliveries, newest first, at most `limit`.
+  virtual Result<std::vector<TriggerDelivery>> ListDeliveries(std::int64_t trigger_id,
+                                                              int limit) = 0;
 };
 
 using TriggerStorePtr = std::unique_ptr<TriggerStore>;

@@ -493,6 +493,35 @@ const std::vector<Migration>& Migrations() {
         "ALTER TABLE builds ADD COLUMN log_pruned_at BIGINT",
         "CREATE INDEX builds_log_kept ON builds (id) WHERE log_pruned = 0 AND finished_at IS NOT "
         "NULL"}},
+      {14,
+       "what each build trigger received",
+       // Bounded per trigger by the store; the index serves both the list and the pruning.
+       {R"(CREATE TABLE trigger_deliveries (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             trigger_id BIGINT NOT NULL REFERENCES build_triggers(id) ON DELETE CASCADE,
+             received_at BIGINT NOT NULL,
+             host TEXT NOT NULL,
+             event TEXT NOT NULL,
+             delivery_id TEXT NOT NULL,
+             ref TEXT NOT NULL,
+             sha TEXT NOT NULL,
+             outcome TEXT NOT NULL,
+             reason TEXT NOT NULL,
+             build_id BIGINT NOT NULL))",
+        "CREATE INDEX trigger_deliveries_trigger ON trigger_deliveries (trigger_id, id)"},
+       {R"(CREATE TABLE trigger_deliveries (
+             id BIGSERIAL PRIMARY KEY,
+             trigger_id BIGINT NOT NULL REFERENCES build_triggers(id) ON DELETE CASCADE,
+             received_at BIGINT NOT NULL,
+             host TEXT NOT NULL,
+             event TEXT NOT NULL,
+             delivery_id TEXT NOT NULL,
+             ref TEXT NOT NULL,
+             sha TEXT NOT NULL,
+             outcome TEXT NOT NULL,
+             reason TEXT NOT NULL,
+             build_id BIGINT NOT NULL))",
+        "CREATE INDEX trigger_deliveries_trigger ON trigger_deliveries (trigger_id, id)"}},
   };
   return migrations;
 }

@@ -117,6 +117,9 @@ class SqlTriggerStore final : public TriggerStore {
   Result<std::vector<BuildTriggerRule>> List(std::string_view project) override;
   Result<BuildTriggerRule> RecordBuildEnd(std::int64_t id, bool succeeded, int disable_after,
                                           std::string_view reason, TimePoint now) override;
+  Result<TriggerDelivery> RecordDelivery(const TriggerDelivery& delivery, int keep) override;
+  Result<std::vector<TriggerDelivery>> ListDeliveries(std::int64_t trigger_id,
+                                                      int limit) override;
 
  private:
   SharedPool pool_;

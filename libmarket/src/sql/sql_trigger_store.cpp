@@ -124,6 +124,43 @@ Result<BuildTriggerRule> GetOn(soci::session& sql, std::int64_t id) {
   return rules.front();
 }
 
+constexpr const char* kDeliveryColumns =
+    "id, trigger_id, received_at, host, event, delivery_id, ref, sha, outcome, reason, build_id";
+
+// One trigger_deliveries row as SOCI binds it; the order of Bind matches kDeliveryColumns.
+struct DeliveryRow {
+  long long id = 0;
+  long long trigger_id = 0;
+  long long received_at = 0;
+  std::string host;
+  std::string event;
+  std::string delivery_id;
+  std::string ref;
+  std::string sha;
+  std::string outcome;
+  std::string reason;
+  long long build_id = 0;
+
+  void Bind(soci::statement& st) {
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(trigger_id));
+    st.exchange(soci::into(received_at));
+    st.exchange(soci::into(host));
+    st.exchange(soci::into(event));
+    st.exchange(soci::into(delivery_id));
+    st.exchange(soci::into(ref));
+    st.exchange(soci::into(sha));
+    st.exchange(soci::into(outcome));
+    st.exchange(soci::into(reason));
+    st.exchange(soci::into(build_id));
+  }
+
+  TriggerDelivery ToDelivery() const {
+    return {id,  trigger_id, FromMs(received_at), host,   event,   delivery_id,
+            ref, sha,        outcome,             reason, build_id};
+  }
+};
+
 }  // namespace
 
 Result<BuildTriggerRule> SqlTriggerStore::Create(const BuildTriggerRule& rule) {
@@ -266,6 +303,62 @@ Result<BuildTriggerRule> SqlTriggerStore::RecordBuildEnd(std::int64_t id, bool s
     if (!stored) return stored;
     tx.Commit();
     return stored;
+  });
+}
+
+Result<TriggerDelivery> SqlTriggerStore::RecordDelivery(const TriggerDelivery& delivery,
+                                                        int keep) {
+  return pool_->Run("build trigger delivery", [&](soci::session& sql) -> Result<TriggerDelivery> {
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
+    long long trigger_id = delivery.trigger_id;
+    long long exists = 0;
+    sql << "SELECT COUNT(*) FROM build_triggers WHERE id = :id", soci::use(trigger_id),
+        soci::into(exists);
+    if (exists == 0) return Fail(Errc::kNotFound, NotFound(delivery.trigger_id));
+    long long received = ToMs(delivery.received_at), build_id = delivery.build_id;
+    // The event's fields come from outside: TEXT takes them as valid UTF-8.
+    std::string host = delivery.host, event = SanitizeUtf8(delivery.event),
+                hook_id = SanitizeUtf8(delivery.delivery_id), ref = SanitizeUtf8(delivery.ref),
+                sha = SanitizeUtf8(delivery.sha), outcome = delivery.outcome,
+                reason = SanitizeUtf8(delivery.reason);
+    long long id = 0;
+    sql << "INSERT INTO trigger_deliveries (trigger_id, received_at, host, event, delivery_id, "
+           "ref, sha, outcome, reason, build_id) VALUES (:tid, :received, :host, :event, :hook, "
+           ":ref, :sha, :outcome, :reason, :build) RETURNING id",
+        soci::use(trigger_id), soci::use(received), soci::use(host), soci::use(event),
+        soci::use(hook_id), soci::use(ref), soci::use(sha), soci::use(outcome), soci::use(reason),
+        soci::use(build_id), soci::into(id);
+    // Everything older than the newest `keep`: one statement, whatever the count.
+    long long trigger_id2 = trigger_id, offset = keep > 0 ? keep - 1 : 0;
+    Execute(sql,
+            "DELETE FROM trigger_deliveries WHERE trigger_id = :tid AND id < (SELECT id FROM "
+            "trigger_deliveries WHERE trigger_id = :tid2 ORDER BY id DESC LIMIT 1 OFFSET :off)",
+            soci::use(trigger_id, "tid"), soci::use(trigger_id2, "tid2"),
+            soci::use(offset, "off"));
+    tx.Commit();
+    return TriggerDelivery{id,      delivery.trigger_id, FromMs(received), host,   event, hook_id,
+                           ref,     sha,                 outcome,          reason, build_id};
+  });
+}
+
+Result<std::vector<TriggerDelivery>> SqlTriggerStore::ListDeliveries(std::int64_t trigger_id,
+                                                                     int limit) {
+  using Deliveries = std::vector<TriggerDelivery>;
+  return pool_->Run("build trigger deliveries", [&](soci::session& sql) -> Result<Deliveries> {
+    DeliveryRow row;
+    long long key = trigger_id, lim = limit > 0 ? limit : 0;
+    soci::statement st(sql);
+    row.Bind(st);
+    st.exchange(soci::use(key, "tid"));
+    st.exchange(soci::use(lim, "lim"));
+    st.alloc();
+    st.prepare(std::string("SELECT ") + kDeliveryColumns +
+               " FROM trigger_deliveries WHERE trigger_id = :tid ORDER BY id DESC LIMIT :lim");
+    st.define_and_bind();
+    st.execute(false);
+    Deliveries deliveries;
+    while (st.fetch()) deliveries.push_back(row.ToDelivery());
+    return deliveries;
   });
 }
 

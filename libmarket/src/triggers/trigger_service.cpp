@@ -18,6 +18,9 @@ namespace market {
 
 namespace {
 
+// The longest text a delivery record keeps of one field of an event.
+constexpr std::size_t kDeliveryFieldMax = 512;
+
 std::string NewSecret() {
   unsigned char bytes[32];
   if (RAND_bytes(bytes, sizeof bytes) != 1) {
@@ -135,13 +138,42 @@ class TriggerService::Impl {
     if (!found) return std::unexpected(found.error());
     const BuildTriggerRule& rule = *found;
     MARKET_RETURN_IF_ERROR(VerifyHookRequest(request, rule.secret));
+    TriggerDelivery delivery;
+    delivery.trigger_id = id;
+    delivery.received_at = deps_.clock->Now();
+    delivery.host = std::string(ToString(DetectGitHost(request)));
+    Result<TriggerReceipt> receipt = ReceiveVerified(rule, request, delivery);
+    Record(delivery, receipt);
+    return receipt;
+  }
+
+  Result<std::vector<TriggerDelivery>> Deliveries(std::int64_t id) {
+    MARKET_RETURN_IF_ERROR(deps_.store->Get(id));
+    return deps_.store->ListDeliveries(id, options_.deliveries_kept);
+  }
+
+  // Receive, once the request is known to come from whoever holds the secret; fills in
+  // `delivery` what the event says.
+  Result<TriggerReceipt> ReceiveVerified(const BuildTriggerRule& rule, const HookRequest& request,
+                                         TriggerDelivery& delivery) {
+    const std::int64_t id = rule.id;
+    // Read before the trigger's state is checked, so that the record of a refused event says
+    // which event it was; the answer is still the state's.
+    Result<PushEvent> read = ReadPushEvent(request);
+    if (read) {
+      delivery.event = read->event;
+      delivery.delivery_id = read->delivery_id;
+      delivery.ref = read->ref;
+      delivery.sha = read->sha;
+    }
     if (!rule.enabled) {
       return Fail(Errc::kInvalid,
                   fmt::format("build trigger {} is disabled{}", id,
                               rule.disabled_reason.empty() ? std::string()
                                                            : ": " + rule.disabled_reason));
     }
-    MARKET_ASSIGN_OR_RETURN(PushEvent event, ReadPushEvent(request));
+    if (!read) return std::unexpected(read.error());
+    const PushEvent& event = *read;
     TriggerReceipt receipt;
     TriggerPlan plan = PlanTriggeredBuild(rule, event, deps_.clock->Now());
     if (!plan.skipped.empty()) {
@@ -181,6 +213,32 @@ class TriggerService::Impl {
     receipt.build = *earlier;
     receipt.duplicate = true;
     return receipt;
+  }
+
+  // Keeps what a verified request did. The record is for people looking at the trigger;
+  // failing to write it must not turn a queued build into an error the git host retries.
+  void Record(TriggerDelivery& delivery, const Result<TriggerReceipt>& receipt) {
+    if (!receipt) {
+      delivery.outcome = "refused";
+      delivery.reason = receipt.error().message;
+    } else if (receipt->build) {
+      delivery.outcome = receipt->duplicate ? "duplicate" : "queued";
+      delivery.build_id = receipt->build->id;
+    } else {
+      delivery.outcome = "skipped";
+      delivery.reason = receipt->skipped;
+    }
+    // An event's text is the sender's: keep what a person reads, not what a sender pads.
+    for (std::string* field : {&delivery.event, &delivery.delivery_id, &delivery.ref,
+                               &delivery.sha, &delivery.reason}) {
+      if (field->size() > kDeliveryFieldMax) field->resize(kDeliveryFieldMax);
+    }
+    Result<TriggerDelivery> stored =
+        deps_.store->RecordDelivery(delivery, options_.deliveries_kept);
+    if (!stored && stored.error().code != Errc::kNotFound) {  // deleted meanwhile: nothing to keep
+      MARKET_LOG_WARN("build trigger {}: the received event was not recorded: {}",
+                      delivery.trigger_id, stored.error().message);
+    }
   }
 
   void Publish(const Event& event) {
@@ -316,6 +374,9 @@ Result<Build> TriggerService::Start(std::int64_t id, std::string_view ref, std::
 }
 Result<TriggerReceipt> TriggerService::Receive(std::int64_t id, const HookRequest& request) {
   return impl_->Receive(id, request);
+}
+Result<std::vector<TriggerDelivery>> TriggerService::Deliveries(std::int64_t id) {
+  return impl_->Deliveries(id);
 }
 void TriggerService::Publish(const Event& event) {
   try {

@@ -137,6 +137,63 @@ TEST_CASE("Failures in a row disable a trigger and enabling clears them", "[sql]
         Errc::kNotFound);
 }
 
+TEST_CASE("Received events are kept newest first, per trigger, the newest N", "[sql][triggers]") {
+  TestDatabase db(PickBackend());
+  auto stores = OpenOrFail(db);
+  AddProject(*stores.projects, "web");
+  auto& triggers = *stores.triggers;
+  auto one = triggers.Create(MakeRule("web", "one")).value();
+  auto two = triggers.Create(MakeRule("web", "two")).value();
+  auto delivery = [&](std::int64_t trigger_id, int n) {
+    market::TriggerDelivery d;
+    d.trigger_id = trigger_id;
+    d.received_at = kT0 + std::chrono::seconds(n);
+    d.host = "gitlab";
+    d.event = "push";
+    d.delivery_id = "uuid-" + std::to_string(n);
+    d.ref = "refs/heads/main";
+    d.sha = kSha;
+    d.outcome = n % 2 == 0 ? "queued" : "skipped";
+    d.reason = n % 2 == 0 ? "" : "no rule matches";
+    d.build_id = n % 2 == 0 ? 40 + n : 0;
+    return d;
+  };
+  auto first = triggers.RecordDelivery(delivery(one.id, 1), 3);
+  REQUIRE(first);
+  CHECK(first->id > 0);
+  market::TriggerDelivery expected = delivery(one.id, 1);
+  expected.id = first->id;
+  CHECK(*first == expected);
+  for (int n = 2; n <= 5; ++n) REQUIRE(triggers.RecordDelivery(delivery(one.id, n), 3));
+  REQUIRE(triggers.RecordDelivery(delivery(two.id, 9), 3));
+
+  auto kept = triggers.ListDeliveries(one.id, 100);
+  REQUIRE(kept);
+  REQUIRE(kept->size() == 3);  // 5, 4, 3: the two oldest went
+  CHECK((*kept)[0].delivery_id == "uuid-5");
+  CHECK((*kept)[2].delivery_id == "uuid-3");
+  CHECK((*kept)[1] == [&] {
+    auto d = delivery(one.id, 4);
+    d.id = (*kept)[1].id;
+    return d;
+  }());
+  CHECK(triggers.ListDeliveries(one.id, 2).value().size() == 2);
+  CHECK(triggers.ListDeliveries(two.id, 100).value().size() == 1);
+
+  // Text from outside is stored as valid UTF-8.
+  auto odd = delivery(two.id, 10);
+  odd.ref = std::string("refs/heads/\xff\0x", 15);
+  auto stored = triggers.RecordDelivery(odd, 3);
+  REQUIRE(stored);
+  CHECK(triggers.ListDeliveries(two.id, 1).value().front().ref == stored->ref);
+  CHECK(stored->ref.find('\0') == std::string::npos);
+
+  CHECK(triggers.RecordDelivery(delivery(two.id + 99, 1), 3).error().code == Errc::kNotFound);
+  // Deleting a trigger deletes what it received.
+  REQUIRE(triggers.Delete(one.id));
+  CHECK(triggers.ListDeliveries(one.id, 100).value().empty());
+}
+
 TEST_CASE("Builds keep their trigger and extra tags", "[sql][triggers]") {
   TestDatabase db(PickBackend());
   auto stores = OpenOrFail(db);

@@ -65,7 +65,7 @@ struct Fixture {
                             .plugins = plugins.get(),
                             .clock = &clock,
                             .audit = stores.audit.get()},
-        TriggerOptions{.disable_after = 3});
+        TriggerOptions{.disable_after = 3, .deliveries_kept = 4});
     events.Add(triggers.get());
   }
   ~Fixture() { builds->Stop(); }
@@ -229,6 +229,71 @@ TEST_CASE("Refusals: unknown, unsigned, disabled, and pushes of another reposito
   CHECK_THAT(disabled.error().message, Catch::Contains("disabled"));
   // Nothing of the above queued a build.
   CHECK(f.stores.builds->QueueDepth().value() == 0);
+}
+
+TEST_CASE("What a trigger receives is recorded newest first, bounded, unsigned requests not",
+          "[triggers]") {
+  Fixture f;
+  f.AddProject("web", {GitSource(kRepo, "app")});
+  BuildTriggerRule rule = f.AddTrigger("web");
+
+  auto queued = f.triggers->Receive(rule.id, GitHubPush("d-1"));
+  REQUIRE(queued);
+  REQUIRE(queued->build);
+  REQUIRE(f.triggers->Receive(rule.id, GitHubPush("d-1")));  // redelivered
+  HookRequest ping = GitHubPush("d-2");
+  ping.headers["x-github-event"] = "ping";
+  REQUIRE(f.triggers->Receive(rule.id, ping));
+  REQUIRE_FALSE(f.triggers->Receive(rule.id, GitHubPush("d-3", kSha, "https://elsewhere.test/x")));
+  HookRequest forged = GitHubPush("d-4");
+  forged.headers["x-hub-signature-256"] = "sha256=" + HmacSha256Hex("guess", forged.body);
+  REQUIRE_FALSE(f.triggers->Receive(rule.id, forged));
+
+  auto deliveries = f.triggers->Deliveries(rule.id);
+  REQUIRE(deliveries);
+  REQUIRE(deliveries->size() == 4);  // the forged one is not among them
+  const auto& list = *deliveries;
+  CHECK(list[0].delivery_id == "d-3");
+  CHECK(list[0].outcome == "refused");
+  CHECK_THAT(list[0].reason, Catch::Contains("none of project web's git sources"));
+  CHECK(list[0].build_id == 0);
+  CHECK(list[1].delivery_id == "d-2");
+  CHECK(list[1].event == "ping");
+  CHECK(list[1].outcome == "skipped");
+  CHECK_FALSE(list[1].reason.empty());
+  CHECK(list[2].delivery_id == "d-1");
+  CHECK(list[2].outcome == "duplicate");
+  CHECK(list[2].build_id == queued->build->id);
+  CHECK(list[3].delivery_id == "d-1");
+  CHECK(list[3].outcome == "queued");
+  CHECK(list[3].build_id == queued->build->id);
+  CHECK(list[3].host == "github");
+  CHECK(list[3].event == "push");
+  CHECK(list[3].ref == "refs/heads/main");
+  CHECK(list[3].sha == kSha);
+  CHECK(list[3].trigger_id == rule.id);
+  CHECK(list[3].received_at == f.clock.Now());
+
+  // The fixture keeps four: a fifth event pushes the oldest out.
+  REQUIRE(f.triggers->Receive(rule.id, GitHubPush("d-5", std::string(40, 'b'))));
+  deliveries = f.triggers->Deliveries(rule.id);
+  REQUIRE(deliveries);
+  REQUIRE(deliveries->size() == 4);
+  CHECK(deliveries->front().delivery_id == "d-5");
+  CHECK(deliveries->front().outcome == "queued");
+  CHECK(deliveries->back().outcome == "duplicate");
+
+  // A disabled trigger's refusals are recorded too; a deleted trigger has no record.
+  TriggerRequest off;
+  off.enabled = false;
+  REQUIRE(f.triggers->Update(rule.id, off, "alice"));
+  REQUIRE_FALSE(f.triggers->Receive(rule.id, GitHubPush("d-6")));
+  deliveries = f.triggers->Deliveries(rule.id);
+  REQUIRE(deliveries);
+  CHECK(deliveries->front().outcome == "refused");
+  CHECK_THAT(deliveries->front().reason, Catch::Contains("disabled"));
+  REQUIRE(f.triggers->Delete(rule.id, "alice"));
+  CHECK(f.triggers->Deliveries(rule.id).error().code == Errc::kNotFound);
 }
 
 TEST_CASE("Manual start needs a ref or a sha and the project's one git repository", "[triggers]") {

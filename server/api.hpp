@@ -118,6 +118,7 @@ class Api {
   HandlerResult UpdateTrigger(const RequestContext& context);
   HandlerResult DeleteTrigger(const RequestContext& context);
   HandlerResult StartTrigger(const RequestContext& context);
+  HandlerResult TriggerDeliveries(const RequestContext& context);
   HandlerResult ReceiveTrigger(const RequestContext& context);
 
  private:

@@ -76,6 +76,8 @@ std::vector<Route> MakeRoutes(Api& api, RunOn project_reads) {
       {verb::post, "/api/triggers/update", false, kPool, kDeveloper, bind(&Api::UpdateTrigger)},
       {verb::post, "/api/triggers/delete", false, kPool, kDeveloper, bind(&Api::DeleteTrigger)},
       {verb::post, "/api/triggers/start", false, kPool, kDeveloper, bind(&Api::StartTrigger)},
+      {verb::get, "/api/triggers/deliveries", false, kPool, kDeveloper,
+       bind(&Api::TriggerDeliveries)},
       // Git hosts carry no session or token: the trigger's secret signs each request.
       {verb::post, "/api/trigger/", true, kPool, kPublic, bind(&Api::ReceiveTrigger)},
       // The page's HTML holds no data; its script asks for a login when the API answers 401.

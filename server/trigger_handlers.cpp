@@ -42,6 +42,21 @@ nlohmann::json TriggerToJson(const BuildTriggerRule& rule) {
           {"updatedAt", FormatIso8601(rule.updated_at)}};
 }
 
+nlohmann::json DeliveryToJson(const TriggerDelivery& delivery) {
+  return {{"id", delivery.id},
+          {"triggerId", delivery.trigger_id},
+          {"receivedAt", FormatIso8601(delivery.received_at)},
+          {"host", delivery.host},
+          {"event", delivery.event},
+          {"deliveryId", delivery.delivery_id},
+          {"ref", delivery.ref},
+          {"sha", delivery.sha},
+          {"outcome", delivery.outcome},
+          {"reason", delivery.reason},
+          {"buildId", delivery.build_id == 0 ? nlohmann::json(nullptr)
+                                             : nlohmann::json(delivery.build_id)}};
+}
+
 Result<std::optional<bool>> OptionalFlag(const RequestParams& params, std::string_view field) {
   if (!params.Has(field)) return std::optional<bool>();
   MARKET_ASSIGN_OR_RETURN(bool value, params.Flag(field));
@@ -160,6 +175,17 @@ HandlerResult Api::DeleteTrigger(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
     MARKET_RETURN_IF_ERROR(Triggers().Delete(id, acting.operator_name, OriginOf(context, acting)));
     return Ok();
+  });
+}
+
+HandlerResult Api::TriggerDeliveries(const RequestContext& context) {
+  return Respond([&]() -> Result<HandlerResult> {
+    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
+    MARKET_ASSIGN_OR_RETURN(std::int64_t id, IdParameter(params));
+    MARKET_ASSIGN_OR_RETURN(std::vector<TriggerDelivery> deliveries, Triggers().Deliveries(id));
+    nlohmann::json content = nlohmann::json::array();
+    for (const TriggerDelivery& delivery : deliveries) content.push_back(DeliveryToJson(delivery));
+    return Ok(std::move(content));
   });
 }
 

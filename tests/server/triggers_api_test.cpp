@@ -254,6 +254,26 @@ TEST_CASE("git pushes from GitHub, GitLab and Gitea build the pushed commit", "[
   CHECK(built_tag["trigger"]["ref"] == "refs/tags/v1");
   CHECK_THAT(LogOf(client, built_tag["id"]), Catch::Contains("commit-A-contents"));
 
+  // What the trigger received: four deliveries, each with the build it queued or found.
+  Reply received = client.Get("/api/triggers/deliveries?id=" +
+                              std::to_string(trigger["id"].get<int>()));
+  INFO(received.body);
+  REQUIRE(received.Code() == 10000);
+  const json deliveries = received.Json()["content"];
+  REQUIRE(deliveries.size() == 4);
+  CHECK(deliveries[0]["host"] == "gitea");
+  CHECK(deliveries[0]["deliveryId"] == "gt-1");
+  CHECK(deliveries[0]["ref"] == "refs/tags/v1");
+  CHECK(deliveries[0]["buildId"] == built_tag["id"]);
+  CHECK(deliveries[1]["host"] == "gitlab");
+  CHECK(deliveries[1]["sha"] == repo.sha_b);
+  CHECK(deliveries[1]["outcome"] == "queued");
+  CHECK(deliveries[2]["outcome"] == "duplicate");
+  CHECK(deliveries[2]["buildId"] == queued["id"]);
+  CHECK(deliveries[3]["deliveryId"] == "gh-delivery-1");
+  CHECK(deliveries[3]["outcome"] == "queued");
+  CHECK(deliveries[3]["buildId"] == queued["id"]);
+
   // The history says what triggered each build; a manual start builds the tip of a branch.
   Reply history = client.Get("/api/project/buildHistory?projectName=" + project);
   REQUIRE(history.Code() == 10000);
@@ -338,6 +358,28 @@ TEST_CASE("the trigger URL refuses what a git host would not send", "[api][trigg
   CHECK_THAT(disabled.Json()["errMsg"].get<std::string>(), Catch::Contains("disabled"));
   // Nothing above queued a build.
   CHECK(client.Get("/api/builds").Json()["content"]["builds"].empty());
+  // The trigger's record holds what came with its secret, newest first; the forged requests
+  // and those to other URLs are not there.
+  const std::string trigger_id = std::to_string(trigger["id"].get<int>());
+  Reply received = client.Get("/api/triggers/deliveries?id=" + trigger_id);
+  INFO(received.body);
+  REQUIRE(received.Code() == 10000);
+  const json deliveries = received.Json()["content"];
+  REQUIRE(deliveries.size() == 3);
+  CHECK(deliveries[0]["deliveryId"] == "d-3");
+  CHECK(deliveries[0]["outcome"] == "refused");
+  CHECK_THAT(deliveries[0]["reason"].get<std::string>(), Catch::Contains("disabled"));
+  CHECK(deliveries[0]["buildId"].is_null());
+  CHECK(deliveries[1]["outcome"] == "refused");  // the body that is not JSON
+  CHECK(deliveries[1]["host"] == "github");
+  CHECK(deliveries[2]["event"] == "ping");
+  CHECK(deliveries[2]["outcome"] == "skipped");
+  CHECK(deliveries[2]["triggerId"] == trigger["id"]);
+  CHECK_FALSE(deliveries[2]["receivedAt"].get<std::string>().empty());
+  CHECK(client.Get("/api/triggers/deliveries?id=99999").status == 404);
+  Reply no_id = client.Get("/api/triggers/deliveries?id=x");
+  CHECK(no_id.Code() == 10006);
+  CHECK_THAT(no_id.Json()["errMsg"].get<std::string>(), Catch::Contains("id"));
 
   // Bad rules are refused naming the field; the list and delete work.
   Reply bad = client.PostJson("/api/triggers/new", {{"project", "web"},

@@ -1,11 +1,12 @@
 // Browser test of the build triggers in the console: the section of /webhooks (list, create with
 // the secret shown once, edit, Start with a ref and commit that links to the build, disable and
 // enable, delete confirmed) and what /builds and a project's history say about a build's trigger
-// and extra tags, on real builds a trigger started.
+// and extra tags, on real builds a trigger started; and what a trigger received.
 //   MARKET_SERVER_BIN  the market-server binary (required)
 //   MARKET_CHROMIUM    the browser (default /usr/bin/chromium)
 import {after, before, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
+import {createHmac} from 'node:crypto';
 
 import {assertAccessible, guardedPage, launchBrowser, makeDatabase, startServer} from './support.mjs';
 
@@ -177,5 +178,51 @@ describe('the build triggers section of /webhooks', () => {
     await row.waitFor({state: 'detached'});
     const after = await call('GET', '/api/triggers/list?project=app');
     assert.deepEqual(after.body.content, []);
+  });
+});
+
+describe('what a trigger received', () => {
+  test('signed requests are listed with their outcome and build; forged ones are not', {timeout: 120000},
+       async (t) => {
+    const made = await call('POST', '/api/triggers/new', {project: 'app', name: 'received', operator: OPERATOR,
+                                                          secret: 'received-secret'});
+    assert.equal(made.body.code, 10000, made.body.errMsg);
+    const trigger = made.body.content;
+    t.after(() => call('POST', '/api/triggers/delete', {id: trigger.id, operator: OPERATOR}));
+    const hook = `${server.baseUrl}/api/trigger/${trigger.id}`;
+    const post = (body, headers) => fetch(hook, {method: 'POST', body,
+                                                 headers: {'Content-Type': 'application/json', ...headers}});
+    const zen = JSON.stringify({zen: 'Design for failure.', hook_id: 7});
+    const sign = (text) => 'sha256=' + createHmac('sha256', 'received-secret').update(text).digest('hex');
+    assert.equal((await post(zen, {'X-GitHub-Event': 'ping', 'X-Hub-Signature-256': sign(zen),
+                                   'X-GitHub-Delivery': 'gh-ping-1'})).status, 200);
+    const push = JSON.stringify({ref: 'refs/heads/main', sha: SHA, deliveryId: 'generic-1'});
+    const queued = await post(push, {Authorization: 'Bearer received-secret'});
+    assert.equal(queued.status, 200);
+    const buildId = (await queued.json()).content.build.id;
+    assert.equal((await post(push, {Authorization: 'Bearer a-guess'})).status, 401);
+
+    const context = await browser.newContext({viewport: {width: 1280, height: 900}, locale: 'en-US', bypassCSP: true});
+    t.after(() => context.close());
+    const page = await guardedPage(context, t);
+    await page.goto(`${server.baseUrl}/webhooks?project=app`);
+    await page.getByTestId(`trigger-received-${trigger.id}`).click();
+    const rows = page.locator('[data-testid="trigger-deliveries"] tr');
+    await rows.nth(1).waitFor();
+    assert.equal(await rows.count(), 2, 'the forged request left no row');
+    const newest = rows.nth(0);
+    assert.equal(await newest.getAttribute('data-outcome'), 'queued');
+    assert.match(await newest.textContent(), /generic push/);
+    assert.match(await newest.textContent(), /refs\/heads\/main/);
+    assert.equal(await newest.locator('a').textContent(), `#${buildId}`);
+    const ping = rows.nth(1);
+    assert.equal(await ping.getAttribute('data-outcome'), 'skipped');
+    assert.match(await ping.textContent(), /github ping/);
+    assert.match(await ping.textContent(), /gh-ping-1/);
+    assert.match(await ping.textContent(), /ping: the trigger is reachable/);
+    await assertAccessible(page, 'a trigger\'s received events');
+    await newest.locator('a').click();
+    await page.waitForURL(/\/builds\?project=app$/);
+    await page.locator(`tr[data-build="${buildId}"]`).waitFor();
   });
 });

@@ -5,6 +5,7 @@
 import {api, describe, ok, q} from './api.js';
 import {bilingual, checkbox, copyButton, el, enabledState, formDialog, labelled, say, showRefusal, statusLine,
   textInput, timeNode, withProgress} from './dom.js';
+import {triggerDeliveries} from './trigger_deliveries.js';
 
 // Branch and tag rules are regular expressions, sent as typed; templates are a list.
 const listText = (value) => (Array.isArray(value) ? value.join(', ') : String(value || ''));
@@ -31,8 +32,9 @@ export function triggersSection(session, dialog) {
     body);
   const empty = el('p', {class: 'empty', hidden: true, dataset: {testid: 'triggers-empty'}});
   const form = triggerForm();
+  const received = triggerDeliveries(() => state.project);
   const content = el('div', {}, el('div', {class: 'row'}, newButton), form.node, secretBox,
-                     el('div', {class: 'table-wrap'}, table), empty, started);
+                     el('div', {class: 'table-wrap'}, table), empty, started, received.node);
   const node = el('section', {class: 'card', hidden: true, 'aria-labelledby': 'triggers-heading',
                               dataset: {testid: 'triggers-section'}},
     el('h2', {id: 'triggers-heading'}, ...bilingual('Build triggers', '构建触发器'), ' ', progress),
@@ -65,6 +67,7 @@ export function triggersSection(session, dialog) {
       el('td', {}, enabledState(trigger)),
       el('td', {class: 'actions-cell wrap'},
          action('trigger-start', 'Start · 启动', () => startDialog(trigger)),
+         action('trigger-received', 'Received · 接收记录', () => received.show(trigger)),
          action('trigger-edit', 'Edit · 编辑', () => editTrigger(id)),
          action('trigger-toggle', trigger.enabled ? 'Disable · 停用' : 'Enable · 启用', () => toggle(trigger)),
          action('trigger-delete', 'Delete · 删除', () => deleteTrigger(trigger), {class: 'link danger'})));
@@ -242,6 +245,7 @@ export function triggersSection(session, dialog) {
       done: () => {
         say(notice, `Deleted the trigger ${trigger.name}. · 已删除。`, 'ok');
         if (state.editing && state.editing.id === trigger.id) form.close();
+        received.hide();
         load();
       }});
   }
@@ -294,6 +298,7 @@ export function triggersSection(session, dialog) {
       secretBox.hidden = true;
       secretBox.replaceChildren();
       started.hidden = true;
+      received.hide();
       say(notice, '');
       node.hidden = !project;
       if (project) load();

@@ -44,7 +44,12 @@ Admission::Admission(Settings settings, const Authenticator* auth)
       signin_(settings_.signin_max_failures, settings_.signin_window) {}
 
 std::variant<Allowed, Denied, VerifyOnPool> Admission::Admit(const Attempt& attempt) {
-  if (attempt.access.IsPublic()) return Allowed{};
+  if (attempt.access.IsPublic()) {
+    if (attempt.public_work) {
+      if (auto refused = Limit(fmt::format("ip:{}", attempt.address))) return *refused;
+    }
+    return Allowed{};
+  }
   if (auth_ == nullptr) {
     // Authentication off: the client is its address.
     if (auto refused = Limit(fmt::format("ip:{}", attempt.address))) return *refused;

@@ -72,6 +72,9 @@ class Admission {
     const RequestContext& request;  // method, path and request id, for messages and the audit
     std::string_view address;       // the peer's IP address: its rate-limit bucket and window
     Access access;                  // the matched route's
+    // A public route whose work runs on the blocking pool (a git host's push, a sign-out): it
+    // costs database reads, so its address's bucket applies although nobody signs in.
+    bool public_work = false;
   };
 
   // On the I/O thread, never blocking: the decision, when the route is public, authentication

@@ -232,7 +232,8 @@ void Session::Dispatch() {
   const Route* route = match.route;
   route_ = route;
   RequestContext context = ContextFor(std::nullopt);
-  auto admitted = state_.admission.Admit({context, remote_ip_, route->access});
+  auto admitted = state_.admission.Admit(
+      {context, remote_ip_, route->access, route->run_on == RunOn::kBlockingPool});
   if (auto* refused = std::get_if<Denied>(&admitted)) return Send(ToResult(*refused));
   if (auto* pending = std::get_if<VerifyOnPool>(&admitted)) {
     return RunOnPool(*route, std::nullopt, std::move(*pending));

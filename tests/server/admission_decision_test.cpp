@@ -265,6 +265,33 @@ TEST_CASE("admission decides by caller, route access, authentication and throttl
   }
 }
 
+TEST_CASE("a public route's work on the pool is limited by address, a public page never",
+          "[admission][unit]") {
+  for (const bool auth_on : {false, true}) {
+    INFO("authentication " << (auth_on ? "on" : "off"));
+    CountingObserver observer;
+    Admission::Settings settings;
+    settings.observer = &observer;
+    settings.rate_limit_per_second = 1.0 / 3600;
+    settings.rate_limit_burst = 2;
+    Admission admission(settings, auth_on ? &SharedAuthenticator() : nullptr);
+    HttpRequest request{http::verb::post, "/api/trigger/1", 11};
+    RequestContext context{request, "/api/trigger/1", "", "test-request", "127.0.0.9:4000",
+                           std::nullopt, std::nullopt};
+    auto admit = [&](bool public_work, std::string_view address) {
+      return admission.Admit({context, address, Access::kPublic, public_work});
+    };
+    for (int i = 0; i < 5; ++i) CHECK(std::holds_alternative<Allowed>(admit(false, "127.0.0.9")));
+    CHECK(std::holds_alternative<Allowed>(admit(true, "127.0.0.9")));
+    CHECK(std::holds_alternative<Allowed>(admit(true, "127.0.0.9")));
+    auto refused = admit(true, "127.0.0.9");
+    REQUIRE(std::holds_alternative<Denied>(refused));
+    CHECK(std::get<Denied>(refused).status == http::status::too_many_requests);
+    CHECK(std::holds_alternative<Allowed>(admit(true, "127.0.0.10")));  // a bucket of its own
+    CHECK(std::holds_alternative<Allowed>(admit(false, "127.0.0.9")));  // pages stay open
+  }
+}
+
 TEST_CASE("admission counts failed sign-ins and reports its refusals", "[admission][unit]") {
   const Authenticator& auth = SharedAuthenticator();
   auth.Forget();

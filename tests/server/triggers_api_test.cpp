@@ -399,4 +399,34 @@ TEST_CASE("the trigger URL refuses what a git host would not send", "[api][trigg
             .status == 404);
 }
 
+TEST_CASE("with a rate limit, the trigger URL is limited by address like the API",
+          "[api][triggers][limits]") {
+  TestServer server(market::testing::Backend::kSqlite, [](ServerConfig& config) {
+    config.rate_limit = 0.5;  // a token every 2 s
+    config.rate_limit_burst = 3;
+  });
+  TestClient client(server.port());
+  const std::string body = R"({"ref": "refs/heads/main", "sha": ")" + std::string(40, 'a') + "\"}";
+  // Forged pushes to a trigger that does not exist: each costs a database read until the
+  // address's bucket is empty, then 429 before any handler runs.
+  int answered = 0;
+  Reply limited;
+  for (int i = 0; i < 6; ++i) {
+    Reply reply = client.Send("POST", "/api/trigger/424242", body, "application/json",
+                              {{"Authorization", "Bearer guess-" + std::to_string(i)}});
+    if (reply.status == 429) {
+      limited = reply;
+      break;
+    }
+    CHECK(reply.status == 404);
+    ++answered;
+  }
+  CHECK(answered == 3);
+  REQUIRE(limited.status == 429);
+  CHECK(limited.Code() == 10020);
+  CHECK_FALSE(limited.Header("retry-after").empty());
+  // Pages and probes are not the pool's work: still answered.
+  for (int i = 0; i < 5; ++i) CHECK(client.Get("/healthz").status == 200);
+}
+
 }  // namespace market::server::testing

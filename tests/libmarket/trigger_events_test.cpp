@@ -241,6 +241,21 @@ TEST_CASE("The ref rule: the default branch unless branches or tags say more", "
   CHECK_THAT(PlanTriggeredBuild(rule, main, kNow).skipped, Catch::Contains("release"));
 }
 
+TEST_CASE("A rule that backtracks exponentially matches in linear time, back-references refused",
+          "[triggers]") {
+  // With a backtracking matcher, (a*)*b against 250 a's does not finish in any lifetime: this
+  // test would hang until ctest's timeout.
+  BuildTriggerRule rule = Rule();
+  rule.branches = "(a*)*b";
+  REQUIRE(ValidateTriggerRule(rule));
+  auto long_ref = *ReadPushEvent(GitHubPush("s", "refs/heads/" + std::string(244, 'a')));
+  CHECK_THAT(PlanTriggeredBuild(rule, long_ref, kNow).skipped, Catch::Contains("branches"));
+  rule.branches = "(x+x+)+y|a+";
+  CHECK(PlanTriggeredBuild(rule, long_ref, kNow).skipped.empty());
+  rule.branches = R"((a)\1)";
+  CHECK_THAT(ValidateTriggerRule(rule).error().message, Catch::Contains("branches"));
+}
+
 TEST_CASE("Templates whose values are all missing fall back to the short sha", "[triggers]") {
   BuildTriggerRule rule = Rule();
   rule.tag_templates = {"${tag}"};

@@ -493,6 +493,26 @@ const std::vector<Migration>& Migrations() {
         "ALTER TABLE builds ADD COLUMN log_pruned_at BIGINT",
         "CREATE INDEX builds_log_kept ON builds (id) WHERE log_pruned = 0 AND finished_at IS NOT "
         "NULL"}},
+      {15,
+       "immutability rules",
+       {R"(CREATE TABLE immutability_rules (
+             id INTEGER PRIMARY KEY,
+             repository TEXT NOT NULL,
+             tag_pattern TEXT NOT NULL,
+             enabled INTEGER NOT NULL,
+             description TEXT NOT NULL,
+             creator TEXT NOT NULL,
+             created_at BIGINT NOT NULL,
+             updated_at BIGINT NOT NULL))"},
+       {R"(CREATE TABLE immutability_rules (
+             id BIGSERIAL PRIMARY KEY,
+             repository TEXT NOT NULL,
+             tag_pattern TEXT NOT NULL,
+             enabled INTEGER NOT NULL,
+             description TEXT NOT NULL,
+             creator TEXT NOT NULL,
+             created_at BIGINT NOT NULL,
+             updated_at BIGINT NOT NULL))"}},
   };
   return migrations;
 }

@@ -62,6 +62,7 @@ describe('the immutability rules section of the Registry view', () => {
     t.after(() => context.close());
     const page = await guardedPage(context, t);
     await page.goto(`${server.baseUrl}/registry`);
+    await page.getByTestId('operator').fill(OPERATOR);  // authentication is off: who changes
     const section = page.getByTestId('immutability-section');
     await section.getByTestId('immutability-empty').waitFor();
 

@@ -152,7 +152,8 @@ TEST_CASE("immutability rules: admins manage them, viewers list them, bad input 
   Reply audit = client.Get("/api/audit?page_size=50", As("ada"));
   REQUIRE(audit.Code() == 10000);
   std::vector<std::string> actions;
-  for (const json& entry : audit.Json()["content"]) {
+  const json entries = audit.Json()["content"];  // not a range over a temporary
+  for (const json& entry : entries) {
     if (entry["target"] == "immutability:" + std::to_string(id)) actions.push_back(entry["action"]);
   }
   CHECK_THAT(actions, Catch::UnorderedEquals(std::vector<std::string>{

@@ -56,9 +56,9 @@ HandlerResult Api::NewImmutabilityRule(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
     MARKET_ASSIGN_OR_RETURN(ImmutabilityRequest request, RuleRequestOf(params));
-    MARKET_ASSIGN_OR_RETURN(ImmutabilityRule rule,
-                            Immutability().Create(request, acting.operator_name,
-                                                  OriginOf(context, acting)));
+    MARKET_ASSIGN_OR_RETURN(
+        ImmutabilityRule rule,
+        Immutability().Create(request, acting.operator_name, OriginOf(context, acting)));
     return Ok(RuleToJson(rule));
   });
 }
@@ -69,9 +69,9 @@ HandlerResult Api::UpdateImmutabilityRule(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(std::int64_t id, RuleId(params));
     MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
     MARKET_ASSIGN_OR_RETURN(ImmutabilityRequest request, RuleRequestOf(params));
-    MARKET_ASSIGN_OR_RETURN(ImmutabilityRule rule,
-                            Immutability().Update(id, request, acting.operator_name,
-                                                  OriginOf(context, acting)));
+    MARKET_ASSIGN_OR_RETURN(
+        ImmutabilityRule rule,
+        Immutability().Update(id, request, acting.operator_name, OriginOf(context, acting)));
     return Ok(RuleToJson(rule));
   });
 }

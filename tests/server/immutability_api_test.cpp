@@ -76,8 +76,8 @@ TEST_CASE("immutability rules: admins manage them, viewers list them, bad input 
       AddPeople);
   TestClient client(server.port());
 
-  const json rule = {{"repository", "default_cluster/*"}, {"tagPattern", "v[0-9]+"},
-                     {"description", "releases"}};
+  const json rule = {
+      {"repository", "default_cluster/*"}, {"tagPattern", "v[0-9]+"}, {"description", "releases"}};
   for (const std::string who : {"vera", "dave"}) {
     INFO(who);
     Reply refused = client.PostJson("/api/immutability/new", rule, As(who));
@@ -123,21 +123,22 @@ TEST_CASE("immutability rules: admins manage them, viewers list them, bad input 
   Reply bad_id = client.PostJson("/api/immutability/update", {{"id", "x"}}, As("ada"));
   CHECK(bad_id.status == 400);
   CHECK_THAT(bad_id.Json()["errMsg"].get<std::string>(), Catch::Contains("id"));
-  Reply no_rule =
-      client.PostJson("/api/immutability/update", {{"id", id + 100}, {"enabled", false}}, As("ada"));
+  Reply no_rule = client.PostJson("/api/immutability/update",
+                                  {{"id", id + 100}, {"enabled", false}}, As("ada"));
   CHECK(no_rule.status == 404);
   CHECK(no_rule.Code() == 10008);
-  Reply bad_update = client.PostJson("/api/immutability/update",
-                                     {{"id", id}, {"tagPattern", "("}}, As("ada"));
+  Reply bad_update =
+      client.PostJson("/api/immutability/update", {{"id", id}, {"tagPattern", "("}}, As("ada"));
   CHECK(bad_update.Code() == 10006);
-  CHECK(client.Get("/api/immutability/list", As("ada")).Json()["content"] == json::array({created}));
+  CHECK(client.Get("/api/immutability/list", As("ada")).Json()["content"] ==
+        json::array({created}));
 
   // Update and delete: admins only.
   CHECK(client.PostJson("/api/immutability/update", {{"id", id}, {"enabled", false}}, As("dave"))
             .status == 403);
-  Reply updated = client.PostJson("/api/immutability/update",
-                                  {{"id", id}, {"enabled", false}, {"tagPattern", "v.*"}},
-                                  As("ada"));
+  Reply updated =
+      client.PostJson("/api/immutability/update",
+                      {{"id", id}, {"enabled", false}, {"tagPattern", "v.*"}}, As("ada"));
   REQUIRE(updated.Code() == 10000);
   CHECK(updated.Json()["content"]["enabled"] == false);
   CHECK(updated.Json()["content"]["tagPattern"] == "v.*");
@@ -175,14 +176,15 @@ TEST_CASE("immutable tags: real builds and deletes refused, first pushes and oth
   TestClient client(server.port());
   const std::string project = "immut" + std::to_string(std::random_device{}() % 1000000);
   const std::string repository = "default_cluster/" + project;
-  json pipeline = json::array(
-      {{{"$$plugin", "base_image_choose_from_harbor"},
-        {"handleInput", *registry + "/base/busybox:latest"}},
-       {{"$$plugin", "run"}, {"value", json::array({"date +%s%N > /built-at"})}}});
-  REQUIRE(client.PostJson("/api/project/save", {{"project", project},
-                                                {"addOrUpdate", "add"},
-                                                {"operator", "builder"},
-                                                {"$$plugin", pipeline}})
+  json pipeline =
+      json::array({{{"$$plugin", "base_image_choose_from_harbor"},
+                    {"handleInput", *registry + "/base/busybox:latest"}},
+                   {{"$$plugin", "run"}, {"value", json::array({"date +%s%N > /built-at"})}}});
+  REQUIRE(client
+              .PostJson("/api/project/save", {{"project", project},
+                                              {"addOrUpdate", "add"},
+                                              {"operator", "builder"},
+                                              {"$$plugin", pipeline}})
               .Code() == 10000);
   auto build = [&](const std::string& tag) {
     return client.PostJson("/api/project/build",
@@ -199,15 +201,15 @@ TEST_CASE("immutable tags: real builds and deletes refused, first pushes and oth
   };
 
   // Releases of this repository are immutable; a disabled rule would freeze every tag.
-  Reply releases = client.PostJson("/api/immutability/new", {{"repository", "default_cluster/" + project},
-                                                            {"tagPattern", "v[0-9]+"},
-                                                            {"operator", "root"}});
+  Reply releases =
+      client.PostJson("/api/immutability/new", {{"repository", "default_cluster/" + project},
+                                                {"tagPattern", "v[0-9]+"},
+                                                {"operator", "root"}});
   REQUIRE(releases.Code() == 10000);
   const std::int64_t rule_id = releases.Json()["content"]["id"];
-  Reply frozen = client.PostJson("/api/immutability/new", {{"repository", "**"},
-                                                          {"tagPattern", ".*"},
-                                                          {"enabled", false},
-                                                          {"operator", "root"}});
+  Reply frozen = client.PostJson(
+      "/api/immutability/new",
+      {{"repository", "**"}, {"tagPattern", ".*"}, {"enabled", false}, {"operator", "root"}});
   REQUIRE(frozen.Code() == 10000);
 
   // A protected tag that does not exist yet may be pushed once.
@@ -250,9 +252,9 @@ TEST_CASE("immutable tags: real builds and deletes refused, first pushes and oth
   INFO(removed.body);
   CHECK(removed.status == 409);
   CHECK(removed.Json()["code"] == 10001);
-  CHECK_THAT(removed.Json()["msg"].get<std::string>(),
-             Catch::Contains("immutability rule " + std::to_string(rule_id)) &&
-                 Catch::Contains(":v1"));
+  CHECK_THAT(
+      removed.Json()["msg"].get<std::string>(),
+      Catch::Contains("immutability rule " + std::to_string(rule_id)) && Catch::Contains(":v1"));
   CHECK(DigestOf(client, repository, "v1") == v1_digest);
   // An unprotected tag is deleted.
   Reply dev_removed = client.Request(http::verb::delete_, "/repositories",
@@ -277,8 +279,9 @@ TEST_CASE("immutable tags: real builds and deletes refused, first pushes and oth
   CHECK(DigestOf(client, repository, "v2") == first_ended["digest"]);
 
   // Disabled, the rule protects nothing: v1 is rebuilt and then deleted.
-  REQUIRE(client.PostJson("/api/immutability/update",
-                          {{"id", rule_id}, {"enabled", false}, {"operator", "root"}})
+  REQUIRE(client
+              .PostJson("/api/immutability/update",
+                        {{"id", rule_id}, {"enabled", false}, {"operator", "root"}})
               .Code() == 10000);
   json v1_again = build_and_wait("v1");
   CHECK(v1_again["digest"] != v1_digest);

@@ -42,7 +42,7 @@ class ImmutabilityStore {
   virtual Result<ImmutabilityRule> Create(const ImmutabilityRule& rule) = 0;
   // Replaces repository, tag pattern, enabled and description; sets updated_at. kNotFound.
   virtual Result<ImmutabilityRule> Update(const ImmutabilityRule& rule) = 0;
-  virtual Result<void> Delete(std::int64_t id) = 0;            // kNotFound
+  virtual Result<void> Delete(std::int64_t id) = 0;           // kNotFound
   virtual Result<ImmutabilityRule> Get(std::int64_t id) = 0;  // kNotFound
   // Every rule, oldest (smallest id) first: the order `Protecting` tries them in.
   virtual Result<std::vector<ImmutabilityRule>> List() = 0;
@@ -81,8 +81,8 @@ class ImmutabilityService final : public TagProtection {
   // kInvalid naming the field: repository (empty, over 255 characters, a character a
   // repository name cannot hold besides `*`), tagPattern (empty, over 256 characters, not a
   // regular expression), description (over 1024 characters).
-  Result<ImmutabilityRule> Create(const ImmutabilityRequest& request, std::string_view operator_name,
-                                  const ChangeOrigin& origin = {});
+  Result<ImmutabilityRule> Create(const ImmutabilityRequest& request,
+                                  std::string_view operator_name, const ChangeOrigin& origin = {});
   Result<ImmutabilityRule> Update(std::int64_t id, const ImmutabilityRequest& request,
                                   std::string_view operator_name, const ChangeOrigin& origin = {});
   Result<void> Delete(std::int64_t id, std::string_view operator_name,

@@ -1,15 +1,14 @@
 // ImmutabilityService: the rules that protect tags, and the checks BuildService and DeleteTag
 // make with them.
 
-#include "market/immutability.hpp"
+#include <fmt/format.h>
 
 #include <cctype>
 #include <regex>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "anchored_rule.hpp"
+#include "market/immutability.hpp"
 
 namespace market {
 
@@ -152,7 +151,8 @@ Result<ImmutabilityRule> ImmutabilityService::Create(const ImmutabilityRequest& 
                                                      std::string_view operator_name,
                                                      const ChangeOrigin& origin) {
   if (!request.repository) return Fail(Errc::kInvalid, "repository is required");
-  if (!request.tag_pattern) return Fail(Errc::kInvalid, "tagPattern is required (\".*\": every tag)");
+  if (!request.tag_pattern)
+    return Fail(Errc::kInvalid, "tagPattern is required (\".*\": every tag)");
   ImmutabilityRule rule;
   MARKET_RETURN_IF_ERROR(Apply(request, rule));
   rule.creator = std::string(operator_name);
@@ -188,8 +188,8 @@ Result<ImmutabilityRule> ImmutabilityService::Get(std::int64_t id) { return stor
 
 Result<std::vector<ImmutabilityRule>> ImmutabilityService::List() { return store_.List(); }
 
-Result<std::optional<ImmutabilityRule>> ImmutabilityService::Protecting(
-    std::string_view repository, std::string_view tag) {
+Result<std::optional<ImmutabilityRule>> ImmutabilityService::Protecting(std::string_view repository,
+                                                                        std::string_view tag) {
   MARKET_ASSIGN_OR_RETURN(std::vector<ImmutabilityRule> rules, store_.List());
   for (ImmutabilityRule& rule : rules) {
     if (!rule.enabled || !RepositoryGlobMatches(rule.repository, repository)) continue;

@@ -2,11 +2,10 @@
 // rules' input checks and audit, which rule protects a tag, and the refusals of the build queue
 // (a person's build, a trigger's extra tags) and of the tag delete.
 
-#include "market/immutability.hpp"
-
 #include <catch2/catch.hpp>
 #include <chrono>
 
+#include "market/immutability.hpp"
 #include "market/plugin_registry.hpp"
 #include "market/registry_changes.hpp"
 #include "market/testing/fake_clock.hpp"
@@ -55,14 +54,14 @@ struct Fixture {
     deps.clock = &clock;
     deps.tag_protection = immutability.get();
     builds = std::make_unique<BuildService>(deps, options);
-    triggers = std::make_unique<TriggerService>(
-        TriggerDependencies{.store = stores.triggers.get(),
-                            .builds = builds.get(),
-                            .build_store = stores.builds.get(),
-                            .projects = stores.projects.get(),
-                            .plugins = plugins.get(),
-                            .clock = &clock},
-        TriggerOptions{});
+    triggers =
+        std::make_unique<TriggerService>(TriggerDependencies{.store = stores.triggers.get(),
+                                                             .builds = builds.get(),
+                                                             .build_store = stores.builds.get(),
+                                                             .projects = stores.projects.get(),
+                                                             .plugins = plugins.get(),
+                                                             .clock = &clock},
+                                         TriggerOptions{});
     Project p;
     p.name = "web";
     p.creator = "alice";
@@ -213,10 +212,10 @@ TEST_CASE("A build over an existing protected tag is refused when queued, a firs
                  Catch::Contains("repository team/*") && Catch::Contains("tagPattern v.*"));
   CHECK(f.stores.builds->ListForProject("web", 1, 10)->builds.empty());
 
-  CHECK(f.builds->Enqueue("web", "v2", "bob", Role::kDeveloper));     // not there yet
-  CHECK(f.builds->Enqueue("web", "dev", "bob", Role::kDeveloper));    // not protected
+  CHECK(f.builds->Enqueue("web", "v2", "bob", Role::kDeveloper));   // not there yet
+  CHECK(f.builds->Enqueue("web", "dev", "bob", Role::kDeveloper));  // not protected
   f.registry.AddTag("team/web", "dev", "sha256:bbbb");
-  CHECK(f.builds->Enqueue("web", "dev", "bob", Role::kDeveloper));    // pushed over: allowed
+  CHECK(f.builds->Enqueue("web", "dev", "bob", Role::kDeveloper));  // pushed over: allowed
 
   // The registry cannot tell whether the tag exists: not pushed over on a guess.
   f.registry.SetFailure(Error{Errc::kUpstreamFailed, "registry down"}, "GetManifest");
@@ -238,8 +237,8 @@ TEST_CASE("A triggered build whose extra tag is protected and exists is refused"
   auto trigger = f.triggers->Create(request, "alice");
   REQUIRE(trigger);
   // main is the default branch: the build is tagged with the short sha and also "latest".
-  auto started = f.triggers->Start(trigger->id, "main", std::string(40, 'a'), "alice",
-                                   Role::kDeveloper);
+  auto started =
+      f.triggers->Start(trigger->id, "main", std::string(40, 'a'), "alice", Role::kDeveloper);
   REQUIRE_FALSE(started);
   CHECK(started.error().code == Errc::kAlreadyExists);
   CHECK_THAT(started.error().message, Catch::Contains("team/web:latest") &&
@@ -263,9 +262,9 @@ TEST_CASE("Deleting a protected tag, or forcing out an image a protected tag sha
                            f.immutability.get());
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code == Errc::kAlreadyExists);
-  CHECK_THAT(refused.error().message, Catch::Contains("immutability rule " +
-                                                      std::to_string(rule.id)) &&
-                                          Catch::Contains("cannot be deleted"));
+  CHECK_THAT(refused.error().message,
+             Catch::Contains("immutability rule " + std::to_string(rule.id)) &&
+                 Catch::Contains("cannot be deleted"));
   auto forced = DeleteTag(f.registry, trail, {"team/web", "alias", true, "root"}, {}, nullptr,
                           f.immutability.get());
   REQUIRE_FALSE(forced);

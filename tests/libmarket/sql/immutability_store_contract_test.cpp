@@ -29,8 +29,7 @@ ImmutabilityRule MakeRule(const std::string& repository, const std::string& patt
 
 }  // namespace
 
-TEST_CASE("Immutability rules are stored whole and listed oldest first",
-          "[sql][immutability]") {
+TEST_CASE("Immutability rules are stored whole and listed oldest first", "[sql][immutability]") {
   TestDatabase db(PickBackend());
   auto stores = OpenOrFail(db);
   auto first = stores.immutability->Create(MakeRule("team/*", R"(v\d+)"));

@@ -13,6 +13,7 @@
 #include "market/build_service.hpp"
 #include "market/error.hpp"
 #include "market/identity.hpp"
+#include "market/immutability.hpp"
 #include "market/plugin_registry.hpp"
 #include "market/project_service.hpp"
 #include "market/project_store.hpp"
@@ -39,6 +40,7 @@ struct ApiDependencies {
   const Authenticator* auth = nullptr;  // null: authentication off (no sessions)
   WebhookService* webhooks = nullptr;
   TriggerService* triggers = nullptr;
+  ImmutabilityService* immutability = nullptr;  // null: no tag is protected
   const Clock* clock = nullptr;  // null: the system clock
   bool auth_enabled = false;     // whether requests carry a verified identity
 };
@@ -121,12 +123,19 @@ class Api {
   HandlerResult TriggerDeliveries(const RequestContext& context);
   HandlerResult ReceiveTrigger(const RequestContext& context);
 
+  // immutability_handlers.cpp: the rules that make tags immutable.
+  HandlerResult ListImmutabilityRules(const RequestContext& context);
+  HandlerResult NewImmutabilityRule(const RequestContext& context);
+  HandlerResult UpdateImmutabilityRule(const RequestContext& context);
+  HandlerResult DeleteImmutabilityRule(const RequestContext& context);
+
  private:
   HttpResponse CheckReadiness() const;  // pings the database and the registry
   Result<AuditActor> AdminActor(const RequestContext& context) const;
   IdentityAdmin Admin() const;
   WebhookService& Webhooks() const;
   TriggerService& Triggers() const;
+  ImmutabilityService& Immutability() const;
   Result<std::string> RepositoryParameter(const RequestParams& params,
                                          std::string_view field) const;
   Result<WebhookPolicy> VisiblePolicy(const RequestContext& context, std::int64_t id) const;

@@ -27,6 +27,7 @@
 #include "market/store_monitor.hpp"
 #include "market/time.hpp"
 #include "market/trigger_service.hpp"
+#include "market/immutability.hpp"
 #include "market/webhook_service.hpp"
 #include "router.hpp"
 #include "routes.hpp"
@@ -50,6 +51,7 @@ struct ServerApp::Parts {
   SourceCheckoutPtr checkout;
   std::unique_ptr<WebhookTransport> webhook_transport;
   std::unique_ptr<WebhookService> webhooks;  // hears the services below: outlives them
+  std::unique_ptr<ImmutabilityService> immutability;  // consulted by builds and tag deletes
   std::unique_ptr<TriggerService> triggers;  // hears build ends: outlives the build service
   EventFanOut build_events;                  // the builds' events: webhooks, then triggers
   std::unique_ptr<ProjectService> projects;
@@ -222,6 +224,9 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   parts->projects = std::make_unique<ProjectService>(*parts->stores.projects, parts->clock,
                                                      parts->plugins.get(), project_options);
 
+  parts->immutability = std::make_unique<ImmutabilityService>(
+      *parts->stores.immutability, parts->clock, parts->stores.audit.get());
+
   BuildDependencies deps;
   deps.projects = parts->stores.projects.get();
   deps.builds = parts->instrumented_builds.get();
@@ -233,6 +238,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   deps.audit = parts->stores.audit.get();
   parts->build_events.Add(parts->webhooks.get());
   deps.events = &parts->build_events;
+  deps.tag_protection = parts->immutability.get();
   BuildServiceOptions build_options;
   build_options.workers = config.build_workers;
   build_options.workspace = config.workspace / "builds";
@@ -293,6 +299,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   api_deps.auth = parts->auth.get();
   api_deps.webhooks = parts->webhooks.get();
   api_deps.triggers = parts->triggers.get();
+  api_deps.immutability = parts->immutability.get();
   api_deps.clock = &parts->clock;
   api_deps.auth_enabled = config.auth;
   parts->api = std::make_unique<Api>(api_deps);

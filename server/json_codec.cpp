@@ -20,11 +20,13 @@ nlohmann::json RegistryProjectToJson(const RegistryProject& project) {
           {"owner_id", project.owner_id}};
 }
 
-nlohmann::json RegistryTagToJson(const RegistryTag& tag) {
+nlohmann::json RegistryTagToJson(const RegistryTag& tag,
+                                 std::optional<std::int64_t> immutable_rule) {
   return {{"name", tag.name},
           {"digest", tag.digest},
           {"size", tag.size},
-          {"created", OptionalTime(tag.created)}};
+          {"created", OptionalTime(tag.created)},
+          {"immutableRule", immutable_rule ? nlohmann::json(*immutable_rule) : nlohmann::json(nullptr)}};
 }
 
 }  // namespace market::server

@@ -1,6 +1,8 @@
 #pragma once
 // Domain values as the API's JSON.
 
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -16,6 +18,9 @@ using market::BuildToJson;
 using market::ProjectToJson;
 // The seed's Harbor-like project object.
 nlohmann::json RegistryProjectToJson(const RegistryProject& project);
-nlohmann::json RegistryTagToJson(const RegistryTag& tag);
+// A tag in the seed's shape, and beyond it `immutableRule`: the id of the immutability rule that
+// protects the tag, null when none does.
+nlohmann::json RegistryTagToJson(const RegistryTag& tag,
+                                 std::optional<std::int64_t> immutable_rule = std::nullopt);
 
 }  // namespace market::server

@@ -119,7 +119,16 @@ HandlerResult Api::RegistryTags(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(RegistryPage page, PageParams(params));
     MARKET_ASSIGN_OR_RETURN(Paged<RegistryTag> tags, registry->ListTags(repository, page));
     nlohmann::json items = nlohmann::json::array();
-    for (const RegistryTag& tag : tags.items) items.push_back(RegistryTagToJson(tag));
+    for (const RegistryTag& tag : tags.items) {
+      // The console marks a protected tag and offers no delete for it.
+      std::optional<std::int64_t> protecting;
+      if (deps_.immutability != nullptr) {
+        MARKET_ASSIGN_OR_RETURN(std::optional<ImmutabilityRule> rule,
+                                deps_.immutability->Protecting(repository, tag.name));
+        if (rule) protecting = rule->id;
+      }
+      items.push_back(RegistryTagToJson(tag, protecting));
+    }
     return PagedArray(std::move(items), tags.total_count);
   });
 }
@@ -163,7 +172,7 @@ HandlerResult Api::RegistryDeleteTag(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params, /*required=*/false));
     return market::DeleteTag(*registry, auditor_.Trail(),
                              TagDeleteRequest{repository, tag, force, acting.operator_name},
-                             OriginOf(context, acting), deps_.webhooks);
+                             OriginOf(context, acting), deps_.webhooks, deps_.immutability);
   };
   Result<void> result = run();
   if (!result) return ErrorResult(result.error());

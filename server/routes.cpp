@@ -78,6 +78,14 @@ std::vector<Route> MakeRoutes(Api& api, RunOn project_reads) {
       {verb::post, "/api/triggers/start", false, kPool, kDeveloper, bind(&Api::StartTrigger)},
       {verb::get, "/api/triggers/deliveries", false, kPool, kDeveloper,
        bind(&Api::TriggerDeliveries)},
+      // Immutability rules bind every project's tags: admins make them, anyone may read them.
+      {verb::get, "/api/immutability/list", false, kPool, kViewer,
+       bind(&Api::ListImmutabilityRules)},
+      {verb::post, "/api/immutability/new", false, kPool, kAdmin, bind(&Api::NewImmutabilityRule)},
+      {verb::post, "/api/immutability/update", false, kPool, kAdmin,
+       bind(&Api::UpdateImmutabilityRule)},
+      {verb::post, "/api/immutability/delete", false, kPool, kAdmin,
+       bind(&Api::DeleteImmutabilityRule)},
       // Git hosts carry no session or token: the trigger's secret signs each request.
       {verb::post, "/api/trigger/", true, kPool, kPublic, bind(&Api::ReceiveTrigger)},
       // The page's HTML holds no data; its script asks for a login when the API answers 401.

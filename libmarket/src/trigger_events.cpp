@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "anchored_rule.hpp"
 #include "market/json_bounded.hpp"
 #include "market/validation.hpp"
 #include "market/webhook_signature.hpp"
@@ -17,7 +18,6 @@ namespace market {
 
 namespace {
 
-constexpr std::size_t kMaxRegexLength = 256;
 constexpr std::size_t kMaxRefLength = 255;  // what a ref rule is ever matched against
 constexpr std::size_t kMaxTemplates = 8;
 constexpr std::string_view kBranchPrefix = "refs/heads/";
@@ -61,23 +61,6 @@ Result<void> Unauthorized(std::string_view header) {
   return Fail(Errc::kUnauthorized,
               fmt::format("the {} header is missing or does not match the trigger's secret",
                           header));
-}
-
-// Compiles a ref rule; kInvalid naming `field`.
-Result<std::regex> CompileRule(std::string_view field, const std::string& pattern) {
-  if (pattern.size() > kMaxRegexLength) {
-    return Fail(Errc::kInvalid,
-                fmt::format("{} is longer than {} characters", field, kMaxRegexLength));
-  }
-  try {
-    // __polynomial (libstdc++) matches breadth-first: time linear in the ref for a given rule,
-    // where the default backtracking takes exponential time on rules like (a*)*b. It refuses
-    // back-references, which a rule on names does not need.
-    return std::regex(pattern, std::regex::ECMAScript | std::regex::nosubs |
-                                   std::regex_constants::__polynomial);
-  } catch (const std::regex_error& e) {
-    return Fail(Errc::kInvalid, fmt::format("{} is not a regular expression: {}", field, e.what()));
-  }
 }
 
 bool Matches(const std::string& pattern, std::string_view name) {

@@ -26,6 +26,8 @@
 
 namespace market {
 
+class TagProtection;  // market/immutability.hpp
+
 // Which finished builds keep their log, and how retention prunes the others (docs/ops.md,
 // "Build log retention"). A log goes once its build is neither among its project's
 // `keep_builds` newest builds nor finished less than `keep_for` ago; a 0 lifts its bound, and
@@ -83,6 +85,10 @@ struct BuildDependencies {
   // A dead worker's builds are heard as build.failed too, from the instance that fails them:
   // when their lease expired, or at start for what this worker prefix left running.
   EventSink* events = nullptr;
+  // Immutability rules: a build whose tag (or extra tag) a rule protects and that exists in the
+  // registry already is refused when queued, and fails before it pushes if the tag appeared in
+  // between. Null: no tag is protected.
+  TagProtection* tag_protection = nullptr;
 };
 
 // A build as a caller asks for it.
@@ -147,7 +153,9 @@ class BuildService {
   // kBuildProjectMissing, kInvalid (the tag, or a pipeline that does not render: nothing is
   // queued), kRegistryNotConfigured, kForbidden (the Cluster is reserved or not allowed),
   // kUnavailable (builds are disabled on this host), kTooManyRequests (the project's or the
-  // operator's queued builds are at their bound). Audited as build.start with `origin`.
+  // operator's queued builds are at their bound), kAlreadyExists (a tag an immutability rule
+  // protects exists already: the message names the rule and the tag; see CheckTagOverwrite).
+  // Audited as build.start with `origin`.
   Result<Build> Enqueue(std::string_view project, std::string_view tag,
                         std::string_view operator_name, Role role = Role::kAdmin,
                         const ChangeOrigin& origin = {});

@@ -18,10 +18,16 @@ struct TagDeleteRequest {
   std::string operator_name;  // who the change is recorded for
 };
 
+class TagProtection;  // market/immutability.hpp
+
 // Deletes the tag, then records `registry.tag.delete` on `registry:REPOSITORY:TAG` and
 // publishes tag.deleted to `events` (when set, on the calling thread). Nothing is recorded or
-// published when the registry refuses.
+// published when the registry refuses. With `protection`, a tag an immutability rule protects
+// is refused (kAlreadyExists naming the rule) and nothing is deleted; with `force`, so is a tag
+// whose image another, protected, tag of the repository shares (deleting the image would remove
+// that tag too).
 Result<void> DeleteTag(Registry& registry, const AuditTrail& audit, const TagDeleteRequest& request,
-                       const ChangeOrigin& origin = {}, EventSink* events = nullptr);
+                       const ChangeOrigin& origin = {}, EventSink* events = nullptr,
+                       TagProtection* protection = nullptr);
 
 }  // namespace market

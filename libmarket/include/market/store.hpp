@@ -8,6 +8,7 @@
 #include "market/build_store.hpp"
 #include "market/error.hpp"
 #include "market/identity.hpp"
+#include "market/immutability.hpp"
 #include "market/project_store.hpp"
 #include "market/trigger_store.hpp"
 #include "market/webhook_store.hpp"
@@ -31,6 +32,7 @@ struct Stores {
   AuditLogPtr audit;
   WebhookStorePtr webhooks;  // webhook policies and deliveries
   TriggerStorePtr triggers;  // build triggers
+  ImmutabilityStorePtr immutability;  // immutability rules of tags
 };
 
 // kInvalid for a malformed URL; kUnavailable when the database cannot be opened.

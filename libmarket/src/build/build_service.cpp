@@ -1,4 +1,5 @@
 #include "market/build_service.hpp"
+#include "market/immutability.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -265,6 +266,18 @@ class BuildService::Impl {
   void PublishBuild(EventType type, const Build& build, TimePoint at);
   // The event of how `build` ended; a success is followed by tag.pushed.
   void PublishEnded(const Build& build);
+  // Nothing, or the refusal of the first of `tag` and `extra_tags` that an immutability rule
+  // protects and that exists in `repository` already.
+  Result<void> CheckProtectedTags(const std::string& repository, const std::string& tag,
+                                  const std::vector<std::string>& extra_tags) {
+    if (deps_.tag_protection == nullptr) return {};
+    MARKET_RETURN_IF_ERROR(CheckTagOverwrite(*deps_.tag_protection, *deps_.registry, repository, tag));
+    for (const std::string& extra : extra_tags) {
+      MARKET_RETURN_IF_ERROR(
+          CheckTagOverwrite(*deps_.tag_protection, *deps_.registry, repository, extra));
+    }
+    return {};
+  }
   // Returns once every Enqueue of this instance that stored its build has published it.
   void AfterQueuedPublished() { std::unique_lock wait(queued_publishing_); }
 
@@ -344,6 +357,8 @@ Result<Build> BuildService::Impl::Enqueue(const BuildRequest& request) {
                 fmt::format("Cluster {} is not one builds may push into (allowed-clusters)",
                             stored->cluster));
   }
+  // Refused now rather than failed on a worker; checked again before the push (Execute).
+  MARKET_RETURN_IF_ERROR(CheckProtectedTags(stored->cluster + "/" + name, the_tag, extra_tags));
   if (options_.max_queued_per_project > 0 || options_.max_queued_per_operator > 0) {
     MARKET_ASSIGN_OR_RETURN(auto queued, deps_.builds->CountQueued(name, operator_name));
     if (options_.max_queued_per_project > 0 && queued.project >= options_.max_queued_per_project) {
@@ -737,6 +752,10 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
   request.registry_host = deps_.registry->PushHost();
   request.credentials = deps_.registry->Credentials();
   request.tls_verify = deps_.registry->TlsVerify();
+  // A protected tag pushed by someone else since the build was queued is not pushed over.
+  if (auto ok = CheckProtectedTags(RepositoryOf(build.image), build.tag, build.extra_tags); !ok) {
+    return Fail(Errc::kInternal, ok.error().message);
+  }
   auto outcome = deps_.builder->BuildAndPush(request, line, stop);
   if (!outcome) return outcome;
   // The size users see in the registry is that of the pushed, compressed blobs.

@@ -522,6 +522,26 @@ const std::vector<Migration>& Migrations() {
              reason TEXT NOT NULL,
              build_id BIGINT NOT NULL))",
         "CREATE INDEX trigger_deliveries_trigger ON trigger_deliveries (trigger_id, id)"}},
+      {15,
+       "immutability rules",
+       {R"(CREATE TABLE immutability_rules (
+             id INTEGER PRIMARY KEY,
+             repository TEXT NOT NULL,
+             tag_pattern TEXT NOT NULL,
+             enabled INTEGER NOT NULL,
+             description TEXT NOT NULL,
+             creator TEXT NOT NULL,
+             created_at BIGINT NOT NULL,
+             updated_at BIGINT NOT NULL))"},
+       {R"(CREATE TABLE immutability_rules (
+             id BIGSERIAL PRIMARY KEY,
+             repository TEXT NOT NULL,
+             tag_pattern TEXT NOT NULL,
+             enabled INTEGER NOT NULL,
+             description TEXT NOT NULL,
+             creator TEXT NOT NULL,
+             created_at BIGINT NOT NULL,
+             updated_at BIGINT NOT NULL))"}},
   };
   return migrations;
 }

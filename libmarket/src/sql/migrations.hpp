@@ -10,7 +10,7 @@
 namespace market::sql {
 
 // The schema version this program writes; a database at a newer version is refused.
-inline constexpr int kSchemaVersion = 14;
+inline constexpr int kSchemaVersion = 15;
 
 struct Migration {
   int version;
@@ -19,7 +19,8 @@ struct Migration {
   std::vector<std::string> postgres;
 };
 
-// Every migration, oldest first; the last one's version is kSchemaVersion.
+// Every migration, oldest first; the last one's version is kSchemaVersion. Versions increase but
+// need not be contiguous: each is applied when the database lacks it, whatever its neighbours.
 const std::vector<Migration>& Migrations();
 
 // Applies each missing migration once, each in its own transaction. Safe when several

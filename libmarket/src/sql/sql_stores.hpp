@@ -6,6 +6,7 @@
 
 #include "market/build_store.hpp"
 #include "market/identity.hpp"
+#include "market/immutability.hpp"
 #include "market/project_store.hpp"
 #include "market/trigger_store.hpp"
 #include "market/webhook_store.hpp"
@@ -120,6 +121,22 @@ class SqlTriggerStore final : public TriggerStore {
   Result<TriggerDelivery> RecordDelivery(const TriggerDelivery& delivery, int keep) override;
   Result<std::vector<TriggerDelivery>> ListDeliveries(std::int64_t trigger_id,
                                                       int limit) override;
+
+ private:
+  SharedPool pool_;
+};
+
+// Immutability rules: which tags cannot be pushed over or deleted.
+class SqlImmutabilityStore final : public ImmutabilityStore {
+ public:
+  explicit SqlImmutabilityStore(SharedPool pool) : pool_(std::move(pool)) {}
+
+  // ImmutabilityStore
+  Result<ImmutabilityRule> Create(const ImmutabilityRule& rule) override;
+  Result<ImmutabilityRule> Update(const ImmutabilityRule& rule) override;
+  Result<void> Delete(std::int64_t id) override;
+  Result<ImmutabilityRule> Get(std::int64_t id) override;
+  Result<std::vector<ImmutabilityRule>> List() override;
 
  private:
   SharedPool pool_;

@@ -1,8 +1,10 @@
 // The Registry view (/registry): registry projects, then a project's repositories, then a
 // repository's tags with digest, size, creation time and pull command; a tag's manifest and
-// configuration; a tag's delete, which warns when other tags share its image.
+// configuration; a tag's delete, which warns when other tags share its image and is not offered
+// for a tag an immutability rule protects. The top level also lists the immutability rules.
 import {q, registryCall} from './api.js';
 import {bilingual, copyButton, el, timeNode, withProgress} from './dom.js';
+import {immutabilitySection} from './immutability_section.js';
 
 const PAGE_SIZE = 20;
 
@@ -115,13 +117,19 @@ export function registryView(session) {
           const pull = `docker pull ${session.registry()}/${repository}:${tag.name}`;
           const remove = el('button', {type: 'button', class: 'link danger', dataset: {testid: 'delete-tag-' + tag.name},
                                        onclick: () => deleteDialog(tag, sharing)}, 'Delete · 删除');
-          const reason = session.can('admin');
+          const immutable = tag.immutableRule !== null && tag.immutableRule !== undefined;
+          const reason = immutable
+            ? `immutable: rule ${tag.immutableRule} protects this tag · 受不可变规则保护`
+            : session.can('admin');
           if (reason) {
             remove.disabled = true;
             remove.title = reason;
           }
           return el('tr', {dataset: {tag: tag.name}},
             el('td', {}, el('code', {}, tag.name),
+               immutable ? ' ' : null,
+               immutable ? el('span', {class: 'badge state-succeeded', dataset: {testid: 'immutable-' + tag.name},
+                                       title: `immutability rule ${tag.immutableRule}`}, 'immutable · 不可变') : null,
                sharing.length ? el('div', {class: 'muted', dataset: {testid: 'shares-' + tag.name}},
                                    `same image as ${sharing.join(', ')} · 同一镜像`) : null),
             el('td', {class: 'image'}, el('code', {class: 'digest'}, tag.digest || '—')),
@@ -211,7 +219,12 @@ export function registryView(session) {
 
       if (repository) showTags();
       else if (project) showRepositories();
-      else showProjects();
+      else {
+        showProjects();
+        const rules = immutabilitySection(session, dialog);
+        container.append(rules.node);
+        rules.show();
+      }
     },
   };
 }

@@ -1,0 +1,23 @@
+#include "anchored_rule.hpp"
+
+#include <fmt/format.h>
+
+namespace market {
+
+Result<std::regex> CompileRule(std::string_view field, const std::string& pattern) {
+  if (pattern.size() > kMaxRuleLength) {
+    return Fail(Errc::kInvalid,
+                fmt::format("{} is longer than {} characters", field, kMaxRuleLength));
+  }
+  try {
+    // __polynomial (libstdc++) matches breadth-first: time linear in the name for a given rule,
+    // where the default backtracking takes exponential time on rules like (a*)*b. It refuses
+    // back-references, which a rule on names does not need.
+    return std::regex(pattern, std::regex::ECMAScript | std::regex::nosubs |
+                                   std::regex_constants::__polynomial);
+  } catch (const std::regex_error& e) {
+    return Fail(Errc::kInvalid, fmt::format("{} is not a regular expression: {}", field, e.what()));
+  }
+}
+
+}  // namespace market

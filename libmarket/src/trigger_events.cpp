@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "anchored_regex.hpp"
 #include "market/json_bounded.hpp"
 #include "market/validation.hpp"
 #include "market/webhook_signature.hpp"
@@ -17,7 +18,6 @@ namespace market {
 
 namespace {
 
-constexpr std::size_t kMaxRegexLength = 256;
 constexpr std::size_t kMaxRefLength = 255;  // what a ref rule is ever matched against
 constexpr std::size_t kMaxTemplates = 8;
 constexpr std::string_view kBranchPrefix = "refs/heads/";
@@ -65,25 +65,11 @@ Result<void> Unauthorized(std::string_view header) {
 
 // Compiles a ref rule; kInvalid naming `field`.
 Result<std::regex> CompileRule(std::string_view field, const std::string& pattern) {
-  if (pattern.size() > kMaxRegexLength) {
-    return Fail(Errc::kInvalid,
-                fmt::format("{} is longer than {} characters", field, kMaxRegexLength));
-  }
-  try {
-    return std::regex(pattern, std::regex::ECMAScript | std::regex::nosubs);
-  } catch (const std::regex_error& e) {
-    return Fail(Errc::kInvalid, fmt::format("{} is not a regular expression: {}", field, e.what()));
-  }
+  return CompileAnchoredRegex(field, pattern);
 }
 
 bool Matches(const std::string& pattern, std::string_view name) {
-  auto rule = CompileRule("rule", pattern);
-  if (!rule) return false;
-  try {
-    return std::regex_match(name.begin(), name.end(), *rule);
-  } catch (const std::regex_error&) {
-    return false;  // the matcher gave up (too complex): the rule does not take the ref
-  }
+  return MatchesAnchored(pattern, name);  // a rule the matcher gives up on takes no ref
 }
 
 // A branch or tag name as tag text: what a tag cannot hold becomes '-', and it starts with a

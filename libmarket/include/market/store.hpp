@@ -9,6 +9,7 @@
 #include "market/error.hpp"
 #include "market/identity.hpp"
 #include "market/project_store.hpp"
+#include "market/retention_store.hpp"
 #include "market/trigger_store.hpp"
 #include "market/webhook_store.hpp"
 
@@ -31,6 +32,7 @@ struct Stores {
   AuditLogPtr audit;
   WebhookStorePtr webhooks;  // webhook policies and deliveries
   TriggerStorePtr triggers;  // build triggers
+  RetentionStorePtr retention;  // tag retention rule sets and runs
 };
 
 // kInvalid for a malformed URL; kUnavailable when the database cannot be opened.

@@ -150,6 +150,7 @@ Result<Stores> OpenStores(const StoreOptions& options) {
   stores.audit = std::make_unique<sql::SqlAuditLog>(shared);
   stores.webhooks = std::make_unique<sql::SqlWebhookStore>(shared);
   stores.triggers = std::make_unique<sql::SqlTriggerStore>(shared);
+  stores.retention = std::make_unique<sql::SqlRetentionStore>(shared);
   return stores;
 }
 

@@ -17,6 +17,7 @@
 #include "market/project_service.hpp"
 #include "market/project_store.hpp"
 #include "market/registry.hpp"
+#include "market/retention_service.hpp"
 #include "market/trigger_service.hpp"
 #include "market/webhook_service.hpp"
 #include "request_params.hpp"
@@ -39,6 +40,7 @@ struct ApiDependencies {
   const Authenticator* auth = nullptr;  // null: authentication off (no sessions)
   WebhookService* webhooks = nullptr;
   TriggerService* triggers = nullptr;
+  RetentionService* retention = nullptr;
   const Clock* clock = nullptr;  // null: the system clock
   bool auth_enabled = false;     // whether requests carry a verified identity
 };
@@ -120,12 +122,25 @@ class Api {
   HandlerResult StartTrigger(const RequestContext& context);
   HandlerResult ReceiveTrigger(const RequestContext& context);
 
+  // retention_handlers.cpp: tag retention rule sets, dry runs, runs and their records.
+  HandlerResult ListRetention(const RequestContext& context);
+  HandlerResult NewRetention(const RequestContext& context);
+  HandlerResult GetRetention(const RequestContext& context);
+  HandlerResult UpdateRetention(const RequestContext& context);
+  HandlerResult DeleteRetention(const RequestContext& context);
+  HandlerResult DryRunRetention(const RequestContext& context);
+  HandlerResult RunRetention(const RequestContext& context);
+  HandlerResult ListRetentionRuns(const RequestContext& context);
+  HandlerResult GetRetentionRun(const RequestContext& context);
+
  private:
   HttpResponse CheckReadiness() const;  // pings the database and the registry
   Result<AuditActor> AdminActor(const RequestContext& context) const;
   IdentityAdmin Admin() const;
   WebhookService& Webhooks() const;
   TriggerService& Triggers() const;
+  RetentionService& Retention() const;
+  HandlerResult QueueRetention(const RequestContext& context, bool dry_run);
   Result<std::string> RepositoryParameter(const RequestParams& params,
                                          std::string_view field) const;
   Result<WebhookPolicy> VisiblePolicy(const RequestContext& context, std::int64_t id) const;

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <set>
@@ -243,6 +244,61 @@ TEST_CASE("retention: a dry run lists exactly what the run then deletes, and not
   const json again = RunAndWait(client, set, false);
   CHECK(again["totals"]["deleted"] == 0);
   CHECK(again["totals"]["kept"] == 4);
+}
+
+TEST_CASE("retention: the tag of a project's latest successful build is always kept",
+          "[api][retention][registry][buildah]") {
+  const std::optional<std::string> registry = market::testing::RegistryHost();
+  if (!registry) {
+    WARN("MARKET_TEST_REGISTRY is not set: skipping");
+    return;
+  }
+  TestServer server(market::testing::Backend::kSqlite, UseTestRegistry);
+  TestClient client(server.port());
+  const std::string project = UniqueCluster();
+  const json pipeline = json::array(
+      {{{"$$plugin", "base_image_choose_from_harbor"}, {"handleInput", *registry + "/base/busybox:latest"}},
+       {{"$$plugin", "run"}, {"value", json::array({"echo built-for-retention"})}}});
+  REQUIRE(client.PostJson("/api/project/save", {{"project", project},
+                                                {"addOrUpdate", "add"},
+                                                {"operator", "builder"},
+                                                {"$$plugin", pipeline}})
+              .Code() == 10000);
+  Reply started = client.PostJson("/api/project/build",
+                                  {{"projectName", project}, {"operator", "builder"}, {"tag", "b1"}});
+  INFO(started.body);
+  REQUIRE(started.Code() == 10000);
+  const std::string id = started.Json()["content"]["idStr"];
+  json build;
+  REQUIRE(market::testing::WaitFor(
+      [&] {
+        for (const json& b : client.Get("/api/project/buildHistory?projectName=" + project)
+                                 .Json()["content"]["builds"]) {
+          if (b["idStr"] == id) build = b;
+        }
+        return build.is_object() && build["state"] != "queued" && build["state"] != "running";
+      },
+      600s));
+  REQUIRE(build["state"] == "succeeded");
+  const std::string repository = "default_cluster/" + project;
+  PushImage(repository, {"old-a"}, 300 * 24h, {"old-a " + project});
+  PushImage(repository, {"old-b"}, 200 * 24h, {"old-b " + project});
+
+  // The only rule selects old-*: b1 is kept by being the latest successful build alone.
+  const std::int64_t set = NewRuleSet(
+      client, "default_cluster",
+      json::array({{{"repositories", project}, {"include", "old-.*"}, {"keepLatest", 1}}}));
+  const json run = RunAndWait(client, set, false);
+  CHECK(Actions(run) ==
+        std::map<std::string, std::string>{{"b1", "keep"}, {"old-b", "keep"}, {"old-a", "delete"}});
+  for (const auto& item : run["items"]) {
+    if (item["tag"] == "b1") {
+      CHECK(item["reason"] ==
+            "latest successful build " + id + " of project " + project);
+      CHECK(item["digest"] == build["digest"]);
+    }
+  }
+  CHECK(RegistryTags(repository) == std::set<std::string>{"b1", "old-b"});
 }
 
 TEST_CASE("retention: the throttle bounds deletes per minute", "[api][retention][registry]") {

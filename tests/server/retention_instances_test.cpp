@@ -3,8 +3,8 @@
 
 #include <catch2/catch.hpp>
 
-#include <regex>
 #include <string>
+#include <thread>
 
 #include "market/store.hpp"
 #include "server_harness.hpp"

@@ -368,7 +368,7 @@ TEST_CASE("retention: bad rule sets are refused naming the field, and nothing is
 
   Reply made = client.PostJson("/api/retention/new", with("schedule", "0 3 * * *"));
   REQUIRE(made.Code() == 10000);
-  CHECK(made.Json()["content"]["nextRunAt"].get<std::string>().ends_with("T03:00:00Z"));
+  CHECK_THAT(made.Json()["content"]["nextRunAt"].get<std::string>(), Catch::Contains("T03:00:00"));
   const std::int64_t id = made.Json()["content"]["id"];
   Reply bad_update = client.PostJson(
       "/api/retention/update", {{"id", id}, {"rules", R"([{"include":"("}])"}, {"operator", "root"}});

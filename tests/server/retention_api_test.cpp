@@ -273,8 +273,11 @@ TEST_CASE("retention: the tag of a project's latest successful build is always k
   // Waits without asserting on each look: a slow build is not a thousand failed checks.
   REQUIRE(market::testing::WaitFor(
       [&] {
-        for (const json& b : client.Get("/api/project/buildHistory?projectName=" + project)
-                                 .TryJson()["content"]["builds"]) {
+        // The answer in a variable of its own: a range over a member of a temporary dangles.
+        const json history =
+            client.Get("/api/project/buildHistory?projectName=" + project).TryJson();
+        if (!history.contains("content")) return false;
+        for (const json& b : history["content"]["builds"]) {
           if (b["idStr"] == id) build = b;
         }
         return build.is_object() && build["state"] != "queued" && build["state"] != "running";

@@ -18,6 +18,7 @@
 #include "market/project_service.hpp"
 #include "market/project_store.hpp"
 #include "market/registry.hpp"
+#include "market/retention_service.hpp"
 #include "market/trigger_service.hpp"
 #include "market/webhook_service.hpp"
 #include "request_params.hpp"
@@ -41,6 +42,7 @@ struct ApiDependencies {
   WebhookService* webhooks = nullptr;
   TriggerService* triggers = nullptr;
   ImmutabilityService* immutability = nullptr;  // null: no tag is protected
+  RetentionService* retention = nullptr;
   const Clock* clock = nullptr;  // null: the system clock
   bool auth_enabled = false;     // whether requests carry a verified identity
 };
@@ -128,6 +130,16 @@ class Api {
   HandlerResult NewImmutabilityRule(const RequestContext& context);
   HandlerResult UpdateImmutabilityRule(const RequestContext& context);
   HandlerResult DeleteImmutabilityRule(const RequestContext& context);
+  // retention_handlers.cpp: tag retention rule sets, dry runs, runs and their records.
+  HandlerResult ListRetention(const RequestContext& context);
+  HandlerResult NewRetention(const RequestContext& context);
+  HandlerResult GetRetention(const RequestContext& context);
+  HandlerResult UpdateRetention(const RequestContext& context);
+  HandlerResult DeleteRetention(const RequestContext& context);
+  HandlerResult DryRunRetention(const RequestContext& context);
+  HandlerResult RunRetention(const RequestContext& context);
+  HandlerResult ListRetentionRuns(const RequestContext& context);
+  HandlerResult GetRetentionRun(const RequestContext& context);
 
  private:
   HttpResponse CheckReadiness() const;  // pings the database and the registry
@@ -136,6 +148,8 @@ class Api {
   WebhookService& Webhooks() const;
   TriggerService& Triggers() const;
   ImmutabilityService& Immutability() const;
+  RetentionService& Retention() const;
+  HandlerResult QueueRetention(const RequestContext& context, bool dry_run);
   Result<std::string> RepositoryParameter(const RequestParams& params,
                                          std::string_view field) const;
   Result<WebhookPolicy> VisiblePolicy(const RequestContext& context, std::int64_t id) const;

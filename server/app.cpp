@@ -26,6 +26,7 @@
 #include "market/store.hpp"
 #include "market/store_monitor.hpp"
 #include "market/time.hpp"
+#include "market/retention_service.hpp"
 #include "market/trigger_service.hpp"
 #include "market/immutability.hpp"
 #include "market/webhook_service.hpp"
@@ -56,6 +57,7 @@ struct ServerApp::Parts {
   EventFanOut build_events;                  // the builds' events: webhooks, then triggers
   std::unique_ptr<ProjectService> projects;
   std::unique_ptr<BuildService> builds;
+  std::unique_ptr<RetentionService> retention;  // deletes from the registry, reads builds
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<Auditor> signin_auditor;  // failed sign-ins, recorded by the HTTP core
   std::unique_ptr<WorkerPool> blocking;
@@ -264,6 +266,17 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
                           .audit = parts->stores.audit.get()},
       TriggerOptions{.disable_after = config.trigger_disable_after});
   parts->build_events.Add(parts->triggers.get());
+  parts->retention = std::make_unique<RetentionService>(
+      RetentionDependencies{.store = parts->stores.retention.get(),
+                            .registry = parts->registry.get(),
+                            .builds = parts->instrumented_builds.get(),
+                            .clock = &parts->clock,
+                            .audit = parts->stores.audit.get(),
+                            .events = parts->webhooks.get(),
+                            .protection = parts->immutability.get()},
+      RetentionOptions{.max_deletes_per_minute = config.retention_max_deletes_per_minute,
+                       .poll_interval = config.retention_poll,
+                       .worker_prefix = WorkerPrefix(config)});
 
   if (config.auth) {
     Result<std::unique_ptr<Authenticator>> auth = Authenticator::Create(
@@ -300,6 +313,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   api_deps.webhooks = parts->webhooks.get();
   api_deps.triggers = parts->triggers.get();
   api_deps.immutability = parts->immutability.get();
+  api_deps.retention = parts->retention.get();
   api_deps.clock = &parts->clock;
   api_deps.auth_enabled = config.auth;
   parts->api = std::make_unique<Api>(api_deps);
@@ -362,6 +376,7 @@ void ServerApp::Run() {
   const ServerConfig& config = parts_->config;
   parts_->builds->Start();
   parts_->webhooks->Start();
+  parts_->retention->Start();
   spdlog::info("market-server listening on {}:{} (database {}, registry {}, {} build workers)",
                config.listen_host, Port(),
                config.database.starts_with("sqlite:") ? config.database : "postgresql",
@@ -369,6 +384,7 @@ void ServerApp::Run() {
   parts_->http->Run();
   spdlog::info("HTTP server stopped; waiting for blocking work and stopping builds");
   parts_->blocking->Join();
+  parts_->retention->Stop();
   parts_->builds->Stop();
   parts_->webhooks->Stop();  // after the builds, whose ends it may still have to send
   spdlog::info("market-server stopped");

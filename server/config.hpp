@@ -91,6 +91,10 @@ struct ServerConfig {
   std::string webhook_allow_networks;  // CIDRs webhook targets may be in despite the rules
   int trigger_disable_after = 50;      // triggered builds failed in a row; 0: never
 
+  // Tag retention (docs/api.md "Retention").
+  int retention_max_deletes_per_minute = 60;  // 0: no bound
+  std::chrono::seconds retention_poll{5};     // how often the worker looks for due runs
+
   std::string default_cluster = "default_cluster";
   std::int64_t max_body_bytes = 1 << 20;
   int max_connections = 1024;

@@ -51,6 +51,9 @@ class InstrumentedRegistry final : public Registry {
   Result<void> DeleteTag(std::string_view repository, std::string_view tag, bool force) override {
     return Measure("delete_tag", [&] { return inner_->DeleteTag(repository, tag, force); });
   }
+  Result<void> DeleteManifest(std::string_view repository, std::string_view digest) override {
+    return Measure("delete_manifest", [&] { return inner_->DeleteManifest(repository, digest); });
+  }
   Result<void> EnsureProject(std::string_view project) override {
     return Measure("ensure_project", [&] { return inner_->EnsureProject(project); });
   }

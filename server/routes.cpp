@@ -88,11 +88,23 @@ std::vector<Route> MakeRoutes(Api& api, RunOn project_reads) {
        bind(&Api::DeleteImmutabilityRule)},
       // Git hosts carry no session or token: the trigger's secret signs each request.
       {verb::post, "/api/trigger/", true, kPool, kPublic, bind(&Api::ReceiveTrigger)},
+      // Retention deletes images: admins manage it and start runs, viewers read.
+      {verb::get, "/api/retention/list", false, kPool, kViewer, bind(&Api::ListRetention)},
+      {verb::post, "/api/retention/new", false, kPool, kAdmin, bind(&Api::NewRetention)},
+      {verb::get, "/api/retention/get", false, kPool, kViewer, bind(&Api::GetRetention)},
+      {verb::post, "/api/retention/update", false, kPool, kAdmin, bind(&Api::UpdateRetention)},
+      {verb::post, "/api/retention/delete", false, kPool, kAdmin, bind(&Api::DeleteRetention)},
+      {verb::post, "/api/retention/dryrun", false, kPool, kAdmin, bind(&Api::DryRunRetention)},
+      {verb::post, "/api/retention/run", false, kPool, kAdmin, bind(&Api::RunRetention)},
+      {verb::get, "/api/retention/runs", false, kPool, kViewer, bind(&Api::ListRetentionRuns)},
+      {verb::get, "/api/retention/runs/get", false, kPool, kViewer,
+       bind(&Api::GetRetentionRun)},
       // The page's HTML holds no data; its script asks for a login when the API answers 401.
       {verb::get, "/", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/builds", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/registry", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/webhooks", false, kIo, kPublic, bind(&Api::ConsolePage)},
+      {verb::get, "/retention", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/admin/users", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/admin/tokens", false, kIo, kPublic, bind(&Api::ConsolePage)},
       {verb::get, "/admin/audit", false, kIo, kPublic, bind(&Api::ConsolePage)},

@@ -88,6 +88,7 @@ class NamedRegistry final : public market::Registry {
     return market::Fail(market::Errc::kNotFound, "no manifests here");
   }
   market::Result<void> DeleteTag(std::string_view, std::string_view, bool) override { return {}; }
+  market::Result<void> DeleteManifest(std::string_view, std::string_view) override { return {}; }
   market::Result<void> EnsureProject(std::string_view) override { return {}; }
   market::Result<void> Ping() override { return {}; }
   std::string PushHost() const override { return "registry.example.com"; }

@@ -224,6 +224,28 @@ Result<void> DistributionRegistry::DeleteTag(std::string_view repository, std::s
                          "tag " + std::string(tag) + " of repository " + name + " not found"));
 }
 
+Result<void> DistributionRegistry::DeleteManifest(std::string_view repository,
+                                                  std::string_view digest) {
+  MARKET_RETURN_IF_ERROR(CheckRepository(repository));
+  MARKET_RETURN_IF_ERROR(CheckDigest(digest));
+  const std::string name(repository);
+  const std::string d(digest);
+  MARKET_ASSIGN_OR_RETURN(auto response, http_->Send("DELETE", "/v2/" + name + "/manifests/" + d));
+  if (response.status == 202 || response.status == 200) {
+    MARKET_LOG_INFO("registry: deleted {}@{}", name, d);
+    return {};
+  }
+  if (response.status == 405) {
+    const auto text = RegistryErrorText(response.body);
+    return Fail(Errc::kRegistryUnsupported,
+                "registry does not allow deletes (405" + (text.empty() ? "" : " " + text) +
+                    "): enable storage.delete in the registry's configuration");
+  }
+  return std::unexpected(http_->StatusError(response, "deleting " + name + "@" + d,
+                                            "manifest " + d + " of repository " + name +
+                                                " not found"));
+}
+
 Result<void> DistributionRegistry::EnsureProject(std::string_view /*project*/) {
   return {};  // a distribution registry creates repositories on push
 }

@@ -291,7 +291,8 @@ Result<std::vector<RegistryTag>> HarborRegistry::ReadAllTags(const std::string& 
         t.name = Str(tag, "name");
         t.digest = digest;
         t.size = size;
-        t.created = created ? created : Time(tag, "push_time");
+        t.pushed = Time(tag, "push_time");
+        t.created = created ? created : t.pushed;
         // A tag moved to a newer artifact during the listing: the later (newer) one wins.
         by_name[t.name] = std::move(t);
       }
@@ -384,6 +385,41 @@ Result<void> HarborRegistry::DeleteTag(std::string_view repository, std::string_
   }
   const std::string what = "deleting tag " + t + " of " + name;
   const std::string missing = "tag " + t + " of repository " + name + " not found";
+  if (response.status == 403) {
+    return std::unexpected(ProjectForbidden(response, parts.first, what, missing));
+  }
+  return std::unexpected(http_->StatusError(response, what, missing));
+}
+
+Result<void> HarborRegistry::DeleteManifest(std::string_view repository, std::string_view digest) {
+  MARKET_ASSIGN_OR_RETURN(auto parts, SplitRepository(repository));
+  MARKET_RETURN_IF_ERROR(CheckDigest(digest));
+  MARKET_RETURN_IF_ERROR(SignedIn());
+  const std::string name(repository);
+  const std::string d(digest);
+  {
+    std::lock_guard lock(mutex_);
+    tag_snapshots_.erase(name);
+  }
+  // Deleting the artifact deletes its tags; Harbor's GC frees the blobs later.
+  MARKET_ASSIGN_OR_RETURN(
+      auto response,
+      http_->Send("DELETE", std::string(kApi) + "/projects/" + PercentEncode(parts.first) +
+                                "/repositories/" + HarborRepositoryPath(parts.second) +
+                                "/artifacts/" + d));
+  if (response.status == 200 || response.status == 202 || response.status == 204) {
+    MARKET_LOG_INFO("registry: deleted artifact {}@{}", name, d);
+    return {};
+  }
+  if (response.status == 405 || response.status == 412) {
+    const auto detail = RegistryErrorText(response.body);
+    return Fail(Errc::kRegistryUnsupported, "registry refuses to delete " + name + "@" + d +
+                                                " (" + std::to_string(response.status) +
+                                                (detail.empty() ? "" : " " + detail) +
+                                                "; an immutable tag rule?)");
+  }
+  const std::string what = "deleting " + name + "@" + d;
+  const std::string missing = "manifest " + d + " of repository " + name + " not found";
   if (response.status == 403) {
     return std::unexpected(ProjectForbidden(response, parts.first, what, missing));
   }

@@ -57,6 +57,8 @@ class HarborRegistry final : public Registry {
                                        std::string_view reference) override;
   // Harbor removes one tag and keeps the artifact, so `force` changes nothing here.
   Result<void> DeleteTag(std::string_view repository, std::string_view tag, bool force) override;
+  // DELETE /projects/{p}/repositories/{r}/artifacts/{digest}: the artifact and all its tags.
+  Result<void> DeleteManifest(std::string_view repository, std::string_view digest) override;
   // GET /projects?q=name=<project>, then POST /projects when it is not listed (409: it exists,
   // perhaps hidden from this account). A 403 names the account Harbor wants (docs/ops.md).
   Result<void> EnsureProject(std::string_view project) override;

@@ -306,13 +306,15 @@ Result<void> CheckTag(std::string_view tag) {
   return {};
 }
 
-Result<void> CheckReference(std::string_view reference) {
+Result<void> CheckDigest(std::string_view digest) {
   static const std::regex kDigest("[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}");
   // std::regex recurses per character, so an unbounded input could exhaust the stack.
-  if (reference.size() <= 256 &&
-      std::regex_match(reference.begin(), reference.end(), kDigest)) {
-    return {};
-  }
+  if (digest.size() <= 256 && std::regex_match(digest.begin(), digest.end(), kDigest)) return {};
+  return Fail(Errc::kInvalid, "digest: not a valid digest: " + std::string(digest.substr(0, 300)));
+}
+
+Result<void> CheckReference(std::string_view reference) {
+  if (CheckDigest(reference)) return {};
   if (CheckTag(reference)) return {};
   return Fail(Errc::kInvalid,
               "reference: not a tag or digest: " + std::string(reference.substr(0, 300)));

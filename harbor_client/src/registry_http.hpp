@@ -69,6 +69,8 @@ Result<void> CheckRepository(std::string_view repository);
 // A tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}) or a digest (algorithm:hex).
 Result<void> CheckReference(std::string_view reference);
 Result<void> CheckTag(std::string_view tag);
+// A content digest (algorithm:hex), named `digest` in the error.
+Result<void> CheckDigest(std::string_view digest);
 Result<void> CheckPage(RegistryPage page);
 
 template <class T>

@@ -20,7 +20,7 @@ struct EventTypeName {
 };
 
 // Declaration order: SubscribableEventTypes lists them in it.
-constexpr std::array<EventTypeName, 10> kEventTypeNames = {{
+constexpr std::array<EventTypeName, 11> kEventTypeNames = {{
     {EventType::kBuildQueued, "build.queued"},
     {EventType::kBuildStarted, "build.started"},
     {EventType::kBuildSucceeded, "build.succeeded"},
@@ -30,6 +30,7 @@ constexpr std::array<EventTypeName, 10> kEventTypeNames = {{
     {EventType::kTagDeleted, "tag.deleted"},
     {EventType::kProjectCreated, "project.created"},
     {EventType::kProjectDeleted, "project.deleted"},
+    {EventType::kRetentionRun, "retention.run"},
     {EventType::kWebhookTest, "webhook.test"},
 }};
 
@@ -64,6 +65,15 @@ nlohmann::json BuildJson(const Build& build, const std::optional<BuildTrigger>& 
   return out;
 }
 
+nlohmann::json RetentionJson(const RetentionRunNote& run) {
+  return {{"runId", run.run_id},          {"ruleSetId", run.rule_set_id},
+          {"ruleSet", run.rule_set},      {"cluster", run.cluster},
+          {"state", run.state},           {"repositories", run.repositories},
+          {"total", run.total},           {"kept", run.kept},
+          {"deleted", run.deleted},       {"errors", run.errors},
+          {"bytesUnreferenced", run.bytes_unreferenced}};
+}
+
 // Everything but the envelope's fields (id, type, occurredAt): CloudEvents' data.
 nlohmann::json EventData(const Event& event) {
   nlohmann::json out = nlohmann::json::object();
@@ -73,11 +83,14 @@ nlohmann::json EventData(const Event& event) {
   PutText(out, "tag", event.tag);
   PutText(out, "digest", event.digest);
   if (event.build) out["build"] = BuildJson(*event.build, event.trigger);
+  if (event.retention) out["retention"] = RetentionJson(*event.retention);
   return out;
 }
 
-// What the event is about: the image for tag and build events, else the project.
+// What the event is about: the image for tag and build events, the cluster for retention
+// runs, else the project.
 std::string Subject(const Event& event) {
+  if (event.retention) return event.retention->cluster;
   if (!event.repository.empty()) {
     return event.tag.empty() ? event.repository : event.repository + ":" + event.tag;
   }
@@ -148,6 +161,14 @@ Event Event::ForTag(EventType type, std::string_view repository, std::string_vie
   event.repository = std::string(repository);
   event.tag = std::string(tag);
   event.digest = std::string(digest);
+  return event;
+}
+
+Event Event::ForRetentionRun(const RetentionRunNote& run, std::string_view operator_name,
+                             TimePoint at) {
+  Event event = NewEvent(EventType::kRetentionRun, at);
+  event.operator_name = std::string(operator_name);
+  event.retention = run;
   return event;
 }
 

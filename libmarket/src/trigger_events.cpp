@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "anchored_rule.hpp"
+#include "anchored_regex.hpp"
 #include "market/json_bounded.hpp"
 #include "market/validation.hpp"
 #include "market/webhook_signature.hpp"
@@ -64,13 +64,7 @@ Result<void> Unauthorized(std::string_view header) {
 }
 
 bool Matches(const std::string& pattern, std::string_view name) {
-  auto rule = CompileRule("rule", pattern);
-  if (!rule) return false;
-  try {
-    return std::regex_match(name.begin(), name.end(), *rule);
-  } catch (const std::regex_error&) {
-    return false;  // the matcher gave up (too complex): the rule does not take the ref
-  }
+  return MatchesAnchored(pattern, name);  // a rule the matcher gives up on takes no ref
 }
 
 // A branch or tag name as tag text: what a tag cannot hold becomes '-', and it starts with a
@@ -344,8 +338,8 @@ std::vector<std::string> ExpandTagTemplates(const std::vector<std::string>& temp
 }
 
 Result<void> ValidateTriggerRule(const BuildTriggerRule& rule) {
-  if (!rule.branches.empty()) MARKET_RETURN_IF_ERROR(CompileRule("branches", rule.branches));
-  if (!rule.tags.empty()) MARKET_RETURN_IF_ERROR(CompileRule("tags", rule.tags));
+  if (!rule.branches.empty()) MARKET_RETURN_IF_ERROR(CompileAnchoredRegex("branches", rule.branches));
+  if (!rule.tags.empty()) MARKET_RETURN_IF_ERROR(CompileAnchoredRegex("tags", rule.tags));
   if (rule.tag_templates.size() > kMaxTemplates) {
     return Fail(Errc::kInvalid,
                 fmt::format("tagTemplates has more than {} templates", kMaxTemplates));

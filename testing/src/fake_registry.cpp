@@ -216,6 +216,19 @@ Result<void> FakeRegistry::DeleteTag(std::string_view repository, std::string_vi
   return {};
 }
 
+Result<void> FakeRegistry::DeleteManifest(std::string_view repository, std::string_view digest) {
+  std::lock_guard lock(mutex_);
+  if (auto error = Enter("DeleteManifest")) return std::unexpected(*error);
+  if (!deletes_enabled_) return Fail(Errc::kRegistryUnsupported, "deletes are disabled");
+  auto* tags = TagsOf(repository);
+  if (tags == nullptr ||
+      std::erase_if(*tags, [&](const auto& kv) { return kv.second.digest == digest; }) == 0) {
+    return NotFound("manifest " + std::string(repository) + "@" + std::string(digest) +
+                    " not found");
+  }
+  return {};
+}
+
 Result<void> FakeRegistry::EnsureProject(std::string_view project) {
   std::lock_guard lock(mutex_);
   if (auto error = Enter("EnsureProject")) return std::unexpected(*error);

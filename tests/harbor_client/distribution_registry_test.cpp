@@ -176,6 +176,28 @@ TEST_CASE("Distribution: tags with digest, size and created, manifests", "[distr
   CHECK(registry->GetManifest("tagproj/app", "a/../b").error().code == Errc::kInvalid);
 }
 
+TEST_CASE("Distribution: deleting a manifest by digest takes all its tags", "[distribution]") {
+  auto& process = OpenRegistry();
+  PushTestImage(process.Url(), "digestproj/app", {"a", "b"}, "shared by a and b");
+  PushTestImage(process.Url(), "digestproj/app", {"c"}, "c alone");
+  auto registry = Connect(process.Url());
+  const std::string digest = registry->GetManifest("digestproj/app", "a").value().digest;
+
+  REQUIRE(registry->DeleteManifest("digestproj/app", digest));
+  CHECK(TagNames(*registry, "digestproj/app") == std::vector<std::string>{"c"});
+  auto again = registry->DeleteManifest("digestproj/app", digest);
+  REQUIRE_FALSE(again);
+  CHECK(again.error().code == Errc::kNotFound);
+  auto bad = registry->DeleteManifest("digestproj/app", "latest");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == Errc::kInvalid);
+  // A plain registry keeps no push time.
+  auto tags = registry->ListTags("digestproj/app", {1, 10});
+  REQUIRE(tags);
+  REQUIRE(tags->items.size() == 1);
+  CHECK_FALSE(tags->items[0].pushed);
+}
+
 TEST_CASE("Distribution: deleting a tag shared with others needs force", "[distribution]") {
   auto& process = OpenRegistry();
   PushTestImage(process.Url(), "delproj/app", {"a", "b"}, "shared");

@@ -602,6 +602,32 @@ FakeResponse FakeHarbor::AnswerApi(const RecordedRequest& request, const std::st
     }
     return PagedAnswer(items, raw_path, paging, static_cast<std::int64_t>(artifacts.size()));
   }
+  if (parts.size() == 6 && parts[2] == "repositories" && parts[4] == "artifacts" &&
+      method == "DELETE") {
+    // artifact.go DeleteArtifact: the artifact with all its tags; 412 when an immutable tag
+    // is on it.
+    if (auto denied = RequireProjectAccess(caller, project, "delete")) return *denied;
+    const std::string repository = project + "/" + decoded(3, 2);
+    const std::string reference = decoded(5, 1);
+    auto it = repositories_.find(repository);
+    if (it != repositories_.end()) {
+      for (auto a = it->second.begin(); a != it->second.end(); ++a) {
+        if (a->digest != reference &&
+            std::find(a->tags.begin(), a->tags.end(), reference) == a->tags.end()) {
+          continue;
+        }
+        for (const auto& tag : a->tags) {
+          if (immutable_.contains(repository + ":" + tag)) {
+            return ErrorAnswer(412, "PRECONDITION",
+                               "the artifact has the immutable tag " + tag);
+          }
+        }
+        it->second.erase(a);
+        return FakeResponse{200, {}, ""};
+      }
+    }
+    return ErrorAnswer(404, "NOT_FOUND", "artifact " + repository + ":" + reference + " not found");
+  }
   if (parts.size() == 8 && parts[2] == "repositories" && parts[4] == "artifacts" &&
       parts[6] == "tags" && method == "DELETE") {
     // artifact.go DeleteTag, controller/tag/controller.go Delete (412 for an immutable tag).

@@ -324,6 +324,52 @@ TEST_CASE("Harbor: delete one tag, not the artifact, 404, 403, 412", "[harbor]")
   CHECK(locked.error().message.find("immutable") != std::string::npos);
 }
 
+TEST_CASE("Harbor: delete an artifact by digest with all its tags, 404, 403, 412", "[harbor]") {
+  Site site;
+  const std::string shared = site.harbor.Push("team/a/b", {"v1", "v1b"}).digest;
+  site.harbor.Push("team/a/b", {"v2"});
+  const std::string locked = site.harbor.Push("team/app", {"locked", "other"}).digest;
+  site.harbor.MakeImmutable("team/app", "locked");
+  site.harbor.AddProject("pub", true);
+  const std::string pub = site.harbor.Push("pub/app", {"x"}).digest;
+  auto registry = Harbor(site.harbor);
+  REQUIRE(registry->DeleteManifest("team/a/b", shared));
+  CHECK(site.harbor.Requests().back().method == "DELETE");
+  CHECK(site.harbor.Requests().back().target ==
+        "/api/v2.0/projects/team/repositories/a%252Fb/artifacts/" + shared);
+  auto left = registry->ListTags("team/a/b", {1, 10});
+  REQUIRE(left);
+  REQUIRE(left->items.size() == 1);
+  CHECK(left->items[0].name == "v2");
+
+  auto gone = registry->DeleteManifest("team/a/b", shared);
+  REQUIRE_FALSE(gone);
+  CHECK(gone.error().code == Errc::kNotFound);
+
+  auto forbidden = Harbor(site.harbor, "dev", "dev-Pass-1")->DeleteManifest("pub/app", pub);
+  REQUIRE_FALSE(forbidden);
+  CHECK(forbidden.error().code == Errc::kUpstreamFailed);
+
+  auto immutable = registry->DeleteManifest("team/app", locked);
+  REQUIRE_FALSE(immutable);
+  CHECK(immutable.error().code == Errc::kRegistryUnsupported);
+  CHECK(registry->ListTags("team/app", {1, 10}).value().items.size() == 2);
+
+  auto bad = registry->DeleteManifest("team/app", "not-a-digest");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == Errc::kInvalid);
+  CHECK(bad.error().message.starts_with("digest: "));
+}
+
+TEST_CASE("Harbor: a tag's push time is Harbor's push_time", "[harbor]") {
+  Site site;
+  site.harbor.Push("team/app", {"v1"});
+  auto tags = Harbor(site.harbor)->ListTags("team/app", {1, 10});
+  REQUIRE(tags);
+  REQUIRE(tags->items.size() == 1);
+  CHECK(tags->items[0].pushed);
+}
+
 TEST_CASE("Harbor: EnsureProject checks, creates, and takes 409 as success", "[harbor]") {
   Site site;
   site.harbor.AddProject("hidden", false);

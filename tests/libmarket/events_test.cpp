@@ -44,6 +44,7 @@ TEST_CASE("Event type names round trip, and only they parse", "[events]") {
       {EventType::kProjectCreated, "project.created"},
       {EventType::kProjectDeleted, "project.deleted"},
       {EventType::kWebhookTest, "webhook.test"},
+      {EventType::kRetentionRun, "retention.run"},
   };
   for (const auto& [type, name] : names) {
     CHECK(ToString(type) == name);
@@ -60,6 +61,7 @@ TEST_CASE("Every type but webhook.test may be subscribed to, in declaration orde
       EventType::kBuildQueued, EventType::kBuildStarted,   EventType::kBuildSucceeded,
       EventType::kBuildFailed, EventType::kBuildCancelled, EventType::kTagPushed,
       EventType::kTagDeleted,  EventType::kProjectCreated, EventType::kProjectDeleted,
+      EventType::kRetentionRun,
   };
   CHECK(SubscribableEventTypes() == expected);
 }

@@ -27,12 +27,28 @@ enum class EventType {
   kProjectCreated,
   kProjectDeleted,
   kWebhookTest,  // sent by "send test event" only; never published by the services
+  kRetentionRun,  // a tag retention run ended
 };
 
 std::string_view ToString(EventType type);  // "build.queued", ..., "webhook.test"
 std::optional<EventType> ParseEventType(std::string_view text);
 // Every type a policy may subscribe to (all but kWebhookTest), in declaration order.
 const std::vector<EventType>& SubscribableEventTypes();
+
+// What a retention.run event tells of the run (counts summed over its repositories).
+struct RetentionRunNote {
+  std::int64_t run_id = 0;
+  std::int64_t rule_set_id = 0;
+  std::string rule_set;     // its name
+  std::string cluster;      // the registry project it applies to
+  std::string state;        // "succeeded", "failed"
+  std::int64_t repositories = 0;
+  std::int64_t total = 0;   // tags seen
+  std::int64_t kept = 0;
+  std::int64_t deleted = 0;
+  std::int64_t errors = 0;
+  std::int64_t bytes_unreferenced = 0;
+};
 
 struct Event {
   std::string id;  // a random UUID (version 4), the receivers' de-duplication key
@@ -45,6 +61,7 @@ struct Event {
   std::string digest;         // tag.pushed and succeeded builds
   std::optional<Build> build;  // build.* events
   std::optional<BuildTrigger> trigger;  // build.* events: the build's ("manual" when none)
+  std::optional<RetentionRunNote> retention;  // retention.run events
 
   // Events of the same kind fill the same fields; the constructors below say which.
   static Event ForBuild(EventType type, const Build& build, std::string_view repository,
@@ -53,6 +70,8 @@ struct Event {
                           std::string_view operator_name, TimePoint at);
   static Event ForTag(EventType type, std::string_view repository, std::string_view tag,
                       std::string_view digest, std::string_view operator_name, TimePoint at);
+  static Event ForRetentionRun(const RetentionRunNote& run, std::string_view operator_name,
+                               TimePoint at);
 };
 
 // A new random UUID version 4 ("6f1d...-4...-[89ab]...-..."), from the system's CSPRNG.
@@ -61,7 +80,10 @@ std::string NewEventId();
 // The body a webhook receiver gets, as JSON.
 // Default: {"id","type","occurredAt","operator","project":{"name"},"repository","tag","digest",
 //           "build":{"id","tag","image","digest","size","durationMs","state","reason",
-//                    "trigger":{...}}} (fields an event does not have are left out).
+//                    "trigger":{...}},
+//           "retention":{"runId","ruleSetId","ruleSet","cluster","state","repositories",
+//                        "total","kept","deleted","errors","bytesUnreferenced"}}
+//           (fields an event does not have are left out).
 // CloudEvents 1.0 structured mode: {"specversion":"1.0","id","source":source,
 //   "type":"io.imagemarket." + type,"time","subject","datacontenttype":"application/json",
 //   "data": the default body without id/type/occurredAt}.

@@ -50,6 +50,23 @@ class ImmutabilityStore {
 
 using ImmutabilityStorePtr = std::unique_ptr<ImmutabilityStore>;
 
+// The enabled rules read once and compiled, for callers that ask about many tags (a retention
+// run asks about every tag of every repository it reads).
+class ProtectionSnapshot {
+ public:
+  explicit ProtectionSnapshot(std::vector<ImmutabilityRule> rules);
+  ProtectionSnapshot(ProtectionSnapshot&&) noexcept;
+  ProtectionSnapshot& operator=(ProtectionSnapshot&&) noexcept;
+  ~ProtectionSnapshot();
+
+  // As TagProtection::Protecting, on the rules as they were read; null when none protects.
+  const ImmutabilityRule* Protecting(std::string_view repository, std::string_view tag) const;
+
+ private:
+  struct Compiled;
+  std::vector<Compiled> rules_;  // the enabled ones, oldest first
+};
+
 // What is consulted before a tag is pushed over or deleted.
 class TagProtection {
  public:
@@ -62,6 +79,8 @@ class TagProtection {
   // Fails only when the rules cannot be read (kUnavailable).
   virtual Result<std::optional<ImmutabilityRule>> Protecting(std::string_view repository,
                                                              std::string_view tag) = 0;
+  // The rules as they are now; fails only when they cannot be read (kUnavailable).
+  virtual Result<ProtectionSnapshot> Snapshot() = 0;
 };
 
 // A rule as a request gives it. On update, a missing field keeps the stored value.
@@ -93,14 +112,12 @@ class ImmutabilityService final : public TagProtection {
   // TagProtection
   Result<std::optional<ImmutabilityRule>> Protecting(std::string_view repository,
                                                      std::string_view tag) override;
+  Result<ProtectionSnapshot> Snapshot() override;
 
  private:
   ImmutabilityStore& store_;
   AuditTrail audit_;
 };
-
-// Whether the glob of ImmutabilityRule::repository matches the whole `repository`.
-bool RepositoryGlobMatches(std::string_view glob, std::string_view repository);
 
 // The refusal of a change to `repository:tag`, which `rule` protects: kAlreadyExists (409),
 // naming the rule's id and patterns and the tag. `what` says what was refused ("a build would

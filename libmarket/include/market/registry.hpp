@@ -42,7 +42,10 @@ struct RegistryTag {
   std::string name;
   std::string digest;
   std::int64_t size = 0;
-  std::optional<TimePoint> created;
+  std::optional<TimePoint> created;  // the image's creation time (its config's "created")
+  // When the registry recorded the tag's push: Harbor's push_time. A plain distribution
+  // registry keeps no push time: none.
+  std::optional<TimePoint> pushed;
 };
 
 struct RegistryManifest {
@@ -77,6 +80,9 @@ class Registry {
   // (unless `force`); kRegistryUnsupported when the registry refuses deletes.
   virtual Result<void> DeleteTag(std::string_view repository, std::string_view tag,
                                  bool force) = 0;
+  // Removes the manifest `digest` ("sha256:...") and with it every tag on it. kNotFound when
+  // the repository has no such manifest; kRegistryUnsupported when the registry refuses deletes.
+  virtual Result<void> DeleteManifest(std::string_view repository, std::string_view digest) = 0;
   // Makes sure a push to `project` can succeed (Harbor: creates the project when missing).
   virtual Result<void> EnsureProject(std::string_view project) = 0;
   virtual Result<void> Ping() = 0;

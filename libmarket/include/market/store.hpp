@@ -10,6 +10,7 @@
 #include "market/identity.hpp"
 #include "market/immutability.hpp"
 #include "market/project_store.hpp"
+#include "market/retention_store.hpp"
 #include "market/trigger_store.hpp"
 #include "market/webhook_store.hpp"
 
@@ -33,6 +34,7 @@ struct Stores {
   WebhookStorePtr webhooks;  // webhook policies and deliveries
   TriggerStorePtr triggers;  // build triggers
   ImmutabilityStorePtr immutability;  // immutability rules of tags
+  RetentionStorePtr retention;  // tag retention rule sets and runs
 };
 
 // kInvalid for a malformed URL; kUnavailable when the database cannot be opened.

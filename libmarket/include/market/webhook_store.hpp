@@ -23,7 +23,8 @@ struct WebhookPolicy {
   bool enabled = true;
   std::string url;      // http or https
   std::vector<EventType> events;  // at least one
-  std::string repository_glob;    // "*" and "?" globs on "<cluster>/<project>"; empty: any
+  std::string repository_glob;    // a glob on "<cluster>/<project>" ("*" stays within a path
+                                  // component, "**" crosses '/'); empty: any
   std::string tag_glob;           // on the tag; empty: any
   std::string secret;             // the HMAC key; empty: unsigned
   PayloadFormat format = PayloadFormat::kDefault;

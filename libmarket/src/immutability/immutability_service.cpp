@@ -7,7 +7,8 @@
 #include <regex>
 #include <vector>
 
-#include "anchored_rule.hpp"
+#include "anchored_regex.hpp"
+#include "glob.hpp"
 #include "market/immutability.hpp"
 
 namespace market {
@@ -52,7 +53,7 @@ Result<std::string> ValidateRepositoryGlob(std::string_view glob) {
 
 Result<void> ValidateTagPattern(const std::string& pattern) {
   if (pattern.empty()) return Fail(Errc::kInvalid, "tagPattern is required (\".*\": every tag)");
-  MARKET_RETURN_IF_ERROR(CompileRule("tagPattern", pattern));
+  MARKET_RETURN_IF_ERROR(CompileAnchoredRegex("tagPattern", pattern));
   return {};
 }
 
@@ -75,47 +76,41 @@ Result<void> Apply(const ImmutabilityRequest& request, ImmutabilityRule& rule) {
   return {};
 }
 
-// Whether `rule` protects the tag; a pattern that no longer compiles or that the matcher gives
-// up on protects (see TagProtection::Protecting).
-bool TagMatches(const std::string& pattern, std::string_view tag) {
-  auto compiled = CompileRule("tagPattern", pattern);
-  if (!compiled) return true;
-  try {
-    return std::regex_match(tag.begin(), tag.end(), *compiled);
-  } catch (const std::regex_error&) {
-    return true;
+}  // namespace
+
+// A rule and its pattern compiled; a pattern that no longer compiles protects (nullopt).
+struct ProtectionSnapshot::Compiled {
+  ImmutabilityRule rule;
+  std::optional<std::regex> tag_pattern;
+};
+
+ProtectionSnapshot::ProtectionSnapshot(std::vector<ImmutabilityRule> rules) {
+  for (ImmutabilityRule& rule : rules) {
+    if (!rule.enabled) continue;
+    auto compiled = CompileAnchoredRegex("tagPattern", rule.tag_pattern);
+    std::optional<std::regex> pattern;
+    if (compiled) pattern = std::move(*compiled);
+    rules_.push_back(Compiled{std::move(rule), std::move(pattern)});
   }
 }
 
-}  // namespace
+ProtectionSnapshot::ProtectionSnapshot(ProtectionSnapshot&&) noexcept = default;
+ProtectionSnapshot& ProtectionSnapshot::operator=(ProtectionSnapshot&&) noexcept = default;
+ProtectionSnapshot::~ProtectionSnapshot() = default;
 
-bool RepositoryGlobMatches(std::string_view glob, std::string_view repository) {
-  // Dynamic programming over (glob position, name position): linear in their product whatever
-  // the wildcards, where a backtracking matcher could take exponential time.
-  const std::size_t n = repository.size();
-  std::vector<char> row(n + 1, 0);  // row[j]: glob[0..i) matches repository[0..j)
-  row[0] = 1;
-  std::size_t i = 0;
-  while (i < glob.size()) {
-    std::vector<char> next(n + 1, 0);
-    if (glob[i] == '*') {
-      const bool crosses = i + 1 < glob.size() && glob[i + 1] == '*';
-      bool reach = false;  // some prefix the glob so far matches ends in this run
-      for (std::size_t j = 0; j <= n; ++j) {
-        if (j > 0 && !crosses && repository[j - 1] == '/') reach = false;
-        if (row[j]) reach = true;
-        next[j] = reach ? 1 : 0;
-      }
-      i += crosses ? 2 : 1;
-    } else {
-      for (std::size_t j = 0; j < n; ++j) {
-        if (row[j] && repository[j] == glob[i]) next[j + 1] = 1;
-      }
-      i += 1;
+const ImmutabilityRule* ProtectionSnapshot::Protecting(std::string_view repository,
+                                                       std::string_view tag) const {
+  for (const Compiled& compiled : rules_) {
+    if (!GlobMatches(compiled.rule.repository, repository)) continue;
+    // A pattern that no longer compiles, or that the matcher gives up on, protects.
+    if (!compiled.tag_pattern) return &compiled.rule;
+    try {
+      if (std::regex_match(tag.begin(), tag.end(), *compiled.tag_pattern)) return &compiled.rule;
+    } catch (const std::regex_error&) {
+      return &compiled.rule;
     }
-    row = std::move(next);
   }
-  return row[n] != 0;
+  return nullptr;
 }
 
 Error ProtectedTagError(const ImmutabilityRule& rule, std::string_view repository,
@@ -190,12 +185,14 @@ Result<std::vector<ImmutabilityRule>> ImmutabilityService::List() { return store
 
 Result<std::optional<ImmutabilityRule>> ImmutabilityService::Protecting(std::string_view repository,
                                                                         std::string_view tag) {
+  MARKET_ASSIGN_OR_RETURN(ProtectionSnapshot rules, Snapshot());
+  const ImmutabilityRule* rule = rules.Protecting(repository, tag);
+  return rule != nullptr ? std::optional<ImmutabilityRule>(*rule) : std::nullopt;
+}
+
+Result<ProtectionSnapshot> ImmutabilityService::Snapshot() {
   MARKET_ASSIGN_OR_RETURN(std::vector<ImmutabilityRule> rules, store_.List());
-  for (ImmutabilityRule& rule : rules) {
-    if (!rule.enabled || !RepositoryGlobMatches(rule.repository, repository)) continue;
-    if (TagMatches(rule.tag_pattern, tag)) return std::optional<ImmutabilityRule>(std::move(rule));
-  }
-  return std::optional<ImmutabilityRule>();
+  return ProtectionSnapshot(std::move(rules));
 }
 
 }  // namespace market

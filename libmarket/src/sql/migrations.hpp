@@ -10,7 +10,7 @@
 namespace market::sql {
 
 // The schema version this program writes; a database at a newer version is refused.
-inline constexpr int kSchemaVersion = 15;
+inline constexpr int kSchemaVersion = 17;
 
 struct Migration {
   int version;

@@ -151,6 +151,7 @@ Result<Stores> OpenStores(const StoreOptions& options) {
   stores.webhooks = std::make_unique<sql::SqlWebhookStore>(shared);
   stores.triggers = std::make_unique<sql::SqlTriggerStore>(shared);
   stores.immutability = std::make_unique<sql::SqlImmutabilityStore>(shared);
+  stores.retention = std::make_unique<sql::SqlRetentionStore>(shared);
   return stores;
 }
 

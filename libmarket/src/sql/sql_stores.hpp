@@ -8,6 +8,7 @@
 #include "market/identity.hpp"
 #include "market/immutability.hpp"
 #include "market/project_store.hpp"
+#include "market/retention_store.hpp"
 #include "market/trigger_store.hpp"
 #include "market/webhook_store.hpp"
 #include "sql/session_pool.hpp"
@@ -166,6 +167,33 @@ class SqlWebhookStore final : public WebhookStore {
                                       int limit) override;
   Result<std::vector<DeliveryAttempt>> ListAttempts(std::int64_t delivery_id) override;
   Result<int> PruneDeliveries(TimePoint finished_before, int limit) override;
+
+ private:
+  SharedPool pool_;
+};
+
+// Tag retention rule sets and their runs (a claim queue with leases, like webhook deliveries).
+class SqlRetentionStore final : public RetentionStore {
+ public:
+  explicit SqlRetentionStore(SharedPool pool) : pool_(std::move(pool)) {}
+
+  // RetentionStore
+  Result<RetentionRuleSet> CreateRuleSet(const RetentionRuleSet& set) override;
+  Result<RetentionRuleSet> UpdateRuleSet(const RetentionRuleSet& set) override;
+  Result<void> DeleteRuleSet(std::int64_t id) override;
+  Result<RetentionRuleSet> GetRuleSet(std::int64_t id) override;
+  Result<std::vector<RetentionRuleSet>> ListRuleSets(std::string_view cluster) override;
+  Result<std::optional<RetentionRun>> QueueScheduled(std::int64_t rule_set_id, TimePoint due,
+                                                     TimePoint next, TimePoint now) override;
+  Result<RetentionRun> QueueRun(std::int64_t rule_set_id, bool dry_run, std::string_view trigger,
+                                std::string_view operator_name, TimePoint now) override;
+  Result<std::optional<RetentionRun>> ClaimRun(std::string_view worker, TimePoint now,
+                                               TimePoint lease_until) override;
+  Result<bool> RenewLease(std::int64_t run_id, std::string_view worker,
+                          TimePoint lease_until) override;
+  Result<bool> FinishRun(const RetentionRun& run, std::string_view worker, TimePoint now) override;
+  Result<RetentionRun> GetRun(std::int64_t id) override;
+  Result<std::vector<RetentionRun>> ListRuns(std::int64_t rule_set_id, int limit) override;
 
  private:
   SharedPool pool_;

@@ -11,6 +11,7 @@ import {auditView} from './audit_view.js';
 import {tokensView} from './tokens_view.js';
 import {usersView} from './users_view.js';
 import {webhooksView} from './webhooks_view.js';
+import {retentionView} from './retention_view.js';
 
 const RANK = {viewer: 1, developer: 2, admin: 3};
 
@@ -81,6 +82,7 @@ function start() {
   });
   startRouter(byId('view'), {'/': projectsView(session), '/builds': buildsView(session),
                             '/registry': registryView(session), '/webhooks': webhooksView(session),
+                            '/retention': retentionView(session),
                             '/admin/users': usersView(session),
                             '/admin/tokens': tokensView(session), '/admin/audit': auditView(session)},
               notFound);

@@ -9,7 +9,7 @@ import {triggersSection} from './triggers_section.js';
 
 // The types a policy may subscribe to (webhook.test is sent by the test button only).
 const EVENTS = ['build.queued', 'build.started', 'build.succeeded', 'build.failed', 'build.cancelled',
-  'tag.pushed', 'tag.deleted', 'project.created', 'project.deleted'];
+  'tag.pushed', 'tag.deleted', 'project.created', 'project.deleted', 'retention.run'];
 const DELIVERY_PAGE = 20;
 const REFRESH_MS = 3000;
 // A test event normally goes within a second; past this the result says it still waits.

@@ -124,6 +124,9 @@ class TestRegistry final : public Registry {
   Result<void> DeleteTag(std::string_view, std::string_view, bool) override {
     return Fail(Errc::kRegistryUnsupported, "not used");
   }
+  Result<void> DeleteManifest(std::string_view, std::string_view) override {
+    return Fail(Errc::kRegistryUnsupported, "not used");
+  }
   Result<void> EnsureProject(std::string_view) override { return {}; }
   Result<void> Ping() override { return {}; }
   std::string PushHost() const override { return host_; }

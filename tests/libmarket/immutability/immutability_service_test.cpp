@@ -103,26 +103,6 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("Repository globs: '*' stays within a component, '**' crosses '/'", "[immutability]") {
-  CHECK(RepositoryGlobMatches("myweb/*", "myweb/app"));
-  CHECK_FALSE(RepositoryGlobMatches("myweb/*", "myweb/app/extra"));
-  CHECK_FALSE(RepositoryGlobMatches("myweb/*", "other/app"));
-  CHECK_FALSE(RepositoryGlobMatches("myweb/*", "myweb"));
-  CHECK(RepositoryGlobMatches("*/*", "team/web"));
-  CHECK_FALSE(RepositoryGlobMatches("*/*", "team"));
-  CHECK(RepositoryGlobMatches("**", "a/b/c"));
-  CHECK(RepositoryGlobMatches("team/**", "team/a/b"));
-  CHECK(RepositoryGlobMatches("team/we*", "team/web"));
-  CHECK(RepositoryGlobMatches("team/*b", "team/web"));
-  CHECK_FALSE(RepositoryGlobMatches("team/*b", "team/webs"));
-  CHECK(RepositoryGlobMatches("team/web", "team/web"));
-  CHECK_FALSE(RepositoryGlobMatches("team/web", "team/web2"));
-  CHECK(RepositoryGlobMatches("*", ""));
-  // Many wildcards cost the product of the lengths, not a backtracking explosion.
-  CHECK_FALSE(RepositoryGlobMatches(std::string(120, 'a') + "*" + std::string(60, '*') + "b",
-                                    std::string(200, 'a')));
-}
-
 TEST_CASE("Bad rules are refused naming the field, and nothing is stored", "[immutability]") {
   Fixture f;
   const std::pair<ImmutabilityRequest, std::string> refusals[] = {

@@ -3,8 +3,12 @@
 
 #include <openssl/evp.h>
 
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -57,4 +61,34 @@ TEST_CASE("migration 8 is the text SQLite databases applied", "[migrations]") {
   REQUIRE(migration.sqlite.size() == 5);
   CHECK(Digest(migration.sqlite) ==
         "1400e04cb653ddd5fbd732a4c983fde731c75abdac82b2d8b1abf1d185b2dcd8");
+}
+
+TEST_CASE("migration 17 keeps what each webhook repository filter matched", "[migrations]") {
+  // A '*' of a filter stored before 17 crossed '/': it becomes '**', which still does.
+  const auto& migration = Version(17);
+  CHECK(migration.postgres == migration.sqlite);
+  soci::session sql(soci::sqlite3, ":memory:");
+  sql << "CREATE TABLE webhook_policies (id INTEGER PRIMARY KEY, repository_glob TEXT NOT NULL)";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", ""},
+      {"default_cluster/myweb", "default_cluster/myweb"},
+      {"default_cluster/*", "default_cluster/**"},
+      {"*", "**"},
+      {"*web*", "**web**"},
+      {"team/**", "team/**"},
+      {"release-?", "release-?"},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    int id = static_cast<int>(i);
+    sql << "INSERT INTO webhook_policies (id, repository_glob) VALUES (:i, :g)", soci::use(id),
+        soci::use(cases[i].first);
+  }
+  for (const std::string& statement : migration.sqlite) sql << statement;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    int id = static_cast<int>(i);
+    std::string glob;
+    sql << "SELECT repository_glob FROM webhook_policies WHERE id = :i", soci::use(id),
+        soci::into(glob);
+    CHECK(glob == cases[i].second);
+  }
 }

@@ -49,6 +49,7 @@ class FakeRegistry final : public Registry {
   Result<RegistryManifest> GetManifest(std::string_view repository,
                                        std::string_view reference) override;
   Result<void> DeleteTag(std::string_view repository, std::string_view tag, bool force) override;
+  Result<void> DeleteManifest(std::string_view repository, std::string_view digest) override;
   Result<void> EnsureProject(std::string_view project) override;
   Result<void> Ping() override;
   std::string PushHost() const override;

@@ -1,13 +1,13 @@
-#include "anchored_rule.hpp"
+#include "anchored_regex.hpp"
 
 #include <fmt/format.h>
 
 namespace market {
 
-Result<std::regex> CompileRule(std::string_view field, const std::string& pattern) {
-  if (pattern.size() > kMaxRuleLength) {
+Result<std::regex> CompileAnchoredRegex(std::string_view field, const std::string& pattern) {
+  if (pattern.size() > kMaxRegexLength) {
     return Fail(Errc::kInvalid,
-                fmt::format("{} is longer than {} characters", field, kMaxRuleLength));
+                fmt::format("{} is longer than {} characters", field, kMaxRegexLength));
   }
   try {
     // __polynomial (libstdc++) matches breadth-first: time linear in the name for a given rule,
@@ -18,6 +18,19 @@ Result<std::regex> CompileRule(std::string_view field, const std::string& patter
   } catch (const std::regex_error& e) {
     return Fail(Errc::kInvalid, fmt::format("{} is not a regular expression: {}", field, e.what()));
   }
+}
+
+bool MatchesAnchored(const std::regex& rule, std::string_view name) {
+  try {
+    return std::regex_match(name.begin(), name.end(), rule);
+  } catch (const std::regex_error&) {
+    return false;
+  }
+}
+
+bool MatchesAnchored(const std::string& pattern, std::string_view name) {
+  auto rule = CompileAnchoredRegex("rule", pattern);
+  return rule && MatchesAnchored(*rule, name);
 }
 
 }  // namespace market

@@ -114,6 +114,9 @@ class InstrumentedBuildStore final : public BuildStore {
                          TimePoint lease_until) override {
     return inner_.Heartbeat(id, worker, lease_until);
   }
+  Result<void> RecordBaseImages(std::int64_t id, const std::vector<BaseImage>& bases) override {
+    return inner_.RecordBaseImages(id, bases);
+  }
   Result<void> AppendLog(std::int64_t id, std::string_view text) override {
     return inner_.AppendLog(id, text);
   }

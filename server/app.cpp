@@ -280,6 +280,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
       BaseRebuildOptions{.poll_interval = config.base_image_poll,
                          .per_hour = config.base_image_rebuilds_per_hour});
   parts->build_events.Add(parts->base_rebuilds.get());
+  parts->metrics->BindBaseRebuilds(parts->base_rebuilds.get());
   parts->retention = std::make_unique<RetentionService>(
       RetentionDependencies{.store = parts->stores.retention.get(),
                             .registry = parts->registry.get(),

@@ -146,8 +146,9 @@ class BaseRebuildService::Impl {
           found = digests.emplace(key, manifest ? manifest->digest : "").first;
         }
         if (found->second.empty() || found->second == base.digest) continue;
-        std::optional<Build> cause = CauseOf(*ref, found->second);
-        if (Consider(setting, *latest, base, found->second, cause)) ++queued;
+        PolledCause cause = CauseOf(*ref, found->second);
+        if (cause.defer) continue;
+        if (Consider(setting, *latest, base, found->second, cause.build)) ++queued;
         break;  // one rebuild per project and pass
       }
     }
@@ -191,17 +192,31 @@ class BaseRebuildService::Impl {
     return std::optional<Build>(std::move(builds.front()));
   }
 
-  // The Image Market build that pushed `digest` under `ref`, when `ref` is a project's image:
-  // the loop guard follows the chain from it.
-  std::optional<Build> CauseOf(const ImageReference& ref, const std::string& digest) {
+  // Where a base found changed by polling came from. When `ref` is the image of a project of
+  // this service: the build that pushed `digest` (the loop guard follows the chain from it), or
+  // `defer` while a build of that project is queued or running (it may be pushing `digest`
+  // now, and its own event decides, naming itself as the cause).
+  struct PolledCause {
+    std::optional<Build> build;
+    bool defer = false;
+  };
+  PolledCause CauseOf(const ImageReference& ref, const std::string& digest) {
     const std::string project = ref.repository.substr(ref.repository.rfind('/') + 1);
-    auto latest = LatestSucceeded(project);
-    if (!latest || !*latest || (*latest)->digest != digest) return std::nullopt;
-    auto pushed = ParseImageReference((*latest)->image);
-    if (!pushed || pushed->registry != ref.registry || pushed->repository != ref.repository) {
-      return std::nullopt;
+    auto same_image = [&](const Build& build) {
+      auto pushed = ParseImageReference(build.image);
+      return pushed && pushed->registry == ref.registry && pushed->repository == ref.repository;
+    };
+    BuildFilter active;
+    active.states = {BuildState::kQueued, BuildState::kRunning};
+    active.project = project;
+    active.limit = 1;
+    if (auto busy = deps_.build_store->List(active); busy && !busy->empty() &&
+                                                     same_image(busy->front())) {
+      return {std::nullopt, true};
     }
-    return *latest;
+    auto latest = LatestSucceeded(project);
+    if (!latest || !*latest || (*latest)->digest != digest || !same_image(**latest)) return {};
+    return {*latest, false};
   }
 
   // Empty when `project` may be rebuilt because of `cause`; else why not. The chain is the

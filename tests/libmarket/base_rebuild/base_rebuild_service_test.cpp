@@ -4,6 +4,8 @@
 
 #include "market/base_rebuild_service.hpp"
 
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <thread>

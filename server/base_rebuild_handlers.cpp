@@ -37,8 +37,8 @@ HandlerResult Api::GetBaseRebuild(const RequestContext& context) {
     nlohmann::json content = SettingToJson(status.setting);
     content["latestBuildId"] =
         status.latest ? nlohmann::json(status.latest->id) : nlohmann::json(nullptr);
-    content["baseImages"] = BaseImagesToJson(status.latest ? status.latest->base_images
-                                                           : std::vector<BaseImage>{});
+    content["baseImages"] =
+        BaseImagesToJson(status.latest ? status.latest->base_images : std::vector<BaseImage>{});
     nlohmann::json rebuilds = nlohmann::json::array();
     for (const BaseRebuildClaim& claim : status.rebuilds) rebuilds.push_back(ClaimToJson(claim));
     content["rebuilds"] = std::move(rebuilds);

@@ -74,8 +74,8 @@ json WaitBuild(TestClient& client, const std::string& project, std::int64_t id) 
 }
 
 json BuildNow(TestClient& client, const std::string& project) {
-  Reply started = client.PostJson("/api/project/build",
-                                  {{"projectName", project}, {"operator", "alice"}, {"tag", "latest"}});
+  Reply started = client.PostJson(
+      "/api/project/build", {{"projectName", project}, {"operator", "alice"}, {"tag", "latest"}});
   INFO(started.body);
   REQUIRE(started.Code() == 10000);
   const std::int64_t id = std::stoll(started.Json()["content"]["idStr"].get<std::string>());
@@ -229,16 +229,19 @@ TEST_CASE("the base-image rebuild routes refuse bad input", "[api][base-rebuild]
   CHECK(no_flag.status == 400);
   CHECK(no_flag.Code() == 10006);
   CHECK_THAT(no_flag.body, Catch::Contains("enabled"));
-  Reply bad_flag = client.PostJson(
-      "/api/project/baseRebuild", {{"projectName", "p"}, {"enabled", "maybe"}, {"operator", "alice"}});
+  Reply bad_flag =
+      client.PostJson("/api/project/baseRebuild",
+                      {{"projectName", "p"}, {"enabled", "maybe"}, {"operator", "alice"}});
   CHECK(bad_flag.status == 400);
   CHECK(bad_flag.Code() == 10006);
-  Reply bad_name = client.PostJson(
-      "/api/project/baseRebuild", {{"projectName", "P*"}, {"enabled", true}, {"operator", "alice"}});
+  Reply bad_name =
+      client.PostJson("/api/project/baseRebuild",
+                      {{"projectName", "P*"}, {"enabled", true}, {"operator", "alice"}});
   CHECK(bad_name.status == 400);
   CHECK_THAT(bad_name.body, Catch::Contains("projectName"));
-  Reply missing = client.PostJson(
-      "/api/project/baseRebuild", {{"projectName", "nosuch"}, {"enabled", true}, {"operator", "alice"}});
+  Reply missing =
+      client.PostJson("/api/project/baseRebuild",
+                      {{"projectName", "nosuch"}, {"enabled", true}, {"operator", "alice"}});
   CHECK(missing.Code() == 10007);
   CHECK(missing.status == 404);
   Reply no_name = client.Get("/api/project/baseRebuild");

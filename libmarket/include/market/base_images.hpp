@@ -18,7 +18,8 @@ struct ImageReference {
   std::string digest;  // "sha256:..." when pinned
 
   // "registry/repository:tag" (or "@digest" when pinned without a tag): two references to the
-  // same tag compare equal whatever their spelling ("alpine" and "docker.io/library/alpine:latest").
+  // same tag compare equal whatever their spelling ("alpine" and
+  // "docker.io/library/alpine:latest").
   std::string Canonical() const;
 };
 

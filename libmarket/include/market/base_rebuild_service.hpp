@@ -46,15 +46,15 @@ struct BaseRebuildDependencies {
 
 // A change of the opt-in as a request gives it.
 struct BaseRebuildRequest {
-  std::string project;           // as received
-  std::optional<bool> enabled;   // required
-  std::string operator_name;     // as received
+  std::string project;          // as received
+  std::optional<bool> enabled;  // required
+  std::string operator_name;    // as received
 };
 
 // The opt-in, the bases of the latest successful build and the rebuilds base changes made.
 struct BaseRebuildStatus {
   BaseRebuildSetting setting;
-  std::optional<Build> latest;  // the latest successful build; none before the first
+  std::optional<Build> latest;             // the latest successful build; none before the first
   std::vector<BaseRebuildClaim> rebuilds;  // newest first, at most kRebuildsShown
 };
 

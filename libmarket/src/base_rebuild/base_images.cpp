@@ -67,8 +67,7 @@ bool IsHost(std::string_view component) {
 
 bool ValidChars(std::string_view text) {
   return !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '.' || c == '_' || c == '-' || c == '/' || c == ':' ||
-           c == '@';
+    return std::isalnum(c) || c == '.' || c == '_' || c == '-' || c == '/' || c == ':' || c == '@';
   });
 }
 
@@ -90,8 +89,8 @@ std::optional<ImageReference> ParseImageReference(std::string_view text) {
     if (!ref.digest.starts_with("sha256:") || ref.digest.size() != 71) return std::nullopt;
   }
   std::string_view name = rest;
-  if (auto slash = rest.find('/'); slash != std::string_view::npos &&
-                                   IsHost(rest.substr(0, slash))) {
+  if (auto slash = rest.find('/');
+      slash != std::string_view::npos && IsHost(rest.substr(0, slash))) {
     ref.registry = std::string(rest.substr(0, slash));
     name = rest.substr(slash + 1);
   } else {

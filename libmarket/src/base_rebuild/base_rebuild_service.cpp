@@ -1,5 +1,8 @@
 #include "market/base_rebuild_service.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -10,9 +13,6 @@
 #include <set>
 #include <stop_token>
 #include <thread>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "log.hpp"
 #include "market/base_images.hpp"
@@ -30,9 +30,8 @@ nlohmann::json SettingJson(const BaseRebuildSetting& setting) {
 
 // Failures of Enqueue that may pass: the claim is released so that a later poll retries.
 bool Passing(Errc code) {
-  return code == Errc::kTooManyRequests || code == Errc::kUnavailable ||
-         code == Errc::kInternal || code == Errc::kUpstreamFailed ||
-         code == Errc::kUpstreamTimeout;
+  return code == Errc::kTooManyRequests || code == Errc::kUnavailable || code == Errc::kInternal ||
+         code == Errc::kUpstreamFailed || code == Errc::kUpstreamTimeout;
 }
 
 }  // namespace
@@ -61,8 +60,8 @@ class BaseRebuildService::Impl {
                             deps_.store->SetSetting(name, enabled, op, deps_.clock->Now()));
     audit_.Record(op, origin, "project.baseRebuild", "project:" + name, SettingJson(before),
                   SettingJson(after));
-    MARKET_LOG_INFO("project {}: rebuild on base change {} by {}", name,
-                    enabled ? "on" : "off", op);
+    MARKET_LOG_INFO("project {}: rebuild on base change {} by {}", name, enabled ? "on" : "off",
+                    op);
     return after;
   }
 
@@ -171,8 +170,8 @@ class BaseRebuildService::Impl {
   }
 
   BaseRebuildCounters Counters() const {
-    return {queued_.load(),  debounced_.load(), loops_.load(),
-            capped_.load(),  refused_.load(),   busy_.load()};
+    return {queued_.load(), debounced_.load(), loops_.load(),
+            capped_.load(), refused_.load(),   busy_.load()};
   }
 
  private:
@@ -210,8 +209,8 @@ class BaseRebuildService::Impl {
     active.states = {BuildState::kQueued, BuildState::kRunning};
     active.project = project;
     active.limit = 1;
-    if (auto busy = deps_.build_store->List(active); busy && !busy->empty() &&
-                                                     same_image(busy->front())) {
+    if (auto busy = deps_.build_store->List(active);
+        busy && !busy->empty() && same_image(busy->front())) {
       return {std::nullopt, true};
     }
     auto latest = LatestSucceeded(project);
@@ -380,8 +379,7 @@ class BaseRebuildService::Impl {
   std::mutex thread_mu_;
   std::jthread thread_;
 
-  std::atomic<std::int64_t> queued_{0}, debounced_{0}, loops_{0}, capped_{0}, refused_{0},
-      busy_{0};
+  std::atomic<std::int64_t> queued_{0}, debounced_{0}, loops_{0}, capped_{0}, refused_{0}, busy_{0};
 };
 
 BaseRebuildService::BaseRebuildService(BaseRebuildDependencies deps, BaseRebuildOptions options)

@@ -61,61 +61,63 @@ struct ClaimRow {
 }  // namespace
 
 Result<BaseRebuildSetting> SqlBaseRebuildStore::GetSetting(std::string_view project) {
-  return pool_->Run("base rebuild setting get",
-                    [&](soci::session& sql) -> Result<BaseRebuildSetting> {
-    std::string name(project);
-    if (!ProjectId(sql, false, name)) {
-      return Fail(Errc::kBuildProjectMissing, ProjectMissing(project));
-    }
-    BaseRebuildSetting setting;
-    setting.project = name;
-    int enabled = 0;
-    long long updated_at = 0;
-    sql << "SELECT enabled, operator, updated_at FROM base_rebuild_settings WHERE project = :p",
-        soci::use(name), soci::into(enabled), soci::into(setting.operator_name),
-        soci::into(updated_at);
-    if (sql.got_data()) {
-      setting.enabled = enabled != 0;
-      setting.updated_at = FromMs(updated_at);
-    }
-    return setting;
-  });
+  return pool_->Run(
+      "base rebuild setting get", [&](soci::session& sql) -> Result<BaseRebuildSetting> {
+        std::string name(project);
+        if (!ProjectId(sql, false, name)) {
+          return Fail(Errc::kBuildProjectMissing, ProjectMissing(project));
+        }
+        BaseRebuildSetting setting;
+        setting.project = name;
+        int enabled = 0;
+        long long updated_at = 0;
+        sql << "SELECT enabled, operator, updated_at FROM base_rebuild_settings WHERE project = :p",
+            soci::use(name), soci::into(enabled), soci::into(setting.operator_name),
+            soci::into(updated_at);
+        if (sql.got_data()) {
+          setting.enabled = enabled != 0;
+          setting.updated_at = FromMs(updated_at);
+        }
+        return setting;
+      });
 }
 
 Result<BaseRebuildSetting> SqlBaseRebuildStore::SetSetting(std::string_view project, bool enabled,
                                                            std::string_view operator_name,
                                                            TimePoint now) {
-  return pool_->Run("base rebuild setting set",
-                    [&](soci::session& sql) -> Result<BaseRebuildSetting> {
-    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
-    std::string name(project), op(operator_name);
-    auto project_id = ProjectId(sql, pool_->is_postgres(), name);
-    if (!project_id) return Fail(Errc::kBuildProjectMissing, ProjectMissing(project));
-    int flag = enabled ? 1 : 0;
-    long long at = ToMs(now);
-    sql << "INSERT INTO base_rebuild_settings (project_id, project, enabled, operator, updated_at) "
-           "VALUES (:pid, :p, :e, :op, :at) ON CONFLICT (project_id) DO UPDATE SET "
-           "enabled = excluded.enabled, operator = excluded.operator, "
-           "updated_at = excluded.updated_at",
-        soci::use(*project_id), soci::use(name), soci::use(flag), soci::use(op), soci::use(at);
-    tx.Commit();
-    return BaseRebuildSetting{name, enabled, op, FromMs(at)};
-  });
+  return pool_->Run(
+      "base rebuild setting set", [&](soci::session& sql) -> Result<BaseRebuildSetting> {
+        Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
+        std::string name(project), op(operator_name);
+        auto project_id = ProjectId(sql, pool_->is_postgres(), name);
+        if (!project_id) return Fail(Errc::kBuildProjectMissing, ProjectMissing(project));
+        int flag = enabled ? 1 : 0;
+        long long at = ToMs(now);
+        sql << "INSERT INTO base_rebuild_settings (project_id, project, enabled, operator, "
+               "updated_at) "
+               "VALUES (:pid, :p, :e, :op, :at) ON CONFLICT (project_id) DO UPDATE SET "
+               "enabled = excluded.enabled, operator = excluded.operator, "
+               "updated_at = excluded.updated_at",
+            soci::use(*project_id), soci::use(name), soci::use(flag), soci::use(op), soci::use(at);
+        tx.Commit();
+        return BaseRebuildSetting{name, enabled, op, FromMs(at)};
+      });
 }
 
 Result<std::vector<BaseRebuildSetting>> SqlBaseRebuildStore::Enabled() {
-  return pool_->Run("base rebuild enabled",
-                    [&](soci::session& sql) -> Result<std::vector<BaseRebuildSetting>> {
-    std::string project, op;
-    long long updated_at = 0;
-    soci::statement st = (sql.prepare << "SELECT project, operator, updated_at FROM "
-                                         "base_rebuild_settings WHERE enabled = 1 ORDER BY project",
-                          soci::into(project), soci::into(op), soci::into(updated_at));
-    st.execute(false);
-    std::vector<BaseRebuildSetting> out;
-    while (st.fetch()) out.push_back(BaseRebuildSetting{project, true, op, FromMs(updated_at)});
-    return out;
-  });
+  return pool_->Run(
+      "base rebuild enabled", [&](soci::session& sql) -> Result<std::vector<BaseRebuildSetting>> {
+        std::string project, op;
+        long long updated_at = 0;
+        soci::statement st =
+            (sql.prepare << "SELECT project, operator, updated_at FROM "
+                            "base_rebuild_settings WHERE enabled = 1 ORDER BY project",
+             soci::into(project), soci::into(op), soci::into(updated_at));
+        st.execute(false);
+        std::vector<BaseRebuildSetting> out;
+        while (st.fetch()) out.push_back(BaseRebuildSetting{project, true, op, FromMs(updated_at)});
+        return out;
+      });
 }
 
 Result<bool> SqlBaseRebuildStore::Claim(BaseRebuildClaim& claim) {
@@ -131,8 +133,8 @@ Result<bool> SqlBaseRebuildStore::Claim(BaseRebuildClaim& claim) {
            "cause_build, created_at) VALUES (:pid, :p, :base, :old, :new, :cause, :at) "
            "ON CONFLICT (project, base_image, new_digest) DO NOTHING RETURNING id",
         soci::use(*project_id), soci::use(claim.project), soci::use(claim.base_image),
-        soci::use(claim.old_digest), soci::use(claim.new_digest), soci::use(cause),
-        soci::use(at), soci::into(id);
+        soci::use(claim.old_digest), soci::use(claim.new_digest), soci::use(cause), soci::use(at),
+        soci::into(id);
     if (!sql.got_data()) return false;
     tx.Commit();
     claim.id = id;
@@ -166,23 +168,23 @@ Result<void> SqlBaseRebuildStore::Release(std::int64_t id) {
 
 Result<std::vector<BaseRebuildClaim>> SqlBaseRebuildStore::Claims(std::string_view project,
                                                                   int limit) {
-  return pool_->Run("base rebuild claims",
-                    [&](soci::session& sql) -> Result<std::vector<BaseRebuildClaim>> {
-    std::string name(project);
-    ClaimRow row;
-    soci::statement st(sql);
-    st.exchange(soci::use(name, "p"));
-    st.exchange(soci::use(limit, "lim"));
-    row.Bind(st);
-    st.alloc();
-    st.prepare(std::string("SELECT ") + kClaimColumns +
-               " FROM base_rebuilds WHERE project = :p ORDER BY id DESC LIMIT :lim");
-    st.define_and_bind();
-    st.execute(false);
-    std::vector<BaseRebuildClaim> out;
-    while (st.fetch()) out.push_back(row.ToClaim());
-    return out;
-  });
+  return pool_->Run(
+      "base rebuild claims", [&](soci::session& sql) -> Result<std::vector<BaseRebuildClaim>> {
+        std::string name(project);
+        ClaimRow row;
+        soci::statement st(sql);
+        st.exchange(soci::use(name, "p"));
+        st.exchange(soci::use(limit, "lim"));
+        row.Bind(st);
+        st.alloc();
+        st.prepare(std::string("SELECT ") + kClaimColumns +
+                   " FROM base_rebuilds WHERE project = :p ORDER BY id DESC LIMIT :lim");
+        st.define_and_bind();
+        st.execute(false);
+        std::vector<BaseRebuildClaim> out;
+        while (st.fetch()) out.push_back(row.ToClaim());
+        return out;
+      });
 }
 
 Result<std::int64_t> SqlBaseRebuildStore::CountQueuedSince(TimePoint since) {

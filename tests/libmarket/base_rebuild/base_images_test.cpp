@@ -25,8 +25,7 @@ TEST_CASE("FROM references in order, without scratch, stages or repeats", "[base
         Refs{"golang:1.22", "registry.test:5000/base/runtime:2"});
 }
 
-TEST_CASE("a stage named like a later image is only a stage after it is defined",
-          "[base-images]") {
+TEST_CASE("a stage named like a later image is only a stage after it is defined", "[base-images]") {
   CHECK(BaseImageReferences("FROM app\nFROM alpine AS app\nFROM app\n") == Refs{"app", "alpine"});
   CHECK(BaseImageReferences("").empty());
   CHECK(BaseImageReferences("RUN echo FROM x\n# FROM y\n").empty());
@@ -36,8 +35,7 @@ TEST_CASE("image references are split and spelled canonically", "[base-images]")
   auto hub = ParseImageReference("alpine");
   REQUIRE(hub);
   CHECK(hub->Canonical() == "docker.io/library/alpine:latest");
-  CHECK(ParseImageReference("docker.io/library/alpine:latest")->Canonical() ==
-        hub->Canonical());
+  CHECK(ParseImageReference("docker.io/library/alpine:latest")->Canonical() == hub->Canonical());
 
   auto local = ParseImageReference("127.0.0.1:5000/team/app:v1");
   REQUIRE(local);

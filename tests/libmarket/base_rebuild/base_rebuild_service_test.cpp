@@ -101,11 +101,13 @@ struct Fixture {
       if (IsFinished(b->state)) {
         bool heard_end = false;
         for (const Event& e : heard.Events()) {
-          heard_end = heard_end || (e.build && e.build->id == id && e.type != EventType::kBuildQueued &&
-                                    e.type != EventType::kBuildStarted);
+          heard_end =
+              heard_end || (e.build && e.build->id == id && e.type != EventType::kBuildQueued &&
+                            e.type != EventType::kBuildStarted);
         }
         if (heard_end) {
-          if (b->state == BuildState::kSucceeded) registry.AddTag("team/" + b->project, b->tag, b->digest);
+          if (b->state == BuildState::kSucceeded)
+            registry.AddTag("team/" + b->project, b->tag, b->digest);
           return *b;
         }
       }
@@ -185,8 +187,11 @@ TEST_CASE("a pushed base queues its opted-in dependent at once, once", "[base-re
   CHECK(b2.base_images[0].digest == a2.digest);
 
   SECTION("the same change heard again (another instance, the poll) queues nothing more") {
-    BaseRebuildClaim again{.project = "b", .base_image = ImageOf("a"), .old_digest = a1.digest,
-                           .new_digest = a2.digest, .created_at = f.clock.Now()};
+    BaseRebuildClaim again{.project = "b",
+                           .base_image = ImageOf("a"),
+                           .old_digest = a1.digest,
+                           .new_digest = a2.digest,
+                           .created_at = f.clock.Now()};
     auto claimed = f.stores.base_rebuilds->Claim(again);
     REQUIRE(claimed);
     CHECK_FALSE(*claimed);
@@ -280,9 +285,8 @@ TEST_CASE("the per-hour cap skips rebuilds until a later poll", "[base-rebuild]"
   const auto first = f.BaseImageBuilds("b").size() + f.BaseImageBuilds("c").size();
   CHECK(first == 1);
   const std::string skipped = f.BaseImageBuilds("b").empty() ? "b" : "c";
-  f.WaitFinished((f.BaseImageBuilds("b").empty() ? f.BaseImageBuilds("c") : f.BaseImageBuilds("b"))
-                     .at(0)
-                     .id);
+  f.WaitFinished(
+      (f.BaseImageBuilds("b").empty() ? f.BaseImageBuilds("c") : f.BaseImageBuilds("b")).at(0).id);
 
   auto polled = f.rebuilds->Poll();  // still within the hour
   REQUIRE(polled);

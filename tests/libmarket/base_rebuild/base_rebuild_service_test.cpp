@@ -10,6 +10,7 @@
 #include <chrono>
 #include <thread>
 
+#include "market/immutability.hpp"
 #include "market/plugin_registry.hpp"
 #include "market/testing/fake_clock.hpp"
 #include "market/testing/fake_image_builder.hpp"
@@ -39,7 +40,9 @@ struct Fixture {
     options.workspace = workspace.path() / "ws";
     options.worker_prefix = "base-rebuild-test:1";
     options.poll_interval = 20ms;
+    protection = std::make_unique<ImmutabilityService>(*stores.immutability, clock);
     BuildDependencies deps;
+    deps.tag_protection = protection.get();
     deps.projects = stores.projects.get();
     deps.builds = stores.builds.get();
     deps.plugins = plugins.get();
@@ -145,6 +148,7 @@ struct Fixture {
   testing::RecordingEventSink heard;
   testing::TempDir workspace;
   EventFanOut events;
+  std::unique_ptr<ImmutabilityService> protection;
   std::unique_ptr<BuildService> builds;
   std::unique_ptr<BaseRebuildService> rebuilds;
 };
@@ -354,6 +358,63 @@ TEST_CASE("a project that did not opt in is not rebuilt", "[base-rebuild]") {
     CHECK(f.rebuilds->ProcessPending() == 0);
     CHECK(f.BaseImageBuilds("b").empty());
   }
+}
+
+TEST_CASE("a protected tag refuses the rebuild once, and it is not retried", "[base-rebuild]") {
+  Fixture f;
+  f.AddProject("a", std::string(kHost) + "/base/busybox:1");
+  f.AddProject("b", ImageOf("a"));
+  f.BuildNow("a");
+  f.OptIn("b");
+  f.BuildNow("b");  // team/b:latest exists in the registry now
+  ImmutabilityRequest rule;
+  rule.repository = "team/b";
+  rule.tag_pattern = "latest";
+  REQUIRE(f.protection->Create(rule, "root"));
+  Build a2 = f.BuildNow("a");
+  CHECK(f.rebuilds->ProcessPending() == 0);
+  CHECK(f.rebuilds->Counters().refused == 1);
+  CHECK(f.BaseImageBuilds("b").empty());
+  auto status = f.rebuilds->Get("b");
+  REQUIRE(status);
+  REQUIRE(status->rebuilds.size() == 1);
+  CHECK(status->rebuilds[0].build_id == 0);
+  CHECK(status->rebuilds[0].new_digest == a2.digest);
+  CHECK(status->rebuilds[0].outcome.find("immutable") != std::string::npos);
+  // Neither the same event again nor the poll tries it again.
+  f.rebuilds->Publish(Event::ForBuild(EventType::kBuildSucceeded, a2, "team/a", f.clock.Now()));
+  CHECK(f.rebuilds->ProcessPending() == 0);
+  auto polled = f.rebuilds->Poll();
+  REQUIRE(polled);
+  CHECK(*polled == 0);
+  CHECK(f.rebuilds->Counters().refused == 1);
+  CHECK(f.rebuilds->Counters().debounced == 2);
+}
+
+TEST_CASE("a project with a queued or running build is not queued again", "[base-rebuild]") {
+  Fixture f;
+  f.AddProject("b", std::string(kHost) + "/base/busybox:1");
+  f.OptIn("b");
+  f.BuildNow("b");
+  f.registry.AddTag("base/busybox", "1", Fixture::Digest(901));
+  f.builder.SetFor("/b:", {.mode = testing::FakeImageBuilder::Mode::kHang});
+  auto running = f.builds->Enqueue("b", "other", "alice");
+  REQUIRE(running);
+  REQUIRE(f.builder.WaitForRunning(1, 5s));
+  auto polled = f.rebuilds->Poll();
+  REQUIRE(polled);
+  CHECK(*polled == 0);
+  CHECK(f.rebuilds->Counters().busy == 1);
+  CHECK(f.BaseImageBuilds("b").empty());
+  // Nothing was claimed: once the running build ends, the change is compared again with what
+  // that build recorded (the new digest here, so nothing is queued).
+  f.builder.ReleaseAll();
+  Build ended = f.WaitFinished(running->id);
+  CHECK(ended.base_images.at(0).digest == Fixture::Digest(901));
+  polled = f.rebuilds->Poll();
+  REQUIRE(polled);
+  CHECK(*polled == 0);
+  CHECK(f.BaseImageBuilds("b").empty());
 }
 
 TEST_CASE("the opt-in refuses bad input and changes nothing", "[base-rebuild]") {

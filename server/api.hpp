@@ -10,6 +10,7 @@
 
 #include "audit.hpp"
 #include "http_types.hpp"
+#include "market/base_rebuild_service.hpp"
 #include "market/build_service.hpp"
 #include "market/error.hpp"
 #include "market/identity.hpp"
@@ -43,6 +44,7 @@ struct ApiDependencies {
   TriggerService* triggers = nullptr;
   ImmutabilityService* immutability = nullptr;  // null: no tag is protected
   RetentionService* retention = nullptr;
+  BaseRebuildService* base_rebuilds = nullptr;
   const Clock* clock = nullptr;  // null: the system clock
   bool auth_enabled = false;     // whether requests carry a verified identity
 };
@@ -140,6 +142,9 @@ class Api {
   HandlerResult RunRetention(const RequestContext& context);
   HandlerResult ListRetentionRuns(const RequestContext& context);
   HandlerResult GetRetentionRun(const RequestContext& context);
+  // base_rebuild_handlers.cpp: a project's opt-in to rebuilds when a base image changes.
+  HandlerResult GetBaseRebuild(const RequestContext& context);
+  HandlerResult SetBaseRebuild(const RequestContext& context);
 
  private:
   HttpResponse CheckReadiness() const;  // pings the database and the registry

@@ -26,6 +26,7 @@
 #include "market/store.hpp"
 #include "market/store_monitor.hpp"
 #include "market/time.hpp"
+#include "market/base_rebuild_service.hpp"
 #include "market/retention_service.hpp"
 #include "market/trigger_service.hpp"
 #include "market/immutability.hpp"
@@ -57,6 +58,9 @@ struct ServerApp::Parts {
   EventFanOut build_events;                  // the builds' events: webhooks, then triggers
   std::unique_ptr<ProjectService> projects;
   std::unique_ptr<BuildService> builds;
+  // Hears build ends through build_events and queues builds: goes before the build service,
+  // whose workers are stopped (Run) before this is.
+  std::unique_ptr<BaseRebuildService> base_rebuilds;
   std::unique_ptr<RetentionService> retention;  // deletes from the registry, reads builds
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<Auditor> signin_auditor;  // failed sign-ins, recorded by the HTTP core
@@ -266,6 +270,17 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
                           .audit = parts->stores.audit.get()},
       TriggerOptions{.disable_after = config.trigger_disable_after});
   parts->build_events.Add(parts->triggers.get());
+  parts->base_rebuilds = std::make_unique<BaseRebuildService>(
+      BaseRebuildDependencies{.store = parts->stores.base_rebuilds.get(),
+                              .builds = parts->builds.get(),
+                              .build_store = parts->instrumented_builds.get(),
+                              .registry = parts->registry.get(),
+                              .clock = &parts->clock,
+                              .audit = parts->stores.audit.get()},
+      BaseRebuildOptions{.poll_interval = config.base_image_poll,
+                         .per_hour = config.base_image_rebuilds_per_hour});
+  parts->build_events.Add(parts->base_rebuilds.get());
+  parts->metrics->BindBaseRebuilds(parts->base_rebuilds.get());
   parts->retention = std::make_unique<RetentionService>(
       RetentionDependencies{.store = parts->stores.retention.get(),
                             .registry = parts->registry.get(),
@@ -314,6 +329,7 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   api_deps.triggers = parts->triggers.get();
   api_deps.immutability = parts->immutability.get();
   api_deps.retention = parts->retention.get();
+  api_deps.base_rebuilds = parts->base_rebuilds.get();
   api_deps.clock = &parts->clock;
   api_deps.auth_enabled = config.auth;
   parts->api = std::make_unique<Api>(api_deps);
@@ -377,6 +393,7 @@ void ServerApp::Run() {
   parts_->builds->Start();
   parts_->webhooks->Start();
   parts_->retention->Start();
+  parts_->base_rebuilds->Start();
   spdlog::info("market-server listening on {}:{} (database {}, registry {}, {} build workers)",
                config.listen_host, Port(),
                config.database.starts_with("sqlite:") ? config.database : "postgresql",
@@ -385,6 +402,7 @@ void ServerApp::Run() {
   spdlog::info("HTTP server stopped; waiting for blocking work and stopping builds");
   parts_->blocking->Join();
   parts_->retention->Stop();
+  parts_->base_rebuilds->Stop();  // it queues builds
   parts_->builds->Stop();
   parts_->webhooks->Stop();  // after the builds, whose ends it may still have to send
   spdlog::info("market-server stopped");

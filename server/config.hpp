@@ -95,6 +95,10 @@ struct ServerConfig {
   int retention_max_deletes_per_minute = 60;  // 0: no bound
   std::chrono::seconds retention_poll{5};     // how often the worker looks for due runs
 
+  // Base-image rebuilds (docs/ops.md "Base-image rebuilds").
+  std::chrono::seconds base_image_poll{15 * 60};  // between polls of the bases; 0: never
+  int base_image_rebuilds_per_hour = 30;          // over all projects; 0: no bound
+
   std::string default_cluster = "default_cluster";
   std::int64_t max_body_bytes = 1 << 20;
   int max_connections = 1024;

@@ -7,6 +7,7 @@
 
 #include "api.hpp"
 #include "auth.hpp"
+#include "market/base_rebuild_service.hpp"
 #include "responses.hpp"
 
 namespace market::server {
@@ -113,6 +114,9 @@ class InstrumentedBuildStore final : public BuildStore {
   Result<bool> Heartbeat(std::int64_t id, std::string_view worker,
                          TimePoint lease_until) override {
     return inner_.Heartbeat(id, worker, lease_until);
+  }
+  Result<void> RecordBaseImages(std::int64_t id, const std::vector<BaseImage>& bases) override {
+    return inner_.RecordBaseImages(id, bases);
   }
   Result<void> AppendLog(std::int64_t id, std::string_view text) override {
     return inner_.AppendLog(id, text);
@@ -300,6 +304,21 @@ void ServiceMetrics::Collect(metrics::TextWriter& out) const {
                "Passwords checked with argon2id, unknown user names' included.", "counter");
     out.Sample("market_auth_password_verifications_total", {},
                static_cast<double>(auth_->PasswordVerifications()));
+  }
+  if (base_rebuilds_ != nullptr) {
+    const BaseRebuildCounters c = base_rebuilds_->Counters();
+    out.Header("market_base_image_rebuilds_total",
+               "Base changes this instance decided on, by what it did: queued a rebuild, "
+               "debounced (queued already), loop (refused), capped (per hour), refused (by the "
+               "build queue), busy (the project had a build queued or running).",
+               "counter");
+    for (const auto& [outcome, n] :
+         {std::pair<const char*, std::int64_t>{"queued", c.queued}, {"debounced", c.debounced},
+          {"loop", c.loops_refused}, {"capped", c.capped}, {"refused", c.refused},
+          {"busy", c.busy}}) {
+      out.Sample("market_base_image_rebuilds_total", {{"outcome", outcome}},
+                 static_cast<double>(n));
+    }
   }
   if (monitor_ == nullptr) return;
   PoolUsage pool = monitor_->Pool();

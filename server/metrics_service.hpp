@@ -16,6 +16,10 @@
 #include "metrics.hpp"
 #include "router.hpp"
 
+namespace market {
+class BaseRebuildService;
+}  // namespace market
+
 namespace market::server {
 
 class Authenticator;
@@ -34,6 +38,8 @@ class ServiceMetrics final : public RequestObserver {
   void OnSigninFailed() override;
   // The authenticator whose password verifications are reported; null or never: none.
   void BindAuthenticator(const Authenticator* auth) { auth_ = auth; }
+  // The base-image rebuilds whose decisions are counted; null or never: none.
+  void BindBaseRebuilds(const BaseRebuildService* rebuilds) { base_rebuilds_ = rebuilds; }
 
   // Decorators that count what passes through: registry calls (errors by code, latency) and
   // builds finishing (by state, with their durations). The first owns `registry`; the second
@@ -68,6 +74,7 @@ class ServiceMetrics final : public RequestObserver {
   metrics::CounterFamily& refused_;
   metrics::Counter& signin_failures_;
   const Authenticator* auth_ = nullptr;
+  const BaseRebuildService* base_rebuilds_ = nullptr;
 
   // Row 0: requests no route matched; row i + 1: routes[i]. Lock-free after a cell's first
   // use, so the request path takes no lock.

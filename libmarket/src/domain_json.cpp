@@ -43,6 +43,7 @@ nlohmann::json BuildToJson(const Build& build) {
           {"logPruned", build.log_pruned},
           {"cancelRequested", build.cancel_requested},
           {"extraTags", build.extra_tags},
+          {"baseImages", BaseImagesToJson(build.base_images)},
           {"trigger", build.trigger.empty() ? nlohmann::json(nullptr)
                                             : BuildTriggerToJson(build.trigger)}};
 }
@@ -54,8 +55,20 @@ nlohmann::json BuildTriggerToJson(const BuildTrigger& trigger) {
   for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"ref", &trigger.ref},
                                    {"sha", &trigger.sha},
                                    {"repository", &trigger.repository},
-                                   {"delivery", &trigger.delivery_id}}) {
+                                   {"delivery", &trigger.delivery_id},
+                                   {"baseImage", &trigger.base_image},
+                                   {"oldDigest", &trigger.old_digest},
+                                   {"newDigest", &trigger.new_digest}}) {
     if (!value->empty()) out[key] = *value;
+  }
+  if (trigger.cause_build_id != 0) out["causeBuildId"] = trigger.cause_build_id;
+  return out;
+}
+
+nlohmann::json BaseImagesToJson(const std::vector<BaseImage>& bases) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const BaseImage& base : bases) {
+    out.push_back({{"image", base.image}, {"digest", base.digest}});
   }
   return out;
 }

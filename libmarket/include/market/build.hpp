@@ -29,9 +29,24 @@ struct BuildTrigger {
   std::string sha;         // the commit the build checks out; empty: the ref's head then
   std::string repository;  // the source URL, as the project names it, the commit belongs to
   std::string delivery_id; // the git host's id of the event (a redelivery repeats it)
+  // "base-image": the base image reference that changed, its digest the project's previous
+  // build used and the one it has now, and the build that pushed it (0: seen by polling).
+  std::string base_image;
+  std::string old_digest;
+  std::string new_digest;
+  std::int64_t cause_build_id = 0;
 
   bool empty() const { return kind.empty(); }
   bool operator==(const BuildTrigger&) const = default;
+};
+
+// A base image a build used: a FROM reference of its Dockerfile and the digest it resolved to
+// ("sha256:...", empty when it could not be resolved).
+struct BaseImage {
+  std::string image;
+  std::string digest;
+
+  bool operator==(const BaseImage&) const = default;
 };
 
 struct Build {
@@ -52,6 +67,8 @@ struct Build {
   BuildTrigger trigger;
   // Further tags of the same image, pushed after `tag` (a trigger's other tag templates).
   std::vector<std::string> extra_tags;
+  // The base images it used, in the Dockerfile's order (recorded when it starts building).
+  std::vector<BaseImage> base_images;
 
   bool operator==(const Build&) const = default;
 };

@@ -67,6 +67,8 @@ class BuildStore {
   // Extends the lease; false when the build is no longer this worker's (finished, taken over).
   virtual Result<bool> Heartbeat(std::int64_t id, std::string_view worker,
                                  TimePoint lease_until) = 0;
+  // Records the base images build `id` used (replacing what it had). kBuildNotFound.
+  virtual Result<void> RecordBaseImages(std::int64_t id, const std::vector<BaseImage>& bases) = 0;
   virtual Result<void> AppendLog(std::int64_t id, std::string_view text) = 0;
   // A build whose log was pruned answers kPrunedLogText as its whole log, finished; appending
   // to it stores nothing (its worker may have lost its lease and still be writing).

@@ -31,8 +31,11 @@ void ForEachProjectField(const Project& project, Visit&& visit) {
 nlohmann::json ProjectToJson(const Project& project, const PluginRegistry* plugins);
 // Every field of a build, state as its name; "trigger" is null for a build a person asked for.
 nlohmann::json BuildToJson(const Build& build);
-// {"kind", "triggerId", "ref", "sha", "repository", "delivery"}: the fields it has; "manual"
-// when the kind is empty. Build JSON and webhook payloads both say it so.
+// {"kind", "triggerId", "ref", "sha", "repository", "delivery", "baseImage", "oldDigest",
+// "newDigest", "causeBuildId"}: the fields it has; "manual" when the kind is empty. Build JSON
+// and webhook payloads both say it so.
 nlohmann::json BuildTriggerToJson(const BuildTrigger& trigger);
+// [{"image", "digest"}], in the Dockerfile's order.
+nlohmann::json BaseImagesToJson(const std::vector<BaseImage>& bases);
 
 }  // namespace market

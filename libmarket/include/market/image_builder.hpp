@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -25,11 +26,17 @@ struct ImageBuildRequest {
   std::string registry_host;         // where to push; credentials apply to it
   RegistryCredentials credentials;   // empty username: anonymous
   bool tls_verify = true;
+  // Base image references whose digest the builder should report, as its storage has them
+  // after the build pulled them (ImageBuildOutcome::base_digests).
+  std::vector<std::string> base_images;
 };
 
 struct ImageBuildOutcome {
   std::string digest;     // sha256:... of the pushed manifest
   std::int64_t size = 0;  // bytes of config + layers
+  // Of ImageBuildRequest::base_images, those the builder knows the digest of: reference ->
+  // "sha256:..." (a builder that cannot tell leaves it empty).
+  std::map<std::string, std::string> base_digests;
 };
 
 using LogLineFn = std::function<void(std::string_view)>;

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "market/base_rebuild_store.hpp"
 #include "market/build_store.hpp"
 #include "market/error.hpp"
 #include "market/identity.hpp"
@@ -35,6 +36,7 @@ struct Stores {
   TriggerStorePtr triggers;  // build triggers
   ImmutabilityStorePtr immutability;  // immutability rules of tags
   RetentionStorePtr retention;  // tag retention rule sets and runs
+  BaseRebuildStorePtr base_rebuilds;  // base-image rebuild opt-ins and claims
 };
 
 // kInvalid for a malformed URL; kUnavailable when the database cannot be opened.

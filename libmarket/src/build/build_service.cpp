@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -20,6 +21,7 @@
 #include "build/log_pruner.hpp"
 #include "build/log_redactor.hpp"
 #include "log.hpp"
+#include "market/base_images.hpp"
 #include "market/domain_json.hpp"
 #include "market/trigger_events.hpp"
 #include "market/validation.hpp"
@@ -260,6 +262,10 @@ class BuildService::Impl {
   void RunBuild(std::stop_token worker_stop, const std::string& worker, const Build& build);
   Result<ImageBuildOutcome> Execute(const Build& build, const std::filesystem::path& workspace,
                                     BuildLog& log, LogRedactor& redactor, std::stop_token stop);
+  // The base images `dockerfile` names with the digests known before building: a pinned
+  // reference's own, the configured registry's for an image there, else empty (the builder may
+  // tell it afterwards).
+  std::vector<BaseImage> ResolveBaseImages(std::string_view dockerfile, BuildLog& log);
   void Monitor(std::stop_token monitor_stop, const Build& build, const std::string& worker,
                BuildLog& log, RunningBuild& running, std::atomic<bool>& lease_lost);
   // One build.* event of `build` as the store recorded it.
@@ -756,7 +762,34 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
   if (auto ok = CheckProtectedTags(RepositoryOf(build.image), build.tag, build.extra_tags); !ok) {
     return Fail(Errc::kInternal, ok.error().message);
   }
+  std::string dockerfile_text;
+  if (project->define_type == DockerfileType::kDownload) {
+    std::ifstream in(dockerfile, std::ios::binary);
+    dockerfile_text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } else {
+    dockerfile_text = rendered->text;
+  }
+  std::vector<BaseImage> bases = ResolveBaseImages(dockerfile_text, log);
+  for (const BaseImage& base : bases) {
+    if (base.digest.empty()) request.base_images.push_back(base.image);
+  }
   auto outcome = deps_.builder->BuildAndPush(request, line, stop);
+  if (outcome) {
+    for (BaseImage& base : bases) {
+      if (auto it = outcome->base_digests.find(base.image);
+          base.digest.empty() && it != outcome->base_digests.end()) {
+        base.digest = it->second;
+      }
+    }
+  }
+  for (const BaseImage& base : bases) {
+    log.Line(fmt::format("base image {} {}", base.image,
+                         base.digest.empty() ? "(digest unknown)" : base.digest));
+  }
+  if (auto recorded = deps_.builds->RecordBaseImages(build.id, bases); !recorded) {
+    MARKET_LOG_WARN("build {}: recording its base images failed: {}", build.id,
+                    recorded.error().message);
+  }
   if (!outcome) return outcome;
   // The size users see in the registry is that of the pushed, compressed blobs.
   if (auto manifest = deps_.registry->GetManifest(RepositoryOf(build.image), outcome->digest)) {
@@ -766,6 +799,29 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
                     manifest.error().message);
   }
   return outcome;
+}
+
+std::vector<BaseImage> BuildService::Impl::ResolveBaseImages(std::string_view dockerfile,
+                                                             BuildLog& log) {
+  std::vector<BaseImage> bases;
+  const std::string host = deps_.registry->PushHost();
+  for (std::string& image : BaseImageReferences(dockerfile)) {
+    BaseImage base{std::move(image), ""};
+    if (auto ref = ParseImageReference(base.image)) {
+      if (!ref->digest.empty()) {
+        base.digest = ref->digest;
+      } else if (ref->registry == host) {
+        if (auto manifest = deps_.registry->GetManifest(ref->repository, ref->tag)) {
+          base.digest = manifest->digest;
+        } else {
+          log.Line(fmt::format("base image {}: the registry's manifest cannot be read: {}",
+                               base.image, manifest.error().message));
+        }
+      }
+    }
+    bases.push_back(std::move(base));
+  }
+  return bases;
 }
 
 void BuildService::Impl::RunBuild(std::stop_token worker_stop, const std::string& worker,

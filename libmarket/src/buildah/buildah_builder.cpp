@@ -50,6 +50,8 @@ class BuildahBuilder final : public ImageBuilder {
                                               bool& built);
   void RemoveLocalImages(const std::vector<std::string>& images) const;
   std::set<std::string> ContainerIds() const;
+  // The manifest digest local storage has for `image` (a base a bud pulled); empty: unknown.
+  std::string LocalDigest(const std::string& image) const;
   void RemoveContainers(const std::set<std::string>& ids) const;
 
   BuildahOptions options_;
@@ -190,6 +192,23 @@ std::set<std::string> BuildahBuilder::ContainerIds() const {
   return ids;
 }
 
+std::string BuildahBuilder::LocalDigest(const std::string& image) const {
+  process::Spec spec;
+  spec.argv = Command();
+  for (std::string a : {std::string("inspect"), std::string("--type"), std::string("image"),
+                        std::string("--format"), std::string("{{.FromImageDigest}}"), image}) {
+    spec.argv.push_back(std::move(a));
+  }
+  spec.timeout = std::chrono::seconds(60);
+  auto captured = process::RunCapture(spec, {}, {});
+  if (!captured || !captured->outcome.Succeeded()) return {};
+  std::string digest = captured->output;
+  while (!digest.empty() && std::isspace(static_cast<unsigned char>(digest.back()))) {
+    digest.pop_back();
+  }
+  return digest.starts_with("sha256:") ? digest : std::string();
+}
+
 void BuildahBuilder::RemoveContainers(const std::set<std::string>& ids) const {
   if (ids.empty()) return;
   process::Spec spec;
@@ -292,6 +311,12 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
     }
   }
   if (!bud_outcome) return std::unexpected(bud_outcome.error());
+  ImageBuildOutcome outcome;
+  for (const std::string& base : request.base_images) {
+    if (std::string digest = LocalDigest(base); !digest.empty()) {
+      outcome.base_digests[base] = digest;
+    }
+  }
 
   auto push = Command();
   for (std::string a : {std::string("push"), std::string("--authfile"), auth_file.string(),
@@ -301,7 +326,6 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
   }
   log(fmt::format("$ buildah push {}", request.image));
   auto pushed = RunStep("push", std::move(push), env, log, stop);
-  ImageBuildOutcome outcome;
   if (pushed) {
     std::ifstream in(digest_file);
     std::getline(in, outcome.digest);

@@ -617,6 +617,61 @@ const std::vector<Migration>& Migrations() {
         "replace(replace(repository_glob, '**', '*'), '*', '**')"},
        {"UPDATE webhook_policies SET repository_glob = "
         "replace(replace(repository_glob, '**', '*'), '*', '**')"}},
+      {18,
+       "base images of builds; rebuilds when a base image changes",
+       // A build's base images are JSON written once per build. base_rebuilds holds one row per
+       // (project, base image, new digest): its unique key makes every instance, and both the
+       // event and the poll path, queue one rebuild per base change.
+       {        "ALTER TABLE builds ADD COLUMN trigger_base_image TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE builds ADD COLUMN trigger_old_digest TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE builds ADD COLUMN trigger_new_digest TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE builds ADD COLUMN trigger_cause_build BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE builds ADD COLUMN base_images TEXT NOT NULL DEFAULT '[]'",
+        "CREATE INDEX builds_base_image_queued ON builds (queued_at) "
+        "WHERE trigger_kind = 'base-image'",
+        R"(CREATE TABLE base_rebuild_settings (
+             project_id BIGINT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+             project TEXT NOT NULL UNIQUE,
+             enabled INTEGER NOT NULL,
+             operator TEXT NOT NULL,
+             updated_at BIGINT NOT NULL))",
+        R"(CREATE TABLE base_rebuilds (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+             project TEXT NOT NULL,
+             base_image TEXT NOT NULL,
+             old_digest TEXT NOT NULL,
+             new_digest TEXT NOT NULL,
+             cause_build BIGINT NOT NULL,
+             build_id BIGINT NOT NULL DEFAULT 0,
+             outcome TEXT NOT NULL DEFAULT '',
+             created_at BIGINT NOT NULL,
+             UNIQUE (project, base_image, new_digest)))"},
+       {        "ALTER TABLE builds ADD COLUMN trigger_base_image TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE builds ADD COLUMN trigger_old_digest TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE builds ADD COLUMN trigger_new_digest TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE builds ADD COLUMN trigger_cause_build BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE builds ADD COLUMN base_images TEXT NOT NULL DEFAULT '[]'",
+        "CREATE INDEX builds_base_image_queued ON builds (queued_at) "
+        "WHERE trigger_kind = 'base-image'",
+        R"(CREATE TABLE base_rebuild_settings (
+             project_id BIGINT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+             project TEXT NOT NULL UNIQUE,
+             enabled INTEGER NOT NULL,
+             operator TEXT NOT NULL,
+             updated_at BIGINT NOT NULL))",
+        R"(CREATE TABLE base_rebuilds (
+             id BIGSERIAL PRIMARY KEY,
+             project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+             project TEXT NOT NULL,
+             base_image TEXT NOT NULL,
+             old_digest TEXT NOT NULL,
+             new_digest TEXT NOT NULL,
+             cause_build BIGINT NOT NULL,
+             build_id BIGINT NOT NULL DEFAULT 0,
+             outcome TEXT NOT NULL DEFAULT '',
+             created_at BIGINT NOT NULL,
+             UNIQUE (project, base_image, new_digest)))"}},
   };
   return migrations;
 }

@@ -152,6 +152,7 @@ Result<Stores> OpenStores(const StoreOptions& options) {
   stores.triggers = std::make_unique<sql::SqlTriggerStore>(shared);
   stores.immutability = std::make_unique<sql::SqlImmutabilityStore>(shared);
   stores.retention = std::make_unique<sql::SqlRetentionStore>(shared);
+  stores.base_rebuilds = std::make_unique<sql::SqlBaseRebuildStore>(shared);
   return stores;
 }
 

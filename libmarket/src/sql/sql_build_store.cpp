@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "sql/sql_stores.hpp"
 
 namespace market::sql {
@@ -14,7 +16,8 @@ namespace {
 constexpr const char* kBuildColumns =
     "id, project, tag, operator, image, digest, size, queued_at, started_at, finished_at, state, "
     "reason, log_pruned, cancel_requested, trigger_kind, trigger_id, trigger_ref, trigger_sha, "
-    "trigger_repository, trigger_delivery, extra_tags";
+    "trigger_repository, trigger_delivery, extra_tags, trigger_base_image, trigger_old_digest, "
+    "trigger_new_digest, trigger_cause_build, base_images";
 
 // One builds row as SOCI binds it; the order of IntoRow matches kBuildColumns.
 struct BuildRow {
@@ -41,6 +44,11 @@ struct BuildRow {
   std::string trigger_repository;
   std::string trigger_delivery;
   std::string extra_tags;  // space-separated (a tag holds no space)
+  std::string trigger_base_image;
+  std::string trigger_old_digest;
+  std::string trigger_new_digest;
+  long long trigger_cause_build = 0;
+  std::string base_images;  // JSON: [{"image", "digest"}]
 };
 
 void IntoRow(soci::statement& st, BuildRow& row) {
@@ -65,6 +73,34 @@ void IntoRow(soci::statement& st, BuildRow& row) {
   st.exchange(soci::into(row.trigger_repository));
   st.exchange(soci::into(row.trigger_delivery));
   st.exchange(soci::into(row.extra_tags));
+  st.exchange(soci::into(row.trigger_base_image));
+  st.exchange(soci::into(row.trigger_old_digest));
+  st.exchange(soci::into(row.trigger_new_digest));
+  st.exchange(soci::into(row.trigger_cause_build));
+  st.exchange(soci::into(row.base_images));
+}
+
+std::string BaseImagesJson(const std::vector<BaseImage>& bases) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const BaseImage& base : bases) {
+    out.push_back({{"image", base.image}, {"digest", base.digest}});
+  }
+  return out.dump();
+}
+
+// Written by BaseImagesJson only; anything else reads as no base images.
+std::vector<BaseImage> ParseBaseImages(std::string_view text) {
+  std::vector<BaseImage> bases;
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_array()) return bases;
+  for (const auto& item : json) {
+    if (!item.is_object()) continue;
+    BaseImage base;
+    base.image = item.value("image", "");
+    base.digest = item.value("digest", "");
+    bases.push_back(std::move(base));
+  }
+  return bases;
 }
 
 std::string JoinTags(const std::vector<std::string>& tags) {
@@ -115,6 +151,11 @@ Result<Build> ToBuild(const BuildRow& row) {
   build.trigger.repository = row.trigger_repository;
   build.trigger.delivery_id = row.trigger_delivery;
   build.extra_tags = SplitTags(row.extra_tags);
+  build.trigger.base_image = row.trigger_base_image;
+  build.trigger.old_digest = row.trigger_old_digest;
+  build.trigger.new_digest = row.trigger_new_digest;
+  build.trigger.cause_build_id = row.trigger_cause_build;
+  build.base_images = ParseBaseImages(row.base_images);
   return build;
 }
 
@@ -279,17 +320,23 @@ Result<Build> SqlBuildStore::Enqueue(const Build& build) {
     std::string repository = trigger.repository, delivery = trigger.delivery_id;
     long long trigger_id = trigger.trigger_id;
     std::string extra_tags = JoinTags(build.extra_tags);
+    std::string base_image = trigger.base_image, old_digest = trigger.old_digest;
+    std::string new_digest = trigger.new_digest;
+    long long cause_build = trigger.cause_build_id;
+    std::string base_images = BaseImagesJson(build.base_images);
     long long id = 0;
     try {
       sql << "INSERT INTO builds (project_id, project, tag, operator, image, queued_at, state, "
              "trigger_kind, trigger_id, trigger_ref, trigger_sha, trigger_repository, "
-             "trigger_delivery, extra_tags) "
+             "trigger_delivery, extra_tags, trigger_base_image, trigger_old_digest, "
+             "trigger_new_digest, trigger_cause_build, base_images) "
              "VALUES (:pid, :project, :tag, :op, :image, :queued, 'queued', :tk, :tid, :tref, "
-             ":tsha, :trepo, :tdel, :extra) RETURNING id",
+             ":tsha, :trepo, :tdel, :extra, :tbase, :told, :tnew, :tcause, :bases) RETURNING id",
           soci::use(project_id), soci::use(project), soci::use(tag), soci::use(operator_name),
           soci::use(image), soci::use(queued_at), soci::use(kind), soci::use(trigger_id),
           soci::use(ref), soci::use(sha), soci::use(repository), soci::use(delivery),
-          soci::use(extra_tags), soci::into(id);
+          soci::use(extra_tags), soci::use(base_image), soci::use(old_digest),
+          soci::use(new_digest), soci::use(cause_build), soci::use(base_images), soci::into(id);
     } catch (const soci::soci_error& e) {
       // Only the trigger indexes are unique on builds: this event has its build already.
       if (IsUniqueViolation(e)) {
@@ -487,6 +534,19 @@ Result<bool> SqlBuildStore::Heartbeat(std::int64_t id, std::string_view worker,
                           "AND worker = :w",
                           soci::use(lease, "l"), soci::use(key, "id"), soci::use(worker_name, "w"));
     return n == 1;
+  });
+}
+
+Result<void> SqlBuildStore::RecordBaseImages(std::int64_t id,
+                                            const std::vector<BaseImage>& bases) {
+  std::string json = BaseImagesJson(bases);
+  return pool_->Run("build base images", [&](soci::session& sql) -> Result<void> {
+    long long key = id;
+    long long found = 0;
+    sql << "UPDATE builds SET base_images = :bases WHERE id = :id RETURNING id", soci::use(json),
+        soci::use(key), soci::into(found);
+    if (!sql.got_data()) return Fail(Errc::kBuildNotFound, BuildIdText(id));
+    return {};
   });
 }
 

@@ -6,6 +6,7 @@
 
 #include "market/build_store.hpp"
 #include "market/identity.hpp"
+#include "market/base_rebuild_store.hpp"
 #include "market/immutability.hpp"
 #include "market/project_store.hpp"
 #include "market/retention_store.hpp"
@@ -48,6 +49,7 @@ class SqlBuildStore final : public BuildStore {
   Result<std::optional<Build>> ClaimNext(std::string_view worker, TimePoint now,
                                          TimePoint lease_until) override;
   Result<bool> Heartbeat(std::int64_t id, std::string_view worker, TimePoint lease_until) override;
+  Result<void> RecordBaseImages(std::int64_t id, const std::vector<BaseImage>& bases) override;
   Result<void> AppendLog(std::int64_t id, std::string_view text) override;
   Result<LogChunk> ReadLog(std::int64_t id, std::int64_t offset, std::int64_t max_bytes) override;
   Result<Build> Finish(std::int64_t id, const BuildResult& result, TimePoint now) override;
@@ -138,6 +140,27 @@ class SqlImmutabilityStore final : public ImmutabilityStore {
   Result<void> Delete(std::int64_t id) override;
   Result<ImmutabilityRule> Get(std::int64_t id) override;
   Result<std::vector<ImmutabilityRule>> List() override;
+
+ private:
+  SharedPool pool_;
+};
+
+// Base-image rebuilds: which projects opted in, and one claim per base change.
+class SqlBaseRebuildStore final : public BaseRebuildStore {
+ public:
+  explicit SqlBaseRebuildStore(SharedPool pool) : pool_(std::move(pool)) {}
+
+  // BaseRebuildStore
+  Result<BaseRebuildSetting> GetSetting(std::string_view project) override;
+  Result<BaseRebuildSetting> SetSetting(std::string_view project, bool enabled,
+                                        std::string_view operator_name, TimePoint now) override;
+  Result<std::vector<BaseRebuildSetting>> Enabled() override;
+  Result<bool> Claim(BaseRebuildClaim& claim) override;
+  Result<void> SetOutcome(std::int64_t id, std::int64_t build_id,
+                          std::string_view outcome) override;
+  Result<void> Release(std::int64_t id) override;
+  Result<std::vector<BaseRebuildClaim>> Claims(std::string_view project, int limit) override;
+  Result<std::int64_t> CountQueuedSince(TimePoint since) override;
 
  private:
   SharedPool pool_;

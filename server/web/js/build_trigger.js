@@ -4,8 +4,10 @@ import {el} from './dom.js';
 
 const shortRef = (ref) => String(ref || '').replace(/^refs\/(heads|tags)\//, '');
 const shortSha = (sha) => String(sha || '').slice(0, 7);
+const shortDigest = (digest) => String(digest || '').replace(/^sha256:/, '').slice(0, 12);
 
-// "git push main @ abc1234", "git tag v1.2 @ abc1234", "started by hand", ...
+// "git push main @ abc1234", "git tag v1.2 @ abc1234", "started by hand", "rebuilt because base
+// r/base/app:1 changed (1a2b… → 3c4d…)", ...
 export function describeTrigger(trigger) {
   const at = (ref, sha) => [shortRef(ref), sha ? '@ ' + shortSha(sha) : ''].filter(Boolean).join(' ');
   switch (trigger.kind) {
@@ -17,7 +19,10 @@ export function describeTrigger(trigger) {
       const where = at(trigger.ref, trigger.sha);
       return 'started by hand' + (where ? ': ' + where : '');
     }
-    case 'base-image': return 'base image updated' + (trigger.repository ? ': ' + trigger.repository : '');
+    case 'base-image': {
+      const digests = trigger.newDigest ? ` (${shortDigest(trigger.oldDigest) || '—'} → ${shortDigest(trigger.newDigest)})` : '';
+      return `rebuilt because base ${trigger.baseImage || 'image'} changed${digests}`;
+    }
     default: return String(trigger.kind || 'trigger');
   }
 }

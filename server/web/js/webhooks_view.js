@@ -1,10 +1,12 @@
 // The Webhooks view (/webhooks, developers): a project's webhook policies, and for admins the
 // global ones, with create, edit, enable and disable, delete and a test event; a policy's
-// deliveries, a delivery's attempts and redelivery. The project's build triggers follow
-// (triggers_section.js). The secret is write-only: the API answers only whether one is set.
+// deliveries, a delivery's attempts and redelivery. The project's build triggers
+// (triggers_section.js) and its base-image rebuilds (base_rebuild_section.js) follow. The
+// secret is write-only: the API answers only whether one is set.
 import {api, describe, ok, q} from './api.js';
 import {bilingual, byId, checkbox, el, enabledState, formDialog, labelled, say, showRefusal, statusLine,
   textInput, timeNode, withProgress} from './dom.js';
+import {baseRebuildSection} from './base_rebuild_section.js';
 import {triggersSection} from './triggers_section.js';
 
 // The types a policy may subscribe to (webhook.test is sent by the test button only).
@@ -98,6 +100,7 @@ export function webhooksView(session) {
         remember();
         loadPolicies();
         triggers.show(state.project);
+        rebuilds.show(state.project);
       });
 
       // ---- the policies ----
@@ -578,7 +581,8 @@ export function webhooksView(session) {
       // ---- start ----
 
       const triggers = triggersSection(session, dialog);
-      container.append(deliveriesPanel, detailPanel, triggers.node, dialog);
+      const rebuilds = baseRebuildSection(session);
+      container.append(deliveriesPanel, detailPanel, triggers.node, rebuilds.node, dialog);
 
       (async () => {
         await session.ready;
@@ -587,6 +591,7 @@ export function webhooksView(session) {
         if (reason) {
           say(notice, `Webhooks: ${reason}`, 'error');
           triggers.node.hidden = true;
+          rebuilds.node.hidden = true;
           return;
         }
         state.admin = !session.can('admin');
@@ -595,6 +600,7 @@ export function webhooksView(session) {
           el('div', {class: 'row'}, testStatus, testOpen));
         await loadPolicies();
         triggers.show(state.project);
+        rebuilds.show(state.project);
         const policyId = Number(params.get('policy'));
         if (policyId) {
           const answer = await api('GET', '/api/webhooks/get?' + q({id: policyId}));
@@ -607,6 +613,7 @@ export function webhooksView(session) {
         clearTimeout(state.timer);
         clearTimeout(state.suggestTimer);
         triggers.stop();
+        rebuilds.stop();
       };
     },
   };

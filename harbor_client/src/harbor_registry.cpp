@@ -357,69 +357,50 @@ Result<RegistryManifest> HarborRegistry::GetManifest(std::string_view repository
 
 Result<void> HarborRegistry::DeleteTag(std::string_view repository, std::string_view tag,
                                        bool /*force*/) {
-  MARKET_ASSIGN_OR_RETURN(auto parts, SplitRepository(repository));
   MARKET_RETURN_IF_ERROR(CheckTag(tag));
-  MARKET_RETURN_IF_ERROR(SignedIn());
-  const std::string name(repository);
   const std::string t(tag);
-  {
-    std::lock_guard lock(mutex_);
-    tag_snapshots_.erase(name);
-  }
   // The artifact is addressed by the tag itself; only that tag goes, the artifact stays.
-  MARKET_ASSIGN_OR_RETURN(
-      auto response,
-      http_->Send("DELETE", std::string(kApi) + "/projects/" + PercentEncode(parts.first) +
-                                "/repositories/" + HarborRepositoryPath(parts.second) +
-                                "/artifacts/" + t + "/tags/" + t));
-  if (response.status == 200 || response.status == 202 || response.status == 204) {
-    MARKET_LOG_INFO("registry: deleted tag {} of {}", t, name);
-    return {};
-  }
-  if (response.status == 405 || response.status == 412) {
-    const auto detail = RegistryErrorText(response.body);
-    return Fail(Errc::kRegistryUnsupported, "registry refuses to delete tag " + t + " of " + name +
-                                                " (" + std::to_string(response.status) +
-                                                (detail.empty() ? "" : " " + detail) +
-                                                "; an immutable tag rule?)");
-  }
-  const std::string what = "deleting tag " + t + " of " + name;
-  const std::string missing = "tag " + t + " of repository " + name + " not found";
-  if (response.status == 403) {
-    return std::unexpected(ProjectForbidden(response, parts.first, what, missing));
-  }
-  return std::unexpected(http_->StatusError(response, what, missing));
+  return DeleteArtifact(repository, t + "/tags/" + t, "tag " + t + " of " + std::string(repository),
+                        "tag " + t + " of repository " + std::string(repository) + " not found");
 }
 
 Result<void> HarborRegistry::DeleteManifest(std::string_view repository, std::string_view digest) {
-  MARKET_ASSIGN_OR_RETURN(auto parts, SplitRepository(repository));
   MARKET_RETURN_IF_ERROR(CheckDigest(digest));
+  const std::string d(digest);
+  // Deleting the artifact deletes its tags; Harbor's GC frees the blobs later.
+  return DeleteArtifact(repository, d, std::string(repository) + "@" + d,
+                        "manifest " + d + " of repository " + std::string(repository) +
+                            " not found");
+}
+
+Result<void> HarborRegistry::DeleteArtifact(std::string_view repository,
+                                            const std::string& reference,
+                                            const std::string& subject,
+                                            const std::string& missing) {
+  MARKET_ASSIGN_OR_RETURN(auto parts, SplitRepository(repository));
   MARKET_RETURN_IF_ERROR(SignedIn());
   const std::string name(repository);
-  const std::string d(digest);
   {
     std::lock_guard lock(mutex_);
     tag_snapshots_.erase(name);
   }
-  // Deleting the artifact deletes its tags; Harbor's GC frees the blobs later.
   MARKET_ASSIGN_OR_RETURN(
       auto response,
       http_->Send("DELETE", std::string(kApi) + "/projects/" + PercentEncode(parts.first) +
                                 "/repositories/" + HarborRepositoryPath(parts.second) +
-                                "/artifacts/" + d));
+                                "/artifacts/" + reference));
   if (response.status == 200 || response.status == 202 || response.status == 204) {
-    MARKET_LOG_INFO("registry: deleted artifact {}@{}", name, d);
+    MARKET_LOG_INFO("registry: deleted {}", subject);
     return {};
   }
   if (response.status == 405 || response.status == 412) {
     const auto detail = RegistryErrorText(response.body);
-    return Fail(Errc::kRegistryUnsupported, "registry refuses to delete " + name + "@" + d +
-                                                " (" + std::to_string(response.status) +
+    return Fail(Errc::kRegistryUnsupported, "registry refuses to delete " + subject + " (" +
+                                                std::to_string(response.status) +
                                                 (detail.empty() ? "" : " " + detail) +
                                                 "; an immutable tag rule?)");
   }
-  const std::string what = "deleting " + name + "@" + d;
-  const std::string missing = "manifest " + d + " of repository " + name + " not found";
+  const std::string what = "deleting " + subject;
   if (response.status == 403) {
     return std::unexpected(ProjectForbidden(response, parts.first, what, missing));
   }

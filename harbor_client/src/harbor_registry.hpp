@@ -87,6 +87,10 @@ class HarborRegistry final : public Registry {
   // A 403 from a project's API: Harbor answers it to a non-admin for a missing project too.
   Error ProjectForbidden(const HttpResponse& response, const std::string& project,
                          const std::string& what, const std::string& missing);
+  // DELETE of `reference` ("<digest>" or "<tag>/tags/<tag>") under the artifacts of
+  // `repository`: a tag or a whole artifact. `subject` names it in messages and the log.
+  Result<void> DeleteArtifact(std::string_view repository, const std::string& reference,
+                              const std::string& subject, const std::string& missing);
 
   std::unique_ptr<RegistryHttp> http_;
   bool tls_verify_;

@@ -10,14 +10,9 @@
 #include <chrono>
 #include <thread>
 
+#include "libmarket/build/build_world.hpp"
 #include "market/immutability.hpp"
-#include "market/plugin_registry.hpp"
-#include "market/testing/fake_clock.hpp"
-#include "market/testing/fake_image_builder.hpp"
-#include "market/testing/fake_registry.hpp"
-#include "market/testing/fake_source_checkout.hpp"
 #include "market/testing/recording_event_sink.hpp"
-#include "support/test_stores.hpp"
 
 namespace market {
 namespace {
@@ -30,28 +25,13 @@ std::string ImageOf(const std::string& project) {
   return std::string(kHost) + "/team/" + project + ":latest";
 }
 
-struct Fixture {
-  explicit Fixture(int per_hour = 30) : db(testing::Backend::kSqlite) {
-    auto opened = db.Open();
-    REQUIRE(opened);
-    stores = std::move(*opened);
-    BuildServiceOptions options;
-    options.workers = 2;
-    options.workspace = workspace.path() / "ws";
-    options.worker_prefix = "base-rebuild-test:1";
-    options.poll_interval = 20ms;
+struct Fixture : testing::BuildWorld {
+  explicit Fixture(int per_hour = 30) {
     protection = std::make_unique<ImmutabilityService>(*stores.immutability, clock);
-    BuildDependencies deps;
+    BuildDependencies deps = Dependencies();
     deps.tag_protection = protection.get();
-    deps.projects = stores.projects.get();
-    deps.builds = stores.builds.get();
-    deps.plugins = plugins.get();
-    deps.builder = &builder;
-    deps.checkout = &checkout;
-    deps.registry = &registry;
-    deps.clock = &clock;
     deps.events = &events;
-    builds = std::make_unique<BuildService>(deps, options);
+    builds = std::make_unique<BuildService>(deps, Options("base-rebuild-test:1", 2));
     rebuilds = std::make_unique<BaseRebuildService>(
         BaseRebuildDependencies{.store = stores.base_rebuilds.get(),
                                 .builds = builds.get(),
@@ -71,16 +51,7 @@ struct Fixture {
   static std::string Digest(int n) { return fmt::format("sha256:{:064x}", n); }
 
   void AddProject(const std::string& name, const std::string& base) {
-    Project p;
-    p.name = name;
-    p.creator = "alice";
-    p.create_time = clock.Now();
-    p.last_modify_time = clock.Now();
-    p.last_modify_operator = "alice";
-    p.cluster = "team";
-    p.define_type = DockerfileType::kTool;
-    p.pipeline = {PluginInstance{"base_image_choose_from_harbor", {{"handleInput", base}}}};
-    REQUIRE(stores.projects->Insert(p));
+    InsertProject(name, {PluginInstance{"base_image_choose_from_harbor", {{"handleInput", base}}}});
   }
 
   void OptIn(const std::string& name) {
@@ -138,15 +109,7 @@ struct Fixture {
     return out;
   }
 
-  testing::TestDatabase db;
-  Stores stores;
-  testing::FakeClock clock;
-  std::unique_ptr<PluginRegistry> plugins = MakeBuiltinPluginRegistry();
-  testing::FakeImageBuilder builder;
-  testing::FakeSourceCheckout checkout;
-  testing::FakeRegistry registry{std::string(kHost)};
   testing::RecordingEventSink heard;
-  testing::TempDir workspace;
   EventFanOut events;
   std::unique_ptr<ImmutabilityService> protection;
   std::unique_ptr<BuildService> builds;

@@ -5,16 +5,11 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 
+#include "libmarket/build/build_world.hpp"
 #include "market/immutability.hpp"
-#include "market/plugin_registry.hpp"
 #include "market/registry_changes.hpp"
-#include "market/testing/fake_clock.hpp"
-#include "market/testing/fake_image_builder.hpp"
-#include "market/testing/fake_registry.hpp"
-#include "market/testing/fake_source_checkout.hpp"
 #include "market/testing/in_memory_audit_log.hpp"
 #include "market/trigger_service.hpp"
-#include "support/test_stores.hpp"
 
 namespace market {
 namespace {
@@ -33,27 +28,12 @@ ImmutabilityRequest Rule(std::string repository, std::string pattern, bool enabl
   return request;
 }
 
-struct Fixture {
-  Fixture() : db(testing::Backend::kSqlite) {
-    auto opened = db.Open();
-    REQUIRE(opened);
-    stores = std::move(*opened);
+struct Fixture : testing::BuildWorld {
+  Fixture() {
     immutability = std::make_unique<ImmutabilityService>(*stores.immutability, clock, &audit);
-    BuildServiceOptions options;
-    options.workers = 1;
-    options.workspace = workspace.path() / "ws";
-    options.worker_prefix = "immutability-test:1";
-    options.poll_interval = 20ms;
-    BuildDependencies deps;
-    deps.projects = stores.projects.get();
-    deps.builds = stores.builds.get();
-    deps.plugins = plugins.get();
-    deps.builder = &builder;
-    deps.checkout = &checkout;
-    deps.registry = &registry;
-    deps.clock = &clock;
+    BuildDependencies deps = Dependencies();
     deps.tag_protection = immutability.get();
-    builds = std::make_unique<BuildService>(deps, options);
+    builds = std::make_unique<BuildService>(deps, Options("immutability-test:1"));
     triggers =
         std::make_unique<TriggerService>(TriggerDependencies{.store = stores.triggers.get(),
                                                              .builds = builds.get(),
@@ -62,23 +42,14 @@ struct Fixture {
                                                              .plugins = plugins.get(),
                                                              .clock = &clock},
                                          TriggerOptions{});
-    Project p;
-    p.name = "web";
-    p.creator = "alice";
-    p.create_time = clock.Now();
-    p.last_modify_time = clock.Now();
-    p.last_modify_operator = "alice";
-    p.cluster = "team";
-    p.define_type = DockerfileType::kTool;
-    p.pipeline = {
+    InsertProject("web", {
         Entry("base_image_choose_from_harbor",
               {{"handleInput", std::string("registry.test:5000/base/busybox:1")}}),
         Entry("download_executable_source", {{"source_type", std::string("git")},
                                              {"source_url", std::string("https://git.test/a.git")},
                                              {"checkoutAs", std::string("app")},
                                              {"ref", std::string("main")},
-                                             {"containerPath", std::string("/opt/app")}})};
-    REQUIRE(stores.projects->Insert(p));
+                                             {"containerPath", std::string("/opt/app")}})});
   }
 
   ImmutabilityRule Add(const ImmutabilityRequest& request) {
@@ -87,15 +58,7 @@ struct Fixture {
     return *made;
   }
 
-  testing::TestDatabase db;
-  Stores stores;
-  testing::FakeClock clock;
   testing::InMemoryAuditLog audit;
-  std::unique_ptr<PluginRegistry> plugins = MakeBuiltinPluginRegistry();
-  testing::FakeImageBuilder builder;
-  testing::FakeSourceCheckout checkout;
-  testing::FakeRegistry registry{"registry.test:5000"};
-  testing::TempDir workspace;
   std::unique_ptr<ImmutabilityService> immutability;
   std::unique_ptr<BuildService> builds;
   std::unique_ptr<TriggerService> triggers;

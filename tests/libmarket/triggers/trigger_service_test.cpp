@@ -7,13 +7,8 @@
 #include <chrono>
 #include <thread>
 
-#include "market/plugin_registry.hpp"
-#include "market/testing/fake_clock.hpp"
-#include "market/testing/fake_image_builder.hpp"
-#include "market/testing/fake_registry.hpp"
-#include "market/testing/fake_source_checkout.hpp"
+#include "libmarket/build/build_world.hpp"
 #include "market/webhook_signature.hpp"
-#include "support/test_stores.hpp"
 
 namespace market {
 namespace {
@@ -37,26 +32,11 @@ PluginInstance GitSource(const std::string& url, const std::string& folder) {
                                               {"containerPath", "/opt/" + folder}});
 }
 
-struct Fixture {
-  Fixture() : db(testing::Backend::kSqlite) {
-    auto opened = db.Open();
-    REQUIRE(opened);
-    stores = std::move(*opened);
-    BuildServiceOptions options;
-    options.workers = 1;
-    options.workspace = workspace.path() / "ws";
-    options.worker_prefix = "trigger-test:1";
-    options.poll_interval = 20ms;
-    BuildDependencies deps;
-    deps.projects = stores.projects.get();
-    deps.builds = stores.builds.get();
-    deps.plugins = plugins.get();
-    deps.builder = &builder;
-    deps.checkout = &checkout;
-    deps.registry = &registry;
-    deps.clock = &clock;
+struct Fixture : testing::BuildWorld {
+  Fixture() {
+    BuildDependencies deps = Dependencies();
     deps.events = &events;
-    builds = std::make_unique<BuildService>(deps, options);
+    builds = std::make_unique<BuildService>(deps, Options("trigger-test:1"));
     triggers = std::make_unique<TriggerService>(
         TriggerDependencies{.store = stores.triggers.get(),
                             .builds = builds.get(),
@@ -71,18 +51,10 @@ struct Fixture {
   ~Fixture() { builds->Stop(); }
 
   void AddProject(const std::string& name, Pipeline extra) {
-    Project p;
-    p.name = name;
-    p.creator = "alice";
-    p.create_time = clock.Now();
-    p.last_modify_time = clock.Now();
-    p.last_modify_operator = "alice";
-    p.cluster = "team";
-    p.define_type = DockerfileType::kTool;
-    p.pipeline = {Entry("base_image_choose_from_harbor",
-                        {{"handleInput", std::string("registry.test:5000/base/busybox:1")}})};
-    for (auto& entry : extra) p.pipeline.push_back(std::move(entry));
-    REQUIRE(stores.projects->Insert(p));
+    Pipeline pipeline = {Entry("base_image_choose_from_harbor",
+                               {{"handleInput", std::string("registry.test:5000/base/busybox:1")}})};
+    for (auto& entry : extra) pipeline.push_back(std::move(entry));
+    InsertProject(name, std::move(pipeline));
   }
 
   BuildTriggerRule AddTrigger(const std::string& project) {
@@ -105,14 +77,6 @@ struct Fixture {
     }
   }
 
-  testing::TestDatabase db;
-  Stores stores;
-  testing::FakeClock clock;
-  std::unique_ptr<PluginRegistry> plugins = MakeBuiltinPluginRegistry();
-  testing::FakeImageBuilder builder;
-  testing::FakeSourceCheckout checkout;
-  testing::FakeRegistry registry{"registry.test:5000"};
-  testing::TempDir workspace;
   EventFanOut events;
   std::unique_ptr<BuildService> builds;
   std::unique_ptr<TriggerService> triggers;

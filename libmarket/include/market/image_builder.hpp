@@ -29,6 +29,15 @@ struct ImageBuildRequest {
   // Base image references whose digest the builder should report, as its storage has them
   // after the build pulled them (ImageBuildOutcome::base_digests).
   std::vector<std::string> base_images;
+
+  // Layer caching. kOff: a cold build that keeps none of its steps. kUse: steps this builder's
+  // storage or `cache_repository` has are reused, new ones are kept and pushed there. kRefresh
+  // (noCache): every step runs again and replaces what the cache held.
+  enum class LayerCache { kOff, kUse, kRefresh };
+  LayerCache layer_cache = LayerCache::kOff;
+  // <host>/<path> (no tag) on `registry_host`, where each step's image is pushed under a key of
+  // its inputs and looked for by later builds on any instance; empty: this storage only.
+  std::string cache_repository;
 };
 
 struct ImageBuildOutcome {

@@ -14,6 +14,7 @@
 #include "base64.hpp"
 #include "buildah/build_sandbox.hpp"
 #include "buildah/deferred_image_remover.hpp"
+#include "buildah/local_layer_cache.hpp"
 #include "log.hpp"
 #include "process/process.hpp"
 
@@ -28,8 +29,15 @@ class BuildahBuilder final : public ImageBuilder {
  public:
   explicit BuildahBuilder(BuildahOptions options)
       : options_(std::move(options)),
+        layer_cache_(LocalLayerCache::Storage{[this] { return StoredImages(); },
+                                              [this](const std::vector<std::string>& ids) {
+                                                RemoveLocalImages(ids);
+                                              },
+                                              [this] { return DiskBytes(options_.root); }},
+                     options_.root.empty() ? 0 : options_.cache_max_bytes),
         remover_([this](const std::vector<std::string>& images) { RemoveLocalImages(images); },
-                 options_.cleanup_quiet_period, options_.cleanup_max_pending) {}
+                 options_.cleanup_quiet_period, options_.cleanup_max_pending,
+                 [this] { TrimLayerCache(); }) {}
 
   // ImageBuilder
   Result<ImageBuildOutcome> BuildAndPush(const ImageBuildRequest& request, const LogLineFn& log,
@@ -49,6 +57,9 @@ class BuildahBuilder final : public ImageBuilder {
                                               const LogLineFn& log, std::stop_token stop,
                                               bool& built);
   void RemoveLocalImages(const std::vector<std::string>& images) const;
+  // Every image of the storage, intermediate ones included (a layer-cached build's steps).
+  std::vector<LocalLayerCache::Image> StoredImages() const;
+  void TrimLayerCache();
   std::set<std::string> ContainerIds() const;
   // The manifest digest local storage has for `image` (a base a bud pulled); empty: unknown.
   std::string LocalDigest(const std::string& image) const;
@@ -59,6 +70,7 @@ class BuildahBuilder final : public ImageBuilder {
   int buds_in_flight_ = 0;
   std::set<std::string> baseline_;  // containers present when the first bud in flight began
   bool leftovers_ = false;          // a bud in flight failed or was killed
+  LocalLayerCache layer_cache_;
   // Declared last: its thread calls RemoveLocalImages, and it must stop before the rest goes.
   DeferredImageRemover remover_;
 };
@@ -102,8 +114,50 @@ std::string AuthFileJson(const ImageBuildRequest& request) {
   return nlohmann::json{{"auths", auths}}.dump();
 }
 
+// `bud` options of the request's layer caching. The cache keys are digests of each step's
+// inputs (the parent image, the step's text, the content ADD and COPY read), never the build's
+// credentials, which reach buildah only through the auth file.
+std::vector<std::string> CacheArgs(const ImageBuildRequest& request, std::chrono::hours ttl) {
+  using LayerCache = ImageBuildRequest::LayerCache;
+  if (request.layer_cache == LayerCache::kOff) return {};
+  std::vector<std::string> args = {"--layers"};
+  if (ttl.count() > 0) args.push_back(fmt::format("--cache-ttl={}h", ttl.count()));
+  if (request.layer_cache == LayerCache::kRefresh) args.push_back("--no-cache");
+  if (!request.cache_repository.empty()) {
+    if (request.layer_cache == LayerCache::kUse) {
+      args.push_back("--cache-from");
+      args.push_back(request.cache_repository);
+    }
+    args.push_back("--cache-to");
+    args.push_back(request.cache_repository);
+  }
+  return args;
+}
+
+// How the build log names the caching.
+std::string CacheText(const ImageBuildRequest& request) {
+  using LayerCache = ImageBuildRequest::LayerCache;
+  switch (request.layer_cache) {
+    case LayerCache::kOff:
+      return " (no layer cache)";
+    case LayerCache::kUse:
+      return request.cache_repository.empty()
+                 ? " --layers (local cache)"
+                 : " --layers --cache-from/--cache-to " + request.cache_repository;
+    case LayerCache::kRefresh:
+      return request.cache_repository.empty()
+                 ? " --layers --no-cache"
+                 : " --layers --no-cache --cache-to " + request.cache_repository;
+  }
+  return {};
+}
+
 std::vector<std::string> BuildahBuilder::Command() const {
   std::vector<std::string> argv{options_.buildah_path, "--storage-driver", options_.storage_driver};
+  for (const std::string& option : options_.storage_options) {
+    argv.push_back("--storage-opt");
+    argv.push_back(option);
+  }
   if (!options_.root.empty()) {
     argv.push_back("--root");
     argv.push_back(options_.root.string());
@@ -236,13 +290,57 @@ void BuildahBuilder::RemoveLocalImages(const std::vector<std::string>& images) c
   }
 }
 
+std::vector<LocalLayerCache::Image> BuildahBuilder::StoredImages() const {
+  process::Spec spec;
+  spec.argv = Command();
+  for (const char* a : {"images", "--all", "--no-trunc", "--json"}) spec.argv.push_back(a);
+  spec.timeout = std::chrono::seconds(120);
+  std::vector<LocalLayerCache::Image> images;
+  auto captured = process::RunCapture(spec, {}, {});
+  if (!captured || !captured->outcome.Succeeded()) {
+    MARKET_LOG_WARN("buildah images failed: the layer cache is not trimmed this time");
+    return images;
+  }
+  auto listed = nlohmann::json::parse(captured->output, nullptr, false);
+  if (!listed.is_array()) return images;
+  std::set<std::string> seen;
+  for (const auto& entry : listed) {
+    if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_string()) continue;
+    std::string id = entry["id"].get<std::string>();
+    if (id.starts_with("sha256:")) id = id.substr(7);
+    if (!seen.insert(id).second) continue;  // one entry per name
+    std::int64_t created = 0;
+    if (auto it = entry.find("created"); it != entry.end() && it->is_number_integer()) {
+      created = it->get<std::int64_t>();
+    }
+    images.push_back({std::move(id), created});
+  }
+  return images;
+}
+
+void BuildahBuilder::TrimLayerCache() {
+  auto outcome = layer_cache_.Trim();
+  if (outcome.removed > 0) {
+    MARKET_LOG_INFO("layer cache: removed {} least recently used image(s), {} -> {} bytes "
+                    "(build-cache-size {})",
+                    outcome.removed, outcome.bytes_before, outcome.bytes_after,
+                    options_.cache_max_bytes);
+  }
+}
+
 Result<ImageBuildOutcome> BuildahBuilder::BuildAndPush(const ImageBuildRequest& request,
                                                        const LogLineFn& log, std::stop_token stop) {
   remover_.BuildStarted();
   bool built = false;
   auto outcome = BuildAndPushSteps(request, log, stop, built);
-  // Whether or not the push worked, a built image is only disk space now.
-  remover_.BuildEnded(built ? request.image : std::string());
+  if (request.layer_cache == ImageBuildRequest::LayerCache::kOff) {
+    // Whether or not the push worked, a built image is only disk space now.
+    remover_.BuildEnded(built ? request.image : std::string());
+  } else {
+    // The image is the last step's: it stays as the cache of the next build, within the bound.
+    remover_.BuildEnded(std::string());
+    remover_.RequestTrim();
+  }
   return outcome;
 }
 
@@ -286,8 +384,10 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
   if (sandbox) {
     for (auto& a : SandboxArgs(*sandbox)) bud.push_back(std::move(a));
   }
+  for (auto& a : CacheArgs(request, options_.cache_ttl)) bud.push_back(std::move(a));
   bud.push_back(request.context_dir.string());
-  log(fmt::format("$ buildah bud -f {} -t {}", dockerfile.filename().string(), request.image));
+  log(fmt::format("$ buildah bud -f {} -t {}{}", dockerfile.filename().string(), request.image,
+                  CacheText(request)));
   // A bud killed on cancel leaves its working container behind, and nothing names it as this
   // build's. So: containers that appeared while buds of this builder ran are removed once none
   // runs any more; what existed before (someone else's) is kept.
@@ -295,7 +395,31 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
     std::lock_guard lock(mu_);
     if (buds_in_flight_++ == 0) baseline_ = ContainerIds();
   }
-  auto bud_outcome = RunStep("bud", std::move(bud), env, log, stop, sandbox ? &*sandbox : nullptr);
+  // The images the bud reused or made are what the layer cache keeps longest.
+  std::vector<std::string> used_images;
+  const bool caching = request.layer_cache != ImageBuildRequest::LayerCache::kOff;
+  LogLineFn bud_log = [&](std::string_view line) {
+    if (caching) {
+      if (auto id = LocalLayerCache::ImageOfBudLine(line)) used_images.push_back(std::move(*id));
+    }
+    log(line);
+  };
+  auto bud_outcome =
+      RunStep("bud", std::move(bud), env, bud_log, stop, sandbox ? &*sandbox : nullptr);
+  std::vector<std::string> superseded;
+  if (caching) {
+    layer_cache_.Touch(used_images, std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+    if (bud_outcome) {
+      superseded = layer_cache_.Record(
+          request.cache_repository.empty() ? request.image : request.cache_repository,
+          used_images, request.layer_cache == ImageBuildRequest::LayerCache::kRefresh);
+    }
+  }
+  // A noCache build's steps replace the project's earlier ones here too: buildah finds local
+  // steps oldest first, so the earlier ones would keep winning.
+  if (!superseded.empty()) RemoveLocalImages(superseded);
   sandbox.reset();  // the network and cgroups go as soon as the steps are done
   built = bud_outcome.has_value();
   {

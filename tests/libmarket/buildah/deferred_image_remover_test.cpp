@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -82,6 +83,25 @@ TEST_CASE("DeferredImageRemover removes what still waits when it is destroyed", 
   }
   REQUIRE(removed.Batches().size() == 1);
   CHECK(removed.Batches().front() == std::vector<std::string>{"r/a:1"});
+}
+
+
+TEST_CASE("DeferredImageRemover trims the layer cache only once no build runs", "[build]") {
+  Removed removed;
+  std::atomic<int> trims{0};
+  DeferredImageRemover remover(removed.Fn(), 20ms, 100, [&] { ++trims; });
+  remover.BuildStarted();
+  remover.BuildStarted();
+  remover.BuildEnded("");
+  remover.RequestTrim();
+  std::this_thread::sleep_for(150ms);
+  CHECK(trims == 0);  // a build still runs: its steps may be reusing what a trim would remove
+  remover.BuildEnded("");
+  for (int i = 0; i < 1000 && trims == 0; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(trims == 1);
+  CHECK(removed.Batches().empty());  // nothing was queued for removal
+  std::this_thread::sleep_for(100ms);
+  CHECK(trims == 1);  // once per request
 }
 
 }  // namespace

@@ -43,6 +43,7 @@ nlohmann::json BuildToJson(const Build& build) {
           {"logPruned", build.log_pruned},
           {"cancelRequested", build.cancel_requested},
           {"extraTags", build.extra_tags},
+          {"noCache", build.no_cache},
           {"baseImages", BaseImagesToJson(build.base_images)},
           {"trigger", build.trigger.empty() ? nlohmann::json(nullptr)
                                             : BuildTriggerToJson(build.trigger)}};

@@ -69,8 +69,18 @@ struct Build {
   std::vector<std::string> extra_tags;
   // The base images it used, in the Dockerfile's order (recorded when it starts building).
   std::vector<BaseImage> base_images;
+  // Asked to build cold: every step runs again (its results replace the layer cache's).
+  bool no_cache = false;
 
   bool operator==(const Build&) const = default;
+};
+
+// A project's build settings. A project nobody set has the defaults.
+struct ProjectBuildSettings {
+  std::string project;
+  bool layer_cache = true;              // its builds reuse cached steps (build-cache)
+  std::string operator_name;            // who set them last; empty when never set
+  std::optional<TimePoint> updated_at;  // none when never set
 };
 
 // Builds across projects, newest first; every filter is optional (empty: any).

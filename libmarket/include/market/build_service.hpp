@@ -68,7 +68,20 @@ struct BuildServiceOptions {
   // Pruned by a thread of Start(), in passes of `batch`-sized transactions; every instance
   // sharing a database may prune at once.
   LogRetention log_retention;
+  // Layer caching: builds reuse the steps cached by earlier builds of their project (locally and
+  // in its cache repository, see CacheRepositoryOf) unless the project turned it off
+  // (ProjectBuildSettings) or the build asks for no_cache. Off: every build is cold.
+  bool layer_cache = false;
+  // Non-empty: cache repositories are <cache_project>/<cluster>/<project> in the push
+  // registry; empty: <cluster>/<project>/buildcache, beside the project's images.
+  std::string cache_project;
 };
+
+// Where the steps of `project`'s builds are cached in the registry (host not included). One
+// repository per project: a step's cache key is made of its inputs, not of what it produced, so
+// a shared repository would let one project's build supply another's layers.
+std::string CacheRepositoryOf(std::string_view cluster, std::string_view project,
+                              std::string_view cache_project);
 
 // Everything a build needs; the service does not own these.
 struct BuildDependencies {
@@ -103,6 +116,8 @@ struct BuildRequest {
   // What started it: the build checks out trigger.sha (else trigger.ref) for the project's git
   // sources whose URL is trigger.repository. Empty: a person asked.
   BuildTrigger trigger;
+  // Build cold: no cached step is reused (the results still refresh the cache).
+  bool no_cache = false;
 };
 
 // A page of a project's builds, as buildHistory asks for it.
@@ -165,6 +180,13 @@ class BuildService {
   // Audited as build.cancel with `origin`.
   Result<Build> Cancel(std::int64_t id, std::string_view operator_name,
                        const ChangeOrigin& origin = {});
+  // A project's build settings. kInvalid (the name), kBuildProjectMissing.
+  Result<ProjectBuildSettings> Settings(std::string_view project);
+  // Sets whether the project's builds use the layer cache. kInvalid naming projectName or
+  // operator, kBuildProjectMissing. Audited as project.buildSettings with `origin`.
+  Result<ProjectBuildSettings> SetLayerCache(std::string_view project, bool layer_cache,
+                                             std::string_view operator_name,
+                                             const ChangeOrigin& origin = {});
   Result<Build> Get(std::int64_t id);
   Result<BuildPage> History(std::string_view project, int page, int page_size);
   // kInvalid (name, page, page_size), kBuildProjectMissing when the project has no builds.

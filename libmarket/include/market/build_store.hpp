@@ -105,6 +105,11 @@ class BuildStore {
   // counts it not. kInvalid when limit < 1 or rule.newest_builds < 0.
   virtual Result<LogPruneBatch> PruneLogs(const LogKeepRule& rule, std::int64_t after_id, int limit,
                                           TimePoint now) = 0;
+
+  // kBuildProjectMissing when the project does not exist.
+  virtual Result<ProjectBuildSettings> GetBuildSettings(std::string_view project) = 0;
+  virtual Result<ProjectBuildSettings> SetBuildSettings(const ProjectBuildSettings& settings,
+                                                        TimePoint now) = 0;
 };
 
 using BuildStorePtr = std::unique_ptr<BuildStore>;

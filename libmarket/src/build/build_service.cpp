@@ -100,6 +100,17 @@ std::string RepositoryOf(std::string_view image) {
   return std::string(colon == std::string_view::npos ? rest : rest.substr(0, colon));
 }
 
+}  // namespace
+
+std::string CacheRepositoryOf(std::string_view cluster, std::string_view project,
+                              std::string_view cache_project) {
+  if (!cache_project.empty()) return fmt::format("{}/{}/{}", cache_project, cluster, project);
+  // A project name holds no '/', so no project's images can land in this repository.
+  return fmt::format("{}/{}/buildcache", cluster, project);
+}
+
+namespace {
+
 std::string ClusterOf(std::string_view image) {
   std::string repo = RepositoryOf(image);
   return repo.substr(0, repo.find('/'));
@@ -222,6 +233,13 @@ class BuildService::Impl {
   Result<Build> Cancel(std::int64_t id, std::string_view operator_name,
                        const ChangeOrigin& origin);
   Result<Build> Get(std::int64_t id) { return deps_.builds->Get(id); }
+  Result<ProjectBuildSettings> Settings(std::string_view project) {
+    MARKET_ASSIGN_OR_RETURN(auto name, NormalizeProjectName("projectName", project));
+    return deps_.builds->GetBuildSettings(name);
+  }
+  Result<ProjectBuildSettings> SetLayerCache(std::string_view project, bool layer_cache,
+                                             std::string_view operator_name,
+                                             const ChangeOrigin& origin);
   Result<BuildPage> History(std::string_view project, int page, int page_size) {
     return deps_.builds->ListForProject(project, page, page_size);
   }
@@ -266,6 +284,8 @@ class BuildService::Impl {
   // reference's own, the configured registry's for an image there, else empty (the builder may
   // tell it afterwards).
   std::vector<BaseImage> ResolveBaseImages(std::string_view dockerfile, BuildLog& log);
+  // The request's layer caching: the service's setting, the project's, and the build's noCache.
+  Result<void> ChooseLayerCache(const Build& build, ImageBuildRequest& request, BuildLog& log);
   void Monitor(std::stop_token monitor_stop, const Build& build, const std::string& worker,
                BuildLog& log, RunningBuild& running, std::atomic<bool>& lease_lost);
   // One build.* event of `build` as the store recorded it.
@@ -389,6 +409,7 @@ Result<Build> BuildService::Impl::Enqueue(const BuildRequest& request) {
   build.state = BuildState::kQueued;
   build.extra_tags = std::move(extra_tags);
   build.trigger = request.trigger;
+  build.no_cache = request.no_cache;
   Result<Build> queued;
   {
     std::shared_lock publishing(queued_publishing_);
@@ -403,6 +424,25 @@ Result<Build> BuildService::Impl::Enqueue(const BuildRequest& request) {
                   BuildToJson(*queued));
   }
   return queued;
+}
+
+Result<ProjectBuildSettings> BuildService::Impl::SetLayerCache(std::string_view project,
+                                                               bool layer_cache,
+                                                               std::string_view operator_name,
+                                                               const ChangeOrigin& origin) {
+  MARKET_ASSIGN_OR_RETURN(auto name, NormalizeProjectName("projectName", project));
+  MARKET_ASSIGN_OR_RETURN(auto op, ValidateOperator("operator", operator_name));
+  MARKET_ASSIGN_OR_RETURN(auto before, deps_.builds->GetBuildSettings(name));
+  ProjectBuildSettings wanted = before;
+  wanted.layer_cache = layer_cache;
+  wanted.operator_name = op;
+  MARKET_ASSIGN_OR_RETURN(auto after, deps_.builds->SetBuildSettings(wanted, deps_.clock->Now()));
+  auto json = [](const ProjectBuildSettings& s) {
+    return nlohmann::json{{"layerCache", s.layer_cache}};
+  };
+  audit_.Record(op, origin, "project.buildSettings", "project:" + name, json(before), json(after));
+  MARKET_LOG_INFO("project {}: layer cache {} by {}", name, layer_cache ? "on" : "off", op);
+  return after;
 }
 
 Result<Build> BuildService::Impl::Cancel(std::int64_t id, std::string_view operator_name,
@@ -659,6 +699,38 @@ void BuildService::Impl::Monitor(std::stop_token monitor_stop, const Build& buil
   }
 }
 
+Result<void> BuildService::Impl::ChooseLayerCache(const Build& build, ImageBuildRequest& request,
+                                                  BuildLog& log) {
+  using LayerCache = ImageBuildRequest::LayerCache;
+  request.layer_cache = LayerCache::kOff;
+  if (!options_.layer_cache) {
+    log.Line("layer cache: off on this server (build-cache)");
+    return {};
+  }
+  auto settings = deps_.builds->GetBuildSettings(build.project);
+  if (!settings) {
+    return Fail(Errc::kInternal, fmt::format("the project's build settings cannot be read: {}",
+                                             settings.error().message));
+  }
+  if (!settings->layer_cache) {
+    log.Line("layer cache: off for this project");
+    return {};
+  }
+  if (!options_.cache_project.empty()) {
+    if (auto ok = deps_.registry->EnsureProject(options_.cache_project); !ok) {
+      return Fail(Errc::kInternal,
+                  "the build cache's registry project cannot be prepared: " + ok.error().message);
+    }
+  }
+  request.layer_cache = build.no_cache ? LayerCache::kRefresh : LayerCache::kUse;
+  request.cache_repository =
+      deps_.registry->PushHost() + "/" +
+      CacheRepositoryOf(ClusterOf(build.image), build.project, options_.cache_project);
+  log.Line(build.no_cache ? "layer cache: noCache, every step runs again and refreshes the cache"
+                          : "layer cache: steps cached here or in the registry are reused");
+  return {};
+}
+
 Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
                                                       const std::filesystem::path& workspace,
                                                       BuildLog& log, LogRedactor& redactor,
@@ -758,6 +830,7 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
   request.registry_host = deps_.registry->PushHost();
   request.credentials = deps_.registry->Credentials();
   request.tls_verify = deps_.registry->TlsVerify();
+  MARKET_RETURN_IF_ERROR(ChooseLayerCache(build, request, log));
   // A protected tag pushed by someone else since the build was queued is not pushed over.
   if (auto ok = CheckProtectedTags(RepositoryOf(build.image), build.tag, build.extra_tags); !ok) {
     return Fail(Errc::kInternal, ok.error().message);
@@ -957,6 +1030,15 @@ Result<Build> BuildService::Enqueue(std::string_view project, std::string_view t
 }
 
 Result<Build> BuildService::Enqueue(const BuildRequest& request) { return impl_->Enqueue(request); }
+Result<ProjectBuildSettings> BuildService::Settings(std::string_view project) {
+  return impl_->Settings(project);
+}
+Result<ProjectBuildSettings> BuildService::SetLayerCache(std::string_view project,
+                                                         bool layer_cache,
+                                                         std::string_view operator_name,
+                                                         const ChangeOrigin& origin) {
+  return impl_->SetLayerCache(project, layer_cache, operator_name, origin);
+}
 Result<Build> BuildService::Cancel(std::int64_t id, std::string_view operator_name,
                                    const ChangeOrigin& origin) {
   return impl_->Cancel(id, operator_name, origin);

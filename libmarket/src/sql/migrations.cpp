@@ -672,6 +672,22 @@ const std::vector<Migration>& Migrations() {
              outcome TEXT NOT NULL DEFAULT '',
              created_at BIGINT NOT NULL,
              UNIQUE (project, base_image, new_digest)))"}},
+      {19,
+       "builds asked to build cold; projects' build settings",
+       {"ALTER TABLE builds ADD COLUMN no_cache INTEGER NOT NULL DEFAULT 0",
+        R"(CREATE TABLE project_build_settings (
+             project_id BIGINT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+             project TEXT NOT NULL UNIQUE,
+             layer_cache INTEGER NOT NULL,
+             operator TEXT NOT NULL,
+             updated_at BIGINT NOT NULL))"},
+       {"ALTER TABLE builds ADD COLUMN no_cache INTEGER NOT NULL DEFAULT 0",
+        R"(CREATE TABLE project_build_settings (
+             project_id BIGINT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+             project TEXT NOT NULL UNIQUE,
+             layer_cache INTEGER NOT NULL,
+             operator TEXT NOT NULL,
+             updated_at BIGINT NOT NULL))"}},
   };
   return migrations;
 }

@@ -10,7 +10,7 @@
 namespace market::sql {
 
 // The schema version this program writes; a database at a newer version is refused.
-inline constexpr int kSchemaVersion = 18;
+inline constexpr int kSchemaVersion = 19;
 
 struct Migration {
   int version;

@@ -17,7 +17,7 @@ constexpr const char* kBuildColumns =
     "id, project, tag, operator, image, digest, size, queued_at, started_at, finished_at, state, "
     "reason, log_pruned, cancel_requested, trigger_kind, trigger_id, trigger_ref, trigger_sha, "
     "trigger_repository, trigger_delivery, extra_tags, trigger_base_image, trigger_old_digest, "
-    "trigger_new_digest, trigger_cause_build, base_images";
+    "trigger_new_digest, trigger_cause_build, base_images, no_cache";
 
 // One builds row as SOCI binds it; the order of IntoRow matches kBuildColumns.
 struct BuildRow {
@@ -49,6 +49,7 @@ struct BuildRow {
   std::string trigger_new_digest;
   long long trigger_cause_build = 0;
   std::string base_images;  // JSON: [{"image", "digest"}]
+  int no_cache = 0;
 };
 
 void IntoRow(soci::statement& st, BuildRow& row) {
@@ -78,6 +79,7 @@ void IntoRow(soci::statement& st, BuildRow& row) {
   st.exchange(soci::into(row.trigger_new_digest));
   st.exchange(soci::into(row.trigger_cause_build));
   st.exchange(soci::into(row.base_images));
+  st.exchange(soci::into(row.no_cache));
 }
 
 std::string BaseImagesJson(const std::vector<BaseImage>& bases) {
@@ -156,6 +158,7 @@ Result<Build> ToBuild(const BuildRow& row) {
   build.trigger.new_digest = row.trigger_new_digest;
   build.trigger.cause_build_id = row.trigger_cause_build;
   build.base_images = ParseBaseImages(row.base_images);
+  build.no_cache = row.no_cache != 0;
   return build;
 }
 
@@ -324,19 +327,22 @@ Result<Build> SqlBuildStore::Enqueue(const Build& build) {
     std::string new_digest = trigger.new_digest;
     long long cause_build = trigger.cause_build_id;
     std::string base_images = BaseImagesJson(build.base_images);
+    int no_cache = build.no_cache ? 1 : 0;
     long long id = 0;
     try {
       sql << "INSERT INTO builds (project_id, project, tag, operator, image, queued_at, state, "
              "trigger_kind, trigger_id, trigger_ref, trigger_sha, trigger_repository, "
              "trigger_delivery, extra_tags, trigger_base_image, trigger_old_digest, "
-             "trigger_new_digest, trigger_cause_build, base_images) "
+             "trigger_new_digest, trigger_cause_build, base_images, no_cache) "
              "VALUES (:pid, :project, :tag, :op, :image, :queued, 'queued', :tk, :tid, :tref, "
-             ":tsha, :trepo, :tdel, :extra, :tbase, :told, :tnew, :tcause, :bases) RETURNING id",
+             ":tsha, :trepo, :tdel, :extra, :tbase, :told, :tnew, :tcause, :bases, :nocache) "
+             "RETURNING id",
           soci::use(project_id), soci::use(project), soci::use(tag), soci::use(operator_name),
           soci::use(image), soci::use(queued_at), soci::use(kind), soci::use(trigger_id),
           soci::use(ref), soci::use(sha), soci::use(repository), soci::use(delivery),
           soci::use(extra_tags), soci::use(base_image), soci::use(old_digest),
-          soci::use(new_digest), soci::use(cause_build), soci::use(base_images), soci::into(id);
+          soci::use(new_digest), soci::use(cause_build), soci::use(base_images),
+          soci::use(no_cache), soci::into(id);
     } catch (const soci::soci_error& e) {
       // Only the trigger indexes are unique on builds: this event has its build already.
       if (IsUniqueViolation(e)) {
@@ -844,6 +850,52 @@ Result<LogPruneBatch> SqlBuildStore::PruneLogs(const LogKeepRule& rule, std::int
     batch.last_id = ids.back();
     batch.more = static_cast<long long>(ids.size()) == bound;
     return batch;
+  });
+}
+
+Result<ProjectBuildSettings> SqlBuildStore::GetBuildSettings(std::string_view project) {
+  return pool_->Run("build settings get", [&](soci::session& sql) -> Result<ProjectBuildSettings> {
+    std::string name(project);
+    long long project_id = 0;
+    sql << "SELECT id FROM projects WHERE name = :n", soci::use(name), soci::into(project_id);
+    if (!sql.got_data()) return Fail(Errc::kBuildProjectMissing, "project does not exist: " + name);
+    ProjectBuildSettings settings;
+    settings.project = name;
+    int layer_cache = 1;
+    long long updated_at = 0;
+    sql << "SELECT layer_cache, operator, updated_at FROM project_build_settings "
+           "WHERE project_id = :pid",
+        soci::use(project_id), soci::into(layer_cache), soci::into(settings.operator_name),
+        soci::into(updated_at);
+    if (sql.got_data()) {
+      settings.layer_cache = layer_cache != 0;
+      settings.updated_at = FromMs(updated_at);
+    }
+    return settings;
+  });
+}
+
+Result<ProjectBuildSettings> SqlBuildStore::SetBuildSettings(const ProjectBuildSettings& settings,
+                                                             TimePoint now) {
+  return pool_->Run("build settings set", [&](soci::session& sql) -> Result<ProjectBuildSettings> {
+    Transaction tx(sql, *pool_, Transaction::Kind::kWrite);
+    std::string name = settings.project, op = settings.operator_name;
+    long long project_id = 0;
+    // PostgreSQL: FOR KEY SHARE keeps the project from being deleted until the commit.
+    sql << (pool_->is_postgres() ? "SELECT id FROM projects WHERE name = :n FOR KEY SHARE"
+                                 : "SELECT id FROM projects WHERE name = :n"),
+        soci::use(name), soci::into(project_id);
+    if (!sql.got_data()) return Fail(Errc::kBuildProjectMissing, "project does not exist: " + name);
+    int layer_cache = settings.layer_cache ? 1 : 0;
+    long long at = ToMs(now);
+    sql << "INSERT INTO project_build_settings (project_id, project, layer_cache, operator, "
+           "updated_at) VALUES (:pid, :p, :c, :op, :at) ON CONFLICT (project_id) DO UPDATE SET "
+           "layer_cache = excluded.layer_cache, operator = excluded.operator, "
+           "updated_at = excluded.updated_at",
+        soci::use(project_id), soci::use(name), soci::use(layer_cache), soci::use(op),
+        soci::use(at);
+    tx.Commit();
+    return ProjectBuildSettings{name, settings.layer_cache, op, FromMs(at)};
   });
 }
 

@@ -62,6 +62,9 @@ class SqlBuildStore final : public BuildStore {
                                    std::string_view operator_name) override;
   Result<LogPruneBatch> PruneLogs(const LogKeepRule& rule, std::int64_t after_id, int limit,
                                   TimePoint now) override;
+  Result<ProjectBuildSettings> GetBuildSettings(std::string_view project) override;
+  Result<ProjectBuildSettings> SetBuildSettings(const ProjectBuildSettings& settings,
+                                                TimePoint now) override;
 
   const SharedPool& pool() const { return pool_; }  // for MakeStoreMonitor
 

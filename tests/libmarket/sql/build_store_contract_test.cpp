@@ -153,6 +153,53 @@ TEST_CASE("build store: enqueue, get, history and their error codes", "[sql][bui
   CHECK(none->builds.empty());
 }
 
+TEST_CASE("build store: noCache and a project's build settings", "[sql][build]") {
+  Backend backend = PickBackend();
+  CAPTURE(market::testing::ToString(backend));
+  TestDatabase db(backend);
+  auto stores = OpenOrFail(db);
+  auto& builds = *stores.builds;
+  AddProject(*stores.projects, "app");
+
+  Build cold = MakeBuild("app", "v1");
+  cold.no_cache = true;
+  auto stored = builds.Enqueue(cold);
+  REQUIRE(stored);
+  CHECK(stored->no_cache);
+  CHECK(builds.Get(stored->id)->no_cache);
+  auto warm = builds.Enqueue(MakeBuild("app", "v2"));
+  REQUIRE(warm);
+  CHECK_FALSE(warm->no_cache);
+
+  // Never set: the defaults.
+  auto fresh = builds.GetBuildSettings("app");
+  REQUIRE(fresh);
+  CHECK(fresh->project == "app");
+  CHECK(fresh->layer_cache);
+  CHECK(fresh->operator_name.empty());
+  CHECK_FALSE(fresh->updated_at.has_value());
+
+  market::ProjectBuildSettings off{"app", false, "carol", std::nullopt};
+  auto set = builds.SetBuildSettings(off, kT0);
+  REQUIRE(set);
+  CHECK_FALSE(set->layer_cache);
+  CHECK(set->updated_at == kT0);
+  auto read = builds.GetBuildSettings("app");
+  REQUIRE(read);
+  CHECK_FALSE(read->layer_cache);
+  CHECK(read->operator_name == "carol");
+  CHECK(read->updated_at == kT0);
+  // Set again: one row, the newest values.
+  off.layer_cache = true;
+  REQUIRE(builds.SetBuildSettings(off, kT0 + seconds(5)));
+  CHECK(builds.GetBuildSettings("app")->layer_cache);
+  CHECK(builds.GetBuildSettings("app")->updated_at == kT0 + seconds(5));
+
+  CHECK(builds.GetBuildSettings("ghost").error().code == Errc::kBuildProjectMissing);
+  market::ProjectBuildSettings ghost{"ghost", false, "carol", std::nullopt};
+  CHECK(builds.SetBuildSettings(ghost, kT0).error().code == Errc::kBuildProjectMissing);
+}
+
 TEST_CASE("build store: builds across projects by state, project and operator, newest first",
           "[sql][build]") {
   Backend backend = PickBackend();

@@ -368,6 +368,7 @@ CliResult<int> BuildCommand(CommandContext& context, const BuildArgs& args) {
   if (CliResult<void> ok = context.api.RequireOperator(); !ok) return std::unexpected(ok.error());
   json body = {{"projectName", args.name}};
   if (!args.tag.empty()) body["tag"] = args.tag;
+  if (args.no_cache) body["noCache"] = true;
   CliResult<Envelope> answer = context.api.Post("/api/project/build", std::move(body));
   if (!answer) return std::unexpected(answer.error());
   const std::string id = Text(answer->content(), "idStr");

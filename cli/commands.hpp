@@ -34,6 +34,7 @@ struct BuildArgs {
   std::string name;
   std::string tag;
   bool follow = false;
+  bool no_cache = false;  // every step runs again
 };
 
 struct HistoryArgs {

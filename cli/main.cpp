@@ -107,6 +107,8 @@ int main(int argc, char** argv) {
   build_cmd->add_option("--tag", build.tag, "image tag (default: the UTC time)");
   build_cmd->add_flag("--follow", build.follow,
                       "stream the log; exit 0 when the build succeeds, 1 otherwise");
+  build_cmd->add_flag("--no-cache", build.no_cache,
+                      "build cold: no cached step is reused (the cache is refreshed)");
 
   std::int64_t build_id = 0;
   auto* cancel_cmd = app.add_subcommand("cancel", "cancel a queued or running build");

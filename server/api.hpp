@@ -145,6 +145,9 @@ class Api {
   // base_rebuild_handlers.cpp: a project's opt-in to rebuilds when a base image changes.
   HandlerResult GetBaseRebuild(const RequestContext& context);
   HandlerResult SetBaseRebuild(const RequestContext& context);
+  // build_handlers.cpp: a project's build settings (its layer cache switch).
+  HandlerResult GetBuildSettings(const RequestContext& context);
+  HandlerResult SetBuildSettings(const RequestContext& context);
 
  private:
   HttpResponse CheckReadiness() const;  // pings the database and the registry

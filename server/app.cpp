@@ -132,7 +132,24 @@ BuildahOptions BuildahOptionsOf(const ServerConfig& config) {
   buildah.pids = config.build_pids;
   buildah.cpus = config.build_cpus;
   buildah.insecure_registries = config.insecure_registries;
+  buildah.cache_max_bytes = config.build_cache_bytes;
+  buildah.cache_ttl = std::chrono::hours(24LL * config.build_cache_ttl_days);
   return buildah;
+}
+
+Result<StorageDriverChoice> ChooseBuilderStorage(const ServerConfig& config,
+                                                 BuildahOptions& buildah) {
+  const auto storage = config.workspace / "storage";
+  MARKET_ASSIGN_OR_RETURN(auto choice, ChooseStorageDriver(config.build_storage_driver,
+                                                           storage / "driver-probe"));
+  buildah.storage_driver = choice.driver;
+  buildah.storage_options = choice.storage_options;
+  // vfs keeps the folders of earlier versions, which only had vfs.
+  if (choice.name != "vfs") {
+    buildah.root = storage / choice.name / "root";
+    buildah.runroot = storage / choice.name / "run";
+  }
+  return choice;
 }
 
 Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config) {
@@ -171,14 +188,28 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   // The sandbox is checked once at start: builds that could not be isolated are refused with
   // the reason, not run without it.
   std::string builds_disabled;
-  if (auto sandbox = CheckBuildahSandbox(buildah); !sandbox) {
-    builds_disabled = fmt::format("the build sandbox cannot work on this host: {} (see "
-                                  "`market-server doctor`; build-isolation chroot opts out)",
-                                  sandbox.error().message);
+  auto storage = ChooseBuilderStorage(config, buildah);
+  if (!storage) {
+    builds_disabled = fmt::format("the builder's storage cannot work on this host: {} "
+                                  "(build-storage-driver auto picks one that does)",
+                                  storage.error().message);
     spdlog::error("{}", builds_disabled);
-  } else if (buildah.isolation == "chroot") {
-    spdlog::warn("build-isolation is chroot: RUN steps share this host's network and can reach "
-                 "its loopback services (this server, the database, the registry)");
+  } else if (storage->reason.empty()) {
+    spdlog::info("builder storage: {} in {}", storage->name, buildah.root.string());
+  } else {
+    spdlog::warn("builder storage: {} in {}, because {}", storage->name, buildah.root.string(),
+                 storage->reason);
+  }
+  if (builds_disabled.empty()) {
+    if (auto sandbox = CheckBuildahSandbox(buildah); !sandbox) {
+      builds_disabled = fmt::format("the build sandbox cannot work on this host: {} (see "
+                                    "`market-server doctor`; build-isolation chroot opts out)",
+                                    sandbox.error().message);
+      spdlog::error("{}", builds_disabled);
+    } else if (buildah.isolation == "chroot") {
+      spdlog::warn("build-isolation is chroot: RUN steps share this host's network and can "
+                   "reach its loopback services (this server, the database, the registry)");
+    }
   }
   parts->builder = MakeBuildahBuilder(buildah);
   try {
@@ -259,6 +290,8 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
   build_options.max_queued_per_operator = config.max_queued_builds_per_user;
   build_options.log_retention.keep_builds = config.build_log_keep;
   build_options.log_retention.keep_for = std::chrono::days(config.build_log_keep_days);
+  build_options.layer_cache = config.build_cache;
+  build_options.cache_project = config.build_cache_project;
   parts->builds = std::make_unique<BuildService>(deps, build_options);
   parts->triggers = std::make_unique<TriggerService>(
       TriggerDependencies{.store = parts->stores.triggers.get(),

@@ -15,6 +15,11 @@ namespace market::server {
 
 // The builder's settings from the server's: storage in the workspace, the sandbox and limits.
 BuildahOptions BuildahOptionsOf(const ServerConfig& config);
+// Probes build-storage-driver and sets `buildah`'s driver, its options and a storage folder of
+// that driver's own (containers/storage refuses to open a root another driver made). The error
+// says why a driver asked for by name cannot work here.
+Result<StorageDriverChoice> ChooseBuilderStorage(const ServerConfig& config,
+                                                 BuildahOptions& buildah);
 
 class ServerApp {
  public:

@@ -101,13 +101,53 @@ HandlerResult Api::StartBuild(const RequestContext& context) {
     MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
     MARKET_ASSIGN_OR_RETURN(std::string name, params.Required("projectName"));
     MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
-    MARKET_ASSIGN_OR_RETURN(std::string tag, params.Text("tag"));
+    BuildRequest request;
+    request.project = std::move(name);
+    MARKET_ASSIGN_OR_RETURN(request.tag, params.Text("tag"));
+    if (params.Has("noCache")) {
+      MARKET_ASSIGN_OR_RETURN(request.no_cache, params.Flag("noCache"));
+    }
+    request.operator_name = acting.operator_name;
     // With authentication off every caller is an admin, as for every other route.
-    MARKET_ASSIGN_OR_RETURN(Build build,
-                            deps_.builds->Enqueue(name, tag, acting.operator_name,
-                                                  context.role.value_or(Role::kAdmin),
-                                                  OriginOf(context, acting)));
+    request.role = context.role.value_or(Role::kAdmin);
+    request.origin = OriginOf(context, acting);
+    MARKET_ASSIGN_OR_RETURN(Build build, deps_.builds->Enqueue(request));
     return Ok(nlohmann::json{{"idStr", std::to_string(build.id)}});
+  });
+}
+
+namespace {
+
+nlohmann::json BuildSettingsToJson(const ProjectBuildSettings& settings) {
+  return {{"projectName", settings.project},
+          {"layerCache", settings.layer_cache},
+          {"operator", settings.operator_name},
+          {"updatedAt", settings.updated_at ? nlohmann::json(FormatIso8601(*settings.updated_at))
+                                            : nlohmann::json(nullptr)}};
+}
+
+}  // namespace
+
+HandlerResult Api::GetBuildSettings(const RequestContext& context) {
+  return Respond([&]() -> Result<HandlerResult> {
+    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
+    MARKET_ASSIGN_OR_RETURN(std::string name, params.Required("projectName"));
+    MARKET_ASSIGN_OR_RETURN(ProjectBuildSettings settings, deps_.builds->Settings(name));
+    return Ok(BuildSettingsToJson(settings));
+  });
+}
+
+HandlerResult Api::SetBuildSettings(const RequestContext& context) {
+  return Respond([&]() -> Result<HandlerResult> {
+    MARKET_ASSIGN_OR_RETURN(RequestParams params, DecodeParams(context));
+    MARKET_ASSIGN_OR_RETURN(std::string name, params.Required("projectName"));
+    if (!params.Has("layerCache")) return Fail(Errc::kInvalid, "layerCache is required");
+    MARKET_ASSIGN_OR_RETURN(bool layer_cache, params.Flag("layerCache"));
+    MARKET_ASSIGN_OR_RETURN(Acting acting, ActingOf(context, params));
+    MARKET_ASSIGN_OR_RETURN(ProjectBuildSettings settings,
+                            deps_.builds->SetLayerCache(name, layer_cache, acting.operator_name,
+                                                        OriginOf(context, acting)));
+    return Ok(BuildSettingsToJson(settings));
   });
 }
 

@@ -59,6 +59,12 @@ struct ServerConfig {
   std::chrono::seconds build_timeout{3600};
   std::int64_t build_context_bytes = 8LL << 30;  // the build's checked-out sources and files
   std::int64_t build_log_bytes = 32LL << 20;
+  // The builder's storage and layer cache (docs/ops.md).
+  std::string build_storage_driver = "auto";  // auto, overlay, fuse-overlayfs or vfs
+  bool build_cache = true;
+  std::int64_t build_cache_bytes = 20LL << 30;  // 0: no bound
+  std::string build_cache_project;              // empty: <cluster>/<project>/buildcache
+  int build_cache_ttl_days = 14;                // 0: cached steps never expire
   // A finished build's log is deleted once it is outside both: its project's newest
   // build_log_keep builds, and build_log_keep_days since it finished. 0 lifts a bound.
   int build_log_keep = 100;

@@ -213,6 +213,27 @@ const std::vector<ConfigKey>& Table() {
        .max = 1LL << 42,
        .help = "largest build context: checked-out sources and files together",
        .field = &C::build_context_bytes},
+      {.key = "build-storage-driver", .type = K::kEnum, .default_value = "auto",
+       .choices = {"auto", "overlay", "fuse-overlayfs", "vfs"},
+       .help = "the builder's storage: auto picks the first of overlay (the kernel's), "
+               "fuse-overlayfs and vfs that works here and logs why it fell back",
+       .field = &C::build_storage_driver},
+      {.key = "build-cache", .type = K::kBool, .default_value = "true",
+       .help = "builds reuse the steps earlier builds of their project cached, here and in "
+               "the registry (a project or a build with noCache can opt out)",
+       .field = &C::build_cache},
+      {.key = "build-cache-size", .type = K::kBytes, .default_value = "20g", .min = 1LL << 30,
+       .max = 1LL << 46, .zero_disables = true,
+       .help = "disk the local layer cache may take; past it the least recently used images "
+               "are removed once no build runs; 0: no bound",
+       .field = &C::build_cache_bytes},
+      {.key = "build-cache-project", .value_name = "PROJECT",
+       .help = "registry project holding every project's cache repository "
+               "(PROJECT/<Cluster>/<project>); default: <Cluster>/<project>/buildcache",
+       .field = &C::build_cache_project, .check = &CheckCluster},
+      {.key = "build-cache-ttl", .type = K::kInteger, .default_value = "14", .max = 3650,
+       .help = "days a cached step stays usable; older ones are built again; 0: no bound",
+       .field = &C::build_cache_ttl_days},
       {.key = "build-log-bytes", .type = K::kBytes, .default_value = "32m", .min = 64LL << 10,
        .max = 1LL << 32, .help = "largest stored log of one build",
        .field = &C::build_log_bytes},

@@ -18,7 +18,15 @@ int RunDoctorCommand(std::span<const std::string> args, std::FILE* out, std::FIL
     return 2;
   }
   const ServerConfig& config = outcome->config;
-  const BuildahOptions buildah = BuildahOptionsOf(config);
+  BuildahOptions buildah = BuildahOptionsOf(config);
+  auto storage = ChooseBuilderStorage(config, buildah);
+  if (!storage) {
+    fmt::print(out, "FAIL: {}\nbuilds would be refused until this is fixed (docs/ops.md)\n",
+               storage.error().message);
+    return 1;
+  }
+  fmt::print(out, "build-storage-driver: {}{}\n", storage->name,
+             storage->reason.empty() ? "" : " (" + storage->reason + ")");
   fmt::print(out, "build-isolation: {}\n", config.build_isolation);
   if (config.build_isolation == "chroot") {
     fmt::print(out,

@@ -157,6 +157,13 @@ class InstrumentedBuildStore final : public BuildStore {
                                   TimePoint now) override {
     return inner_.PruneLogs(rule, after_id, limit, now);
   }
+  Result<ProjectBuildSettings> GetBuildSettings(std::string_view project) override {
+    return inner_.GetBuildSettings(project);
+  }
+  Result<ProjectBuildSettings> SetBuildSettings(const ProjectBuildSettings& settings,
+                                                TimePoint now) override {
+    return inner_.SetBuildSettings(settings, now);
+  }
 
  private:
   void CountFailed(std::size_t n) {

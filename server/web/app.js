@@ -574,6 +574,7 @@ import {installSignIn} from './js/signin.js';
     }
     const form = new URLSearchParams({projectName, operator: operator()});
     if (tag) form.append('tag', tag);
+    if (byId('build-no-cache').checked) form.append('noCache', 'true');
     const button = byId('build-button');
     button.disabled = true;
     setStatus('build-status', 'Starting… 提交中…');
@@ -588,6 +589,39 @@ import {installSignIn} from './js/signin.js';
     setStatus('build-status', `Build ${id} queued. · 已提交构建。` + note, state.dirty ? 'warn' : 'ok');
     await loadHistory();
     if (id) followLog(String(id));
+  }
+
+  // ---- the project's layer cache switch ---------------------------------------------------
+
+  async function loadBuildSettings() {
+    const box = byId('layer-cache');
+    const answer = await api('GET', '/api/project/buildSettings?' + q({projectName}));
+    if (!ok(answer) || !answer.content) {
+      setStatus('layer-cache-status', 'Cache setting not loaded: ' + describe(answer), 'error');
+      return;
+    }
+    box.checked = answer.content.layerCache === true;
+    box.disabled = false;
+  }
+
+  async function setLayerCache() {
+    const box = byId('layer-cache');
+    if (!requireOperator('layer-cache-status')) {
+      box.checked = !box.checked;
+      return;
+    }
+    box.disabled = true;
+    const form = new URLSearchParams({projectName, operator: operator(),
+                                      layerCache: box.checked ? 'true' : 'false'});
+    const answer = await api('POST', '/api/project/buildSettings', form);
+    box.disabled = false;
+    if (!ok(answer) || !answer.content) {
+      box.checked = !box.checked;
+      setStatus('layer-cache-status', 'Not changed: ' + describe(answer), 'error');
+      return;
+    }
+    box.checked = answer.content.layerCache === true;
+    setStatus('layer-cache-status', box.checked ? 'Cache on. · 已开启缓存。' : 'Cache off: builds run cold. · 已关闭缓存。', 'ok');
   }
 
   // The build list may sit under one of a few names; each row's fields likewise. Reading
@@ -717,6 +751,7 @@ import {installSignIn} from './js/signin.js';
     byId('add-plugin-button').addEventListener('click', addPlugin);
     byId('save-button').addEventListener('click', save);
     byId('build-button').addEventListener('click', build);
+    byId('layer-cache').addEventListener('change', setLayerCache);
     byId('build-tag').addEventListener('keydown', (event) => { if (event.key === 'Enter') build(); });
     byId('history-newer').addEventListener('click', () => { state.historyPage -= 1; loadHistory(); });
     byId('history-older').addEventListener('click', () => { state.historyPage += 1; loadHistory(); });
@@ -755,6 +790,7 @@ import {installSignIn} from './js/signin.js';
     document.body.dataset.state = 'ready';
     runPreview();
     loadHistory();
+    loadBuildSettings();
   }
 
   start();

@@ -62,6 +62,47 @@ class CommandLineWatch {
   testing::ProcessWatch watch_;  // last: stops before the members it writes go
 };
 
+// Everything the registry holds of `repository`: its tag names, and for each tag the manifest,
+// the config and every layer uncompressed. What a cached step could carry a secret in.
+std::vector<std::pair<std::string, std::string>> RepositoryContents(
+    const market::testing::RegistryProcess& registry, const std::string& user,
+    const std::string& password, const std::string& repository,
+    const std::filesystem::path& scratch) {
+  const std::string host_port = registry.HostPort();
+  HttpClient client(static_cast<std::uint16_t>(std::stoi(host_port.substr(host_port.rfind(':') + 1))),
+                    30s);
+  const testing::Headers auth = {
+      {"Authorization", "Basic " + market::Base64Encode(user + ":" + password)},
+      {"Accept",
+       "application/vnd.oci.image.manifest.v1+json, "
+       "application/vnd.docker.distribution.manifest.v2+json"}};
+  std::vector<std::pair<std::string, std::string>> out;
+  Reply tags = client.Get("/v2/" + repository + "/tags/list", auth);
+  INFO(tags.body);
+  REQUIRE(tags.status == 200);
+  out.emplace_back("tags", tags.body);
+  const json listed = json::parse(tags.body);
+  for (const auto& tag : listed["tags"]) {
+    Reply manifest = client.Get("/v2/" + repository + "/manifests/" + tag.get<std::string>(), auth);
+    REQUIRE(manifest.status == 200);
+    out.emplace_back("manifest " + tag.get<std::string>(), manifest.body);
+    json parsed = json::parse(manifest.body);
+    std::vector<std::string> blobs = {parsed["config"]["digest"]};
+    for (const auto& layer : parsed["layers"]) blobs.push_back(layer["digest"]);
+    for (const std::string& digest : blobs) {
+      Reply blob = client.Get("/v2/" + repository + "/blobs/" + digest, auth);
+      // The registry redirects nothing on local storage: the blob itself.
+      REQUIRE(blob.status == 200);
+      // Through a file: a pipe both ways would fill while the input is still being written.
+      const auto file = scratch / digest.substr(digest.find(':') + 1);
+      std::ofstream(file, std::ios::binary) << blob.body;
+      RunResult plain = RunProgram({"sh", "-c", "gzip -dc < '" + file.string() + "' 2>/dev/null"});
+      out.emplace_back("blob " + digest, plain.status == 0 ? plain.out : blob.body);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("planted secrets appear in no log, response or command line",
@@ -215,6 +256,22 @@ TEST_CASE("planted secrets appear in no log, response or command line",
   get("/api/plugin/schemas");
   get("/api/audit?page=1&page_size=50");
   get("/metrics");
+
+  // The build cache: every tag and layer of the project's cache repository (the build pushed
+  // each step there) is free of the secrets.
+  CHECK_THAT(log.body, Catch::Contains("Pushing cache"));
+  const auto cached = RepositoryContents(registry, "pusher", registry_password,
+                                         "default_cluster/secrets/buildcache", dir.path());
+  CHECK(cached.size() > 3);  // the tags, and manifests with their blobs
+  bool saw_checkout = false;
+  for (const auto& [what, content] : cached) {
+    if (content.find("served-over-http") != std::string::npos) saw_checkout = true;
+    for (const std::string& secret : secrets) {
+      INFO("build cache " << what << ": secret " << secret.substr(0, secret.find('-')));
+      CHECK(content.find(secret) == std::string::npos);
+    }
+  }
+  CHECK(saw_checkout);  // the search reached the layer holding the checked-out files
 
   // The search itself works: the one place the registry password must be is the server's
   // environment, where this test put it.

@@ -355,9 +355,11 @@ TEST_CASE("every boolean takes every documented spelling", "[config]") {
       CHECK(env->config == flag->config);
       CHECK(env->config == joined->config);
     }
+    // The flag alone means true (whatever the default is).
     auto alone = load({key.Flag()});
     REQUIRE(alone);
-    CHECK_FALSE(alone->config == load({})->config);
+    CHECK(alone->config == load({key.Flag() + "=true"})->config);
+    CHECK_FALSE(alone->config == load({key.Flag() + "=false"})->config);
     auto bad = Load({}, {{key.EnvVar(), "maybe"}});
     REQUIRE_FALSE(bad);
     CHECK_THAT(bad.error().message, Catch::Contains(key.EnvVar()));

@@ -20,6 +20,7 @@
 
 #include "build/log_pruner.hpp"
 #include "build/log_redactor.hpp"
+#include "build/step_timer.hpp"
 #include "log.hpp"
 #include "market/base_images.hpp"
 #include "market/domain_json.hpp"
@@ -163,12 +164,23 @@ class BuildLog {
       text.swap(pending_);
     }
     if (text.empty()) return;
-    if (auto ok = store_->AppendLog(id_, text); !ok) {
+    const auto start = SteadyClock::now();
+    auto ok = store_->AppendLog(id_, text);
+    ++writes_;
+    write_time_ += SteadyClock::now() - start;
+    if (!ok) {
       MARKET_LOG_WARN("build {}: storing {} bytes of log failed: {}", id_, text.size(),
                       ok.error().message);
       std::lock_guard lock(mu_);
       if (pending_.size() + text.size() < (4u << 20)) pending_.insert(0, text);
     }
+  }
+
+  // "7 writes, 3 ms": what storing the log cost the build so far.
+  std::string WriteCost() {
+    std::lock_guard write_lock(write_mu_);
+    return fmt::format("{} writes, {} ms", writes_,
+                       std::chrono::duration_cast<milliseconds>(write_time_).count());
   }
 
  private:
@@ -180,6 +192,8 @@ class BuildLog {
   std::mutex mu_;
   std::string pending_;
   std::int64_t written_ = 0;
+  int writes_ = 0;                      // under write_mu_
+  SteadyClock::duration write_time_{};  // under write_mu_
 };
 
 struct RunningBuild {
@@ -279,7 +293,8 @@ class BuildService::Impl {
   void RemoveStaleWorkspaces();
   void RunBuild(std::stop_token worker_stop, const std::string& worker, const Build& build);
   Result<ImageBuildOutcome> Execute(const Build& build, const std::filesystem::path& workspace,
-                                    BuildLog& log, LogRedactor& redactor, std::stop_token stop);
+                                    BuildLog& log, LogRedactor& redactor, std::stop_token stop,
+                                    StepTimer& timer);
   // The base images `dockerfile` names with the digests known before building: a pinned
   // reference's own, the configured registry's for an image there, else empty (the builder may
   // tell it afterwards).
@@ -734,7 +749,7 @@ Result<void> BuildService::Impl::ChooseLayerCache(const Build& build, ImageBuild
 Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
                                                       const std::filesystem::path& workspace,
                                                       BuildLog& log, LogRedactor& redactor,
-                                                      std::stop_token stop) {
+                                                      std::stop_token stop, StepTimer& timer) {
   LogLineFn line = [&log](std::string_view text) { log.Line(text); };
   auto project = deps_.projects->Get(build.project);
   if (!project) {
@@ -815,6 +830,7 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
     }
   }
   if (stop.stop_requested()) return Fail(Errc::kInternal, "cancelled");
+  timer.Mark("workspace");
 
   if (auto ok = deps_.registry->EnsureProject(ClusterOf(build.image)); !ok) {
     return Fail(Errc::kInternal, "the registry project cannot be prepared: " + ok.error().message);
@@ -846,7 +862,9 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
   for (const BaseImage& base : bases) {
     if (base.digest.empty()) request.base_images.push_back(base.image);
   }
+  timer.Mark("registry checks");
   auto outcome = deps_.builder->BuildAndPush(request, line, stop);
+  timer.Mark("builder");
   if (outcome) {
     for (BaseImage& base : bases) {
       if (auto it = outcome->base_digests.find(base.image);
@@ -863,6 +881,7 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
     MARKET_LOG_WARN("build {}: recording its base images failed: {}", build.id,
                     recorded.error().message);
   }
+  timer.Mark("base images recorded");
   if (!outcome) return outcome;
   // The size users see in the registry is that of the pushed, compressed blobs.
   if (auto manifest = deps_.registry->GetManifest(RepositoryOf(build.image), outcome->digest)) {
@@ -871,6 +890,7 @@ Result<ImageBuildOutcome> BuildService::Impl::Execute(const Build& build,
     MARKET_LOG_WARN("build {}: reading the pushed manifest failed: {}", build.id,
                     manifest.error().message);
   }
+  timer.Mark("manifest read");
   return outcome;
 }
 
@@ -906,6 +926,7 @@ void BuildService::Impl::RunBuild(std::stop_token worker_stop, const std::string
     running_[build.id] = &running;
   }
   const auto started = SteadyClock::now();
+  StepTimer timer;
   LogRedactor redactor;
   if (deps_.registry != nullptr) {
     redactor.Add(deps_.registry->Credentials().password, deps_.registry->Credentials().username);
@@ -918,12 +939,13 @@ void BuildService::Impl::RunBuild(std::stop_token worker_stop, const std::string
   PublishBuild(EventType::kBuildStarted, build, build.started_at.value_or(deps_.clock->Now()));
   log.Line(fmt::format("build {} of {} -> {} (worker {})", build.id, build.project, build.image,
                        worker));
+  timer.Mark("started");
 
   Result<ImageBuildOutcome> outcome;
   {
     std::jthread monitor(
         [&](std::stop_token st) { Monitor(st, build, worker, log, running, lease_lost); });
-    outcome = Execute(build, workspace, log, redactor, running.stop.get_token());
+    outcome = Execute(build, workspace, log, redactor, running.stop.get_token(), timer);
   }  // the monitor stops here
 
   BuildResult result;
@@ -953,12 +975,15 @@ void BuildService::Impl::RunBuild(std::stop_token worker_stop, const std::string
     log.Line(
         fmt::format("build {} after {:.1f} s: {}", ToString(result.state), seconds, result.reason));
   }
+  timer.Mark("monitor stopped");
   log.Flush();
+  timer.Mark("log flushed");
 
   std::error_code ec;
   std::filesystem::remove_all(workspace, ec);
   if (ec)
     MARKET_LOG_WARN("build {}: removing {} failed: {}", build.id, workspace.string(), ec.message());
+  timer.Mark("workspace removed");
 
   if (lease_lost) {
     MARKET_LOG_WARN("build {}: finished elsewhere while running here", build.id);
@@ -970,8 +995,15 @@ void BuildService::Impl::RunBuild(std::stop_token worker_stop, const std::string
   } else {
     MARKET_LOG_INFO("build {} of {} {} in {:.1f} s", build.id, build.project,
                     ToString(finished->state), seconds);
+    timer.Mark("finished");
     PublishEnded(*finished);
+    timer.Mark("published");
   }
+  // Where the build's time went, step by step; the queue wait is the store's times.
+  MARKET_LOG_DEBUG("build {} steps: {}; queued {} ms before its start; log {}", build.id,
+                   timer.Summary(),
+                   build.started_at ? (*build.started_at - build.queued_at).count() : -1,
+                   log.WriteCost());
   {
     std::lock_guard lock(mu_);
     running_.erase(build.id);

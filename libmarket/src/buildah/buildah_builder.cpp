@@ -12,6 +12,7 @@
 #include <set>
 
 #include "base64.hpp"
+#include "build/step_timer.hpp"
 #include "buildah/build_sandbox.hpp"
 #include "buildah/deferred_image_remover.hpp"
 #include "buildah/local_layer_cache.hpp"
@@ -68,7 +69,9 @@ class BuildahBuilder final : public ImageBuilder {
   BuildahOptions options_;
   std::mutex mu_;
   int buds_in_flight_ = 0;
-  std::set<std::string> baseline_;  // containers present when the first bud in flight began
+  // Containers present before this builder's first bud (someone else's, or a previous life's),
+  // listed once: a listing per bud held every bud behind a `buildah containers` process.
+  std::optional<std::set<std::string>> baseline_;
   bool leftovers_ = false;          // a bud in flight failed or was killed
   LocalLayerCache layer_cache_;
   // Declared last: its thread calls RemoveLocalImages, and it must stop before the rest goes.
@@ -347,6 +350,7 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPush(const ImageBuildRequest& 
 Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequest& request,
                                                             const LogLineFn& log,
                                                             std::stop_token stop, bool& built) {
+  StepTimer timer;
   MARKET_ASSIGN_OR_RETURN(auto dir, process::PrivateDir::Create("market-buildah-"));
   const auto auth_file = dir.path() / "auth.json";
   const auto digest_file = dir.path() / "digest";
@@ -367,6 +371,7 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
   if (options_.isolation == "oci") {
     MARKET_ASSIGN_OR_RETURN(auto made, BuildSandbox::Create(ToSandboxOptions(options_)));
     sandbox.emplace(std::move(made));
+    timer.Mark("sandbox");
     log(fmt::format("sandbox: RUN steps in runc with a private network; refused: {}",
                     fmt::join(sandbox->Refused(), ", ")));
   } else {
@@ -389,12 +394,14 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
   log(fmt::format("$ buildah bud -f {} -t {}{}", dockerfile.filename().string(), request.image,
                   CacheText(request)));
   // A bud killed on cancel leaves its working container behind, and nothing names it as this
-  // build's. So: containers that appeared while buds of this builder ran are removed once none
-  // runs any more; what existed before (someone else's) is kept.
+  // build's. So: after a failed bud, the containers that are not in the baseline are removed
+  // once no bud of this builder runs any more; what existed before its first bud is kept.
   {
     std::lock_guard lock(mu_);
-    if (buds_in_flight_++ == 0) baseline_ = ContainerIds();
+    if (!baseline_) baseline_ = ContainerIds();
+    ++buds_in_flight_;
   }
+  timer.Mark("containers listed");
   // The images the bud reused or made are what the layer cache keeps longest.
   std::vector<std::string> used_images;
   const bool caching = request.layer_cache != ImageBuildRequest::LayerCache::kOff;
@@ -406,6 +413,9 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
   };
   auto bud_outcome =
       RunStep("bud", std::move(bud), env, bud_log, stop, sandbox ? &*sandbox : nullptr);
+  sandbox.reset();  // the network and cgroups go as soon as the steps are done
+  built = bud_outcome.has_value();
+  timer.Mark("bud");
   std::vector<std::string> superseded;
   if (caching) {
     layer_cache_.Touch(used_images, std::chrono::duration_cast<std::chrono::seconds>(
@@ -419,9 +429,10 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
   }
   // A noCache build's steps replace the project's earlier ones here too: buildah finds local
   // steps oldest first, so the earlier ones would keep winning.
-  if (!superseded.empty()) RemoveLocalImages(superseded);
-  sandbox.reset();  // the network and cgroups go as soon as the steps are done
-  built = bud_outcome.has_value();
+  if (!superseded.empty()) {
+    RemoveLocalImages(superseded);
+    timer.Mark("superseded steps removed");
+  }
   {
     std::lock_guard lock(mu_);
     if (!built) leftovers_ = true;
@@ -429,7 +440,7 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
       leftovers_ = false;
       std::set<std::string> left;
       for (const auto& id : ContainerIds()) {
-        if (!baseline_.contains(id)) left.insert(id);
+        if (!baseline_->contains(id)) left.insert(id);
       }
       RemoveContainers(left);
     }
@@ -441,6 +452,7 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
       outcome.base_digests[base] = digest;
     }
   }
+  if (!request.base_images.empty()) timer.Mark("base digests inspected");
 
   auto push = Command();
   for (std::string a : {std::string("push"), std::string("--authfile"), auth_file.string(),
@@ -450,6 +462,7 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
   }
   log(fmt::format("$ buildah push {}", request.image));
   auto pushed = RunStep("push", std::move(push), env, log, stop);
+  timer.Mark("push");
   if (pushed) {
     std::ifstream in(digest_file);
     std::getline(in, outcome.digest);
@@ -475,6 +488,8 @@ Result<ImageBuildOutcome> BuildahBuilder::BuildAndPushSteps(const ImageBuildRequ
       return std::unexpected(ok.error());
     }
   }
+  if (!request.extra_images.empty()) timer.Mark("extra tags pushed");
+  MARKET_LOG_DEBUG("buildah steps of {}: {}", request.image, timer.Summary());
   return outcome;
 }
 

@@ -1,5 +1,6 @@
 #include "process/process.hpp"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
@@ -287,6 +288,10 @@ Result<Outcome> RunImpl(const Spec& spec, const LineFn& on_stdout, const LineFn*
   bool exited = false;
   std::optional<SteadyClock::time_point> exited_at;
   int status = 0;
+  // Output closed but no exit status yet: the child is usually between closing its descriptors
+  // and becoming a zombie, so the first checks come soon. A fixed 50 ms sleep here cost each
+  // short tool (ip, buildah) up to 50 ms whenever its output ended first.
+  useconds_t reap_wait_us = 1000;
 
   auto begin_kill = [&] {
     if (!term_sent) {
@@ -322,7 +327,8 @@ Result<Outcome> RunImpl(const Spec& spec, const LineFn& on_stdout, const LineFn*
         }
       }
     } else {
-      ::usleep(50 * 1000);
+      ::usleep(reap_wait_us);
+      reap_wait_us = std::min<useconds_t>(reap_wait_us * 2, 50 * 1000);
     }
 
     if (!exited) {

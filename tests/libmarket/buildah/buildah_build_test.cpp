@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <functional>
+#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -489,6 +490,77 @@ TEST_CASE("A failing RUN ends failed with buildah's error in the log", "[buildah
            o.runroot.string(), "containers", "--quiet"},
           &containers);
   CHECK(containers.empty());
+}
+
+// The working containers in the test's storage, one id a line.
+std::string StorageContainers() {
+  std::string containers;
+  auto o = Storage().Options();
+  MustRun({"buildah", "--storage-driver", "vfs", "--root", o.root.string(), "--runroot",
+           o.runroot.string(), "containers", "--quiet", "--notruncate"},
+          &containers);
+  return containers;
+}
+
+// The first directory of PATH holding `name`; empty if none does.
+std::string OnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path != nullptr ? path : "");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    if (!dir.empty() && ::access((dir + "/" + name).c_str(), X_OK) == 0) return dir + "/" + name;
+  }
+  return {};
+}
+
+TEST_CASE("The builder lists working containers once, and still removes a failed bud's",
+          "[buildah]") {
+  auto host = RealSetup();
+  if (!host) return;
+  const std::string buildah = OnPath("buildah");
+  REQUIRE_FALSE(buildah.empty());
+  // buildah behind a script that notes each subcommand the builder runs.
+  testing::TempDir dir;
+  const auto calls = dir.path() / "calls";
+  const auto wrapper = dir.path() / "buildah";
+  std::ofstream(wrapper) << fmt::format(
+      "#!/bin/sh\nfor a in \"$@\"; do\n  case \"$a\" in\n"
+      "    bud|containers|push|rm|rmi|inspect) echo \"$a\" >> '{}'; break ;;\n  esac\ndone\n"
+      "exec '{}' \"$@\"\n",
+      calls.string(), buildah);
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+  const std::string before = StorageContainers();
+
+  // One worker: every bud starts with no other bud in flight.
+  RealFixture f(*host, 1, [&](BuildahOptions& builder, BuildServiceOptions&) {
+    builder.buildah_path = wrapper.string();
+  });
+  f.AddProject("listed-once-a",
+               {Entry("base_image_choose_from_harbor", {{"handleInput", f.Base()}}),
+                Entry("run", {{"value", std::vector<std::string>{"echo a > /a"}}})});
+  f.AddProject("listed-once-b",
+               {Entry("base_image_choose_from_harbor", {{"handleInput", f.Base()}}),
+                Entry("run", {{"value", std::vector<std::string>{"echo b > /b"}}})});
+  f.AddProject("listed-once-fails",
+               {Entry("base_image_choose_from_harbor", {{"handleInput", f.Base()}}),
+                Entry("run", {{"value", std::vector<std::string>{"exit 7"}}})});
+  f.service->Start();
+  std::vector<BuildState> states;
+  for (const char* project : {"listed-once-a", "listed-once-b", "listed-once-fails"}) {
+    auto queued = f.service->Enqueue(project, "v1", "tester");
+    REQUIRE(queued);
+    states.push_back(f.WaitFinished(queued->id).state);
+  }
+  CHECK(states == std::vector<BuildState>{BuildState::kSucceeded, BuildState::kSucceeded,
+                                          BuildState::kFailed});
+
+  std::map<std::string, int> count;
+  std::ifstream in(calls);
+  for (std::string line; std::getline(in, line);) ++count[line];
+  CHECK(count["bud"] == 3);
+  CHECK(count["push"] == 2);
+  // Once before the first bud, once to find what the failed bud left; none before the others.
+  CHECK(count["containers"] == 2);
+  CHECK(StorageContainers() == before);
 }
 
 TEST_CASE("Cancel of a running and a queued real build", "[buildah]") {

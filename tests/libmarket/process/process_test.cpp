@@ -36,6 +36,42 @@ TEST_CASE("Run streams merged output line by line and reports the exit status", 
   CHECK(out.lines == std::vector<std::string>{"one", "two", "no newline"});
 }
 
+TEST_CASE("A child that closes its output before it exits is waited for", "[process]") {
+  // Once the output has ended the runner checks for the exit status in growing steps: the
+  // status, a stop request and a timeout still reach a child that runs on without output.
+  SECTION("its exit status") {
+    Lines out;
+    Spec spec;
+    spec.argv = {"sh", "-c", "echo before; exec >&- 2>&-; sleep 0.3; exit 4"};
+    auto r = Run(spec, out.Fn(), {});
+    REQUIRE(r);
+    CHECK(r->exit_code == 4);
+    CHECK(out.lines == std::vector<std::string>{"before"});
+  }
+  SECTION("a stop request") {
+    std::stop_source stop;
+    Lines out;
+    Spec spec;
+    spec.argv = {"sh", "-c", "echo before; exec >&- 2>&-; sleep 60"};
+    std::jthread canceller([&] {
+      std::this_thread::sleep_for(300ms);
+      stop.request_stop();
+    });
+    auto r = Run(spec, out.Fn(), stop.get_token());
+    REQUIRE(r);
+    CHECK(r->cancelled);
+    CHECK(out.lines == std::vector<std::string>{"before"});
+  }
+  SECTION("a timeout") {
+    Spec spec;
+    spec.argv = {"sh", "-c", "exec >&- 2>&-; sleep 60"};
+    spec.timeout = 300ms;
+    auto r = Run(spec, [](std::string_view) {}, {});
+    REQUIRE(r);
+    CHECK(r->timed_out);
+  }
+}
+
 TEST_CASE("Arguments reach the program verbatim, no shell involved", "[process]") {
   Lines out;
   Spec spec;

@@ -222,6 +222,11 @@ Result<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerConfig& config)
     // The oci sandbox's network also holds the checkouts whose tools cannot be pinned to the
     // checked addresses (git://, ssh, svn).
     checkout.network_sandbox = buildah.isolation == "oci";
+    if (config.source_mirror_size > 0) {
+      // The service's own folder: builds' contexts are under builds/, out of a mirror's way.
+      checkout.mirror_dir = config.workspace / "git-mirrors";
+      checkout.mirror_max_bytes = config.source_mirror_size;
+    }
     parts->checkout = MakeCommandSourceCheckout(std::move(checkout));
   } catch (const std::invalid_argument& e) {
     return Fail(Errc::kInvalid, fmt::format("source checkouts: {}", e.what()));

@@ -51,6 +51,8 @@ struct ServerConfig {
   bool ssh_sources = false;             // ssh:// and user@host:path sources
   std::string ssh_known_hosts_file;     // required with ssh-sources
   std::string ssh_identity_file;        // the key ssh sources log in with; empty: none
+  // All git mirrors of the workspace (git-mirrors/) together; 0: none, a fresh clone each time.
+  std::int64_t source_mirror_size = 5LL << 30;
   std::vector<std::string> reserved_clusters = {"base"};  // only admins build into these
   std::vector<std::string> allowed_clusters;              // empty: any
   std::int64_t build_memory_bytes = 4LL << 30;  // 0: no limit

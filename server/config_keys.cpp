@@ -189,6 +189,11 @@ const std::vector<ConfigKey>& Table() {
       {.key = "ssh-identity-file", .value_name = "FILE",
        .help = "private key ssh sources log in with (default none)",
        .field = &C::ssh_identity_file},
+      {.key = "source-mirror-size", .type = K::kBytes, .default_value = "5g", .min = 16LL << 20,
+       .max = 1LL << 42, .zero_disables = true,
+       .help = "git mirrors in the workspace that rebuilds fetch only new objects into, all "
+               "together; the least recently used go beyond it; 0: no mirrors",
+       .field = &C::source_mirror_size},
       {.key = "reserved-clusters", .type = K::kList, .default_value = "base",
        .value_name = "CLUSTER,...",
        .help = "Clusters (registry projects) only admins may build into",

@@ -2,6 +2,8 @@
 // The default SourceCheckout: the git and svn commands, credentials through their environment,
 // no configuration of the host or the service account, and a check of where the URL leads.
 
+#include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,15 @@ struct CommandCheckoutOptions {
   bool network_sandbox = false;
   std::string ip_path = "ip";
   std::string slirp_path = "slirp4netns";
+
+  // Set: git sources are fetched into a bare mirror at <mirror_dir>/<key>, one per URL and
+  // owner of the credentials, and their files written from it, so a rebuild downloads only
+  // new objects. Every checkout still fetches from the remote (which checks access each time).
+  // A folder of the service's own, out of every build's reach. Empty: a fresh clone each time.
+  std::filesystem::path mirror_dir{};
+  // All mirrors together; beyond it the least recently used whole mirrors are removed after a
+  // checkout. 5 GiB by default (the server's source-mirror-size).
+  std::int64_t mirror_max_bytes = 5LL << 30;
 };
 
 // std::invalid_argument when a network in the options is not a CIDR range.

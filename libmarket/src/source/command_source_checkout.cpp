@@ -18,6 +18,7 @@
 #include "market/validation.hpp"
 #include "process/process.hpp"
 #include "source/context_paths.hpp"
+#include "source/git_mirror.hpp"
 #include "source/source_url.hpp"
 #include "uri.hpp"
 
@@ -157,7 +158,10 @@ class CommandSourceCheckout final : public SourceCheckout {
     std::stop_token stop;
     const BuildSandbox* sandbox;  // null: the host's network
   };
-  Result<void> Step(const Run& run, process::Spec spec, std::string_view what) const;
+  // Runs one tool. The checkout's size limit bounds how much `watched` grows meanwhile (empty:
+  // nothing to watch); `interrupted`, when given, tells a kill (time, stop, size) from an end.
+  Result<void> Step(const Run& run, process::Spec spec, std::string_view what,
+                    const std::filesystem::path& watched, bool* interrupted = nullptr) const;
   // The URL's transport allowed and every address of its host allowed.
   Result<Destination> CheckDestination(const SourceSpec& source) const;
   // The tool's spec joins the run's sandbox, if any, with `private_dir` holding its resolver.
@@ -165,14 +169,18 @@ class CommandSourceCheckout final : public SourceCheckout {
                                  process::Spec& spec);
   Result<void> Git(const SourceSpec& source, const Run& run,
                    const std::vector<std::string>& pins) const;
+  // Without mirrors: a shallow clone straight into the destination.
+  Result<void> GitClone(const SourceSpec& source, const Run& run, const process::Spec& base,
+                        const std::vector<std::string>& git) const;
   Result<void> Svn(const SourceSpec& source, const Run& run) const;
 
   CommandCheckoutOptions options_;
   NetworkRules rules_;
 };
 
-Result<void> CommandSourceCheckout::Step(const Run& run, process::Spec spec,
-                                         std::string_view what) const {
+Result<void> CommandSourceCheckout::Step(const Run& run, process::Spec spec, std::string_view what,
+                                         const std::filesystem::path& watched,
+                                         bool* interrupted) const {
   auto left =
       std::chrono::duration_cast<std::chrono::milliseconds>(run.deadline - SteadyClock::now());
   if (left.count() <= 0) {
@@ -180,15 +188,21 @@ Result<void> CommandSourceCheckout::Step(const Run& run, process::Spec spec,
                 fmt::format("checkout timed out after {} s", run.limits->timeout.count()));
   }
   spec.timeout = left;
-  const auto* dest = run.dest;
-  const auto max_bytes = run.limits->max_bytes;
-  spec.watchdog = [dest, max_bytes]() -> std::string {
-    if (source::TreeBytes(*dest) > max_bytes) {
-      return SizeLimitText(max_bytes);
-    }
-    return {};
-  };
+  if (!watched.empty()) {
+    const auto max_bytes = run.limits->max_bytes;
+    const std::int64_t before = source::TreeBytes(watched);
+    spec.watchdog = [watched, before, max_bytes]() -> std::string {
+      if (source::TreeBytes(watched) - before > max_bytes) {
+        return SizeLimitText(max_bytes);
+      }
+      return {};
+    };
+  }
   MARKET_ASSIGN_OR_RETURN(auto outcome, process::Run(spec, *run.log, run.stop));
+  if (interrupted != nullptr) {
+    *interrupted = outcome.cancelled || outcome.timed_out || !outcome.kill_reason.empty() ||
+                   outcome.signal != 0;
+  }
   if (outcome.cancelled) return Fail(Errc::kInternal, "cancelled");
   if (outcome.timed_out) {
     return Fail(Errc::kInternal,
@@ -320,15 +334,74 @@ Result<void> CommandSourceCheckout::Git(const SourceSpec& source, const Run& run
                                options_.allow_file_urls ? "protocol.file.allow=always"
                                                         : "protocol.file.allow=never"};
   git.insert(git.end(), pins.begin(), pins.end());
-  const std::string dest = run.dest->string();
 
+  std::string commit;
+  if (options_.mirror_dir.empty()) {
+    MARKET_RETURN_IF_ERROR(GitClone(source, run, base, git));
+    process::Spec head = base;
+    head.argv = git;
+    for (const char* a : {"-C"}) head.argv.push_back(a);
+    head.argv.push_back(run.dest->string());
+    for (const char* a : {"rev-parse", "HEAD"}) head.argv.push_back(a);
+    head.timeout = std::chrono::seconds(30);
+    if (auto rev = process::RunCapture(head, {}, run.stop); rev && rev->outcome.Succeeded()) {
+      commit = rev->output;
+    }
+    // The build gets the files, like `svn export`; history would only grow the context.
+    std::error_code ec;
+    std::filesystem::remove_all(*run.dest / ".git", ec);
+  } else {
+    source::GitMirrorRunner runner;
+    runner.run = [&](std::vector<std::string> args, std::string_view what,
+                     const std::filesystem::path& watched, bool* interrupted) {
+      auto spec = base;
+      spec.argv = git;
+      spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+      return Step(run, std::move(spec), what, watched, interrupted);
+    };
+    runner.capture = [&](std::vector<std::string> args) -> Result<std::string> {
+      auto spec = base;
+      spec.argv = git;
+      spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+      spec.timeout = std::chrono::seconds(60);
+      MARKET_ASSIGN_OR_RETURN(auto captured, process::RunCapture(spec, {}, run.stop));
+      if (!captured.outcome.Succeeded()) {
+        return Fail(Errc::kInternal, fmt::format("git failed: {}", captured.outcome.Describe()));
+      }
+      std::string out = std::move(captured.output);
+      while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.pop_back();
+      return out;
+    };
+    source::GitMirrorCheckout mirror{.mirror_dir = options_.mirror_dir,
+                                     .url = source.url,
+                                     .username = source.username,
+                                     .password = source.password,
+                                     .ref = source.ref,
+                                     .dest = *run.dest,
+                                     .index_file = dir.path() / "index",
+                                     .deadline = run.deadline,
+                                     .stop = run.stop,
+                                     .log = run.log};
+    MARKET_ASSIGN_OR_RETURN(commit, source::CheckoutThroughMirror(mirror, runner));
+  }
+  while (!commit.empty() && std::isspace(static_cast<unsigned char>(commit.back()))) {
+    commit.pop_back();
+  }
+  if (!commit.empty()) (*run.log)(fmt::format("checked out commit {}", commit));
+  return {};
+}
+
+Result<void> CommandSourceCheckout::GitClone(const SourceSpec& source, const Run& run,
+                                             const process::Spec& base,
+                                             const std::vector<std::string>& git) const {
+  const std::string dest = run.dest->string();
   if (IsFullCommitId(source.ref)) {
     // A commit cannot be named by --branch: fetch exactly that commit, shallow.
     auto init = base;
     init.argv = git;
     for (const char* a : {"init", "-q"}) init.argv.push_back(a);
     init.argv.push_back(dest);
-    if (auto ok = Step(run, std::move(init), "git init"); !ok) return ok;
+    if (auto ok = Step(run, std::move(init), "git init", *run.dest); !ok) return ok;
     auto fetch = base;
     fetch.argv = git;
     for (const char* a : {"-C"}) fetch.argv.push_back(a);
@@ -336,44 +409,25 @@ Result<void> CommandSourceCheckout::Git(const SourceSpec& source, const Run& run
     for (const char* a : {"fetch", "-q", "--depth", "1", "--"}) fetch.argv.push_back(a);
     fetch.argv.push_back(source.url);
     fetch.argv.push_back(source.ref);
-    if (auto ok = Step(run, std::move(fetch), "git fetch"); !ok) return ok;
+    if (auto ok = Step(run, std::move(fetch), "git fetch", *run.dest); !ok) return ok;
     auto checkout = base;
     checkout.argv = git;
     checkout.argv.push_back("-C");
     checkout.argv.push_back(dest);
     for (const char* a : {"checkout", "-q", "FETCH_HEAD"}) checkout.argv.push_back(a);
-    if (auto ok = Step(run, std::move(checkout), "git checkout"); !ok) return ok;
-  } else {
-    auto clone = base;
-    clone.argv = git;
-    for (const char* a : {"clone", "-q", "--depth", "1"}) clone.argv.push_back(a);
-    if (!source.ref.empty()) {
-      clone.argv.push_back("--branch");
-      clone.argv.push_back(source.ref);
-    }
-    clone.argv.push_back("--");
-    clone.argv.push_back(source.url);
-    clone.argv.push_back(dest);
-    if (auto ok = Step(run, std::move(clone), "git clone"); !ok) return ok;
+    return Step(run, std::move(checkout), "git checkout", *run.dest);
   }
-
-  process::Spec head = base;
-  head.argv = git;
-  for (const char* a : {"-C"}) head.argv.push_back(a);
-  head.argv.push_back(dest);
-  for (const char* a : {"rev-parse", "HEAD"}) head.argv.push_back(a);
-  head.timeout = std::chrono::seconds(30);
-  if (auto rev = process::RunCapture(head, {}, run.stop); rev && rev->outcome.Succeeded()) {
-    std::string commit = rev->output;
-    while (!commit.empty() && std::isspace(static_cast<unsigned char>(commit.back()))) {
-      commit.pop_back();
-    }
-    (*run.log)(fmt::format("checked out commit {}", commit));
+  auto clone = base;
+  clone.argv = git;
+  for (const char* a : {"clone", "-q", "--depth", "1"}) clone.argv.push_back(a);
+  if (!source.ref.empty()) {
+    clone.argv.push_back("--branch");
+    clone.argv.push_back(source.ref);
   }
-  // The build gets the files, like `svn export`; history would only grow the context.
-  std::error_code ec;
-  std::filesystem::remove_all(*run.dest / ".git", ec);
-  return {};
+  clone.argv.push_back("--");
+  clone.argv.push_back(source.url);
+  clone.argv.push_back(dest);
+  return Step(run, std::move(clone), "git clone", *run.dest);
 }
 
 Result<void> CommandSourceCheckout::Svn(const SourceSpec& source, const Run& run) const {
@@ -401,7 +455,7 @@ Result<void> CommandSourceCheckout::Svn(const SourceSpec& source, const Run& run
   spec.argv.push_back("--");
   spec.argv.push_back(source.url);
   spec.argv.push_back(run.dest->string());
-  return Step(run, std::move(spec), "svn export");
+  return Step(run, std::move(spec), "svn export", *run.dest);
 }
 
 Result<void> CommandSourceCheckout::Checkout(const SourceSpec& source_in,
@@ -455,6 +509,9 @@ Result<void> CommandSourceCheckout::Checkout(const SourceSpec& source_in,
     done = Svn(source, run);
   }
   if (!done) return done;
+  if (source.type == "git" && !options_.mirror_dir.empty()) {
+    source::EvictGitMirrors(options_.mirror_dir, options_.mirror_max_bytes);
+  }
   // The watchdog samples; a fast checkout can finish between two looks.
   if (auto size = source::TreeBytes(dest); size > limits.max_bytes) {
     return Fail(Errc::kInternal,

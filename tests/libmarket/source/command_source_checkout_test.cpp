@@ -267,6 +267,36 @@ TEST_CASE("git: credentials go through askpass, never argv, URL or log", "[check
   CHECK(ok.error().message.find(password) == std::string::npos);
 }
 
+TEST_CASE("git through a mirror: credentials through askpass, kept nowhere", "[checkout][mirror]") {
+  const std::string password = "Mirror-Askpass-" + std::to_string(::getpid());
+  AuthServer server(password);
+  testing::TempDir mirrors;
+  CommandCheckoutOptions options = TestOptions();
+  options.mirror_dir = mirrors.path() / "git-mirrors";
+  Fixture f;
+  f.checkout = MakeCommandSourceCheckout(options);
+  SourceSpec spec = Source("git", "http://127.0.0.1:" + std::to_string(server.port()) + "/r.git",
+                           "", "deploy", password);
+  auto ok = f.checkout->Checkout(spec, f.out.path() / "x", f.limits, f.Log(), {});
+  REQUIRE_FALSE(ok);  // the server has no repository
+  CHECK(ok.error().message.find("git fetch failed") != std::string::npos);
+  CHECK(server.authorization() == Base64Encode("deploy:" + password));
+  CHECK_FALSE(server.password_on_a_command_line());
+  CHECK(f.AllLog().find(password) == std::string::npos);
+  CHECK(ok.error().message.find(password) == std::string::npos);
+  // The mirror was made before the fetch; neither a file nor a name under it holds the password.
+  REQUIRE(std::filesystem::exists(options.mirror_dir));
+  int files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(options.mirror_dir)) {
+    CHECK(e.path().string().find(password) == std::string::npos);
+    if (e.is_regular_file()) {
+      ++files;
+      CHECK(ReadFile(e.path()).find(password) == std::string::npos);
+    }
+  }
+  CHECK(files > 0);
+}
+
 TEST_CASE("git: a password written into the URL is moved out of it", "[checkout]") {
   const std::string password = "In-Url-" + std::to_string(::getpid());
   AuthServer server(password);

@@ -212,6 +212,25 @@ describe('configuration page', () => {
     await page.screenshot({path: path.join(ARTIFACTS, 'unknown_project.png')});
   });
 
+  test('the project\'s layer cache switch is read, changed and kept', {timeout: 60000}, async (t) => {
+    await createProject('cachetoggle');
+    const page = await openPage(t);
+    await openConfig(page, 'cachetoggle');
+    const box = page.getByTestId('layer-cache');
+    await page.locator('[data-testid="layer-cache"]:not([disabled])').waitFor();
+    assert.equal(await box.isChecked(), true);  // a project nobody set caches
+    await page.getByTestId('operator').fill(OPERATOR);
+    await box.uncheck();
+    await expectText(page.getByTestId('layer-cache-status'), /Cache off/);
+    const stored = await api('GET', '/api/project/buildSettings', {projectName: 'cachetoggle'});
+    assert.equal(stored.content.layerCache, false);
+    assert.equal(stored.content.operator, OPERATOR);
+    await page.reload();
+    await page.locator('[data-testid="layer-cache"]:not([disabled])').waitFor();
+    assert.equal(await page.getByTestId('layer-cache').isChecked(), false);
+    await assertAccessible(page, 'the configuration page with the cache switch');
+  });
+
   test('a secret attribute is never shown and survives a save that does not touch it',
        {timeout: 90000}, async (t) => {
     const name = 'secretive';

@@ -64,8 +64,11 @@ describe('the console, end to end', {skip: !REGISTRY && 'MARKET_TEST_REGISTRY is
     await page.getByTestId('save-button').click();
     await page.locator('[data-testid="save-status"].ok').waitFor();
 
-    // Build with a tag; then the builds view, through the page's own navigation.
+    // Build with a tag, cold (the registry may hold this project's cached steps from an
+    // earlier run, and a reused step prints nothing); then the builds view, through the page's
+    // own navigation.
     await page.getByTestId('build-tag').fill('j1');
+    await page.getByTestId('build-no-cache').check();
     await page.getByTestId('build-button').click();
     await page.getByTestId('build-status').filter({hasText: /queued/}).waitFor();
     await page.getByRole('link', {name: /^Builds/}).click();
@@ -75,6 +78,7 @@ describe('the console, end to end', {skip: !REGISTRY && 'MARKET_TEST_REGISTRY is
     const id = await row.getAttribute('data-build');
     await page.getByTestId(`log-${id}`).click();
     await page.locator('[data-testid="builds-log"]', {hasText: 'journey-42'}).waitFor({timeout: 180000});
+    await page.locator('[data-testid="builds-log"]', {hasText: '--no-cache'}).waitFor();
     await page.locator('[data-testid="builds-log"][data-state="done"]').waitFor({timeout: 180000});
     const done = page.locator(`[data-testid="finished-builds"] tr[data-build="${id}"][data-state="succeeded"]`);
     await done.waitFor({timeout: 60000});

@@ -20,6 +20,7 @@ namespace {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
+using market::testing::GitShell;
 
 // A Cluster of this run's own: an empty cache repository. Named to sort after default_cluster,
 // so the shared registry's first page of projects (which the console's browser test reads)
@@ -84,16 +85,6 @@ Built BuildNow(TestClient& client, const std::string& project, bool no_cache = f
   REQUIRE(build.is_object());
   REQUIRE(build["state"] == "succeeded");
   return out;
-}
-
-std::string Shell(const std::filesystem::path& dir, const std::string& command) {
-  const std::string full = "cd '" + dir.string() +
-                           "' && GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com "
-                           "GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com " +
-                           command;
-  INFO(full);
-  REQUIRE(std::system(full.c_str()) == 0);
-  return full;
 }
 
 std::function<void(ServerConfig&)> Configure(const std::string& registry, const std::string& cluster) {
@@ -233,10 +224,10 @@ TEST_CASE("build cache: a changed source commit, build argument or base image mi
   SECTION("source commit and build argument") {
     market::testing::TempDir dir;
     const auto work = dir.path() / "work";
-    Shell(dir.path(), "git init -q -b main work");
+    GitShell(dir.path(), "git init -q -b main work");
     std::ofstream(work / "version.txt") << "commit-A-contents\n";
-    Shell(work, "git add . && git commit -q -m first");
-    Shell(dir.path(), "git clone -q --bare work repo.git");
+    GitShell(work, "git add . && git commit -q -m first");
+    GitShell(dir.path(), "git clone -q --bare work repo.git");
     market::testing::GitServer git(dir.path());
     auto pipeline_with = [&](const std::string& arg) {
       return json::array({Base(busybox),
@@ -256,7 +247,7 @@ TEST_CASE("build cache: a changed source commit, build argument or base image mi
     CHECK(a_again.build["digest"] == a.build["digest"]);
 
     std::ofstream(work / "version.txt") << "commit-B-contents\n";
-    Shell(work, "git commit -q -am second && git push -q ../repo.git main");
+    GitShell(work, "git commit -q -am second && git push -q ../repo.git main");
     Built b = BuildNow(client, "src");
     INFO(b.log);
     CHECK(b.build["digest"] != a.build["digest"]);

@@ -18,24 +18,7 @@ namespace {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-
-// Runs `command` in `dir` with a fixed git identity; its standard output, trimmed.
-std::string Shell(const std::filesystem::path& dir, const std::string& command) {
-  const std::string full = "cd '" + dir.string() +
-                           "' && GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com "
-                           "GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com " +
-                           command;
-  std::FILE* pipe = ::popen(full.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  char buffer[256];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
-  const int status = ::pclose(pipe);
-  INFO(full);
-  REQUIRE(status == 0);
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return out;
-}
+using market::testing::GitShell;
 
 std::string LogOf(TestClient& client, const std::string& id) {
   Reply log = client.Get("/api/project/buildLog?id=" + id);
@@ -105,10 +88,10 @@ TEST_CASE("git mirror: a rebuild of a git source reuses the workspace's mirror",
     return;
   }
   market::testing::TempDir repo;
-  Shell(repo.path(), "git init -q -b main work");
+  GitShell(repo.path(), "git init -q -b main work");
   std::ofstream(repo.path() / "work/version.txt") << "first-contents\n";
-  Shell(repo.path() / "work", "git add . && git commit -q -m first");
-  Shell(repo.path(), "git clone -q --bare work repo.git");
+  GitShell(repo.path() / "work", "git add . && git commit -q -m first");
+  GitShell(repo.path(), "git clone -q --bare work repo.git");
   market::testing::GitServer daemon(repo.path());
 
   std::filesystem::path workspace;
@@ -133,7 +116,7 @@ TEST_CASE("git mirror: a rebuild of a git source reuses the workspace's mirror",
 
   // A new commit: the second build reuses the mirror and fetches only what changed.
   std::ofstream(repo.path() / "work/version.txt") << "second-contents\n";
-  Shell(repo.path() / "work", "git commit -q -am second && git push -q ../repo.git main");
+  GitShell(repo.path() / "work", "git commit -q -am second && git push -q ../repo.git main");
   const std::string second = StartBuild(client, project, "v2");
   CHECK(WaitBuild(client, second) == "succeeded");
   const std::string second_log = LogOf(client, second);
@@ -150,10 +133,10 @@ TEST_CASE("git mirror: source-mirror-size 0 keeps no mirror", "[api][mirror]") {
     return;
   }
   market::testing::TempDir repo;
-  Shell(repo.path(), "git init -q -b main work");
+  GitShell(repo.path(), "git init -q -b main work");
   std::ofstream(repo.path() / "work/version.txt") << "plain-contents\n";
-  Shell(repo.path() / "work", "git add . && git commit -q -m first");
-  Shell(repo.path(), "git clone -q --bare work repo.git");
+  GitShell(repo.path() / "work", "git add . && git commit -q -m first");
+  GitShell(repo.path(), "git clone -q --bare work repo.git");
   market::testing::GitServer daemon(repo.path());
 
   std::filesystem::path workspace;

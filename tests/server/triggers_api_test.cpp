@@ -20,41 +20,24 @@ namespace {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-
-// Runs `command` in `dir` with a fixed git identity; its standard output, trimmed.
-std::string Shell(const std::filesystem::path& dir, const std::string& command) {
-  const std::string full = "cd '" + dir.string() +
-                           "' && GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com "
-                           "GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com " +
-                           command;
-  std::FILE* pipe = ::popen(full.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  char buffer[256];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
-  const int status = ::pclose(pipe);
-  INFO(full);
-  REQUIRE(status == 0);
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return out;
-}
+using market::testing::GitShell;
 
 // A repository with two commits on main (A, then B at the tip) and tag v1 at A, served over
 // git:// on loopback. The file version.txt says which commit a checkout holds.
 struct Repository {
   Repository() {
-    Shell(dir.path(), "git init -q -b main work");
+    GitShell(dir.path(), "git init -q -b main work");
     const auto work = dir.path() / "work";
     std::ofstream(work / "version.txt") << "commit-A-contents\n";
-    Shell(work, "git add . && git commit -q -m first");
-    sha_a = Shell(work, "git rev-parse HEAD");
-    Shell(work, "git tag v1");
+    GitShell(work, "git add . && git commit -q -m first");
+    sha_a = GitShell(work, "git rev-parse HEAD");
+    GitShell(work, "git tag v1");
     std::ofstream(work / "version.txt") << "commit-B-contents\n";
-    Shell(work, "git commit -q -am second");
-    sha_b = Shell(work, "git rev-parse HEAD");
-    Shell(dir.path(), "git clone -q --bare work repo.git");
+    GitShell(work, "git commit -q -am second");
+    sha_b = GitShell(work, "git rev-parse HEAD");
+    GitShell(dir.path(), "git clone -q --bare work repo.git");
     // As the big git hosts do: a commit that is not a branch tip can be fetched.
-    Shell(dir.path() / "repo.git", "git config uploadpack.allowReachableSHA1InWant true");
+    GitShell(dir.path() / "repo.git", "git config uploadpack.allowReachableSHA1InWant true");
     daemon.emplace(dir.path());
   }
   std::string Url() const { return daemon->Url("repo.git"); }

@@ -9,11 +9,31 @@
 #include <thread>
 #include <vector>
 
+#include <catch2/catch.hpp>
+#include <cstdio>
+
 #include "support/ports.hpp"
 
 extern char** environ;
 
 namespace market::testing {
+
+std::string GitShell(const std::filesystem::path& dir, const std::string& command) {
+  const std::string full = "cd '" + dir.string() +
+                           "' && GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com "
+                           "GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com " +
+                           command;
+  std::FILE* pipe = ::popen(full.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  char buffer[256];
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
+  const int status = ::pclose(pipe);
+  INFO(full);
+  REQUIRE(status == 0);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
 
 GitServer::GitServer(const std::filesystem::path& base) : port_(FreeLoopbackPort()) {
   std::vector<std::string> args = {"git",

@@ -9,6 +9,10 @@
 
 namespace market::testing {
 
+// Runs the shell `command` in `dir` with a fixed git identity (commits need one); its standard
+// output, trimmed. A failing command fails the test.
+std::string GitShell(const std::filesystem::path& dir, const std::string& command);
+
 class GitServer {
  public:
   // Serves every repository under `base` (e.g. base/repo.git as Url("repo.git")); returns once

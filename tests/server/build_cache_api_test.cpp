@@ -8,11 +8,13 @@
 #include <chrono>
 #include <fstream>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 
 #include "server_harness.hpp"
 #include "support/git_server.hpp"
+#include "support/ports.hpp"
 #include "support/test_env.hpp"
 
 namespace market::server::testing {
@@ -95,6 +97,20 @@ std::function<void(ServerConfig&)> Configure(const std::string& registry, const 
     config.default_cluster = cluster;
     config.source_allow_networks = "127.0.0.0/8";  // the git daemon
   };
+}
+
+// The tags the registry holds of `repository` (none when it does not exist).
+std::set<std::string> RegistryTags(const std::string& registry, const std::string& repository) {
+  TestClient client(static_cast<std::uint16_t>(std::stoi(registry.substr(registry.rfind(':') + 1))));
+  Reply listed = client.Get("/v2/" + repository + "/tags/list");
+  std::set<std::string> tags;
+  if (listed.status == 404) return tags;
+  REQUIRE(listed.status == 200);
+  const json body = listed.Json();
+  if (body["tags"].is_array()) {
+    for (const auto& tag : body["tags"]) tags.insert(tag.get<std::string>());
+  }
+  return tags;
 }
 
 }  // namespace
@@ -277,6 +293,60 @@ TEST_CASE("build cache: a changed source commit, build argument or base image mi
     CHECK(rebuilt.build["digest"] != first.build["digest"]);
     CHECK_THAT(rebuilt.log, Catch::Contains("base-two"));
   }
+}
+
+TEST_CASE("build cache: a retention rule set on */buildcache cleans the cache, not the images",
+          "[api][build-cache][buildah][retention]") {
+  std::optional<std::string> registry = market::testing::RegistryHost();
+  if (!registry) {
+    WARN("MARKET_TEST_REGISTRY is not set: skipping the build cache");
+    return;
+  }
+  const std::string cluster = Unique("br");
+  TestServer server(market::testing::Backend::kSqlite, [&](ServerConfig& config) {
+    Configure(*registry, cluster)(config);
+    config.retention_poll = 1s;
+    config.retention_max_deletes_per_minute = 0;
+  });
+  TestClient client(server.port());
+  const std::string busybox = *registry + "/base/busybox:latest";
+  Save(client, "app", json::array({Base(busybox), Run(kRandomStep), Run("echo one")}), true);
+  BuildNow(client, "app");
+  Save(client, "app", json::array({Base(busybox), Run(kRandomStep), Run("echo two")}), false);
+  BuildNow(client, "app");
+  const std::string cache = cluster + "/app/buildcache";
+  const std::set<std::string> cached = RegistryTags(*registry, cache);
+  REQUIRE(cached.size() == 3);  // the random step, and each build's last step
+
+  // What docs/ops.md tells operators to set up: keep the newest cached step.
+  Reply made = client.PostJson(
+      "/api/retention/new",
+      {{"cluster", cluster},
+       {"name", "build-cache"},
+       {"rules", json::array({{{"repositories", "*/buildcache"}, {"keepLatest", 1}}}).dump()},
+       {"operator", "alice"}});
+  INFO(made.body);
+  REQUIRE(made.Code() == 10000);
+  Reply queued = client.PostJson("/api/retention/run",
+                                 {{"id", made.Json()["content"]["id"]}, {"operator", "alice"}});
+  REQUIRE(queued.Code() == 10000);
+  const std::int64_t run = queued.Json()["content"]["id"];
+  json detail;
+  REQUIRE(market::testing::WaitFor(
+      [&] {
+        detail = client.Get("/api/retention/runs/get?id=" + std::to_string(run)).Json()["content"];
+        return detail["state"] == "succeeded" || detail["state"] == "failed";
+      },
+      60s));
+  INFO(detail.dump());
+  REQUIRE(detail["state"] == "succeeded");
+  CHECK(RegistryTags(*registry, cache).size() == 1);
+  // No rule applies to the project's own repository: its image stays.
+  CHECK(RegistryTags(*registry, cluster + "/app") == std::set<std::string>{"latest"});
+  // A build after the clean-up still works: what is gone is built and cached again.
+  Built after = BuildNow(client, "app");
+  CHECK(after.build["state"] == "succeeded");
+  CHECK(RegistryTags(*registry, cache).size() >= 2);
 }
 
 }  // namespace market::server::testing

@@ -63,6 +63,19 @@ TEST_CASE("build --follow streams the log and exits with the build's outcome",
   CHECK_THAT(history.out, Contains("DIGEST") && Contains("v1") && Contains("succeeded") &&
                               Contains("sha256:") && Contains("total: 1 build"));
 
+  // The same build again reuses its cached step (which then prints nothing); --no-cache runs
+  // it again.
+  RunResult warm = RunAgainst(server, {"build", project, "--tag", "v1", "--follow"});
+  INFO("warm: " << warm.out << warm.err);
+  CHECK(warm.status == 0);
+  CHECK_THAT(warm.out, Contains("Using cache"));
+  CHECK_THAT(warm.out, !Contains("\nhello-from-the-cli-test"));
+  RunResult cold = RunAgainst(server, {"build", project, "--tag", "v1", "--follow", "--no-cache"});
+  INFO("cold: " << cold.out << cold.err);
+  CHECK(cold.status == 0);
+  CHECK_THAT(cold.out, Contains("--no-cache"));
+  CHECK_THAT(cold.out, Contains("\nhello-from-the-cli-test"));
+
   // Cancelling a build that has ended is the server's 10012.
   RunResult cancel = RunAgainst(server, {"cancel", id});
   CHECK(cancel.status == 1);

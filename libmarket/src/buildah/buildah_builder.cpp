@@ -284,12 +284,12 @@ void BuildahBuilder::RemoveLocalImages(const std::vector<std::string>& images) c
   spec.argv.push_back("rmi");
   spec.argv.insert(spec.argv.end(), images.begin(), images.end());
   spec.timeout = std::chrono::seconds(300);
-  // The images are in the registry now; keeping them would grow vfs storage with every build.
+  // Pushed images, superseded steps or the layer cache's least recently used: no build needs them.
   auto outcome = process::Run(spec, [](std::string_view) {}, {});
   if (!outcome || !outcome->Succeeded()) {
-    MARKET_LOG_WARN("buildah rmi of {} pushed image(s) failed", images.size());
+    MARKET_LOG_WARN("buildah rmi of {} image(s) failed", images.size());
   } else {
-    MARKET_LOG_DEBUG("removed {} pushed image(s) from local storage", images.size());
+    MARKET_LOG_DEBUG("removed {} image(s) from local storage", images.size());
   }
 }
 

@@ -916,5 +916,59 @@ TEST_CASE("An svn redirect to this host's loopback reaches nothing from the chec
   CHECK(loopback_service.accepted() == before);  // ...and reached nothing of this host
 }
 
+TEST_CASE("Layer-cached builds keep their steps in storage, trimmed past build-cache-size once idle",
+          "[buildah][cache]") {
+  auto host = RealSetup();
+  if (!host) return;
+  // One build of a cached step into a storage of its own with `max_bytes`; the storage's
+  // images a moment after the builder went idle.
+  auto images_after = [&](std::int64_t max_bytes) {
+    testing::TempDir storage;
+    BuildahOptions o;
+    o.root = storage.path() / "root";
+    o.runroot = storage.path() / "runroot";
+    o.isolation = "chroot";  // the sandbox is not what this is about
+    o.cleanup_quiet_period = 50ms;
+    o.cache_max_bytes = max_bytes;
+    testing::TempDir context;
+    std::ofstream(context.path() / "Dockerfile")
+        << "FROM " << *host << "/base/busybox:latest\nRUN echo cached > /cached\n";
+    std::string images;
+    {
+      auto builder = MakeBuildahBuilder(o);
+      ImageBuildRequest request;
+      request.context_dir = context.path();
+      request.dockerfile = "Dockerfile";
+      request.image = *host + "/cachetest/trim:latest";
+      request.registry_host = *host;
+      request.tls_verify = false;
+      request.layer_cache = ImageBuildRequest::LayerCache::kUse;
+      std::string log;
+      auto built = builder->BuildAndPush(
+          request, [&](std::string_view l) { log += std::string(l) + "\n"; }, {});
+      INFO(log);
+      REQUIRE(built);
+      CHECK_THAT(log, Catch::Contains("--layers"));
+      // The trim runs on the builder's own thread once the quiet period has passed.
+      for (int i = 0; i < 100; ++i) {
+        std::this_thread::sleep_for(100ms);
+        images.clear();
+        MustRun({"buildah", "--storage-driver", "vfs", "--root", o.root.string(), "--runroot",
+                 o.runroot.string(), "images", "--all", "--quiet"},
+                &images);
+        if (images.empty() || max_bytes > 1) {
+          if (i >= 10) break;  // a second idle: time enough for a trim to have run
+        }
+      }
+    }
+    return images;
+  };
+  // Within the bound: the step and the base stay for the next build (a cold build's image
+  // would be removed).
+  CHECK_FALSE(images_after(10LL << 30).empty());
+  // Past it (a bound no storage fits): the least recently used go, here all of them.
+  CHECK(images_after(1).empty());
+}
+
 }  // namespace
 }  // namespace market

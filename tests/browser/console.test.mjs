@@ -10,8 +10,7 @@ import {after, before, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 
-import {ARTIFACTS, assertAccessible, checkedPage, launchBrowser, makeDatabase,
-  startServer} from './support.mjs';
+import {ARTIFACTS, assertAccessible, checkedPage, launchBrowser, makeDatabase, openRegistryRow, startServer} from './support.mjs';
 
 const OPERATOR = 'console-tester';
 const REGISTRY = process.env.MARKET_TEST_REGISTRY || '';
@@ -300,29 +299,6 @@ describe('the builds view with a real registry', {skip: !REGISTRY && 'MARKET_TES
 
 // Tags `to` as the image `from` names, through the registry's HTTP API (what a second push of
 // the same image does).
-// Opens the link of the registry view's row `name`, paging on as a person would while it is
-// not on the page shown: the test registry keeps what earlier runs pushed (their projects, and
-// their builds' cache repositories), so a name need not be on the first page of twenty.
-async function openRegistryRow(page, name) {
-  const rows = page.locator('[data-testid="registry-body"] tr');
-  for (let shown = 0; shown < 100; ++shown) {
-    await rows.first().waitFor();
-    const row = page.locator(`[data-testid="registry-body"] tr[data-name="${name}"] a`);
-    if (await row.count() > 0) {
-      await row.click();
-      return;
-    }
-    const next = page.getByRole('button', {name: /Next/});
-    assert.ok(!(await next.isDisabled()), `the registry view lists no ${name} on any page`);
-    const first = await rows.first().getAttribute('data-name');
-    await next.click();
-    await page.waitForFunction(
-      (before) => document.querySelector('[data-testid="registry-body"] tr')?.dataset.name !== before,
-      first);
-  }
-  assert.fail(`the registry view lists no ${name} in 100 pages`);
-}
-
 async function tagSameImage(repository, from, to) {
   const accept = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json',
     'application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'].join(', ');

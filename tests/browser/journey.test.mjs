@@ -9,7 +9,7 @@
 import {after, before, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
 
-import {checkedPage, launchBrowser, makeDatabase, startServer} from './support.mjs';
+import {checkedPage, launchBrowser, makeDatabase, openRegistryRow, startServer} from './support.mjs';
 
 const REGISTRY = process.env.MARKET_TEST_REGISTRY || '';
 const NAME = 'journey-web';
@@ -87,8 +87,8 @@ describe('the console, end to end', {skip: !REGISTRY && 'MARKET_TEST_REGISTRY is
 
     // The registry view: the tag the build pushed, with the same digest; then delete it.
     await page.getByTestId('nav-registry').click();
-    await page.locator('[data-testid="registry-body"] tr[data-name="default_cluster"] a').click();
-    await page.locator(`[data-testid="registry-body"] tr[data-name="default_cluster/${NAME}"] a`).click();
+    await openRegistryRow(page, 'default_cluster');
+    await openRegistryRow(page, `default_cluster/${NAME}`);
     const tag = page.locator('[data-testid="registry-body"] tr[data-tag="j1"]');
     await tag.waitFor();
     assert.equal((await tag.locator('code.digest').textContent()).trim(), digest);

@@ -133,3 +133,26 @@ export async function assertAccessible(page, what) {
   });
   assert.deepEqual(violations, [], `${what}: WCAG 2 A/AA violations`);
 }
+
+// Opens the link of the registry view's row `name`, paging on as a person would while it is
+// not on the page shown: the test registry keeps what earlier runs pushed (their projects, and
+// their builds' cache repositories), so a name need not be on the first page of twenty.
+export async function openRegistryRow(page, name) {
+  const rows = page.locator('[data-testid="registry-body"] tr');
+  for (let shown = 0; shown < 100; ++shown) {
+    await rows.first().waitFor();
+    const row = page.locator(`[data-testid="registry-body"] tr[data-name="${name}"] a`);
+    if (await row.count() > 0) {
+      await row.click();
+      return;
+    }
+    const next = page.getByRole('button', {name: /Next/});
+    assert.ok(!(await next.isDisabled()), `the registry view lists no ${name} on any page`);
+    const first = await rows.first().getAttribute('data-name');
+    await next.click();
+    await page.waitForFunction(
+      (before) => document.querySelector('[data-testid="registry-body"] tr')?.dataset.name !== before,
+      first);
+  }
+  assert.fail(`the registry view lists no ${name} in 100 pages`);
+}

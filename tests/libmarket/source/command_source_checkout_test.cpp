@@ -30,6 +30,7 @@
 #include "process/process.hpp"
 #include "source/context_paths.hpp"
 #include "support/git_server.hpp"
+#include "libmarket/source/shell_for_git.hpp"
 #include "support/test_env.hpp"
 #include "support/test_stores.hpp"
 
@@ -38,28 +39,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string Sh(const std::string& script, const std::filesystem::path& cwd = {}) {
-  process::Spec spec;
-  spec.argv = {"sh", "-ec", script};
-  spec.cwd = cwd;
-  spec.env = {{"GIT_AUTHOR_NAME", "t"},
-              {"GIT_AUTHOR_EMAIL", "t@example.com"},
-              {"GIT_COMMITTER_NAME", "t"},
-              {"GIT_COMMITTER_EMAIL", "t@example.com"}};
-  std::string out;
-  auto r = process::Run(spec, [&](std::string_view l) { out += std::string(l) + "\n"; }, {});
-  REQUIRE(r);
-  INFO(out);
-  REQUIRE(r->Succeeded());
-  return out;
-}
-
-std::string ReadFile(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using market::testing::ReadFile;
+using market::testing::Sh;
 
 // A repository with two commits on main, a tag v1 on the first, a branch "feature".
 struct GitRepo {

@@ -64,6 +64,11 @@ void LoopbackServer::SetAnswers(std::vector<Answer> answers) {
   next_ = 0;
 }
 
+bool LoopbackServer::WaitForConnectionsClosed(std::chrono::milliseconds limit) {
+  std::unique_lock lock(mutex_);
+  return connections_changed_.wait_for(lock, limit, [this] { return open_connections_ == 0; });
+}
+
 LoopbackServer::Answer LoopbackServer::Next() {
   std::lock_guard lock(mutex_);
   if (next_ < answers_.size()) return answers_[next_++];
@@ -79,8 +84,18 @@ void LoopbackServer::AcceptLoop() {
     }
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    {
+      std::lock_guard lock(mutex_);
+      ++open_connections_;
+    }
     // One thread per connection: the client may hold one connection idle while it opens another.
-    std::thread([this, fd] { Serve(fd); }).detach();
+    std::thread([this, fd] {
+      Serve(fd);
+      ::close(fd);
+      std::lock_guard lock(mutex_);
+      --open_connections_;
+      connections_changed_.notify_all();
+    }).detach();
   }
 }
 
@@ -92,10 +107,7 @@ void LoopbackServer::Serve(int fd) {
     std::size_t end = buffer.find("\r\n\r\n");
     while (end == std::string::npos) {
       const ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
-      if (n <= 0) {
-        ::close(fd);
-        return;
-      }
+      if (n <= 0) return;
       buffer.append(chunk, static_cast<std::size_t>(n));
       end = buffer.find("\r\n\r\n");
     }
@@ -103,19 +115,13 @@ void LoopbackServer::Serve(int fd) {
     const std::size_t total = end + 4 + ContentLength(head);
     while (buffer.size() < total) {
       const ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
-      if (n <= 0) {
-        ::close(fd);
-        return;
-      }
+      if (n <= 0) return;
       buffer.append(chunk, static_cast<std::size_t>(n));
     }
     buffer.erase(0, total);
     const Answer answer = Next();
     const bool head_request = head.starts_with("HEAD ");
-    if (!SendAll(fd, answer.head + (head_request ? std::string() : answer.body))) {
-      ::close(fd);
-      return;
-    }
+    if (!SendAll(fd, answer.head + (head_request ? std::string() : answer.body))) return;
   }
 }
 

@@ -164,38 +164,9 @@ Problem CheckHelpers(std::string_view op, std::string_view text) {
   return std::nullopt;
 }
 
-}  // namespace
-
-Problem CheckRegistryParsing(std::string_view input) {
-  auto [op_line, text] = SplitLine(input);
-  const std::vector<std::string> words = Words(op_line);
-  if (words.empty()) return std::nullopt;
-  if (words[0] != "harbor" && words[0] != "distribution") return CheckHelpers(words[0], text);
-
-  // Only the loopback server may be contacted: no other hosts, no name lookups.
-  if (input.find("//") != std::string_view::npos) return std::nullopt;
-  // A message may quote what the caller or the registry sent: the password (or its Basic form)
-  // in the input may show again. Anything else the client adds must never show it.
-  const bool input_has_password =
-      input.find("Secret9") != std::string_view::npos ||
-      input.find(Base64Encode(std::string(kUser) + ":" + std::string(kPassword))) !=
-          std::string_view::npos;
-  LoopbackServer& server = Server();
-  std::string responses(text);
-  for (auto at = responses.find("{origin}"); at != std::string::npos;
-       at = responses.find("{origin}", at)) {
-    responses.replace(at, 8, server.Origin());
-    at += server.Origin().size();
-  }
-  std::vector<LoopbackServer::Answer> answers;
-  std::string_view rest = responses;
-  while (!rest.empty() && answers.size() < kMaxAnswers) {
-    const auto separator = rest.find("\n---\n");
-    answers.push_back(MakeAnswer(rest.substr(0, separator)));
-    rest = separator == std::string_view::npos ? std::string_view{} : rest.substr(separator + 5);
-  }
-  server.SetAnswers(std::move(answers));
-
+// One client operation against the loopback server; the client is gone when this returns.
+Problem RunClientOperation(const std::vector<std::string>& words, const LoopbackServer& server,
+                           bool input_has_password) {
   harbor::RegistryConfig config;
   config.url = server.Origin();
   config.kind = words[0] == "harbor" ? harbor::RegistryKind::kHarbor
@@ -247,6 +218,44 @@ Problem CheckRegistryParsing(std::string_view input) {
     if (!pinged) return CheckError(pinged.error(), input_has_password);
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+Problem CheckRegistryParsing(std::string_view input) {
+  auto [op_line, text] = SplitLine(input);
+  const std::vector<std::string> words = Words(op_line);
+  if (words.empty()) return std::nullopt;
+  if (words[0] != "harbor" && words[0] != "distribution") return CheckHelpers(words[0], text);
+
+  // Only the loopback server may be contacted: no other hosts, no name lookups.
+  if (input.find("//") != std::string_view::npos) return std::nullopt;
+  // A message may quote what the caller or the registry sent: the password (or its Basic form)
+  // in the input may show again. Anything else the client adds must never show it.
+  const bool input_has_password =
+      input.find("Secret9") != std::string_view::npos ||
+      input.find(Base64Encode(std::string(kUser) + ":" + std::string(kPassword))) !=
+          std::string_view::npos;
+  LoopbackServer& server = Server();
+  std::string responses(text);
+  for (auto at = responses.find("{origin}"); at != std::string::npos;
+       at = responses.find("{origin}", at)) {
+    responses.replace(at, 8, server.Origin());
+    at += server.Origin().size();
+  }
+  std::vector<LoopbackServer::Answer> answers;
+  std::string_view rest = responses;
+  while (!rest.empty() && answers.size() < kMaxAnswers) {
+    const auto separator = rest.find("\n---\n");
+    answers.push_back(MakeAnswer(rest.substr(0, separator)));
+    rest = separator == std::string_view::npos ? std::string_view{} : rest.substr(separator + 5);
+  }
+  server.SetAnswers(std::move(answers));
+  const Problem problem = RunClientOperation(words, server, input_has_password);
+  if (!server.WaitForConnectionsClosed(std::chrono::seconds(10))) {
+    return std::string("a connection to the registry stayed open after its client was destroyed");
+  }
+  return problem;
 }
 
 }  // namespace market::fuzz

@@ -81,30 +81,47 @@ void SaveProject(TestClient& client, const std::string& project, const std::stri
   REQUIRE(saved.Code() == 10000);
 }
 
+// A repository of one commit (version.txt holding `contents`) behind a loopback git daemon, and
+// a server that may reach it and pushes to `registry`; mirrors off when `mirrors` is false.
+struct GitSourceWorld {
+  GitSourceWorld(const std::string& registry, const std::string& contents, bool mirrors)
+      : daemon(MakeRepository(repo.path(), contents)),
+        server(market::testing::Backend::kSqlite, [&](ServerConfig& config) {
+          config.registry_url = "http://" + registry;
+          config.registry_kind = "distribution";
+          config.registry_insecure = true;
+          config.source_allow_networks = "127.0.0.0/8";  // the git daemon
+          if (!mirrors) config.source_mirror_size = 0;
+          workspace = config.workspace;
+        }) {}
+
+  // work/ (a clone to commit in) and repo.git (what the daemon serves) under `dir`; `dir`.
+  static const std::filesystem::path& MakeRepository(const std::filesystem::path& dir,
+                                                     const std::string& contents) {
+    GitShell(dir, "git init -q -b main work");
+    std::ofstream(dir / "work/version.txt") << contents << "\n";
+    GitShell(dir / "work", "git add . && git commit -q -m first");
+    GitShell(dir, "git clone -q --bare work repo.git");
+    return dir;
+  }
+
+  market::testing::TempDir repo;
+  market::testing::GitServer daemon;
+  std::filesystem::path workspace;  // set while the server starts
+  TestServer server;
+};
+
 TEST_CASE("git mirror: a rebuild of a git source reuses the workspace's mirror", "[api][mirror]") {
   std::optional<std::string> registry = market::testing::RegistryHost();
   if (!registry) {
     WARN("MARKET_TEST_REGISTRY is not set: skipping the builds from a git mirror");
     return;
   }
-  market::testing::TempDir repo;
-  GitShell(repo.path(), "git init -q -b main work");
-  std::ofstream(repo.path() / "work/version.txt") << "first-contents\n";
-  GitShell(repo.path() / "work", "git add . && git commit -q -m first");
-  GitShell(repo.path(), "git clone -q --bare work repo.git");
-  market::testing::GitServer daemon(repo.path());
-
-  std::filesystem::path workspace;
-  TestServer server(market::testing::Backend::kSqlite, [&](ServerConfig& config) {
-    config.registry_url = "http://" + *registry;
-    config.registry_kind = "distribution";
-    config.registry_insecure = true;
-    config.source_allow_networks = "127.0.0.0/8";  // the git daemon
-    workspace = config.workspace;
-  });
-  TestClient client(server.port());
+  GitSourceWorld world(*registry, "first-contents", true);
+  const std::filesystem::path& workspace = world.workspace;
+  TestClient client(world.server.port());
   const std::string project = "mirror" + std::to_string(std::random_device{}() % 1000000);
-  SaveProject(client, project, *registry, daemon.Url("repo.git"));
+  SaveProject(client, project, *registry, world.daemon.Url("repo.git"));
 
   const std::string first = StartBuild(client, project, "v1");
   CHECK(WaitBuild(client, first) == "succeeded");
@@ -115,8 +132,8 @@ TEST_CASE("git mirror: a rebuild of a git source reuses the workspace's mirror",
   CHECK(CompleteMirrors(workspace / "git-mirrors") == 1);
 
   // A new commit: the second build reuses the mirror and fetches only what changed.
-  std::ofstream(repo.path() / "work/version.txt") << "second-contents\n";
-  GitShell(repo.path() / "work", "git commit -q -am second && git push -q ../repo.git main");
+  std::ofstream(world.repo.path() / "work/version.txt") << "second-contents\n";
+  GitShell(world.repo.path() / "work", "git commit -q -am second && git push -q ../repo.git main");
   const std::string second = StartBuild(client, project, "v2");
   CHECK(WaitBuild(client, second) == "succeeded");
   const std::string second_log = LogOf(client, second);
@@ -132,32 +149,17 @@ TEST_CASE("git mirror: source-mirror-size 0 keeps no mirror", "[api][mirror]") {
     WARN("MARKET_TEST_REGISTRY is not set: skipping the build without git mirrors");
     return;
   }
-  market::testing::TempDir repo;
-  GitShell(repo.path(), "git init -q -b main work");
-  std::ofstream(repo.path() / "work/version.txt") << "plain-contents\n";
-  GitShell(repo.path() / "work", "git add . && git commit -q -m first");
-  GitShell(repo.path(), "git clone -q --bare work repo.git");
-  market::testing::GitServer daemon(repo.path());
-
-  std::filesystem::path workspace;
-  TestServer server(market::testing::Backend::kSqlite, [&](ServerConfig& config) {
-    config.registry_url = "http://" + *registry;
-    config.registry_kind = "distribution";
-    config.registry_insecure = true;
-    config.source_allow_networks = "127.0.0.0/8";
-    config.source_mirror_size = 0;
-    workspace = config.workspace;
-  });
-  TestClient client(server.port());
+  GitSourceWorld world(*registry, "plain-contents", false);
+  TestClient client(world.server.port());
   const std::string project = "nomirror" + std::to_string(std::random_device{}() % 1000000);
-  SaveProject(client, project, *registry, daemon.Url("repo.git"));
+  SaveProject(client, project, *registry, world.daemon.Url("repo.git"));
   const std::string id = StartBuild(client, project, "v1");
   CHECK(WaitBuild(client, id) == "succeeded");
   const std::string log = LogOf(client, id);
   INFO(log);
   CHECK(log.find("plain-contents") != std::string::npos);
   CHECK(log.find("git mirror") == std::string::npos);
-  CHECK_FALSE(std::filesystem::exists(workspace / "git-mirrors"));
+  CHECK_FALSE(std::filesystem::exists(world.workspace / "git-mirrors"));
 }
 
 }  // namespace

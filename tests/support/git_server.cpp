@@ -18,11 +18,19 @@ extern char** environ;
 
 namespace market::testing {
 
+const std::vector<std::pair<std::string, std::string>>& GitIdentity() {
+  static const std::vector<std::pair<std::string, std::string>> identity = {
+      {"GIT_AUTHOR_NAME", "t"},
+      {"GIT_AUTHOR_EMAIL", "t@example.com"},
+      {"GIT_COMMITTER_NAME", "t"},
+      {"GIT_COMMITTER_EMAIL", "t@example.com"}};
+  return identity;
+}
+
 std::string GitShell(const std::filesystem::path& dir, const std::string& command) {
-  const std::string full = "cd '" + dir.string() +
-                           "' && GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com "
-                           "GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com " +
-                           command;
+  std::string full = "cd '" + dir.string() + "' && ";
+  for (const auto& [name, value] : GitIdentity()) full += name + "=" + value + " ";
+  full += command;
   std::FILE* pipe = ::popen(full.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string out;

@@ -6,10 +6,15 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace market::testing {
 
-// Runs the shell `command` in `dir` with a fixed git identity (commits need one); its standard
+// The fixed git identity commits need, as environment variables.
+const std::vector<std::pair<std::string, std::string>>& GitIdentity();
+
+// Runs the shell `command` in `dir` with that git identity (commits need one); its standard
 // output, trimmed. A failing command fails the test.
 std::string GitShell(const std::filesystem::path& dir, const std::string& command);
 

@@ -144,10 +144,7 @@ process::Outcome MustRun(std::vector<std::string> argv, std::string* output = nu
   process::Spec spec;
   spec.argv = std::move(argv);
   spec.cwd = cwd;
-  spec.env = {{"GIT_AUTHOR_NAME", "t"},
-              {"GIT_AUTHOR_EMAIL", "t@example.com"},
-              {"GIT_COMMITTER_NAME", "t"},
-              {"GIT_COMMITTER_EMAIL", "t@example.com"}};
+  spec.env = market::testing::GitIdentity();
   std::string out;
   auto r = process::Run(spec, [&](std::string_view l) { out += std::string(l) + "\n"; }, {});
   REQUIRE(r);

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "process/process.hpp"
+#include "support/git_server.hpp"
 
 namespace market::testing {
 
@@ -19,10 +20,7 @@ inline std::string Sh(const std::string& script, const std::filesystem::path& cw
   process::Spec spec;
   spec.argv = {"sh", "-ec", script};
   spec.cwd = cwd;
-  spec.env = {{"GIT_AUTHOR_NAME", "t"},
-              {"GIT_AUTHOR_EMAIL", "t@example.com"},
-              {"GIT_COMMITTER_NAME", "t"},
-              {"GIT_COMMITTER_EMAIL", "t@example.com"}};
+  spec.env = GitIdentity();
   std::string out;
   auto r = process::Run(spec, [&](std::string_view l) { out += std::string(l) + "\n"; }, {});
   REQUIRE(r);

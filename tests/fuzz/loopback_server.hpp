@@ -35,7 +35,7 @@ class LoopbackServer {
 
  private:
   void AcceptLoop();
-  void Serve(int fd);
+  void Serve(int fd);  // answers on `fd` until the peer closes it; the caller closes `fd`
   Answer Next();
 
   int listen_fd_ = -1;

@@ -60,6 +60,10 @@ class DepthLimitedBuilder {
 
 Result<std::optional<nlohmann::json>> ParseJsonBounded(std::string_view text,
                                                        std::string_view what) {
+  // nlohmann's lexer reads a NUL byte as the end of the input, so "{}\0<anything>" would parse
+  // as {} and the rest go unread. JSON text holds no raw NUL (RFC 8259: control characters only
+  // escaped), so such text is not JSON.
+  if (text.find('\0') != std::string_view::npos) return std::optional<nlohmann::json>{};
   nlohmann::json parsed;
   DepthLimitedBuilder builder(parsed);
   const bool complete = nlohmann::json::sax_parse(text, &builder);

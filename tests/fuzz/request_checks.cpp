@@ -174,8 +174,11 @@ int NestingDepth(std::string_view text) {
 // copied or written (which would recurse once per level); JSON within the limit never is.
 Problem CheckNestingLimit(std::string_view body) {
   const std::string kTooDeep = "request body: JSON nesting deeper than 64 levels";
-  // accept() runs the parser without building a value: it does not recurse.
-  if (!nlohmann::json::accept(body)) return std::nullopt;
+  // accept() runs the parser without building a value: it does not recurse. It stops at a NUL
+  // byte as if the input ended there; text with one is not JSON (ParseJsonBounded says so).
+  if (body.find('\0') != std::string_view::npos || !nlohmann::json::accept(body)) {
+    return std::nullopt;
+  }
   const bool too_deep = NestingDepth(body) > market::kMaxJsonDepth;
   Result<RequestParams> params = RequestParams::Decode("", "application/json", body);
   const bool refused = !params && params.error().message == kTooDeep;

@@ -110,3 +110,27 @@ TEST_CASE("600 KB of nested JSON is refused and the server lives on", "[process]
     }
   }
 }
+
+// JSON parsers that stop at a NUL byte would read `{...}\0<more>` as the object before it and
+// act on it; such text is not JSON, so the request is refused and changes nothing.
+TEST_CASE("A JSON body with a NUL byte is refused as not JSON and changes nothing",
+          "[process][limits]") {
+  TestDatabase database(Backend::kSqlite);
+  market::testing::ServerProcess server(
+      {"--listen", "127.0.0.1:0", "--database", database.url(), "--log-level", "info"});
+  INFO("server log: " << server.Log());
+  REQUIRE(server.port() > 0);
+  const int port = server.port();
+
+  using namespace std::string_literals;
+  const std::string body = R"({"projectName":"nulproject","operator":"root"})"s + '\0' +
+                           R"({"ignored":true})";
+  Reply reply = Call(port, http::verb::post, "/api/project/new", body, "application/json");
+  INFO("reply: " << reply.body);
+  CHECK(reply.status == 400);
+  nlohmann::json answer = JsonOf(reply);
+  CHECK(answer.value("code", 0) == 10006);
+  CHECK_THAT(answer.value("errMsg", ""), Catch::Contains("not valid JSON"));
+  CHECK(Call(port, http::verb::get, "/api/project/info?projectName=nulproject").status == 404);
+  CHECK(server.Running());
+}

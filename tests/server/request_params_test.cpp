@@ -208,6 +208,15 @@ TEST_CASE("JSON nesting is bounded at 64 levels", "[decode][limits]") {
     auto broken = ParseJsonBounded("[[1]", "x");
     REQUIRE(broken);
     CHECK_FALSE(broken->has_value());
+    // nlohmann alone would read up to the NUL and take 4, leaving the rest unread.
+    using namespace std::string_literals;
+    auto with_nul = ParseJsonBounded("4\0[[[]]]"s, "x");
+    REQUIRE(with_nul);
+    CHECK_FALSE(with_nul->has_value());
+    Result<RequestParams> nul_body = RequestParams::Decode("", kJson, "{\"a\":1}\0{\"b\":2}"s);
+    REQUIRE_FALSE(nul_body);
+    CHECK(nul_body.error().code == Errc::kInvalid);
+    CHECK(nul_body.error().message == "body is not valid JSON");
   }
 
   SECTION("long is not deep, and parses in linear time") {

@@ -18,9 +18,8 @@ inline constexpr int kMaxJsonDepth = 64;
 
 // Parses client bytes as JSON, refusing nesting deeper than kMaxJsonDepth while parsing: no
 // value deeper than that is ever built. A value; nullopt when `text` is not JSON (text with a NUL
-// byte never is); kInvalid
-// "<what>: JSON nesting deeper than 64 levels" when it nests deeper (parsing stops there, so
-// whatever follows is not looked at).
+// byte never is); kInvalid "<what>: JSON nesting deeper than 64 levels" when it nests deeper
+// (parsing stops there, so whatever follows is not looked at).
 Result<std::optional<nlohmann::json>> ParseJsonBounded(std::string_view text,
                                                        std::string_view what);
 
